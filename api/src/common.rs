@@ -1,0 +1,230 @@
+//! Wire types every simulator shares: locations, webhook subscriptions, the
+//! fault settings of the control API, and money rules.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A store, warehouse or online location. Ids are shared keys across platforms:
+/// POS `store-1` is shop `store-1`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Location {
+    /// The shared location id.
+    pub id: String,
+    /// A display name.
+    pub name: String,
+    /// What the location is.
+    #[serde(default)]
+    pub kind: LocationKind,
+}
+
+/// What kind of place a location is.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKind {
+    /// A shop with a counter.
+    #[default]
+    Store,
+    /// A stock room that ships online orders.
+    Warehouse,
+    /// The online channel's own virtual location.
+    Online,
+}
+
+/// `POST /v1/locations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLocation {
+    /// The shared location id (letters, digits, `-` and `_`).
+    pub id: String,
+    /// A display name.
+    pub name: String,
+    /// Store by default.
+    #[serde(default)]
+    pub kind: LocationKind,
+}
+
+/// `GET /v1/locations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LocationList {
+    /// Every location, by id.
+    pub data: Vec<Location>,
+}
+
+/// `POST /v1/webhook_subscriptions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookSubscription {
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// Event types to deliver; `"*"` means every type.
+    pub topics: Vec<String>,
+}
+
+/// A webhook subscription. `secret` is present only in the answers to create
+/// and rotate; listings never show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookSubscription {
+    /// The subscription id.
+    pub id: String,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// Event types delivered; `"*"` means every type.
+    pub topics: Vec<String>,
+    /// The signing secret, only when just created or rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Active, or disabled after too many consecutive failed deliveries.
+    pub status: SubscriptionStatus,
+    /// Failed deliveries in a row (reset by a success).
+    pub consecutive_failures: u32,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether a subscription still receives deliveries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    /// Deliveries go out.
+    Active,
+    /// Removed by the platform after repeated failures, as Shopify does.
+    Disabled,
+}
+
+/// `GET /v1/webhook_subscriptions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookSubscriptionList {
+    /// Every subscription, without secrets.
+    pub data: Vec<WebhookSubscription>,
+}
+
+/// `POST /v1/webhook_subscriptions/{id}/rotate_secret`: issue a new secret and
+/// keep signing with the old one too for `overlap_secs` (default 24 h).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the previous secret stays valid.
+    #[serde(default)]
+    pub overlap_secs: Option<u64>,
+}
+
+/// A latency distribution, in milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Latency {
+    /// Always the same.
+    Fixed {
+        /// Delay.
+        ms: u64,
+    },
+    /// Uniform between the bounds, inclusive.
+    Uniform {
+        /// Lower bound.
+        min_ms: u64,
+        /// Upper bound.
+        max_ms: u64,
+    },
+    /// Log-normal with the given median and 99th percentile.
+    Lognormal {
+        /// Median.
+        p50_ms: u64,
+        /// 99th percentile.
+        p99_ms: u64,
+    },
+}
+
+/// A leaky bucket: `capacity` requests, draining `leak_per_sec` per second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Bucket size (Shopify: 40).
+    pub capacity: u32,
+    /// Requests drained per second (Shopify: 2).
+    pub leak_per_sec: u32,
+}
+
+/// Faults on webhook deliveries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookFaults {
+    /// Extra delay before each delivery.
+    pub delay: Option<Latency>,
+    /// Probability (0..=1) that an event is delivered twice.
+    pub duplicate_rate: f64,
+    /// When duplicating, send both copies at the same instant.
+    pub duplicate_simultaneous: bool,
+    /// Probability (0..=1) that an event's delivery is dropped.
+    pub drop_rate: f64,
+    /// Redeliver a dropped event after this long; never if absent.
+    pub redeliver_dropped_after_ms: Option<u64>,
+    /// Hold each delivery back by a uniform random delay up to this, so that
+    /// later events can overtake earlier ones.
+    pub reorder_window_ms: u64,
+}
+
+/// The fault settings of one simulator: `POST /_control/faults` replaces them,
+/// `GET /_control/faults` reads them. All rates are probabilities in 0..=1.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added to every API response.
+    pub latency: Option<Latency>,
+    /// Probability of answering 503 without applying the request.
+    pub error_rate: f64,
+    /// Probability of applying the request and then never answering in time:
+    /// the caller cannot know the outcome.
+    pub timeout_rate: f64,
+    /// How long a timed-out request hangs before the simulator gives up (504).
+    pub timeout_ms: u64,
+    /// A leaky-bucket rate limit per API key; none when absent.
+    pub rate_limit: Option<RateLimit>,
+    /// Faults on outgoing webhooks.
+    pub webhooks: WebhookFaults,
+}
+
+/// `POST /_control/clock`: move simulated time forward (for expiries and
+/// settlements in real-time runs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceClock {
+    /// Seconds to add.
+    pub advance_secs: u64,
+}
+
+/// The simulated time, as `/_control/clock` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClockReading {
+    /// Now, in simulated time.
+    pub now: DateTime<Utc>,
+}
+
+/// Minor-unit scale of a currency: 0 for zero-decimal currencies, else 2.
+pub fn currency_scale(currency: &str) -> u32 {
+    match currency {
+        "JPY" | "KRW" | "VND" | "CLP" | "ISK" | "UGX" | "XAF" | "XOF" => 0,
+        _ => 2,
+    }
+}
+
+/// True for a three-letter upper-case ISO 4217-shaped code.
+pub fn is_currency_code(currency: &str) -> bool {
+    currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// True when `amount` has no more decimals than the currency allows.
+pub fn fits_currency(amount: Decimal, currency: &str) -> bool {
+    amount.normalize().scale() <= currency_scale(currency)
+}
+
+/// Rounds to the currency's minor unit, half to even (banker's rounding), as
+/// pro-rata tax and discount splits need.
+pub fn round_money(amount: Decimal, currency: &str) -> Decimal {
+    amount.round_dp_with_strategy(
+        currency_scale(currency),
+        rust_decimal::RoundingStrategy::MidpointNearestEven,
+    )
+}

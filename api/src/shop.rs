@@ -1,0 +1,645 @@
+//! The ecommerce platform's wire types (modelled on Shopify Admin) and its
+//! typed client.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::client::ApiClient;
+use crate::error::ApiError;
+use crate::pay::{CaptureMethod, PaymentMethod};
+
+/// Whether a product sells, overall or on one channel.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    /// On sale.
+    #[default]
+    Active,
+    /// Not on sale.
+    Paused,
+}
+
+/// `POST /v1/products`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProduct {
+    /// The shared key across platforms.
+    pub sku: String,
+    /// A display name.
+    pub title: String,
+    /// Unit price before tax.
+    #[schema(value_type = String, example = "12.50")]
+    pub price: Decimal,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Selects the tax rate (`PUT /v1/tax_rates/{code}`); untaxed if absent.
+    #[serde(default)]
+    pub tax_code: Option<String>,
+    /// Active by default.
+    #[serde(default)]
+    pub status: ProductStatus,
+    /// Per-channel status (`online_store`, `pickup`, …), overriding `status`.
+    #[serde(default)]
+    pub channels: BTreeMap<String, ProductStatus>,
+}
+
+/// `PATCH /v1/products/{sku}`: only the fields given change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateProduct {
+    /// New title.
+    pub title: Option<String>,
+    /// New price.
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Decimal>,
+    /// New currency.
+    pub currency: Option<String>,
+    /// New tax code.
+    pub tax_code: Option<String>,
+    /// New overall status.
+    pub status: Option<ProductStatus>,
+    /// Channel statuses to set (merged into the existing ones).
+    pub channels: Option<BTreeMap<String, ProductStatus>>,
+}
+
+/// A product variant, keyed by SKU.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    /// The shared key.
+    pub sku: String,
+    /// A display name.
+    pub title: String,
+    /// Unit price before tax.
+    #[schema(value_type = String)]
+    pub price: Decimal,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Tax code, if taxed.
+    pub tax_code: Option<String>,
+    /// Overall status.
+    pub status: ProductStatus,
+    /// Per-channel overrides.
+    pub channels: BTreeMap<String, ProductStatus>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Stock of one SKU at one location. `on_hand = available + committed + unavailable`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryLevel {
+    /// The SKU.
+    pub sku: String,
+    /// The location id.
+    pub location: String,
+    /// Sellable now (may go negative when overselling is allowed).
+    pub available: i64,
+    /// Held for unfulfilled orders.
+    pub committed: i64,
+    /// Physically present.
+    pub on_hand: i64,
+    /// Present but not sellable (damaged, safety stock).
+    pub unavailable: i64,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /v1/inventory/adjust`: the normal write, a delta.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustInventory {
+    /// The SKU.
+    pub sku: String,
+    /// The location id.
+    pub location: String,
+    /// Change to `available` (and `on_hand`).
+    pub delta: i64,
+    /// Why: `correction`, `received`, `restock`, `damaged`, `shrinkage`,
+    /// `cycle_count_available`, `movement_created`, `safety_stock`, `other`.
+    pub reason: String,
+    /// Compare-and-set: fail with 409 unless `available` equals this now.
+    #[serde(default)]
+    pub change_from: Option<i64>,
+    /// The writer's cause, echoed back in `inventory_levels/update`.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// `POST /v1/inventory/set`: an absolute write, for the source of truth only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetInventory {
+    /// The SKU.
+    pub sku: String,
+    /// The location id.
+    pub location: String,
+    /// New `available`.
+    pub available: i64,
+    /// Compare-and-set: fail with 409 unless `available` equals this now.
+    #[serde(default)]
+    pub change_from: Option<i64>,
+    /// The writer's cause, echoed back in `inventory_levels/update`.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// One line of a checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutLine {
+    /// The SKU.
+    pub sku: String,
+    /// Units, at least 1.
+    pub quantity: i64,
+}
+
+/// `POST /v1/orders`: a checkout that authorizes through pay, then creates the
+/// order and commits its stock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Checkout {
+    /// What is bought.
+    pub lines: Vec<CheckoutLine>,
+    /// How the customer pays.
+    pub payment: PaymentMethod,
+    /// A code from `POST /v1/discount_codes`.
+    #[serde(default)]
+    pub discount_code: Option<String>,
+    /// Buy online, pick up in store: the store's location id.
+    #[serde(default)]
+    pub pickup_location: Option<String>,
+    /// The fulfilling location; the pickup location, else the shop's default.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Who buys.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// Manual (authorize now, capture later) by default, as merchants who
+    /// capture on fulfilment configure it.
+    #[serde(default = "manual")]
+    pub capture: CaptureMethod,
+    /// The sales channel; `online_store` by default.
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+fn manual() -> CaptureMethod {
+    CaptureMethod::Manual
+}
+
+/// Money state of an order, as Shopify names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FinancialStatus {
+    /// Waiting for an asynchronous payment.
+    Pending,
+    /// Authorized, not captured.
+    Authorized,
+    /// Captured in full.
+    Paid,
+    /// Captured in part.
+    PartiallyPaid,
+    /// Some of it refunded.
+    PartiallyRefunded,
+    /// All of it refunded.
+    Refunded,
+    /// Authorization voided.
+    Voided,
+}
+
+/// Goods state of an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FulfillmentStatus {
+    /// Nothing handed over.
+    Unfulfilled,
+    /// Some lines handed over.
+    Partial,
+    /// Everything handed over (shipped or picked up).
+    Fulfilled,
+    /// Waiting at the pickup location.
+    ReadyForPickup,
+}
+
+/// One line of an order, priced at checkout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderLine {
+    /// `line_…`.
+    pub id: String,
+    /// The SKU.
+    pub sku: String,
+    /// The product title at checkout.
+    pub title: String,
+    /// Units bought.
+    pub quantity: i64,
+    /// Unit price at checkout.
+    #[schema(value_type = String)]
+    pub price: Decimal,
+    /// Discount on the whole line.
+    #[schema(value_type = String)]
+    pub discount: Decimal,
+    /// Tax on the whole line, after discount.
+    #[schema(value_type = String)]
+    pub tax: Decimal,
+    /// `price × quantity − discount + tax`.
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    /// Units handed over.
+    pub fulfilled_quantity: i64,
+    /// Units refunded.
+    pub refunded_quantity: i64,
+}
+
+/// How a refunded line's units go back to stock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestockType {
+    /// The units are not restocked.
+    NoRestock,
+    /// Unfulfilled units: release the commitment.
+    Cancel,
+    /// Fulfilled units came back: add them to stock at `location`.
+    Return,
+}
+
+/// One line of a refund request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundLineRequest {
+    /// The order line.
+    pub line_id: String,
+    /// Units to refund.
+    pub quantity: i64,
+    /// What happens to the units.
+    pub restock_type: RestockType,
+    /// Where returned units go; the order's location by default.
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+/// `POST /v1/orders/{id}/refunds`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderRefund {
+    /// Lines and units refunded.
+    pub lines: Vec<RefundLineRequest>,
+    /// A note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// One refunded line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderRefundLine {
+    /// The order line.
+    pub line_id: String,
+    /// The SKU.
+    pub sku: String,
+    /// Units.
+    pub quantity: i64,
+    /// What happened to the units.
+    pub restock_type: RestockType,
+    /// Where they were restocked, if they were.
+    pub location: Option<String>,
+    /// Money back for this line: paid price, discount and tax pro rata.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+}
+
+/// A refund on an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderRefund {
+    /// `ref_…`.
+    pub id: String,
+    /// The order.
+    pub order_id: String,
+    /// What was refunded.
+    pub lines: Vec<OrderRefundLine>,
+    /// Total money back.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The gateway refund (`re_…`), when money had been captured.
+    pub payment_refund: Option<String>,
+    /// A note.
+    pub note: Option<String>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why an order was cancelled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// The customer changed their mind.
+    #[default]
+    Customer,
+    /// Out of stock.
+    Inventory,
+    /// Fraud.
+    Fraud,
+    /// The payment was declined.
+    Declined,
+    /// Anything else.
+    Other,
+}
+
+/// `POST /v1/orders/{id}/cancel`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CancelOrder {
+    /// Why; `customer` by default.
+    pub reason: CancelReason,
+    /// Release the committed stock back to available (true by default).
+    pub restock: Option<bool>,
+}
+
+/// One line of a partial fulfilment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FulfillLine {
+    /// The order line.
+    pub line_id: String,
+    /// Units handed over now.
+    pub quantity: i64,
+}
+
+/// `POST /v1/orders/{id}/fulfill`: hand over all open units, or the lines given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct FulfillOrder {
+    /// Lines to fulfil; every open unit if absent.
+    pub lines: Option<Vec<FulfillLine>>,
+}
+
+/// `POST /v1/orders/{id}/capture`: capture the order's authorization.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptureOrder {
+    /// Capture less than the outstanding total; all by default.
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Decimal>,
+}
+
+/// Whether an order is open, or cancelled for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Open.
+    Open,
+    /// Cancelled (irreversible).
+    Cancelled,
+}
+
+/// An order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Order {
+    /// `ord_…`.
+    pub id: String,
+    /// `#1001`, `#1002`, …
+    pub name: String,
+    /// Open or cancelled.
+    pub status: OrderStatus,
+    /// Who bought.
+    pub customer: Option<String>,
+    /// What was bought.
+    pub lines: Vec<OrderLine>,
+    /// The fulfilling location.
+    pub location: String,
+    /// The pickup store, for pickup orders.
+    pub pickup_location: Option<String>,
+    /// Money state.
+    pub financial_status: FinancialStatus,
+    /// Goods state.
+    pub fulfillment_status: FulfillmentStatus,
+    /// The gateway intent (`pi_…`).
+    pub payment_intent: Option<String>,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Sum of `price × quantity`.
+    #[schema(value_type = String)]
+    pub subtotal: Decimal,
+    /// Sum of line discounts.
+    #[schema(value_type = String)]
+    pub discount_total: Decimal,
+    /// Sum of line taxes.
+    #[schema(value_type = String)]
+    pub tax_total: Decimal,
+    /// What the customer pays: `subtotal − discount_total + tax_total`.
+    #[schema(value_type = String)]
+    pub total: Decimal,
+    /// Captured at the gateway so far.
+    #[schema(value_type = String)]
+    pub total_captured: Decimal,
+    /// Refunded so far.
+    #[schema(value_type = String)]
+    pub total_refunded: Decimal,
+    /// The discount code used.
+    pub discount_code: Option<String>,
+    /// Refunds, oldest first.
+    pub refunds: Vec<OrderRefund>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Why.
+    pub cancel_reason: Option<CancelReason>,
+    /// When it was placed.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How a discount code takes money off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscountKind {
+    /// `value` percent off every line.
+    Percentage,
+    /// `value` off the order, split across lines by their subtotal.
+    FixedAmount,
+}
+
+/// `POST /v1/discount_codes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDiscountCode {
+    /// The code customers type.
+    pub code: String,
+    /// Percentage or fixed amount.
+    pub kind: DiscountKind,
+    /// Percent (0–100) or money.
+    #[schema(value_type = String)]
+    pub value: Decimal,
+    /// How many orders may use it; unlimited if absent.
+    #[serde(default)]
+    pub usage_limit: Option<u32>,
+}
+
+/// A discount code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DiscountCode {
+    /// The code.
+    pub code: String,
+    /// Percentage or fixed amount.
+    pub kind: DiscountKind,
+    /// Percent or money.
+    #[schema(value_type = String)]
+    pub value: Decimal,
+    /// Order limit.
+    pub usage_limit: Option<u32>,
+    /// Orders that used it.
+    pub times_used: u32,
+}
+
+/// `PUT /v1/tax_rates/{code}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTaxRate {
+    /// The rate as a fraction: `0.0825` is 8.25 %.
+    #[schema(value_type = String)]
+    pub rate: Decimal,
+}
+
+/// A tax rate for one tax code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxRate {
+    /// The tax code.
+    pub code: String,
+    /// The rate as a fraction.
+    #[schema(value_type = String)]
+    pub rate: Decimal,
+}
+
+/// A typed client for the ecommerce platform.
+#[derive(Clone, Debug)]
+pub struct ShopClient(pub ApiClient);
+
+impl ShopClient {
+    /// `POST /v1/products`.
+    pub async fn create_product(
+        &self,
+        body: &CreateProduct,
+        key: Option<&str>,
+    ) -> Result<Product, ApiError> {
+        self.0.post("/v1/products", body, key).await
+    }
+    /// `PATCH /v1/products/{sku}`.
+    pub async fn update_product(
+        &self,
+        sku: &str,
+        body: &UpdateProduct,
+    ) -> Result<Product, ApiError> {
+        self.0
+            .send(
+                http::Method::PATCH,
+                &format!("/v1/products/{sku}"),
+                Some(body),
+                None,
+            )
+            .await
+    }
+    /// `GET /v1/products/{sku}`.
+    pub async fn product(&self, sku: &str) -> Result<Product, ApiError> {
+        self.0.get(&format!("/v1/products/{sku}")).await
+    }
+    /// `POST /v1/inventory/adjust`.
+    pub async fn adjust(
+        &self,
+        body: &AdjustInventory,
+        key: Option<&str>,
+    ) -> Result<InventoryLevel, ApiError> {
+        self.0.post("/v1/inventory/adjust", body, key).await
+    }
+    /// `POST /v1/inventory/set`.
+    pub async fn set(
+        &self,
+        body: &SetInventory,
+        key: Option<&str>,
+    ) -> Result<InventoryLevel, ApiError> {
+        self.0.post("/v1/inventory/set", body, key).await
+    }
+    /// `GET /v1/inventory/{sku}?location=`.
+    pub async fn level(&self, sku: &str, location: &str) -> Result<InventoryLevel, ApiError> {
+        self.0
+            .get(&format!("/v1/inventory/{sku}?location={location}"))
+            .await
+    }
+    /// `POST /v1/orders`.
+    pub async fn checkout(&self, body: &Checkout, key: Option<&str>) -> Result<Order, ApiError> {
+        self.0.post("/v1/orders", body, key).await
+    }
+    /// `GET /v1/orders/{id}`.
+    pub async fn order(&self, id: &str) -> Result<Order, ApiError> {
+        self.0.get(&format!("/v1/orders/{id}")).await
+    }
+    /// `POST /v1/orders/{id}/fulfill`.
+    pub async fn fulfill(
+        &self,
+        id: &str,
+        body: &FulfillOrder,
+        key: Option<&str>,
+    ) -> Result<Order, ApiError> {
+        self.0
+            .post(&format!("/v1/orders/{id}/fulfill"), body, key)
+            .await
+    }
+    /// `POST /v1/orders/{id}/capture`.
+    pub async fn capture(
+        &self,
+        id: &str,
+        body: &CaptureOrder,
+        key: Option<&str>,
+    ) -> Result<Order, ApiError> {
+        self.0
+            .post(&format!("/v1/orders/{id}/capture"), body, key)
+            .await
+    }
+    /// `POST /v1/orders/{id}/cancel`.
+    pub async fn cancel(
+        &self,
+        id: &str,
+        body: &CancelOrder,
+        key: Option<&str>,
+    ) -> Result<Order, ApiError> {
+        self.0
+            .post(&format!("/v1/orders/{id}/cancel"), body, key)
+            .await
+    }
+    /// `POST /v1/orders/{id}/refunds`.
+    pub async fn refund(
+        &self,
+        id: &str,
+        body: &CreateOrderRefund,
+        key: Option<&str>,
+    ) -> Result<OrderRefund, ApiError> {
+        self.0
+            .post(&format!("/v1/orders/{id}/refunds"), body, key)
+            .await
+    }
+    /// `POST /v1/discount_codes`.
+    pub async fn create_discount(
+        &self,
+        body: &CreateDiscountCode,
+        key: Option<&str>,
+    ) -> Result<DiscountCode, ApiError> {
+        self.0.post("/v1/discount_codes", body, key).await
+    }
+    /// `PUT /v1/tax_rates/{code}`.
+    pub async fn set_tax_rate(&self, code: &str, body: &SetTaxRate) -> Result<TaxRate, ApiError> {
+        self.0
+            .send(
+                http::Method::PUT,
+                &format!("/v1/tax_rates/{code}"),
+                Some(body),
+                None,
+            )
+            .await
+    }
+}

@@ -1,0 +1,384 @@
+//! What every simulator is made of: a [`Platform`] state machine behind one
+//! lock together with its event log ([`Simulator`]), and the platform-agnostic
+//! machinery around it ([`Core`]): clock, seeded RNG, faults, rate limits,
+//! idempotency and webhook delivery.
+//!
+//! Every change goes through [`Simulator::commit`]: it runs due timers
+//! (expiries, settlements), applies the transition, appends its events to the
+//! log under the same lock (so feed order is commit order), then hands the new
+//! events to the webhook dispatcher.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use omnisim_api::common::{CreateLocation, Faults, Location};
+use omnisim_api::{Clock, EventPage, Scheme, Transport};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::Notify;
+
+use crate::error::{SimError, SimResult};
+use crate::events::{Effects, EventLog};
+use crate::idempotency::IdempotencyStore;
+use crate::layers::RateLimiter;
+use crate::locations::Locations;
+use crate::webhooks::{RetryPolicy, Webhooks};
+
+/// Locks a mutex, recovering the data if a panic poisoned it: simulators keep
+/// answering rather than fail every later request.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A platform's state machine: plain data, no HTTP, time passed in.
+pub trait Platform: Default + Send + 'static {
+    /// `pos`, `shop` or `pay`.
+    const NAME: &'static str;
+    /// How its webhooks are signed.
+    const SCHEME: Scheme;
+    /// Every event type it emits; webhook subscriptions may name only these.
+    const TOPICS: &'static [&'static str];
+
+    /// Its webhook retry schedule, uncompressed.
+    fn retry_policy() -> RetryPolicy;
+
+    /// Runs what is due at `fx.now()` (authorization expiry, settlements).
+    fn tick(&mut self, _fx: &mut Effects) {}
+
+    /// The next simulated time at which [`Platform::tick`] has work.
+    fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    /// The whole state, as `GET /_control/snapshot` shows it.
+    fn snapshot(&self) -> serde_json::Value;
+
+    /// Its locations, for platforms that have them.
+    fn locations(&self) -> Option<&Locations> {
+        None
+    }
+
+    /// Its locations, mutably.
+    fn locations_mut(&mut self) -> Option<&mut Locations> {
+        None
+    }
+}
+
+/// How a simulator is built.
+#[derive(Clone)]
+pub struct CoreConfig {
+    /// The shared simulated clock.
+    pub clock: Clock,
+    /// The bearer key every request must carry.
+    pub api_key: String,
+    /// The seed for this simulator's RNG (faults, secrets).
+    pub seed: u64,
+    /// How webhooks reach their receivers.
+    pub webhook_transport: Arc<dyn Transport>,
+    /// Divides each platform's webhook retry delays: 1 in virtual time (the
+    /// real schedule costs nothing), 60 for `omnisim serve` (minutes → seconds).
+    pub retry_time_scale: u32,
+}
+
+/// The platform-agnostic machinery of one simulator.
+pub struct Core {
+    /// `pos`, `shop` or `pay`.
+    pub platform: &'static str,
+    /// How its webhooks are signed.
+    pub scheme: Scheme,
+    /// Simulated time.
+    pub clock: Clock,
+    /// The bearer key.
+    pub api_key: String,
+    seed: u64,
+    rng: Mutex<ChaCha8Rng>,
+    faults: Mutex<Faults>,
+    pub(crate) rate: Mutex<RateLimiter>,
+    pub(crate) idempotency: Mutex<IdempotencyStore>,
+    pub(crate) webhooks: Webhooks,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("platform", &self.platform)
+            .finish_non_exhaustive()
+    }
+}
+
+fn rng_for(platform: &str, seed: u64) -> ChaCha8Rng {
+    // Each platform draws from its own stream of the one seed, so adding
+    // requests to one simulator never shifts another's random choices.
+    let stream = platform
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+impl Core {
+    fn new(platform: &'static str, scheme: Scheme, retry: RetryPolicy, config: CoreConfig) -> Self {
+        Core {
+            platform,
+            scheme,
+            clock: config.clock,
+            api_key: config.api_key,
+            seed: config.seed,
+            rng: Mutex::new(rng_for(platform, config.seed)),
+            faults: Mutex::new(Faults::default()),
+            rate: Mutex::new(RateLimiter::default()),
+            idempotency: Mutex::new(IdempotencyStore::default()),
+            webhooks: Webhooks::new(config.webhook_transport, retry, config.retry_time_scale),
+        }
+    }
+
+    /// Runs `f` with this simulator's seeded RNG.
+    pub fn with_rng<T>(&self, f: impl FnOnce(&mut ChaCha8Rng) -> T) -> T {
+        f(&mut lock(&self.rng))
+    }
+
+    /// A random lowercase hex string of `bytes` bytes, from the seeded RNG.
+    pub fn random_hex(&self, bytes: usize) -> String {
+        self.with_rng(|rng| {
+            (0..bytes)
+                .map(|_| format!("{:02x}", rng.random::<u8>()))
+                .collect()
+        })
+    }
+
+    /// The current fault settings.
+    pub fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    /// Replaces the fault settings, after checking them.
+    pub fn set_faults(&self, faults: Faults) -> SimResult<Faults> {
+        validate_faults(&faults)?;
+        *lock(&self.faults) = faults.clone();
+        Ok(faults)
+    }
+
+    fn reset(&self) {
+        *lock(&self.rng) = rng_for(self.platform, self.seed);
+        *lock(&self.faults) = Faults::default();
+        *lock(&self.rate) = RateLimiter::default();
+        *lock(&self.idempotency) = IdempotencyStore::default();
+        self.webhooks.reset();
+    }
+}
+
+fn validate_faults(f: &Faults) -> SimResult<()> {
+    let rates = [
+        ("error_rate", f.error_rate),
+        ("timeout_rate", f.timeout_rate),
+        ("webhooks.duplicate_rate", f.webhooks.duplicate_rate),
+        ("webhooks.drop_rate", f.webhooks.drop_rate),
+    ];
+    for (field, rate) in rates {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(SimError::bad_value(
+                field,
+                format!("`{field}` is a probability from 0 to 1, not {rate}"),
+            ));
+        }
+    }
+    if let Some(rl) = &f.rate_limit
+        && (rl.capacity == 0 || rl.leak_per_sec == 0)
+    {
+        return Err(SimError::bad_value(
+            "rate_limit",
+            "capacity and leak_per_sec must be at least 1",
+        ));
+    }
+    for (field, latency) in [
+        ("latency", &f.latency),
+        ("webhooks.delay", &f.webhooks.delay),
+    ] {
+        if let Some(l) = latency {
+            crate::layers::validate_latency(field, l)?;
+        }
+    }
+    Ok(())
+}
+
+struct Inner<S> {
+    state: S,
+    log: EventLog,
+}
+
+/// One running simulator: its state machine, event log and machinery.
+pub struct Simulator<S: Platform> {
+    /// The shared machinery.
+    pub core: Arc<Core>,
+    inner: Mutex<Inner<S>>,
+    wake: Notify,
+}
+
+impl<S: Platform> std::fmt::Debug for Simulator<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("platform", &S::NAME)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Platform> Simulator<S> {
+    /// A simulator in its default state. Inside a tokio runtime it also starts
+    /// the timer task that runs [`Platform::tick`] when a deadline comes due.
+    pub fn new(config: CoreConfig) -> Arc<Self> {
+        let core = Arc::new(Core::new(S::NAME, S::SCHEME, S::retry_policy(), config));
+        let sim = Arc::new(Simulator {
+            core,
+            inner: Mutex::new(Inner {
+                state: S::default(),
+                log: EventLog::new(S::NAME),
+            }),
+            wake: Notify::new(),
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(Arc::clone(&sim).run_timers());
+        }
+        sim
+    }
+
+    /// Applies one transition atomically: due timers first, then `f`. On
+    /// success its events are committed and dispatched; on failure nothing of
+    /// `f` is kept (state machines validate before they mutate).
+    pub fn commit<T>(&self, f: impl FnOnce(&mut S, &mut Effects) -> SimResult<T>) -> SimResult<T> {
+        let now = self.core.clock.now();
+        let (result, events, deadline_moved) = {
+            let mut inner = lock(&self.inner);
+            let before = inner.state.next_deadline();
+            let mut fx = Effects::new(now);
+            inner.state.tick(&mut fx);
+            let mut drafts = fx.take();
+            let result = f(&mut inner.state, &mut fx);
+            if result.is_ok() {
+                drafts.extend(fx.take());
+            }
+            let events = inner.log.append(drafts, now);
+            let moved = inner.state.next_deadline() != before;
+            (result, events, moved)
+        };
+        if !events.is_empty() {
+            self.core.webhooks.dispatch(&self.core, events);
+        }
+        if deadline_moved {
+            self.wake.notify_one();
+        }
+        result
+    }
+
+    /// Reads the state after running due timers.
+    pub fn read<T>(&self, f: impl FnOnce(&S) -> T) -> T {
+        match self.commit(|s, _| Ok(f(s))) {
+            Ok(t) => t,
+            Err(_) => unreachable!("a read cannot fail"),
+        }
+    }
+
+    /// Runs [`Platform::tick`] whenever its next deadline comes due.
+    async fn run_timers(self: Arc<Self>) {
+        loop {
+            let deadline = lock(&self.inner).state.next_deadline();
+            let notified = self.wake.notified();
+            match deadline {
+                Some(at) => {
+                    let when = self.core.clock.instant_at(at);
+                    tokio::select! {
+                        biased;
+                        () = notified => {}
+                        () = tokio::time::sleep_until(when) => {
+                            self.read(|_| ());
+                            // A deadline the clock reached without tick clearing it
+                            // (clock advanced by control) is retried a moment later.
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+}
+
+/// What the shared routes (feed, subscriptions, locations, control) need from
+/// a simulator, whatever its platform.
+pub trait SimControl: Send + Sync + 'static {
+    /// The shared machinery.
+    fn core(&self) -> &Arc<Core>;
+    /// Event types this platform emits.
+    fn topics(&self) -> &'static [&'static str];
+    /// A page of the change feed.
+    fn events_page(&self, after: u64, limit: usize) -> EventPage;
+    /// Every event so far.
+    fn all_events(&self) -> Vec<omnisim_api::Event>;
+    /// Back to the default state: no data, no events, no subscriptions, no faults.
+    fn reset(&self);
+    /// The whole state as JSON.
+    fn snapshot(&self) -> serde_json::Value;
+    /// Its locations; `None` for platforms without any.
+    fn list_locations(&self) -> Option<Vec<Location>>;
+    /// Adds a location.
+    fn create_location(&self, req: CreateLocation) -> SimResult<Location>;
+}
+
+impl<S: Platform> SimControl for Simulator<S> {
+    fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    fn topics(&self) -> &'static [&'static str] {
+        S::TOPICS
+    }
+
+    fn events_page(&self, after: u64, limit: usize) -> EventPage {
+        self.read(|_| ());
+        lock(&self.inner).log.page(after, limit)
+    }
+
+    fn all_events(&self) -> Vec<omnisim_api::Event> {
+        lock(&self.inner).log.all().to_vec()
+    }
+
+    fn reset(&self) {
+        {
+            let mut inner = lock(&self.inner);
+            inner.state = S::default();
+            inner.log = EventLog::new(S::NAME);
+        }
+        self.core.reset();
+        self.wake.notify_one();
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        let (state, events) = {
+            let inner = lock(&self.inner);
+            (inner.state.snapshot(), inner.log.len())
+        };
+        serde_json::json!({
+            "platform": S::NAME,
+            "now": self.core.clock.now(),
+            "state": state,
+            "events": events,
+            "subscriptions": self.core.webhooks.list(),
+            "faults": self.core.faults(),
+        })
+    }
+
+    fn list_locations(&self) -> Option<Vec<Location>> {
+        lock(&self.inner).state.locations().map(Locations::list)
+    }
+
+    fn create_location(&self, req: CreateLocation) -> SimResult<Location> {
+        self.commit(|s, _| match s.locations_mut() {
+            Some(locs) => locs.create(req),
+            None => Err(SimError::not_found(
+                "not_found",
+                "this platform has no locations",
+            )),
+        })
+    }
+}

@@ -1,0 +1,263 @@
+//! `Idempotency-Key` on every POST, as Stripe defines it.
+//!
+//! - The first answer (status and body) is stored once execution begins and
+//!   replayed for 24 h to a retry with the same key and the same request.
+//! - The same key with a different request → 422 `idempotency_error`.
+//! - A request on a key still in flight → 409 `idempotency_key_in_use`.
+//! - Answers from requests that did not execute (malformed, not found,
+//!   invalid, injected 5xx) are not stored, so a corrected retry can use the
+//!   key again.
+//!
+//! Keys are scoped by API key and bounded in number and age.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::core::{Core, lock};
+use crate::error::{ErrorKind, SimError};
+use crate::extract::BODY_LIMIT_BYTES;
+
+/// How long a stored answer is replayed.
+pub const RETENTION_HOURS: i64 = 24;
+/// The most keys kept; the oldest go first past this.
+pub const MAX_KEYS: usize = 200_000;
+/// Longest key accepted, as Stripe allows.
+pub const MAX_KEY_LEN: usize = 255;
+
+type Fingerprint = [u8; 32];
+type Scope = (String, String);
+
+#[derive(Clone, Debug)]
+enum Entry {
+    InFlight {
+        fingerprint: Fingerprint,
+    },
+    Done {
+        fingerprint: Fingerprint,
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+    },
+}
+
+/// Stored answers by (API key, idempotency key).
+#[derive(Debug, Default)]
+pub struct IdempotencyStore {
+    entries: BTreeMap<Scope, (DateTime<Utc>, Entry)>,
+    by_age: VecDeque<(DateTime<Utc>, Scope)>,
+}
+
+/// What to do with an incoming keyed request.
+#[derive(Debug)]
+pub enum Begin {
+    /// Run it; the key is now in flight.
+    Proceed,
+    /// Answer with the stored response.
+    Replay(Response),
+    /// Refuse it.
+    Refuse(SimError),
+}
+
+impl IdempotencyStore {
+    fn expire(&mut self, now: DateTime<Utc>) {
+        let horizon = now - TimeDelta::hours(RETENTION_HOURS);
+        while let Some((at, scope)) = self.by_age.front() {
+            if *at > horizon && self.by_age.len() <= MAX_KEYS {
+                break;
+            }
+            let (at, scope) = (*at, scope.clone());
+            self.by_age.pop_front();
+            if self.entries.get(&scope).is_some_and(|(t, _)| *t == at) {
+                self.entries.remove(&scope);
+            }
+        }
+    }
+
+    /// Looks up a key for a request with `fingerprint`.
+    pub fn begin(&mut self, scope: Scope, fingerprint: Fingerprint, now: DateTime<Utc>) -> Begin {
+        self.expire(now);
+        match self.entries.get(&scope) {
+            Some((_, Entry::InFlight { .. })) => Begin::Refuse(SimError::conflict(
+                "idempotency_key_in_use",
+                "a request with this idempotency key is still being processed; retry later",
+            )),
+            Some((_, Entry::Done { fingerprint: f, .. })) if *f != fingerprint => Begin::Refuse(
+                SimError::invalid(
+                    "idempotency_error",
+                    "this idempotency key was used with a different request",
+                )
+                .field("Idempotency-Key"),
+            ),
+            Some((
+                _,
+                Entry::Done {
+                    status,
+                    content_type,
+                    body,
+                    ..
+                },
+            )) => {
+                let mut response = (*status, body.clone()).into_response();
+                if let Some(ct) = content_type {
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, ct.clone());
+                }
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                Begin::Replay(response)
+            }
+            None => {
+                self.entries
+                    .insert(scope.clone(), (now, Entry::InFlight { fingerprint }));
+                self.by_age.push_back((now, scope));
+                Begin::Proceed
+            }
+        }
+    }
+
+    /// Stores the answer of a request that executed.
+    fn finish(
+        &mut self,
+        scope: &Scope,
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+    ) {
+        if let Some((_, entry)) = self.entries.get_mut(scope)
+            && let Entry::InFlight { fingerprint } = entry
+        {
+            *entry = Entry::Done {
+                fingerprint: *fingerprint,
+                status,
+                content_type,
+                body,
+            };
+        }
+    }
+
+    /// Forgets an in-flight key whose request did not execute.
+    fn forget(&mut self, scope: &Scope) {
+        if matches!(self.entries.get(scope), Some((_, Entry::InFlight { .. }))) {
+            self.entries.remove(scope);
+        }
+    }
+
+    /// Keys held now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Whether an answer with `status` is stored for replay: the request executed.
+fn executed(status: StatusCode) -> bool {
+    status.is_success() || status == StatusCode::PAYMENT_REQUIRED || status == StatusCode::CONFLICT
+}
+
+/// Clears an in-flight key if the request future is dropped before it ends.
+struct InFlightGuard {
+    core: Arc<Core>,
+    scope: Option<Scope>,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if let Some(scope) = self.scope.take() {
+            lock(&self.core.idempotency).forget(&scope);
+        }
+    }
+}
+
+/// The idempotency middleware for POST requests with an `Idempotency-Key`.
+pub async fn layer(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get("idempotency-key").cloned() else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_owned(),
+        _ => {
+            return SimError::malformed(
+                "parameter_invalid",
+                format!("an idempotency key is 1 to {MAX_KEY_LEN} visible ASCII characters"),
+            )
+            .field("Idempotency-Key")
+            .into_response();
+        }
+    };
+    let api_key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return SimError::new(
+                ErrorKind::TooLarge,
+                "body_too_large",
+                format!("the body is over the {BODY_LIMIT_BYTES} byte limit"),
+            )
+            .into_response();
+        }
+    };
+    let fingerprint: Fingerprint = {
+        let mut h = Sha256::new();
+        h.update(parts.method.as_str().as_bytes());
+        h.update(b" ");
+        h.update(parts.uri.path().as_bytes());
+        h.update(b"?");
+        h.update(parts.uri.query().unwrap_or("").as_bytes());
+        h.update(b"\n");
+        h.update(&bytes);
+        h.finalize().into()
+    };
+    let scope = (api_key, key);
+    let now = core.clock.now();
+    let begin = lock(&core.idempotency).begin(scope.clone(), fingerprint, now);
+    match begin {
+        Begin::Replay(response) => return response,
+        Begin::Refuse(e) => return e.into_response(),
+        Begin::Proceed => {}
+    }
+    let mut guard = InFlightGuard {
+        core: Arc::clone(&core),
+        scope: Some(scope.clone()),
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let (rparts, rbody) = response.into_parts();
+    let rbytes = axum::body::to_bytes(rbody, usize::MAX)
+        .await
+        .unwrap_or_default();
+    if executed(rparts.status) {
+        lock(&core.idempotency).finish(
+            &scope,
+            rparts.status,
+            rparts.headers.get(header::CONTENT_TYPE).cloned(),
+            rbytes.clone(),
+        );
+        guard.scope = None;
+    }
+    drop(guard);
+    Response::from_parts(rparts, Body::from(rbytes))
+}

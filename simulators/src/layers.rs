@@ -1,0 +1,280 @@
+//! Middleware every simulator runs in front of its handlers, outermost first:
+//! bearer auth, then rate limit and injected faults. (Idempotency sits inside
+//! them, next to the handlers, so a rejected or failed-by-fault request never
+//! uses up its key.)
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use omnisim_api::common::{Latency, RateLimit};
+use rand::Rng;
+use rand_distr::{Distribution, LogNormal};
+
+use crate::core::{Core, lock};
+use crate::error::{ErrorKind, SimError, SimResult};
+
+/// Paths that need no key and bypass faults.
+fn is_open_path(path: &str) -> bool {
+    path == "/healthz" || path == "/openapi.json"
+}
+
+/// The control API is exempt from faults: the harness must always reach it.
+fn is_control_path(path: &str) -> bool {
+    path.starts_with("/_control")
+}
+
+/// Bearer auth: 401 `unauthorized` without the right key.
+pub async fn auth(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+    if is_open_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        Some(key) if key == core.api_key => next.run(req).await,
+        Some(_) => SimError::new(
+            ErrorKind::Unauthorized,
+            "unauthorized",
+            "the API key is not valid",
+        )
+        .field("Authorization")
+        .into_response(),
+        None => SimError::new(
+            ErrorKind::Unauthorized,
+            "unauthorized",
+            "send `Authorization: Bearer <key>`",
+        )
+        .field("Authorization")
+        .into_response(),
+    }
+}
+
+/// A leaky bucket per API key, in thousandths of a request.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: BTreeMap<String, (u64, DateTime<Utc>)>,
+}
+
+/// The answer of one rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketReading {
+    /// Requests in the bucket after this one (rounded up).
+    pub used: u64,
+    /// Bucket size.
+    pub capacity: u32,
+    /// When refused: seconds until a request fits.
+    pub retry_after_secs: Option<u64>,
+}
+
+impl RateLimiter {
+    /// Counts one request by `key` at `now` against `limit`.
+    pub fn check(&mut self, key: &str, limit: &RateLimit, now: DateTime<Utc>) -> BucketReading {
+        const UNIT: u64 = 1000;
+        let (level, last) = self.buckets.entry(key.to_owned()).or_insert((0, now));
+        let elapsed_ms = u64::try_from((now - *last).num_milliseconds()).unwrap_or(0);
+        // leak_per_sec requests per 1000 ms = leak_per_sec thousandths per ms.
+        *level = level.saturating_sub(elapsed_ms.saturating_mul(u64::from(limit.leak_per_sec)));
+        *last = now;
+        let capacity = u64::from(limit.capacity) * UNIT;
+        if *level + UNIT > capacity {
+            let over = *level + UNIT - capacity;
+            let wait_ms = over.div_ceil(u64::from(limit.leak_per_sec));
+            BucketReading {
+                used: level.div_ceil(UNIT),
+                capacity: limit.capacity,
+                retry_after_secs: Some(wait_ms.div_ceil(1000).max(1)),
+            }
+        } else {
+            *level += UNIT;
+            BucketReading {
+                used: level.div_ceil(UNIT),
+                capacity: limit.capacity,
+                retry_after_secs: None,
+            }
+        }
+    }
+}
+
+/// Checks a latency distribution's parameters.
+pub fn validate_latency(field: &str, latency: &Latency) -> SimResult<()> {
+    match latency {
+        Latency::Uniform { min_ms, max_ms } if min_ms > max_ms => Err(SimError::bad_value(
+            field,
+            "uniform latency needs min_ms <= max_ms",
+        )),
+        Latency::Lognormal { p50_ms, p99_ms } if *p50_ms == 0 || p99_ms < p50_ms => Err(
+            SimError::bad_value(field, "log-normal latency needs 0 < p50_ms <= p99_ms"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Draws one delay from a latency distribution (capped at ten minutes).
+pub fn sample_latency(latency: &Latency, rng: &mut impl Rng) -> Duration {
+    let ms = match *latency {
+        Latency::Fixed { ms } => ms,
+        Latency::Uniform { min_ms, max_ms } => rng.random_range(min_ms..=max_ms),
+        Latency::Lognormal { p50_ms, p99_ms } => {
+            // p99 = p50 · e^(2.326·σ)  ⇒  σ = ln(p99/p50) / 2.326
+            let mu = (p50_ms as f64).ln();
+            let sigma = ((p99_ms as f64) / (p50_ms as f64)).ln() / 2.326_347_9;
+            match LogNormal::new(mu, sigma) {
+                Ok(d) => d.sample(rng).round() as u64,
+                Err(_) => p50_ms,
+            }
+        }
+    };
+    Duration::from_millis(ms.min(600_000))
+}
+
+/// What the fault layer decided for one request.
+struct Plan {
+    latency: Duration,
+    reject: Option<SimError>,
+    timeout: Option<Duration>,
+    bucket: Option<BucketReading>,
+}
+
+fn plan(core: &Core, api_key: &str) -> Plan {
+    let faults = core.faults();
+    let bucket = faults
+        .rate_limit
+        .as_ref()
+        .map(|limit| lock(&core.rate).check(api_key, limit, core.clock.now()));
+    core.with_rng(|rng| {
+        let latency = faults
+            .latency
+            .as_ref()
+            .map_or(Duration::ZERO, |l| sample_latency(l, rng));
+        let mut reject = None;
+        if let Some(BucketReading {
+            retry_after_secs: Some(secs),
+            ..
+        }) = bucket
+        {
+            reject = Some(
+                SimError::new(
+                    ErrorKind::RateLimited,
+                    "rate_limited",
+                    format!("too many requests; retry after {secs} s"),
+                )
+                .retry_after(secs),
+            );
+        } else if faults.error_rate > 0.0 && rng.random_bool(faults.error_rate) {
+            reject = Some(SimError::new(
+                ErrorKind::Unavailable,
+                "service_unavailable",
+                "injected fault: the service is unavailable; nothing was applied",
+            ));
+        }
+        let timeout =
+            (reject.is_none() && faults.timeout_rate > 0.0 && rng.random_bool(faults.timeout_rate))
+                .then(|| Duration::from_millis(faults.timeout_ms.max(1)));
+        Plan {
+            latency,
+            reject,
+            timeout,
+            bucket,
+        }
+    })
+}
+
+/// Rate limit, latency, 5xx and timeouts, as `POST /_control/faults` sets them.
+pub async fn faults(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if is_open_path(path) || is_control_path(path) {
+        return next.run(req).await;
+    }
+    let api_key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let plan = plan(&core, &api_key);
+    if !plan.latency.is_zero() {
+        tokio::time::sleep(plan.latency).await;
+    }
+    let mut response = match plan.reject {
+        Some(e) => e.into_response(),
+        None => {
+            let response = next.run(req).await;
+            match plan.timeout {
+                Some(hang) => {
+                    // Applied, but the answer never comes back in time.
+                    tokio::time::sleep(hang).await;
+                    SimError::new(
+                        ErrorKind::Timeout,
+                        "timeout",
+                        "injected fault: the request was applied but its answer was lost",
+                    )
+                    .into_response()
+                }
+                None => response,
+            }
+        }
+    };
+    if let Some(b) = plan.bucket
+        && let Ok(v) = HeaderValue::from_str(&format!("{}/{}", b.used, b.capacity))
+    {
+        let name = if core.platform == "shop" {
+            "x-shopify-shop-api-call-limit"
+        } else {
+            "x-ratelimit-usage"
+        };
+        response.headers_mut().insert(name, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+    use rand::SeedableRng;
+
+    #[test]
+    fn shopify_bucket_fills_at_40_and_leaks_2_per_second() {
+        let limit = RateLimit {
+            capacity: 40,
+            leak_per_sec: 2,
+        };
+        let t0 = DateTime::from_timestamp(1_000, 0).unwrap();
+        let mut rl = RateLimiter::default();
+        for i in 1..=40 {
+            let r = rl.check("k", &limit, t0);
+            assert_eq!((r.used, r.retry_after_secs), (i, None));
+        }
+        let refused = rl.check("k", &limit, t0);
+        assert_eq!(refused.retry_after_secs, Some(1));
+        // Half a second later one request has leaked out.
+        let r = rl.check("k", &limit, t0 + TimeDelta::milliseconds(500));
+        assert_eq!((r.used, r.retry_after_secs), (40, None));
+        // Another key has its own bucket.
+        assert_eq!(rl.check("other", &limit, t0).retry_after_secs, None);
+    }
+
+    #[test]
+    fn lognormal_latency_has_the_asked_median() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let l = Latency::Lognormal {
+            p50_ms: 20,
+            p99_ms: 200,
+        };
+        let mut v: Vec<u64> = (0..2001)
+            .map(|_| sample_latency(&l, &mut rng).as_millis() as u64)
+            .collect();
+        v.sort_unstable();
+        assert!((17..=23).contains(&v[1000]), "median {}", v[1000]);
+        assert!((120..=320).contains(&v[1980]), "p99 {}", v[1980]);
+    }
+}

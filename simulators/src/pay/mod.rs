@@ -1,0 +1,7 @@
+//! The payment gateway, modelled on Stripe PaymentIntents.
+
+mod routes;
+pub mod state;
+
+pub use routes::router;
+pub use state::PayState;

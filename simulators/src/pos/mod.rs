@@ -1,0 +1,7 @@
+//! The pos simulator.
+
+mod routes;
+pub mod state;
+
+pub use routes::router;
+pub use state::PosState;

@@ -1,0 +1,18 @@
+//! The pos simulator's HTTP routes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use omnisim_api::pay::PayClient;
+use utoipa_axum::router::OpenApiRouter;
+
+use super::state::PosState;
+use crate::core::Simulator;
+use crate::shared::assemble;
+
+/// The pos simulator's whole router; `pay` reaches the gateway.
+pub fn router(sim: Arc<Simulator<PosState>>, pay: PayClient) -> Router {
+    let _ = pay;
+    let own = OpenApiRouter::new().with_state(Arc::clone(&sim));
+    assemble(sim, own, "omnisim pos")
+}

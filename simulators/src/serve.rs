@@ -1,0 +1,1 @@
+//! `omnisim serve`: the three simulators on real ports.

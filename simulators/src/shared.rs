@@ -1,0 +1,306 @@
+//! Routes every simulator serves alike, and [`assemble`], which puts a
+//! platform's own routes, these, the OpenAPI document and the middleware stack
+//! together into one axum `Router`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use omnisim_api::common::{
+    AdvanceClock, ClockReading, CreateLocation, CreateWebhookSubscription, Faults, Location,
+    LocationList, RotateSecret, WebhookSubscription, WebhookSubscriptionList,
+};
+use omnisim_api::{ErrorBody, EventPage};
+use serde::Deserialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::core::{Platform, SimControl, Simulator};
+use crate::error::{ErrorKind, SimError, SimResult};
+use crate::extract::{BODY_LIMIT_BYTES, Json, Query};
+use crate::webhooks::{DeliveryRecord, ROTATION_OVERLAP_SECS};
+use crate::{idempotency, layers};
+
+/// The state of the shared routes: any simulator, behind its control trait.
+pub type Shared = Arc<dyn SimControl>;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(modifiers(&BearerAuth), components(schemas(ErrorBody)))]
+struct BaseDoc;
+
+/// `GET /healthz`: liveness, without auth.
+#[utoipa::path(get, path = "/healthz", tag = "meta", security(()),
+    responses((status = 200, description = "The simulator is up", body = Object)))]
+async fn healthz(State(sim): State<Shared>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok", "platform": sim.core().platform }))
+}
+
+/// Change-feed query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// The cursor from the last page's `next_cursor`; from the start if absent.
+    #[serde(default)]
+    after: Option<String>,
+    /// Page size, 1 to 1000 (100 by default).
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// `GET /v1/events`: the change feed, in commit order.
+#[utoipa::path(get, path = "/v1/events", tag = "feed", params(EventsQuery),
+    responses((status = 200, body = EventPage), (status = 400, body = ErrorBody)))]
+async fn events(
+    State(sim): State<Shared>,
+    Query(q): Query<EventsQuery>,
+) -> SimResult<axum::Json<EventPage>> {
+    let after = match q.after.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c.parse::<u64>().map_err(|_| {
+            SimError::malformed(
+                "parameter_invalid",
+                format!("`{c}` is not a cursor from this feed"),
+            )
+            .field("after")
+        })?,
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(SimError::bad_value("limit", "limit is from 1 to 1000"));
+    }
+    Ok(axum::Json(sim.events_page(after, limit as usize)))
+}
+
+/// `POST /v1/webhook_subscriptions`: subscribe; the answer carries the secret.
+#[utoipa::path(post, path = "/v1/webhook_subscriptions", tag = "webhooks",
+    request_body = CreateWebhookSubscription,
+    responses((status = 200, body = WebhookSubscription), (status = 422, body = ErrorBody)))]
+async fn create_subscription(
+    State(sim): State<Shared>,
+    Json(req): Json<CreateWebhookSubscription>,
+) -> SimResult<axum::Json<WebhookSubscription>> {
+    let core = sim.core();
+    core.webhooks
+        .create(core, req.url, req.topics, sim.topics())
+        .map(axum::Json)
+}
+
+/// `GET /v1/webhook_subscriptions`: every subscription, without secrets.
+#[utoipa::path(get, path = "/v1/webhook_subscriptions", tag = "webhooks",
+    responses((status = 200, body = WebhookSubscriptionList)))]
+async fn list_subscriptions(State(sim): State<Shared>) -> axum::Json<WebhookSubscriptionList> {
+    axum::Json(WebhookSubscriptionList {
+        data: sim.core().webhooks.list(),
+    })
+}
+
+/// `DELETE /v1/webhook_subscriptions/{id}`.
+#[utoipa::path(delete, path = "/v1/webhook_subscriptions/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, body = WebhookSubscription), (status = 404, body = ErrorBody)))]
+async fn delete_subscription(
+    State(sim): State<Shared>,
+    Path(id): Path<String>,
+) -> SimResult<axum::Json<WebhookSubscription>> {
+    sim.core().webhooks.delete(&id).map(axum::Json)
+}
+
+/// `POST /v1/webhook_subscriptions/{id}/rotate_secret`: a new secret; the old
+/// one keeps signing during the overlap, so both verify.
+#[utoipa::path(post, path = "/v1/webhook_subscriptions/{id}/rotate_secret", tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    request_body(content = RotateSecret, description = "May be empty"),
+    responses((status = 200, body = WebhookSubscription), (status = 404, body = ErrorBody)))]
+async fn rotate_secret(
+    State(sim): State<Shared>,
+    Path(id): Path<String>,
+    Json(req): Json<RotateSecret>,
+) -> SimResult<axum::Json<WebhookSubscription>> {
+    let core = sim.core();
+    core.webhooks
+        .rotate(core, &id, req.overlap_secs.unwrap_or(ROTATION_OVERLAP_SECS))
+        .map(axum::Json)
+}
+
+/// `GET /v1/locations`.
+#[utoipa::path(get, path = "/v1/locations", tag = "locations",
+    responses((status = 200, body = LocationList)))]
+async fn list_locations(State(sim): State<Shared>) -> SimResult<axum::Json<LocationList>> {
+    sim.list_locations()
+        .map(|data| axum::Json(LocationList { data }))
+        .ok_or_else(|| SimError::not_found("not_found", "this platform has no locations"))
+}
+
+/// `POST /v1/locations`: add a store, warehouse or online location.
+#[utoipa::path(post, path = "/v1/locations", tag = "locations", request_body = CreateLocation,
+    responses((status = 200, body = Location), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_location(
+    State(sim): State<Shared>,
+    Json(req): Json<CreateLocation>,
+) -> SimResult<axum::Json<Location>> {
+    sim.create_location(req).map(axum::Json)
+}
+
+/// `POST /_control/reset`: back to the default state (default locations, no
+/// data, no events, no subscriptions, no faults).
+#[utoipa::path(post, path = "/_control/reset", tag = "control",
+    responses((status = 200, description = "Reset", body = Object)))]
+async fn reset(State(sim): State<Shared>) -> axum::Json<serde_json::Value> {
+    sim.reset();
+    axum::Json(serde_json::json!({ "reset": true, "platform": sim.core().platform }))
+}
+
+/// `GET /_control/faults`: the fault settings in force.
+#[utoipa::path(get, path = "/_control/faults", tag = "control", responses((status = 200, body = Faults)))]
+async fn get_faults(State(sim): State<Shared>) -> axum::Json<Faults> {
+    axum::Json(sim.core().faults())
+}
+
+/// `POST /_control/faults`: replace the fault settings (an empty body clears them).
+#[utoipa::path(post, path = "/_control/faults", tag = "control", request_body = Faults,
+    responses((status = 200, body = Faults), (status = 422, body = ErrorBody)))]
+async fn set_faults(
+    State(sim): State<Shared>,
+    Json(faults): Json<Faults>,
+) -> SimResult<axum::Json<Faults>> {
+    sim.core().set_faults(faults).map(axum::Json)
+}
+
+/// `GET /_control/snapshot`: the whole state as JSON.
+#[utoipa::path(get, path = "/_control/snapshot", tag = "control",
+    responses((status = 200, description = "Platform state, event count, subscriptions and faults", body = Object)))]
+async fn snapshot(State(sim): State<Shared>) -> axum::Json<serde_json::Value> {
+    axum::Json(sim.snapshot())
+}
+
+/// `GET /_control/clock`: simulated time now.
+#[utoipa::path(get, path = "/_control/clock", tag = "control", responses((status = 200, body = ClockReading)))]
+async fn get_clock(State(sim): State<Shared>) -> axum::Json<ClockReading> {
+    axum::Json(ClockReading {
+        now: sim.core().clock.now(),
+    })
+}
+
+/// `POST /_control/clock`: move simulated time forward (expiries, settlements).
+/// The clock is shared by the simulators of one `serve`.
+#[utoipa::path(post, path = "/_control/clock", tag = "control", request_body = AdvanceClock,
+    responses((status = 200, body = ClockReading), (status = 422, body = ErrorBody)))]
+async fn advance_clock(
+    State(sim): State<Shared>,
+    Json(req): Json<AdvanceClock>,
+) -> SimResult<axum::Json<ClockReading>> {
+    if req.advance_secs > 366 * 24 * 3600 {
+        return Err(SimError::bad_value(
+            "advance_secs",
+            "advance at most one year at a time",
+        ));
+    }
+    sim.core()
+        .clock
+        .advance(std::time::Duration::from_secs(req.advance_secs));
+    // Run whatever came due (expiries, settlements) now.
+    let _ = sim.events_page(0, 1);
+    Ok(axum::Json(ClockReading {
+        now: sim.core().clock.now(),
+    }))
+}
+
+/// `GET /_control/deliveries`: every webhook delivery attempt (newest 10,000).
+#[utoipa::path(get, path = "/_control/deliveries", tag = "control",
+    responses((status = 200, description = "Delivery attempts, oldest first", body = Object)))]
+async fn deliveries(State(sim): State<Shared>) -> axum::Json<serde_json::Value> {
+    let d: Vec<DeliveryRecord> = sim.core().webhooks.deliveries();
+    axum::Json(serde_json::json!({ "data": d }))
+}
+
+async fn not_found() -> SimError {
+    SimError::not_found("not_found", "no such path; see /openapi.json")
+}
+
+async fn method_not_allowed() -> SimError {
+    SimError::new(
+        ErrorKind::MethodNotAllowed,
+        "method_not_allowed",
+        "this path does not serve that method; see /openapi.json",
+    )
+}
+
+/// Routes every simulator serves.
+fn common_routes(with_locations: bool) -> OpenApiRouter<Shared> {
+    let mut r = OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(events))
+        .routes(routes!(create_subscription, list_subscriptions))
+        .routes(routes!(delete_subscription))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(reset))
+        .routes(routes!(get_faults, set_faults))
+        .routes(routes!(snapshot))
+        .routes(routes!(get_clock, advance_clock))
+        .routes(routes!(deliveries));
+    if with_locations {
+        r = r.routes(routes!(list_locations, create_location));
+    }
+    r
+}
+
+/// Builds a simulator's whole `Router`: its own routes, the shared ones,
+/// `/openapi.json`, JSON 404/405, and auth → faults → idempotency in front.
+pub fn assemble<S: Platform>(
+    sim: Arc<Simulator<S>>,
+    own: OpenApiRouter<()>,
+    title: &str,
+) -> Router {
+    let core = Arc::clone(&sim.core);
+    let has_locations = sim.read(|s| s.locations().is_some());
+    let shared: Shared = sim;
+    let mut doc = BaseDoc::openapi();
+    doc.info.title = title.to_owned();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.info.description = Some(format!(
+        "omnisim's {} simulator. Every POST takes an optional `Idempotency-Key`. \
+         Errors are `{{\"error\": {{\"code\", \"message\", \"field\"}}}}`.",
+        S::NAME
+    ));
+    let (router, api) = OpenApiRouter::with_openapi(doc)
+        .merge(own)
+        .merge(common_routes(has_locations).with_state(shared))
+        .split_for_parts();
+    let api = Arc::new(api);
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let api = Arc::clone(&api);
+                async move { axum::Json(api.as_ref().clone()).into_response() }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(from_fn_with_state(Arc::clone(&core), idempotency::layer))
+        .layer(from_fn_with_state(Arc::clone(&core), layers::faults))
+        .layer(from_fn_with_state(core, layers::auth))
+}

@@ -1,0 +1,7 @@
+//! The shop simulator.
+
+mod routes;
+pub mod state;
+
+pub use routes::router;
+pub use state::ShopState;

@@ -1,0 +1,167 @@
+//! Shared routes through the Router: auth, feed, subscriptions, control, 404/405, OpenAPI.
+
+mod support;
+
+use http::StatusCode;
+use serde_json::json;
+use support::World;
+
+#[tokio::test(start_paused = true)]
+async fn auth_is_required_except_on_health_and_docs() {
+    let w = World::new();
+    for app in [w.pos(), w.shop(), w.pay()] {
+        let r = app.get_unauthed("/healthz").await;
+        assert_eq!(r.status, StatusCode::OK);
+        let r = app.get_unauthed("/openapi.json").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.json["openapi"].as_str().unwrap().starts_with("3."));
+        let r = app.get_unauthed("/v1/events").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(r.json["error"]["code"], "unauthorized");
+        let r = app.get("/v1/events").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.json["next_cursor"], "0");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_paths_and_methods_answer_json() {
+    let w = World::new();
+    let r = w.pay().get("/v1/nothing").await;
+    assert_eq!(
+        (r.status, r.json["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let r = w.pay().send("PUT", "/v1/events", None, None).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscriptions_return_a_secret_once_and_validate_topics() {
+    let w = World::new();
+    let r = w
+        .shop()
+        .post(
+            "/v1/webhook_subscriptions",
+            json!({"url": "http://hook.test/shop", "topics": ["orders/create"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert!(r.json["secret"].as_str().unwrap().starts_with("whsec_"));
+    let r = w.shop().get("/v1/webhook_subscriptions").await;
+    assert_eq!(r.json["data"][0]["url"], "http://hook.test/shop");
+    assert!(r.json["data"][0].get("secret").is_none());
+    let r = w
+        .shop()
+        .post(
+            "/v1/webhook_subscriptions",
+            json!({"url": "http://hook.test/shop", "topics": ["nope"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json["error"]["field"], "topics[0]");
+    let r = w
+        .shop()
+        .post(
+            "/v1/webhook_subscriptions",
+            json!({"url": "not a url", "topics": ["*"]}),
+        )
+        .await;
+    assert_eq!(r.json["error"]["field"], "url");
+}
+
+#[tokio::test(start_paused = true)]
+async fn locations_exist_by_default_and_reset_restores_them() {
+    let w = World::new();
+    let r = w.shop().get("/v1/locations").await;
+    let ids: Vec<&str> = r.json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["store-1", "web"]);
+    let r = w
+        .pos()
+        .post("/v1/locations", json!({"id": "store-2", "name": "Uptown"}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        w.pos().get("/v1/locations").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let r = w.pos().post("/_control/reset", json!({})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        w.pos().get("/v1/locations").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = w.pay().get("/v1/locations").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(start_paused = true)]
+async fn faults_are_validated_and_read_back() {
+    let w = World::new();
+    let r = w
+        .pay()
+        .post("/_control/faults", json!({"error_rate": 1.5}))
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("error_rate"))
+    );
+    let r = w
+        .pay()
+        .post("/_control/faults", json!({"error_rate": 1.0}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = w.pay().get("/v1/events").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    // The control API is never faulted.
+    let r = w.pay().get("/_control/faults").await;
+    assert_eq!(r.json["error_rate"], 1.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_answers_429_with_retry_after() {
+    let w = World::new();
+    w.shop()
+        .post(
+            "/_control/faults",
+            json!({"rate_limit": {"capacity": 2, "leak_per_sec": 1}}),
+        )
+        .await;
+    assert_eq!(w.shop().get("/v1/events").await.status, StatusCode::OK);
+    let r = w.shop().get("/v1/events").await;
+    assert_eq!(r.headers["x-shopify-shop-api-call-limit"], "2/2");
+    let r = w.shop().get("/v1/events").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers["retry-after"], "1");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(w.shop().get("/v1/events").await.status, StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_cursor_and_limit_name_their_field() {
+    let w = World::new();
+    let r = w.pos().get("/v1/events?after=abc").await;
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("after"))
+    );
+    let r = w.pos().get("/v1/events?limit=0").await;
+    assert_eq!(r.json["error"]["field"], "limit");
+    let r = w.pos().get("/v1/events?limit=x").await;
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("limit"))
+    );
+}

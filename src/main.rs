@@ -1,0 +1,2 @@
+//! The `omnisim` command line.
+fn main() {}
