@@ -54,8 +54,10 @@ pub struct SettlementQuery {
 
 /// `POST /v1/payment_intents`: create and confirm a payment. Manual capture
 /// authorizes (`requires_capture`), automatic charges (`succeeded`), a bank
-/// transfer starts `processing`. A decline answers 402 and still records the
-/// intent (`requires_payment_method`, or `requires_action` for 3-D Secure).
+/// transfer starts `processing` and settles one simulated hour later (real
+/// transfers take 1 to 4 business days; account `000111111116` fails). A
+/// decline answers 402 and still records the intent (`requires_payment_method`,
+/// or `requires_action` for 3-D Secure).
 #[utoipa::path(post, path = "/v1/payment_intents", tag = "payment_intents",
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     request_body = CreatePaymentIntent,

@@ -763,7 +763,7 @@ impl PayState {
             })
             .cloned()
             .collect();
-        transactions.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        transactions.sort_by_key(|t| t.created_at);
         let mut sums: BTreeMap<&str, SettlementTotal> = BTreeMap::new();
         for t in &transactions {
             let zero = rules::zero(&t.currency);
