@@ -8,6 +8,11 @@
 //! `capture_before` is canceled with reason `automatic`, and a bank transfer
 //! (or a refund of one) settles [`rules::BANK_SETTLEMENT_DELAY`] after it began.
 //!
+//! Events carry the whole intent after each change. `payment_intent.created`
+//! shows it as first recorded (status `requires_payment_method`, nothing
+//! authorized); the outcome follows in its own event (`amount_capturable_updated`,
+//! `succeeded`, `processing`, `payment_failed` or `requires_action`).
+//!
 //! Every transition validates everything before it mutates anything, so an
 //! `Err` leaves the state as it was. A decline is not an `Err` here: the
 //! declined intent is recorded and its events kept ([`Attempt`]); the route
