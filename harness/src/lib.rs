@@ -8,6 +8,8 @@
 //! format, runner and checkers arrive with the scenario-suite issue.
 #![deny(missing_docs)]
 
+pub mod scenario;
+pub mod validate;
 pub mod world;
 
 pub use world::World;
