@@ -8,7 +8,12 @@
 //! format, runner and checkers arrive with the scenario-suite issue.
 #![deny(missing_docs)]
 
+pub mod checkers;
+pub mod history;
+pub mod runner;
 pub mod scenario;
+pub mod suite;
+pub mod truth;
 pub mod validate;
 pub mod world;
 

@@ -22,6 +22,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinHandle;
 
+use crate::history::History;
+
 /// The API key of in-process worlds.
 pub const API_KEY: &str = "test_key";
 /// POS host.
@@ -52,23 +54,27 @@ impl Default for NetworkLatency {
 }
 
 /// The in-process transport with a seeded latency before each request and a
-/// timeout, as a real client has.
+/// timeout, as a real client has. Every exchange is recorded in the history.
 #[derive(Clone)]
 pub struct SimNetwork {
     routes: RouterTransport,
     rng: Arc<Mutex<ChaCha8Rng>>,
     latency: NetworkLatency,
     timeout: Duration,
+    clock: Clock,
+    history: History,
 }
 
 impl SimNetwork {
-    /// A network with `latency`, drawing from `seed`.
-    pub fn new(seed: u64, latency: NetworkLatency) -> Self {
+    /// A network with `latency`, drawing from `seed`, recording into `history`.
+    pub fn new(seed: u64, latency: NetworkLatency, clock: Clock, history: History) -> Self {
         SimNetwork {
             routes: RouterTransport::new(),
             rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_7477))),
             latency,
             timeout: Duration::from_secs(10),
+            clock,
+            history,
         }
     }
 
@@ -91,17 +97,27 @@ impl Transport for SimNetwork {
                 ))
             };
         let url = request.uri().to_string();
+        let method = request.method().to_string();
         let timeout = self.timeout;
+        let clock = self.clock.clone();
+        let history = self.history.clone();
+        let sent = clock.now();
         let inner = self.routes.send(request);
         Box::pin(async move {
             tokio::time::sleep(delay).await;
-            match tokio::time::timeout(timeout, inner).await {
+            let result = match tokio::time::timeout(timeout, inner).await {
                 Ok(r) => r,
                 Err(_) => Err(TransportError::Timeout {
-                    url,
+                    url: url.clone(),
                     timeout_ms: timeout.as_millis() as u64,
                 }),
-            }
+            };
+            let (status, error) = match &result {
+                Ok(r) => (Some(r.status().as_u16()), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            history.http(sent, clock.now(), &method, &url, status, error);
+            result
         })
     }
 }
@@ -118,10 +134,12 @@ pub struct World {
     pub clock: Clock,
     /// The in-process network.
     pub net: SimNetwork,
+    /// Everything that happened.
+    pub history: History,
     /// The simulators.
     pub sims: Simulators,
     disk: MemStore,
-    engine: Option<EngineInstance>,
+    engine: Mutex<Option<EngineInstance>>,
     seed: u64,
 }
 
@@ -130,7 +148,8 @@ impl World {
     /// virtual time).
     pub fn new(seed: u64, epoch: DateTime<Utc>, latency: NetworkLatency) -> Self {
         let clock = Clock::new(epoch);
-        let net = SimNetwork::new(seed, latency);
+        let history = History::new();
+        let net = SimNetwork::new(seed, latency, clock.clone(), history.clone());
         let sims = Simulators::new(SimulatorsConfig {
             clock: clock.clone(),
             api_key: API_KEY.into(),
@@ -145,9 +164,10 @@ impl World {
         World {
             clock,
             net,
+            history,
             sims,
             disk: MemStore::new(),
-            engine: None,
+            engine: Mutex::new(None),
             seed,
         }
     }
@@ -177,7 +197,7 @@ impl World {
     }
 
     /// Starts (or restarts, from the simulated disk) the engine.
-    pub async fn start_engine(&mut self, strategy: Strategy) -> Result<(), EngineError> {
+    pub async fn start_engine(&self, strategy: Strategy) -> Result<(), EngineError> {
         self.crash_engine();
         let config = EngineConfig {
             endpoints: Endpoints {
@@ -190,22 +210,17 @@ impl World {
             strategy,
             seed: self.seed,
         };
-        let engine = Engine::new(
-            config,
-            Arc::new(self.net.clone()),
-            Arc::new(self.disk.clone()),
-            self.clock.clone(),
-        )?;
+        let engine = Engine::new(config, Arc::new(self.net.clone()), Arc::new(self.disk.clone()), self.clock.clone())?;
         self.net.routes.mount("engine.sim", engine.router());
         let tasks = engine.start().await?;
-        self.engine = Some(EngineInstance { engine, tasks });
+        *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(EngineInstance { engine, tasks });
         Ok(())
     }
 
     /// Kills the engine: its tasks stop mid-flight and its receiver goes
     /// away. What it had committed stays on the simulated disk.
-    pub fn crash_engine(&mut self) {
-        if let Some(instance) = self.engine.take() {
+    pub fn crash_engine(&self) {
+        if let Some(instance) = self.engine.lock().unwrap_or_else(|p| p.into_inner()).take() {
             for t in instance.tasks {
                 t.abort();
             }
@@ -214,7 +229,7 @@ impl World {
     }
 
     /// The running engine, if any.
-    pub fn engine(&self) -> Option<&Arc<Engine>> {
-        self.engine.as_ref().map(|i| &i.engine)
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|i| Arc::clone(&i.engine))
     }
 }
