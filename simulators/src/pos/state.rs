@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use indexmap::IndexMap;
 use omnisim_api::Scheme;
-use omnisim_api::common::{LocationKind, fits_currency, is_currency_code, round_money};
+use omnisim_api::common::{
+    LocationKind, currency_scale, fits_currency, is_currency_code, round_money,
+};
 use omnisim_api::pay::PaymentMethod;
 use omnisim_api::pos::{
     BatchChangeInventory, CreateItem, CreatePickup, CreateReturn, CreateSale, InventoryCause,
@@ -328,6 +330,15 @@ fn in_stock_delta(from: InventoryState, to: InventoryState, quantity: i64) -> i6
     }
 }
 
+/// `amount` written with exactly the currency's decimals (`0.00`, `12.50`,
+/// `1000`), so every money field of one currency reads alike. Amounts here
+/// always fit their currency, so nothing is rounded.
+fn money(amount: Decimal, currency: &str) -> Decimal {
+    let mut m = amount;
+    m.rescale(currency_scale(currency));
+    m
+}
+
 /// `total × part / whole`, rounded to the currency.
 fn pro_rata(total: Decimal, part: i64, whole: i64, currency: &str) -> Decimal {
     let (part, whole) = (Decimal::from(part), Decimal::from(whole));
@@ -357,7 +368,7 @@ impl PosState {
     fn line_money(&self, item: &Item, quantity: i64) -> (Decimal, Decimal) {
         let net = item.price * Decimal::from(quantity);
         let tax = round_money(net * self.tax_rate(item), &item.currency);
-        (tax, net + tax)
+        (money(tax, &item.currency), money(net + tax, &item.currency))
     }
 
     // ---- catalog ----------------------------------------------------------
@@ -382,7 +393,7 @@ impl PosState {
         let item = Item {
             sku: req.sku,
             name: req.name,
-            price: req.price,
+            price: money(req.price, &req.currency),
             currency: req.currency,
             tax_code: req.tax_code,
             created_at: now,
@@ -417,6 +428,7 @@ impl PosState {
             item.price = price;
         }
         check_price(price_field, item.price, &item.currency)?;
+        item.price = money(item.price, &item.currency);
         if let Some(code) = req.tax_code {
             if code.is_empty() {
                 item.tax_code = None;
@@ -770,7 +782,7 @@ impl PosState {
             });
         }
         let currency = currency.unwrap_or_default();
-        let total: Decimal = lines.iter().map(|l| l.total).sum();
+        let total = money(lines.iter().map(|l| l.total).sum(), &currency);
         let occurred_at = req.occurred_at.unwrap_or(now);
         check_not_future("occurred_at", occurred_at, now)?;
         if let Some(c) = &req.customer {
@@ -976,7 +988,7 @@ impl PosState {
             out.push(ReturnLine {
                 sku: rl.sku.clone(),
                 quantity: rl.quantity,
-                amount,
+                amount: money(amount, cur),
             });
         }
         let allocations = taken
@@ -1034,7 +1046,7 @@ impl PosState {
                         tender_refunds.push((k, take));
                         refunds.push(PlannedRefund {
                             kind: t.kind,
-                            amount: take,
+                            amount: money(take, &book.sale.currency),
                             action,
                         });
                         rest -= take;
@@ -1110,7 +1122,7 @@ impl PosState {
         }
         self.return_seq += 1;
         let id = format!("ret_{:06}", self.return_seq);
-        let amount = lines.iter().map(|l| l.amount).sum();
+        let amount = money(lines.iter().map(|l| l.amount).sum(), &currency);
         let ret = Return {
             id: id.clone(),
             location: req.location,
@@ -1461,17 +1473,17 @@ fn plan_tenders(
         if let Some(method) = method {
             payments.push(PlannedPayment {
                 tender: i,
-                amount: applied,
+                amount: money(applied, currency),
                 method,
             });
         }
         tenders.push(Tender {
             kind: t.kind,
-            amount: applied,
-            change: t.amount - applied,
+            amount: money(applied, currency),
+            change: money(t.amount - applied, currency),
             payment_intent: None,
             last4,
-            refunded: Decimal::ZERO,
+            refunded: money(Decimal::ZERO, currency),
         });
     }
     if rest > Decimal::ZERO {
@@ -2339,15 +2351,15 @@ mod tests {
         wrong_loc.location = "nowhere".into();
         let mut future = sale_req(vec![line("MUG", 1)], vec![cash(dec!(20))]);
         future.occurred_at = Some(t("10:01"));
-        let mut card_code = card(dec!(10.83));
+        let mut card_code = card(dec!(10.82));
         card_code.code = Some("x".into());
         let mut cash_number = cash(dec!(20));
         cash_number.number = Some("4242".into());
-        let mut no_number = card(dec!(10.83));
+        let mut no_number = card(dec!(10.82));
         no_number.number = None;
-        let mut no_code = gift(dec!(10.83));
+        let mut no_code = gift(dec!(10.82));
         no_code.code = Some(" ".into());
-        let mug = || vec![line("MUG", 1)]; // 10.83 with tax
+        let mug = || vec![line("MUG", 1)]; // 10.82 with tax (0.825 rounds half to even)
         let cases: Vec<(CreateSale, ErrorKindCode, &str)> = vec![
             (wrong_loc, (NotFound, "unknown_location"), "location"),
             (
