@@ -242,6 +242,7 @@ fn known_code(code: &str) -> &'static str {
         "intent_unexpected_state",
         "charge_already_refunded",
         "refund_limit_reached",
+        "resource_already_exists",
     ];
     CODES
         .iter()
@@ -460,7 +461,7 @@ async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
                 } else {
                     "generic_decline"
                 };
-                let mut e = SimError::declined(
+                let e = SimError::declined(
                     decline,
                     format!(
                         "tender {} was not authorized: the intent is {:?}",
@@ -469,7 +470,6 @@ async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
                 )
                 .with_payment_intent(pi.id)
                 .field(field);
-                e.extra_mut().decline_code = Some(decline);
                 return Err(held.fail(e).await);
             }
             Err(e) => return Err(held.fail(pay_error(e, &field)).await),
