@@ -1,2 +1,126 @@
-//! The `omnisim` command line.
-fn main() {}
+//! The `omnisim` command line: one subcommand per job.
+//!
+//! Exit codes: 0 success, 1 a check failed, 2 bad input (clap's usage errors
+//! included).
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use omnisim_simulators::serve::{self, ServeConfig};
+
+mod engine_cmd;
+
+/// Simulators of a merchant's POS, shop and payment gateway, and a harness
+/// that proves sync connectors right.
+#[derive(Debug, Parser)]
+#[command(name = "omnisim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the POS, shop and pay simulators over HTTP until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Run the reference sync engine as a connector process against running simulators.
+    Engine(engine_cmd::EngineArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// POS port (0 = any free port).
+    #[arg(long, default_value_t = 7101)]
+    pos_port: u16,
+    /// Shop port (0 = any free port).
+    #[arg(long, default_value_t = 7102)]
+    shop_port: u16,
+    /// Pay port (0 = any free port).
+    #[arg(long, default_value_t = 7103)]
+    pay_port: u16,
+    /// Bearer key every request must carry.
+    #[arg(long, env = "OMNISIM_API_KEY", default_value = "test_key")]
+    api_key: String,
+    /// Seed for webhook secrets and fault draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Divide the platforms' webhook retry delays by this (60: minutes become seconds).
+    #[arg(long, default_value_t = 60)]
+    webhook_retry_scale: u32,
+    /// Print the URLs as one JSON line instead of the human banner.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("OMNISIM_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("omnisim: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(run_serve(args)),
+        Command::Engine(args) => runtime.block_on(engine_cmd::run(args)),
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> ExitCode {
+    let config = ServeConfig {
+        bind: args.bind,
+        pos_port: args.pos_port,
+        shop_port: args.shop_port,
+        pay_port: args.pay_port,
+        api_key: args.api_key,
+        seed: args.seed,
+        retry_time_scale: args.webhook_retry_scale.max(1),
+    };
+    let running = match serve::start(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("omnisim serve: cannot bind: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let urls = &running.urls;
+    if args.json {
+        println!("{}", serde_json::to_string(urls).unwrap_or_default());
+    } else {
+        println!("omnisim serve (seed {})", args.seed);
+        println!("  pos   {}   POS (Square-style)", urls.pos);
+        println!("  shop  {}   ecommerce (Shopify-style)", urls.shop);
+        println!("  pay   {}   payment gateway (Stripe-style)", urls.pay);
+        println!(
+            "  API key: {}   (send `Authorization: Bearer {}`)",
+            urls.api_key, urls.api_key
+        );
+        println!(
+            "  OpenAPI: {}/openapi.json on each. Ctrl-C or SIGTERM stops.",
+            urls.pos
+        );
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    serve::shutdown_signal().await;
+    eprintln!("omnisim serve: shutting down");
+    match running.shutdown().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("omnisim serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -80,6 +80,8 @@ pub enum InventoryState {
     None,
     /// On the shelf, sellable.
     InStock,
+    /// Set aside for an online order awaiting pickup: not sellable.
+    ReservedForSale,
     /// Sold.
     Sold,
     /// Brought back by a customer, not yet restocked.
@@ -572,6 +574,20 @@ impl PosClient {
         self.0
             .post(
                 &format!("/v1/pickups/{order_ref}/complete"),
+                &serde_json::json!({}),
+                key,
+            )
+            .await
+    }
+    /// `POST /v1/pickups/{order_ref}/cancel`: release the units set aside.
+    pub async fn cancel_pickup(
+        &self,
+        order_ref: &str,
+        key: Option<&str>,
+    ) -> Result<Pickup, ApiError> {
+        self.0
+            .post(
+                &format!("/v1/pickups/{order_ref}/cancel"),
                 &serde_json::json!({}),
                 key,
             )

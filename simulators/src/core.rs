@@ -96,7 +96,8 @@ pub struct Core {
     faults: Mutex<Faults>,
     pub(crate) rate: Mutex<RateLimiter>,
     pub(crate) idempotency: Mutex<IdempotencyStore>,
-    pub(crate) webhooks: Webhooks,
+    /// Webhook subscriptions and delivery.
+    pub webhooks: Webhooks,
 }
 
 impl std::fmt::Debug for Core {

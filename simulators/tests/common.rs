@@ -165,3 +165,170 @@ async fn bad_cursor_and_limit_name_their_field() {
         (StatusCode::BAD_REQUEST, Some("limit"))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn idempotency_replays_refuses_mismatch_and_forgets_invalid_requests() {
+    let w = World::new();
+    let pay = w.pay();
+    let body = json!({"url": "http://hook.test/a", "topics": ["*"]});
+    let first = pay
+        .post_idem("/v1/webhook_subscriptions", body.clone(), "k-1")
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let again = pay
+        .post_idem("/v1/webhook_subscriptions", body.clone(), "k-1")
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.raw, first.raw, "a replay is byte-identical");
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(
+        pay.get("/v1/webhook_subscriptions").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let other = pay
+        .post_idem(
+            "/v1/webhook_subscriptions",
+            json!({"url": "http://hook.test/b", "topics": ["*"]}),
+            "k-1",
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.json["error"]["code"], "idempotency_error");
+    // A request that fails validation is not stored: the key can be used again.
+    let bad = pay
+        .post_idem(
+            "/v1/webhook_subscriptions",
+            json!({"url": "nope", "topics": ["*"]}),
+            "k-2",
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fixed = pay
+        .post_idem("/v1/webhook_subscriptions", body, "k-2")
+        .await;
+    assert_eq!(fixed.status, StatusCode::OK);
+    // Keys longer than 255 characters are refused.
+    let long = "k".repeat(256);
+    let r = pay
+        .post_idem("/v1/webhook_subscriptions", json!({}), &long)
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("Idempotency-Key"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn injected_timeouts_apply_the_request_and_a_retry_replays_it() {
+    let w = World::new();
+    let pay = w.pay();
+    pay.post(
+        "/_control/faults",
+        json!({"timeout_rate": 1.0, "timeout_ms": 30000}),
+    )
+    .await;
+    let body = json!({"url": "http://hook.test/a", "topics": ["*"]});
+    let r = pay
+        .post_idem("/v1/webhook_subscriptions", body.clone(), "t-1")
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"]["code"].as_str()),
+        (StatusCode::GATEWAY_TIMEOUT, Some("timeout"))
+    );
+    pay.post("/_control/faults", json!({})).await;
+    // It was applied: the retry with the same key gets the original answer.
+    let retry = pay
+        .post_idem("/v1/webhook_subscriptions", body, "t-1")
+        .await;
+    assert_eq!(retry.status, StatusCode::OK);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(
+        pay.get("/v1/webhook_subscriptions").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn injected_5xx_applies_nothing() {
+    let w = World::new();
+    let pos = w.pos();
+    pos.post("/_control/faults", json!({"error_rate": 1.0}))
+        .await;
+    let r = pos
+        .post_idem(
+            "/v1/locations",
+            json!({"id": "store-9", "name": "Nine"}),
+            "e-1",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    pos.post("/_control/faults", json!({})).await;
+    assert_eq!(
+        pos.get("/v1/locations").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = pos
+        .post_idem(
+            "/v1/locations",
+            json!({"id": "store-9", "name": "Nine"}),
+            "e-1",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers.get("idempotent-replayed").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn malformed_json_is_400_and_names_nothing_when_unparseable() {
+    let w = World::new();
+    let r = w
+        .shop()
+        .send("POST", "/v1/locations", Some(b"{\"id\": ".to_vec()), None)
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json"))
+    );
+    let r = w
+        .shop()
+        .post("/v1/locations", json!({"id": 5, "name": "x"}))
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("id"))
+    );
+    let r = w.shop().post("/v1/locations", json!({"name": "x"})).await;
+    assert_eq!(
+        (
+            r.json["error"]["code"].as_str(),
+            r.json["error"]["field"].as_str()
+        ),
+        (Some("parameter_missing"), Some("id"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_control_clock_moves_simulated_time() {
+    let w = World::new();
+    let r = w.pay().get("/_control/clock").await;
+    assert_eq!(r.json["now"], "2026-03-02T09:00:00Z");
+    let r = w
+        .pay()
+        .post("/_control/clock", json!({"advance_secs": 3600}))
+        .await;
+    assert_eq!(r.json["now"], "2026-03-02T10:00:00Z");
+    // The clock is shared by all three simulators.
+    assert_eq!(
+        w.pos().get("/_control/clock").await.json["now"],
+        "2026-03-02T10:00:00Z"
+    );
+}
