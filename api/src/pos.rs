@@ -380,10 +380,12 @@ pub struct CreatePickup {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PickupStatus {
-    /// Waiting at the counter.
+    /// Waiting at the counter; its units are set aside (RESERVED_FOR_SALE).
     Ready,
-    /// Handed over: its units left IN_STOCK.
+    /// Handed over: its units went from RESERVED_FOR_SALE to SOLD.
     Completed,
+    /// Cancelled before pickup: its units went back IN_STOCK.
+    Cancelled,
 }
 
 /// A pickup order at a store.
@@ -397,10 +399,15 @@ pub struct Pickup {
     pub lines: Vec<SaleLineRequest>,
     /// Who collects.
     pub customer: Option<String>,
-    /// Ready or completed.
+    /// Ready, completed or cancelled.
     pub status: PickupStatus,
+    /// When it was set aside.
+    pub created_at: DateTime<Utc>,
     /// When it was handed over.
     pub completed_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    #[serde(default)]
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 /// What the register does when a sale would take stock below zero.
@@ -469,8 +476,12 @@ pub enum InventoryCauseKind {
     Sale,
     /// A restocked return.
     Return,
-    /// A pickup handed over in store.
+    /// A pickup handed over in store (RESERVED_FOR_SALE → SOLD).
     Fulfillment,
+    /// Units set aside for a pickup (IN_STOCK → RESERVED_FOR_SALE).
+    Reserve,
+    /// Units of a cancelled pickup put back (RESERVED_FOR_SALE → IN_STOCK).
+    Release,
 }
 
 /// The cause an inventory event carries back, so that a connector can tell its

@@ -199,7 +199,8 @@ impl FakePay {
         (
             StatusCode::OK,
             json!({"code": code, "balance": balance.to_string(), "currency": body["currency"],
-                "created_at": "2026-03-02T09:00:00Z"}),
+                "created_at": "2026-03-02T09:00:00Z", "initial_balance": balance.to_string(),
+                "held": "0", "captured": "0", "refunded": "0"}),
         )
     }
 }
@@ -1700,19 +1701,26 @@ async fn a_failed_refund_releases_the_units() {
 // ---- pickups ---------------------------------------------------------------
 
 #[tokio::test(start_paused = true)]
-async fn pickups_are_created_read_and_completed_once() {
+async fn pickups_set_units_aside_and_are_completed_once() {
     let w = World::new();
     let pos = w.pos();
     stocked(&pos).await;
     pos.put("/v1/settings", json!({"sell_when_out_of_stock": "block"}))
         .await;
+    let before = events(&pos).await.len();
     let body = json!({"order_ref": "web-1", "location": "store-1",
         "lines": [{"sku": "TEE", "quantity": 12}], "customer": "Ada"});
     let r = pos.post("/v1/pickups", body.clone()).await;
     assert_eq!(
         r.json,
         json!({"order_ref": "web-1", "location": "store-1", "lines": [{"sku": "TEE", "quantity": 12}],
-            "customer": "Ada", "status": "ready", "completed_at": null})
+            "customer": "Ada", "status": "ready", "created_at": "2026-03-02T09:00:00Z",
+            "completed_at": null, "cancelled_at": null})
+    );
+    assert_eq!(
+        quantity(&pos, "TEE").await,
+        -2,
+        "set aside whatever the policy"
     );
     let r = pos.post("/v1/pickups", body.clone()).await;
     assert_error(&r, StatusCode::CONFLICT, "pickup_exists", Some("order_ref"));
@@ -1736,6 +1744,15 @@ async fn pickups_are_created_read_and_completed_once() {
         "unknown_sku",
         Some("lines[0].sku"),
     );
+    let r = pos
+        .post("/v1/pickups", json!({"location": "store-1", "lines": []}))
+        .await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "parameter_missing",
+        Some("order_ref"),
+    );
     let r = pos.get("/v1/pickups/web-1").await;
     assert_eq!(r.json["status"], "ready");
     let r = pos.get("/v1/pickups/web-9").await;
@@ -1746,7 +1763,6 @@ async fn pickups_are_created_read_and_completed_once() {
         Some("order_ref"),
     );
 
-    let before = events(&pos).await.len();
     w.clock.advance(Duration::from_secs(3600));
     let r = pos.post("/v1/pickups/web-1/complete", json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
@@ -1754,11 +1770,7 @@ async fn pickups_are_created_read_and_completed_once() {
         (&r.json["status"], &r.json["completed_at"]),
         (&json!("completed"), &json!("2026-03-02T10:00:00Z"))
     );
-    assert_eq!(
-        quantity(&pos, "TEE").await,
-        -2,
-        "handed over whatever the policy"
-    );
+    assert_eq!(quantity(&pos, "TEE").await, -2);
     let r = pos.post("/v1/pickups/web-1/complete", json!({})).await;
     assert_error(&r, StatusCode::CONFLICT, "pickup_already_completed", None);
     let r = pos.post("/v1/pickups/web-9/complete", json!({})).await;
@@ -1770,12 +1782,23 @@ async fn pickups_are_created_read_and_completed_once() {
     );
 
     let evs = events_after(&pos, before).await;
-    assert_eq!(types(&evs), ["pickup.completed", "inventory.count.updated"]);
+    assert_eq!(
+        types(&evs),
+        [
+            "inventory.count.updated",
+            "pickup.completed",
+            "inventory.count.updated"
+        ]
+    );
+    assert_eq!(
+        evs[0]["data"]["cause"],
+        json!({"kind": "reserve", "reference": "web-1", "delta": -12})
+    );
     assert_eq!(
         (
-            &evs[0]["data"]["order_ref"],
-            &evs[0]["data"]["status"],
-            &evs[0]["data"]["lines"]
+            &evs[1]["data"]["order_ref"],
+            &evs[1]["data"]["status"],
+            &evs[1]["data"]["lines"]
         ),
         (
             &json!("web-1"),
@@ -1784,8 +1807,83 @@ async fn pickups_are_created_read_and_completed_once() {
         )
     );
     assert_eq!(
+        evs[2]["data"]["cause"],
+        json!({"kind": "fulfillment", "reference": "web-1", "delta": 0})
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_pickup_releases_its_units() {
+    let w = World::new();
+    let pos = w.pos();
+    stocked(&pos).await;
+    pos.post(
+        "/v1/pickups",
+        json!({"order_ref": "web-1", "location": "store-1", "lines": [{"sku": "TEE", "quantity": 3}]}),
+    )
+    .await;
+    assert_eq!(quantity(&pos, "TEE").await, 7);
+    // Part released by adjustment (as a connector does for a partial refund).
+    let r = pos
+        .post(
+            "/v1/inventory/changes",
+            json!({"changes": [{"type": "ADJUSTMENT", "sku": "TEE", "location": "store-1", "quantity": 1,
+                "from_state": "RESERVED_FOR_SALE", "to_state": "IN_STOCK", "occurred_at": "2026-03-02T09:00:00Z"}]}),
+        )
+        .await;
+    assert_eq!(r.json["counts"][0]["quantity"], 8, "{}", r.json);
+    let r = pos
+        .post(
+            "/v1/inventory/changes",
+            json!({"changes": [{"type": "ADJUSTMENT", "sku": "TEE", "location": "store-1", "quantity": 3,
+                "from_state": "RESERVED_FOR_SALE", "to_state": "IN_STOCK", "occurred_at": "2026-03-02T09:00:00Z"}]}),
+        )
+        .await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "parameter_invalid",
+        Some("changes[0].quantity"),
+    );
+    let before = events(&pos).await.len();
+    let r = pos
+        .post_idem("/v1/pickups/web-1/cancel", json!({}), "rel-1")
+        .await;
+    assert_eq!(
+        (r.status, &r.json["status"], &r.json["cancelled_at"]),
+        (
+            StatusCode::OK,
+            &json!("cancelled"),
+            &json!("2026-03-02T09:00:00Z")
+        )
+    );
+    assert_eq!(
+        quantity(&pos, "TEE").await,
+        10,
+        "the two still held came back"
+    );
+    let again = pos
+        .post_idem("/v1/pickups/web-1/cancel", json!({}), "rel-1")
+        .await;
+    assert_eq!(again.raw, r.raw);
+    let r = pos.post("/v1/pickups/web-1/cancel", json!({})).await;
+    assert_error(&r, StatusCode::CONFLICT, "pickup_already_cancelled", None);
+    let r = pos.post("/v1/pickups/web-1/complete", json!({})).await;
+    assert_error(&r, StatusCode::CONFLICT, "pickup_already_cancelled", None);
+    let r = pos.post("/v1/pickups/web-9/cancel", json!({})).await;
+    assert_error(
+        &r,
+        StatusCode::NOT_FOUND,
+        "unknown_pickup",
+        Some("order_ref"),
+    );
+    assert_eq!(quantity(&pos, "TEE").await, 10);
+    let evs = events_after(&pos, before).await;
+    assert_eq!(types(&evs), ["pickup.cancelled", "inventory.count.updated"]);
+    assert_eq!(evs[0]["data"]["status"], "cancelled");
+    assert_eq!(
         evs[1]["data"]["cause"],
-        json!({"kind": "fulfillment", "reference": "web-1", "delta": -12})
+        json!({"kind": "release", "reference": "web-1", "delta": 2})
     );
 }
 
@@ -1934,7 +2032,7 @@ async fn subscriptions_accept_every_pos_topic() {
         .post(
             "/v1/webhook_subscriptions",
             json!({"url": "http://hook.test/pos", "topics": ["sale.created", "return.created",
-                "inventory.count.updated", "item.updated", "pickup.completed"]}),
+                "inventory.count.updated", "item.updated", "pickup.completed", "pickup.cancelled"]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
@@ -1960,6 +2058,7 @@ async fn openapi_lists_every_pos_path() {
         ("/v1/pickups", &["post"]),
         ("/v1/pickups/{order_ref}", &["get"]),
         ("/v1/pickups/{order_ref}/complete", &["post"]),
+        ("/v1/pickups/{order_ref}/cancel", &["post"]),
         ("/v1/locations", &["get", "post"]),
         ("/v1/events", &["get"]),
     ];

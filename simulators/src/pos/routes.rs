@@ -63,6 +63,7 @@ pub fn router(sim: Arc<Simulator<PosState>>, pay: PayClient) -> Router {
         .routes(routes!(create_pickup))
         .routes(routes!(get_pickup))
         .routes(routes!(complete_pickup))
+        .routes(routes!(cancel_pickup))
         .with_state(ctx);
     assemble(sim, own, "omnisim pos (point of sale)")
 }
@@ -275,7 +276,7 @@ fn gateway_unavailable(why: impl std::fmt::Display) -> SimError {
     SimError::new(
         ErrorKind::Unavailable,
         "payment_gateway_unavailable",
-        format!("the payment gateway did not answer; nothing was applied: {why}"),
+        format!("the payment gateway gave no usable answer ({why}); the POS recorded nothing"),
     )
 }
 
@@ -597,7 +598,9 @@ async fn get_return(
 
 // ---- pickups ---------------------------------------------------------------
 
-/// `POST /v1/pickups`: an online order waiting for pickup at a store.
+/// `POST /v1/pickups`: an online order waiting for pickup at a store; its
+/// units are set aside (IN_STOCK → RESERVED_FOR_SALE) whatever the sell
+/// policy. Emits one `inventory.count.updated` per line (cause `reserve`).
 #[utoipa::path(post, path = "/v1/pickups", tag = "pickups", request_body = CreatePickup,
     responses((status = 200, body = Pickup), (status = 400, body = ErrorBody),
         (status = 404, description = "`unknown_sku` or `unknown_location`", body = ErrorBody),
@@ -607,7 +610,9 @@ async fn create_pickup(
     State(ctx): State<Ctx>,
     Json(req): Json<CreatePickup>,
 ) -> SimResult<axum::Json<Pickup>> {
-    ctx.sim.commit(|s, _| s.create_pickup(req)).map(axum::Json)
+    ctx.sim
+        .commit(|s, fx| s.create_pickup(fx, req))
+        .map(axum::Json)
 }
 
 /// `GET /v1/pickups/{order_ref}`.
@@ -621,19 +626,36 @@ async fn get_pickup(
     ctx.sim.read(|s| s.pickup(&order_ref)).map(axum::Json)
 }
 
-/// `POST /v1/pickups/{order_ref}/complete`: hand the goods over; their units
-/// leave IN_STOCK now. Emits `pickup.completed` and one
-/// `inventory.count.updated` per line.
+/// `POST /v1/pickups/{order_ref}/complete`: hand the goods over; the units
+/// set aside go RESERVED_FOR_SALE → SOLD. Emits `pickup.completed` and one
+/// `inventory.count.updated` per line (cause `fulfillment`, delta 0).
 #[utoipa::path(post, path = "/v1/pickups/{order_ref}/complete", tag = "pickups",
     params(("order_ref" = String, Path, description = "The shop's order id")),
     responses((status = 200, body = Pickup),
         (status = 404, description = "`unknown_pickup`", body = ErrorBody),
-        (status = 409, description = "`pickup_already_completed`", body = ErrorBody)))]
+        (status = 409, description = "`pickup_already_completed` or `pickup_already_cancelled`", body = ErrorBody)))]
 async fn complete_pickup(
     State(ctx): State<Ctx>,
     Path(order_ref): Path<String>,
 ) -> SimResult<axum::Json<Pickup>> {
     ctx.sim
         .commit(|s, fx| s.complete_pickup(fx, &order_ref))
+        .map(axum::Json)
+}
+
+/// `POST /v1/pickups/{order_ref}/cancel`: the order will not be collected; the
+/// units it holds go back IN_STOCK. Emits `pickup.cancelled` and one
+/// `inventory.count.updated` per line (cause `release`).
+#[utoipa::path(post, path = "/v1/pickups/{order_ref}/cancel", tag = "pickups",
+    params(("order_ref" = String, Path, description = "The shop's order id")),
+    responses((status = 200, body = Pickup),
+        (status = 404, description = "`unknown_pickup`", body = ErrorBody),
+        (status = 409, description = "`pickup_already_cancelled` or `pickup_already_completed`", body = ErrorBody)))]
+async fn cancel_pickup(
+    State(ctx): State<Ctx>,
+    Path(order_ref): Path<String>,
+) -> SimResult<axum::Json<Pickup>> {
+    ctx.sim
+        .commit(|s, fx| s.cancel_pickup(fx, &order_ref))
         .map(axum::Json)
 }

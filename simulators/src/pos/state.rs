@@ -1,8 +1,8 @@
 //! The point of sale's state machine (modelled on Square Inventory + Orders):
 //! a catalog keyed by SKU, Square-ordered stock per SKU and location
 //! ([`Ledger`]), register sales with split tenders, returns with or without a
-//! receipt, online pickups completed in store, the sell-below-zero policy and
-//! tax rates.
+//! receipt, online pickups set aside and handed over in store, the
+//! sell-below-zero policy and tax rates.
 //!
 //! Sales and returns that move money through the gateway run in two phases
 //! around the (awaited) gateway calls, so the state lock is never held across
@@ -151,6 +151,15 @@ struct PendingReturn {
     refunds: Vec<PlannedRefund>,
 }
 
+/// A pickup and the units it still holds RESERVED_FOR_SALE, per line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PickupBook {
+    pickup: Pickup,
+    held: Vec<i64>,
+    /// Creation order: releases not tied to a pickup take from the oldest.
+    seq: u64,
+}
+
 /// How one stock write changes IN_STOCK.
 #[derive(Clone, Copy, Debug)]
 enum StockMove {
@@ -170,7 +179,10 @@ pub struct PosState {
     pending_sales: BTreeMap<String, PendingSale>,
     returns: BTreeMap<String, Return>,
     pending_returns: BTreeMap<String, PendingReturn>,
-    pickups: BTreeMap<String, Pickup>,
+    pickups: BTreeMap<String, PickupBook>,
+    /// RESERVED_FOR_SALE units set aside by adjustments, not by a pickup.
+    reserved_loose: BTreeMap<(String, String), i64>,
+    pickup_seq: u64,
     sale_seq: u64,
     return_seq: u64,
     arrival_seq: u64,
@@ -189,6 +201,8 @@ impl Default for PosState {
             returns: BTreeMap::new(),
             pending_returns: BTreeMap::new(),
             pickups: BTreeMap::new(),
+            reserved_loose: BTreeMap::new(),
+            pickup_seq: 0,
             sale_seq: 0,
             return_seq: 0,
             arrival_seq: 0,
@@ -307,12 +321,16 @@ const ALLOWED_MOVES: &[(InventoryState, InventoryState)] = &[
     (InventoryState::Sold, InventoryState::ReturnedByCustomer),
     (InventoryState::ReturnedByCustomer, InventoryState::InStock),
     (InventoryState::ReturnedByCustomer, InventoryState::Waste),
+    (InventoryState::InStock, InventoryState::ReservedForSale),
+    (InventoryState::ReservedForSale, InventoryState::InStock),
+    (InventoryState::ReservedForSale, InventoryState::Sold),
 ];
 
 fn state_name(s: InventoryState) -> &'static str {
     match s {
         InventoryState::None => "NONE",
         InventoryState::InStock => "IN_STOCK",
+        InventoryState::ReservedForSale => "RESERVED_FOR_SALE",
         InventoryState::Sold => "SOLD",
         InventoryState::ReturnedByCustomer => "RETURNED_BY_CUSTOMER",
         InventoryState::Waste => "WASTE",
@@ -593,6 +611,8 @@ impl PosState {
         }
         let oldest_count = now - TimeDelta::hours(COUNT_WINDOW_HOURS);
         let mut moves = Vec::with_capacity(req.changes.len());
+        // RESERVED_FOR_SALE units still there as the batch goes.
+        let mut reserved: BTreeMap<(&str, &str), i64> = BTreeMap::new();
         for (i, c) in req.changes.iter().enumerate() {
             let f = |name: &str| format!("changes[{i}].{name}");
             self.require_item(&f("sku"), &c.sku)?;
@@ -652,6 +672,24 @@ impl PosState {
                         ));
                     }
                     check_not_future(&f("occurred_at"), c.occurred_at, now)?;
+                    let key = (c.sku.as_str(), c.location.as_str());
+                    let left = reserved
+                        .entry(key)
+                        .or_insert_with(|| self.reserved_units(key.0, key.1));
+                    if from == InventoryState::ReservedForSale {
+                        if c.quantity > *left {
+                            return Err(SimError::bad_value(
+                                f("quantity"),
+                                format!(
+                                    "only {} `{}` are RESERVED_FOR_SALE at `{}`",
+                                    *left, c.sku, c.location
+                                ),
+                            ));
+                        }
+                        *left -= c.quantity;
+                    } else if to == InventoryState::ReservedForSale {
+                        *left += c.quantity;
+                    }
                     (
                         StockMove::Adjust(in_stock_delta(from, to, c.quantity)),
                         InventoryCauseKind::Adjust,
@@ -662,6 +700,18 @@ impl PosState {
         }
         let mut touched: Vec<(String, String)> = Vec::new();
         for (c, (mv, kind)) in req.changes.into_iter().zip(moves) {
+            match (c.from_state, c.to_state) {
+                (Some(InventoryState::ReservedForSale), _) => {
+                    self.unreserve(&c.sku, &c.location, c.quantity);
+                }
+                (_, Some(InventoryState::ReservedForSale)) => {
+                    *self
+                        .reserved_loose
+                        .entry((c.sku.clone(), c.location.clone()))
+                        .or_default() += c.quantity;
+                }
+                _ => {}
+            }
             self.move_stock(
                 fx,
                 (&c.sku, &c.location),
@@ -680,6 +730,56 @@ impl PosState {
             .filter_map(|(sku, loc)| self.count_of(sku, loc))
             .collect();
         Ok(InventoryCounts { counts })
+    }
+
+    /// RESERVED_FOR_SALE units of `sku` at `location`: loose ones plus what
+    /// ready pickups hold.
+    fn reserved_units(&self, sku: &str, location: &str) -> i64 {
+        let loose = self
+            .reserved_loose
+            .get(&(sku.to_owned(), location.to_owned()))
+            .copied()
+            .unwrap_or(0);
+        let held: i64 = self
+            .pickups
+            .values()
+            .filter(|b| b.pickup.status == PickupStatus::Ready && b.pickup.location == location)
+            .flat_map(|b| b.pickup.lines.iter().zip(&b.held))
+            .filter(|(l, _)| l.sku == sku)
+            .map(|(_, h)| *h)
+            .sum();
+        loose + held
+    }
+
+    /// Takes `quantity` (validated) out of RESERVED_FOR_SALE by adjustment:
+    /// loose units first, then what the oldest ready pickups hold.
+    fn unreserve(&mut self, sku: &str, location: &str, quantity: i64) {
+        let mut rest = quantity;
+        let key = (sku.to_owned(), location.to_owned());
+        if let Some(loose) = self.reserved_loose.get_mut(&key) {
+            let take = rest.min(*loose);
+            *loose -= take;
+            rest -= take;
+            if *loose == 0 {
+                self.reserved_loose.remove(&key);
+            }
+        }
+        let mut books: Vec<&mut PickupBook> = self
+            .pickups
+            .values_mut()
+            .filter(|b| b.pickup.status == PickupStatus::Ready && b.pickup.location == location)
+            .collect();
+        books.sort_by_key(|b| b.seq);
+        for book in books {
+            for (line, held) in book.pickup.lines.iter().zip(book.held.iter_mut()) {
+                if line.sku == sku && rest > 0 {
+                    let take = rest.min(*held);
+                    *held -= take;
+                    rest -= take;
+                }
+            }
+        }
+        debug_assert_eq!(rest, 0, "a release is validated against what is reserved");
     }
 
     // ---- sales ------------------------------------------------------------
@@ -1264,8 +1364,11 @@ impl PosState {
 
     // ---- pickups ----------------------------------------------------------
 
-    /// `POST /v1/pickups`: an online order waiting at a store.
-    pub fn create_pickup(&mut self, req: CreatePickup) -> SimResult<Pickup> {
+    /// `POST /v1/pickups`: an online order waiting at a store. Its units are
+    /// set aside now, IN_STOCK → RESERVED_FOR_SALE, whatever the sell policy
+    /// (the order was already taken). Emits one `inventory.count.updated` per
+    /// line (cause `reserve`, reference the order ref).
+    pub fn create_pickup(&mut self, fx: &mut Effects, req: CreatePickup) -> SimResult<Pickup> {
         check_key("order_ref", &req.order_ref, "order ref")?;
         self.locations.require("location", &req.location)?;
         check_lines(&req.lines)?;
@@ -1282,56 +1385,134 @@ impl PosState {
             )
             .field("order_ref"));
         }
+        let now = fx.now();
         let pickup = Pickup {
             order_ref: req.order_ref,
             location: req.location,
             lines: req.lines,
             customer: req.customer,
             status: PickupStatus::Ready,
+            created_at: now,
             completed_at: None,
+            cancelled_at: None,
         };
-        self.pickups
-            .insert(pickup.order_ref.clone(), pickup.clone());
-        Ok(pickup)
-    }
-
-    /// `GET /v1/pickups/{order_ref}`.
-    pub fn pickup(&self, order_ref: &str) -> SimResult<Pickup> {
-        self.pickups.get(order_ref).cloned().ok_or_else(|| {
-            SimError::not_found("unknown_pickup", format!("no pickup for `{order_ref}`"))
-                .field("order_ref")
-        })
-    }
-
-    /// `POST /v1/pickups/{order_ref}/complete`: the goods are handed over, so
-    /// they leave IN_STOCK now whatever the sell policy. Emits
-    /// `pickup.completed` and one `inventory.count.updated` per line.
-    pub fn complete_pickup(&mut self, fx: &mut Effects, order_ref: &str) -> SimResult<Pickup> {
-        let pickup = self.pickup(order_ref)?;
-        if pickup.status == PickupStatus::Completed {
-            return Err(SimError::conflict(
-                "pickup_already_completed",
-                format!("the pickup for `{order_ref}` was already handed over"),
-            ));
-        }
-        let now = fx.now();
-        let mut pickup = pickup;
-        pickup.status = PickupStatus::Completed;
-        pickup.completed_at = Some(now);
-        self.pickups
-            .insert(pickup.order_ref.clone(), pickup.clone());
-        fx.emit("pickup.completed", &pickup);
+        self.pickup_seq += 1;
+        self.pickups.insert(
+            pickup.order_ref.clone(),
+            PickupBook {
+                held: pickup.lines.iter().map(|l| l.quantity).collect(),
+                pickup: pickup.clone(),
+                seq: self.pickup_seq,
+            },
+        );
         for line in &pickup.lines {
             self.move_stock(
                 fx,
                 (&line.sku, &pickup.location),
                 now,
                 StockMove::Adjust(-line.quantity),
-                InventoryCauseKind::Fulfillment,
+                InventoryCauseKind::Reserve,
                 Some(pickup.order_ref.clone()),
             );
         }
+        self.debug_check();
         Ok(pickup)
+    }
+
+    /// `GET /v1/pickups/{order_ref}`.
+    pub fn pickup(&self, order_ref: &str) -> SimResult<Pickup> {
+        self.pickups
+            .get(order_ref)
+            .map(|b| b.pickup.clone())
+            .ok_or_else(|| {
+                SimError::not_found("unknown_pickup", format!("no pickup for `{order_ref}`"))
+                    .field("order_ref")
+            })
+    }
+
+    /// A ready pickup, or why it cannot move any more.
+    fn ready_pickup(&self, order_ref: &str) -> SimResult<&PickupBook> {
+        let pickup = self.pickup(order_ref)?;
+        match pickup.status {
+            PickupStatus::Ready => {}
+            PickupStatus::Completed => {
+                return Err(SimError::conflict(
+                    "pickup_already_completed",
+                    format!("the pickup for `{order_ref}` was already handed over"),
+                ));
+            }
+            PickupStatus::Cancelled => {
+                return Err(SimError::conflict(
+                    "pickup_already_cancelled",
+                    format!("the pickup for `{order_ref}` was cancelled"),
+                ));
+            }
+        }
+        self.pickups
+            .get(order_ref)
+            .ok_or_else(|| SimError::not_found("unknown_pickup", "no such pickup"))
+    }
+
+    /// Ends a ready pickup: `Completed` hands the units over (RESERVED_FOR_SALE
+    /// → SOLD, IN_STOCK unchanged), `Cancelled` puts them back IN_STOCK.
+    fn close_pickup(
+        &mut self,
+        fx: &mut Effects,
+        order_ref: &str,
+        status: PickupStatus,
+    ) -> SimResult<Pickup> {
+        let book = self.ready_pickup(order_ref)?.clone();
+        let now = fx.now();
+        let mut pickup = book.pickup;
+        pickup.status = status;
+        let (event, kind) = if status == PickupStatus::Completed {
+            pickup.completed_at = Some(now);
+            ("pickup.completed", InventoryCauseKind::Fulfillment)
+        } else {
+            pickup.cancelled_at = Some(now);
+            ("pickup.cancelled", InventoryCauseKind::Release)
+        };
+        self.pickups.insert(
+            pickup.order_ref.clone(),
+            PickupBook {
+                pickup: pickup.clone(),
+                held: vec![0; pickup.lines.len()],
+                seq: book.seq,
+            },
+        );
+        fx.emit(event, &pickup);
+        for (line, held) in pickup.lines.iter().zip(book.held) {
+            let delta = if status == PickupStatus::Completed {
+                0
+            } else {
+                held
+            };
+            self.move_stock(
+                fx,
+                (&line.sku, &pickup.location),
+                now,
+                StockMove::Adjust(delta),
+                kind,
+                Some(pickup.order_ref.clone()),
+            );
+        }
+        self.debug_check();
+        Ok(pickup)
+    }
+
+    /// `POST /v1/pickups/{order_ref}/complete`: the goods are handed over, so
+    /// the units set aside go RESERVED_FOR_SALE → SOLD now (IN_STOCK already
+    /// lost them at creation). Emits `pickup.completed` and one
+    /// `inventory.count.updated` per line (cause `fulfillment`, delta 0).
+    pub fn complete_pickup(&mut self, fx: &mut Effects, order_ref: &str) -> SimResult<Pickup> {
+        self.close_pickup(fx, order_ref, PickupStatus::Completed)
+    }
+
+    /// `POST /v1/pickups/{order_ref}/cancel`: the order will not be collected;
+    /// the units it still holds go back IN_STOCK. Emits `pickup.cancelled` and
+    /// one `inventory.count.updated` per line (cause `release`).
+    pub fn cancel_pickup(&mut self, fx: &mut Effects, order_ref: &str) -> SimResult<Pickup> {
+        self.close_pickup(fx, order_ref, PickupStatus::Cancelled)
     }
 
     // ---- invariants -------------------------------------------------------
@@ -1340,6 +1521,17 @@ impl PosState {
         if !cfg!(debug_assertions) {
             return;
         }
+        for book in self.pickups.values() {
+            let ready = book.pickup.status == PickupStatus::Ready;
+            for (line, held) in book.pickup.lines.iter().zip(&book.held) {
+                debug_assert!(
+                    *held >= 0 && *held <= line.quantity,
+                    "a pickup holds its own units"
+                );
+                debug_assert!(ready || *held == 0, "closed pickups hold nothing");
+            }
+        }
+        debug_assert!(self.reserved_loose.values().all(|q| *q > 0));
         for book in self.sales.values() {
             let sale = &book.sale;
             let lines: Decimal = sale.lines.iter().map(|l| l.total).sum();
@@ -1506,6 +1698,7 @@ impl Platform for PosState {
         "inventory.count.updated",
         "item.updated",
         "pickup.completed",
+        "pickup.cancelled",
     ];
 
     fn retry_policy() -> RetryPolicy {
@@ -1534,7 +1727,16 @@ impl Platform for PosState {
             "stock": stock,
             "sales": self.sales.values().map(|b| &b.sale).collect::<Vec<_>>(),
             "returns": self.returns.values().collect::<Vec<_>>(),
-            "pickups": self.pickups.values().collect::<Vec<_>>(),
+            "pickups": self
+                .pickups
+                .values()
+                .map(|b| serde_json::json!({"pickup": b.pickup, "held": b.held}))
+                .collect::<Vec<_>>(),
+            "reserved_loose": self
+                .reserved_loose
+                .iter()
+                .map(|((sku, location), q)| serde_json::json!({"sku": sku, "location": location, "quantity": q}))
+                .collect::<Vec<_>>(),
             "pending_sales": self.pending_sales.keys().collect::<Vec<_>>(),
             "pending_returns": self.pending_returns.keys().collect::<Vec<_>>(),
         })
@@ -1939,8 +2141,17 @@ mod tests {
             (Sold, ReturnedByCustomer, 0),
             (ReturnedByCustomer, InStock, 5),
             (ReturnedByCustomer, Waste, 0),
+            (InStock, ReservedForSale, -5),
+            (ReservedForSale, InStock, 5),
+            (InStock, ReservedForSale, -5),
+            (ReservedForSale, Sold, 0),
         ];
-        assert_eq!(moves.len(), ALLOWED_MOVES.len());
+        for allowed in ALLOWED_MOVES {
+            assert!(
+                moves.iter().any(|(f, t, _)| (*f, *t) == *allowed),
+                "{allowed:?}"
+            );
+        }
         for (from, to, delta) in moves {
             let before = stock(&s, "MUG");
             let mut f = fx("10:00");
@@ -2872,38 +3083,55 @@ mod tests {
 
     // ---- pickups --------------------------------------------------------------
 
+    fn pickup_req(order_ref: &str, lines: Vec<SaleLineRequest>) -> CreatePickup {
+        CreatePickup {
+            order_ref: order_ref.into(),
+            location: "store-1".into(),
+            lines,
+            customer: Some("Ada".into()),
+        }
+    }
+
     #[test]
-    fn pickups_complete_once_whatever_the_policy() {
+    fn pickups_set_units_aside_and_complete_once_whatever_the_policy() {
         let mut s = pos();
         s.set_settings(PosSettings {
             sell_when_out_of_stock: SellPolicy::Block,
         });
-        let req = || CreatePickup {
-            order_ref: "web-1".into(),
-            location: "store-1".into(),
-            lines: vec![line("TEE", 2)],
-            customer: Some("Ada".into()),
-        };
-        let p = s.create_pickup(req()).unwrap();
-        assert_eq!((p.status, p.completed_at), (PickupStatus::Ready, None));
+        let mut f = fx("11:00");
+        let p = s
+            .create_pickup(&mut f, pickup_req("web-1", vec![line("TEE", 2)]))
+            .unwrap();
         assert_eq!(
-            err_of(s.create_pickup(req())),
-            ((Conflict, "pickup_exists"), Some("order_ref".into()))
+            (p.status, p.created_at, p.completed_at),
+            (PickupStatus::Ready, t("11:00"), None)
         );
-        let mut bad = req();
-        bad.order_ref = "web-2".into();
+        // Set aside at once, even below zero: the order was already taken.
+        assert_eq!(stock(&s, "TEE"), -2);
+        assert_eq!(s.reserved_units("TEE", "store-1"), 2);
+        assert_eq!(kinds(&f), ["inventory.count.updated"]);
+        assert_eq!(
+            f.events()[0].data["cause"],
+            json!({"kind": "reserve", "reference": "web-1", "delta": -2})
+        );
+        let e =
+            err_of(s.create_pickup(&mut fx("11:00"), pickup_req("web-1", vec![line("TEE", 1)])));
+        assert_eq!(e, ((Conflict, "pickup_exists"), Some("order_ref".into())));
+        let mut bad = pickup_req("web-2", vec![line("TEE", 1)]);
         bad.location = "nowhere".into();
         assert_eq!(
-            err_of(s.create_pickup(bad)).0,
+            err_of(s.create_pickup(&mut fx("11:00"), bad)).0,
             (NotFound, "unknown_location")
         );
-        let mut bad = req();
-        bad.order_ref = "web-2".into();
-        bad.lines = vec![line("NOPE", 1)];
+        let e = s.create_pickup(&mut fx("11:00"), pickup_req("web-2", vec![line("NOPE", 1)]));
         assert_eq!(
-            err_of(s.create_pickup(bad)),
+            err_of(e),
             ((NotFound, "unknown_sku"), Some("lines[0].sku".into()))
         );
+        let e = s.create_pickup(&mut fx("11:00"), pickup_req("web 2", vec![line("TEE", 1)]));
+        assert_eq!(err_of(e).1.as_deref(), Some("order_ref"));
+        assert_eq!(stock(&s, "TEE"), -2, "refused pickups set nothing aside");
+
         let mut f = fx("12:00");
         let done = s.complete_pickup(&mut f, "web-1").unwrap();
         assert_eq!(
@@ -2913,21 +3141,118 @@ mod tests {
         assert_eq!(
             stock(&s, "TEE"),
             -2,
-            "no policy: the goods were on the shelf"
+            "RESERVED_FOR_SALE → SOLD leaves IN_STOCK alone"
         );
+        assert_eq!(s.reserved_units("TEE", "store-1"), 0);
         assert_eq!(kinds(&f), ["pickup.completed", "inventory.count.updated"]);
         assert_eq!(f.events()[0].data["status"], "completed");
         assert_eq!(
             f.events()[1].data["cause"],
-            json!({"kind": "fulfillment", "reference": "web-1", "delta": -2})
+            json!({"kind": "fulfillment", "reference": "web-1", "delta": 0})
         );
         let e = s.complete_pickup(&mut fx("12:01"), "web-1");
         assert_eq!(err_of(e).0, (Conflict, "pickup_already_completed"));
+        let e = s.cancel_pickup(&mut fx("12:01"), "web-1");
+        assert_eq!(err_of(e).0, (Conflict, "pickup_already_completed"));
         assert_eq!(
-            err_of(s.complete_pickup(&mut fx("12:01"), "web-9")).0,
-            (NotFound, "unknown_pickup")
+            err_of(s.complete_pickup(&mut fx("12:01"), "web-9")),
+            ((NotFound, "unknown_pickup"), Some("order_ref".into()))
         );
         assert_eq!(s.pickup("web-1").unwrap(), done);
+    }
+
+    #[test]
+    fn a_cancelled_pickup_puts_back_what_it_still_holds() {
+        use InventoryState::*;
+        let mut s = pos();
+        batch(&mut s, "09:00", vec![count_change("TEE", 10, "09:00")]).unwrap();
+        s.create_pickup(
+            &mut fx("10:00"),
+            pickup_req("web-1", vec![line("TEE", 3), line("MUG", 1)]),
+        )
+        .unwrap();
+        s.create_pickup(&mut fx("10:01"), pickup_req("web-2", vec![line("TEE", 2)]))
+            .unwrap();
+        assert_eq!(stock(&s, "TEE"), 5);
+        // A connector releases one TEE by adjustment: the oldest pickup gives it.
+        batch(
+            &mut s,
+            "10:05",
+            vec![adjust("TEE", 1, ReservedForSale, InStock, "10:05")],
+        )
+        .unwrap();
+        assert_eq!(stock(&s, "TEE"), 6);
+        assert_eq!(s.pickups["web-1"].held, [2, 1]);
+        // No more can be released than is set aside (4 TEE now).
+        let e = batch(
+            &mut s,
+            "10:06",
+            vec![
+                adjust("TEE", 2, ReservedForSale, InStock, "10:06"),
+                adjust("TEE", 3, ReservedForSale, Sold, "10:06"),
+            ],
+        );
+        assert_eq!(
+            err_of(e),
+            (
+                (Invalid, "parameter_invalid"),
+                Some("changes[1].quantity".into())
+            )
+        );
+        assert_eq!(s.reserved_units("TEE", "store-1"), 4);
+        // Loose reservations count too, and go first.
+        batch(
+            &mut s,
+            "10:07",
+            vec![adjust("TEE", 1, InStock, ReservedForSale, "10:07")],
+        )
+        .unwrap();
+        assert_eq!(
+            (stock(&s, "TEE"), s.reserved_units("TEE", "store-1")),
+            (5, 5)
+        );
+        batch(
+            &mut s,
+            "10:08",
+            vec![adjust("TEE", 1, ReservedForSale, InStock, "10:08")],
+        )
+        .unwrap();
+        assert_eq!(s.pickups["web-1"].held, [2, 1]);
+        assert!(s.reserved_loose.is_empty());
+
+        let mut f = fx("11:00");
+        let p = s.cancel_pickup(&mut f, "web-1").unwrap();
+        assert_eq!(
+            (p.status, p.cancelled_at),
+            (PickupStatus::Cancelled, Some(t("11:00")))
+        );
+        assert_eq!(stock(&s, "TEE"), 8);
+        assert_eq!(stock(&s, "MUG"), 0);
+        assert_eq!(
+            kinds(&f),
+            [
+                "pickup.cancelled",
+                "inventory.count.updated",
+                "inventory.count.updated"
+            ]
+        );
+        assert_eq!(
+            f.events()[1].data["cause"],
+            json!({"kind": "release", "reference": "web-1", "delta": 2})
+        );
+        let e = s.cancel_pickup(&mut fx("11:01"), "web-1");
+        assert_eq!(err_of(e).0, (Conflict, "pickup_already_cancelled"));
+        let e = s.complete_pickup(&mut fx("11:01"), "web-1");
+        assert_eq!(err_of(e).0, (Conflict, "pickup_already_cancelled"));
+        assert_eq!(
+            err_of(s.cancel_pickup(&mut fx("11:01"), "web-9")).0,
+            (NotFound, "unknown_pickup")
+        );
+        assert_eq!(
+            s.reserved_units("TEE", "store-1"),
+            2,
+            "web-2 still holds its two"
+        );
     }
 
     // ---- properties -------------------------------------------------------------
