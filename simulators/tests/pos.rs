@@ -2149,3 +2149,176 @@ async fn a_capture_that_fails_after_the_sale_is_a_warning() {
         "the goods left with the customer"
     );
 }
+
+// ---- against the real gateway ------------------------------------------------
+
+async fn intent(w: &World, id: &str) -> Value {
+    let r = w.pay().get(&format!("/v1/payment_intents/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    r.json
+}
+
+async fn gift_balance(w: &World, code: &str) -> String {
+    let r = w.pay().get(&format!("/v1/gift_cards/{code}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    r.json["balance"].as_str().unwrap().to_owned()
+}
+
+async fn intent_count(w: &World) -> usize {
+    let r = w.pay().get("/v1/payment_intents?limit=100").await;
+    r.json["data"].as_array().unwrap().len()
+}
+
+#[tokio::test(start_paused = true)]
+async fn split_tenders_and_returns_through_the_real_gateway() {
+    let w = World::new();
+    let pos = w.pos();
+    stocked(&pos).await;
+    let r = w
+        .pay()
+        .post(
+            "/v1/gift_cards",
+            json!({"balance": "50.00", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let code = r.json["code"].as_str().unwrap().to_owned();
+    let mut body = split_sale();
+    body["tenders"][0]["code"] = json!(code);
+    let r = pos.post_idem("/v1/sales", body.clone(), "sale-1").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let gift_pi = r.json["tenders"][0]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let card_pi = r.json["tenders"][1]["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (pi, amount) in [(&gift_pi, "20.00"), (&card_pi, "30.00")] {
+        let i = intent(&w, pi).await;
+        assert_eq!(
+            (&i["status"], &i["amount_received"], &i["capture_method"]),
+            (&json!("succeeded"), &json!(amount), &json!("manual")),
+            "{i}"
+        );
+        assert_eq!(i["metadata"]["pos_sale"], "sale_000001");
+    }
+    assert_eq!(
+        intent(&w, &card_pi).await["payment_method"]["type"],
+        "card_present"
+    );
+    assert_eq!(gift_balance(&w, &code).await, "30.00");
+    // A replay neither sells nor authorizes again.
+    let again = pos.post_idem("/v1/sales", body, "sale-1").await;
+    assert_eq!(again.raw, r.raw);
+    assert_eq!(intent_count(&w).await, 2);
+    assert_eq!(quantity(&pos, "TEE").await, 6);
+
+    // Two tees back to the original tenders: 20 on the gift card, 30 on the card.
+    let r = pos
+        .post(
+            "/v1/returns",
+            json!({"sale_id": "sale_000001", "location": "store-1", "lines": [{"sku": "TEE", "quantity": 2}],
+                "restock": true, "refund_to": "original"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let refunds = r.json["refunds"].as_array().unwrap();
+    assert_eq!(
+        refunds
+            .iter()
+            .map(|x| (
+                x["type"].as_str().unwrap(),
+                x["amount"].as_str().unwrap(),
+                x["payment_intent"].as_str().unwrap()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("gift_card", "20.00", gift_pi.as_str()),
+            ("card_present", "30.00", card_pi.as_str())
+        ]
+    );
+    assert!(
+        refunds
+            .iter()
+            .all(|x| x["reference"].as_str().unwrap().starts_with("re_"))
+    );
+    assert_eq!(intent(&w, &gift_pi).await["amount_refunded"], "20.00");
+    assert_eq!(intent(&w, &card_pi).await["amount_refunded"], "30.00");
+    assert_eq!(gift_balance(&w, &code).await, "50.00");
+    assert_eq!(quantity(&pos, "TEE").await, 8);
+
+    // Store credit: a new gift card at the gateway holding the amount.
+    let r = pos
+        .post(
+            "/v1/returns",
+            json!({"sale_id": "sale_000001", "location": "store-1", "lines": [{"sku": "TEE", "quantity": 1}],
+                "restock": true, "refund_to": "store_credit"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let credit = r.json["refunds"][0]["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(gift_balance(&w, &credit).await, "25.00");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_real_decline_voids_the_gift_card_hold() {
+    let w = World::new();
+    let pos = w.pos();
+    stocked(&pos).await;
+    let r = w
+        .pay()
+        .post(
+            "/v1/gift_cards",
+            json!({"balance": "50.00", "currency": "USD"}),
+        )
+        .await;
+    let code = r.json["code"].as_str().unwrap().to_owned();
+    let mut body = split_sale();
+    body["tenders"][0]["code"] = json!(code);
+    body["tenders"][1]["number"] = json!("4000000000009995");
+    let r = pos.post("/v1/sales", body).await;
+    assert_error(
+        &r,
+        StatusCode::PAYMENT_REQUIRED,
+        "card_declined",
+        Some("tenders[1]"),
+    );
+    assert_eq!(r.json["error"]["decline_code"], "insufficient_funds");
+    let declined = r.json["error"]["payment_intent"].as_str().unwrap();
+    assert_eq!(
+        intent(&w, declined).await["status"],
+        "requires_payment_method"
+    );
+    let list = w.pay().get("/v1/payment_intents?limit=100").await.json;
+    let gift = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["payment_method"]["type"] == "gift_card")
+        .unwrap()
+        .clone();
+    assert_eq!(gift["status"], "canceled");
+    assert_eq!(gift_balance(&w, &code).await, "50.00");
+    assert_eq!(quantity(&pos, "TEE").await, 10);
+    // A number that is not a test card is refused by the gateway, naming the tender.
+    let r = pos
+        .post(
+            "/v1/sales",
+            sale(
+                json!([{"sku": "TEE", "quantity": 1}]),
+                json!([{"type": "card_present", "amount": "25.00", "number": "5555444433332222"}]),
+            ),
+        )
+        .await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "live_card_rejected",
+        Some("tenders[0]"),
+    );
+}
