@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use omnisim_simulators::serve::{self, ServeConfig};
 
 mod engine_cmd;
+mod run_cmd;
 
 /// Simulators of a merchant's POS, shop and payment gateway, and a harness
 /// that proves sync connectors right.
@@ -24,6 +25,8 @@ struct Cli {
 enum Command {
     /// Serve the POS, shop and pay simulators over HTTP until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Run scenario files in virtual time and check every invariant.
+    Run(run_cmd::RunArgs),
     /// Run the reference sync engine as a connector process against running simulators.
     Engine(engine_cmd::EngineArgs),
 }
@@ -62,6 +65,10 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("OMNISIM_LOG"))
         .with_writer(std::io::stderr)
         .init();
+    let command = match cli.command {
+        Command::Run(args) => return run_cmd::run(args),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,9 +79,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command {
+    match command {
         Command::Serve(args) => runtime.block_on(run_serve(args)),
         Command::Engine(args) => runtime.block_on(engine_cmd::run(args)),
+        Command::Run(args) => run_cmd::run(args),
     }
 }
 

@@ -733,7 +733,8 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
         name: None,
         price: Some(product.price),
         currency: Some(product.currency.clone()),
-        tax_code: product.tax_code.clone(),
+        // The POS clears a tax code on an empty string; absent means unchanged.
+        tax_code: Some(product.tax_code.clone().unwrap_or_default()),
     };
     settle(
         engine,

@@ -316,7 +316,12 @@ async fn perform(ctx: &Ctx, i: usize, step: &Step) {
     ctx.history.op(now(), i, &process, OpType::Invoke, &f, invoke);
     let result = act(ctx, i, step).await;
     match result {
-        Ok(value) => ctx.history.op(now(), i, &process, OpType::Ok, &f, value),
+        Ok(value) => {
+            ctx.history.op(now(), i, &process, OpType::Ok, &f, value);
+            if let Some(want) = &step.expect_error {
+                ctx.problems.lock().unwrap_or_else(|p| p.into_inner()).push(format!("step {} ({} {f}) succeeded, but `{want}` was expected", i + 1, step.actor.get_ref()));
+            }
+        }
         Err(Failed::Refused(code, value)) => {
             ctx.history.op(now(), i, &process, OpType::Fail, &f, value);
             if step.expect_error.as_deref() != Some(code.as_str()) {

@@ -144,6 +144,7 @@ fn judge(loaded: &Loaded, outcome: Outcome, state: FinalState, wall_ms: u64) -> 
             reasons.push(format!("expected oversold {:?}, got {:?}", want.get_ref(), got));
         }
     }
+    reasons.extend(outcome.step_problems.iter().cloned());
     let status = if reasons.is_empty() { Status::Pass } else { Status::Fail };
     let file = loaded.file.display().to_string();
     let result = ScenarioResult {
