@@ -69,10 +69,10 @@ pub fn price_lines(
         .map(|(line, (subtotal, discount))| {
             let tax = round_money((*subtotal - discount) * line.tax_rate, currency);
             LinePrice {
-                subtotal: *subtotal,
-                discount,
-                tax,
-                total: *subtotal - discount + tax,
+                subtotal: subtotal.normalize(),
+                discount: discount.normalize(),
+                tax: tax.normalize(),
+                total: (*subtotal - discount + tax).normalize(),
             }
         })
         .collect()
@@ -145,13 +145,13 @@ pub fn refund_amount(
 ) -> Decimal {
     let remaining = line_total - refunded_amount;
     if line_quantity <= 0 || refunded_quantity + quantity >= line_quantity {
-        return remaining.max(Decimal::ZERO);
+        return remaining.max(Decimal::ZERO).normalize();
     }
     let share = round_money(
         line_total * Decimal::from(quantity) / Decimal::from(line_quantity),
         currency,
     );
-    share.min(remaining).max(Decimal::ZERO)
+    share.min(remaining).max(Decimal::ZERO).normalize()
 }
 
 #[cfg(test)]

@@ -18,12 +18,13 @@ use omnisim_api::ErrorBody;
 use omnisim_api::pay::{CancellationReason, CreatePaymentIntent, IntentStatus, PayClient};
 use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CancelReason, CaptureOrder, Checkout, CreateDiscountCode,
-    CreateOrderRefund, CreateProduct, DiscountCode, DiscountCodeList, FulfillOrder, InventoryLevel,
-    InventoryLevelList, Order, OrderList, OrderRefund, Product, ProductList, SetInventory,
-    SetTaxRate, ShopSettings, TaxRate, TaxRateList, UpdateProduct,
+    CreateOrderRefund, CreateProduct, DiscountCode, DiscountCodeList, FulfillOrder, InventoryCause,
+    InventoryCauseKind, InventoryLevel, InventoryLevelList, InventoryLevelUpdate, Order, OrderList,
+    OrderRefund, Product, ProductList, SetInventory, SetTaxRate, ShopSettings, TaxRate,
+    TaxRateList, UpdateProduct,
 };
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -49,7 +50,7 @@ pub fn router(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
         sim: Arc::clone(&sim),
         pay,
     };
-    let own = OpenApiRouter::new()
+    let own = OpenApiRouter::with_openapi(EventSchemas::openapi())
         .routes(routes!(create_product, list_products))
         .routes(routes!(get_product, update_product))
         .routes(routes!(get_level))
@@ -71,6 +72,11 @@ pub fn router(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
         .with_state(ctx);
     assemble(sim, own, "omnisim shop (ecommerce platform)")
 }
+
+/// Schemas of event data no endpoint returns, so that connectors find them.
+#[derive(OpenApi)]
+#[openapi(components(schemas(InventoryLevelUpdate, InventoryCause, InventoryCauseKind)))]
+struct EventSchemas;
 
 /// Releases an order's payment lock when dropped.
 struct Unlock {

@@ -1786,3 +1786,1673 @@ impl Platform for ShopState {
         Some(&mut self.locations)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use omnisim_api::pay::{
+        CaptureMethod, IntentStatus, PaymentMethodDetails, PaymentMethodKind, RefundStatus,
+    };
+    use omnisim_api::shop::{CheckoutLine, FulfillLine, RefundLineRequest};
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn fx() -> Effects {
+        Effects::new(now())
+    }
+
+    fn product(sku: &str, price: Decimal) -> CreateProduct {
+        CreateProduct {
+            sku: sku.into(),
+            title: format!("Product {sku}"),
+            price,
+            currency: "USD".into(),
+            tax_code: None,
+            status: ProductStatus::Active,
+            channels: BTreeMap::new(),
+        }
+    }
+
+    /// A shop with A (10.00, taxed 10 %) and B (5.00) in stock at `web`: 10 A, 5 B.
+    fn shop() -> ShopState {
+        let mut s = ShopState::default();
+        let mut f = fx();
+        s.put_tax_rate("std", SetTaxRate { rate: dec!(0.1) })
+            .unwrap();
+        s.create_product(
+            &mut f,
+            CreateProduct {
+                tax_code: Some("std".into()),
+                ..product("A", dec!(10))
+            },
+        )
+        .unwrap();
+        s.create_product(&mut f, product("B", dec!(5))).unwrap();
+        for (sku, q) in [("A", 10), ("B", 5)] {
+            s.set(&mut f, set_req(sku, "web", q)).unwrap();
+        }
+        s
+    }
+
+    fn set_req(sku: &str, location: &str, available: i64) -> SetInventory {
+        SetInventory {
+            sku: sku.into(),
+            location: location.into(),
+            available,
+            change_from: None,
+            reference: None,
+        }
+    }
+
+    fn adjust_req(sku: &str, delta: i64) -> AdjustInventory {
+        AdjustInventory {
+            sku: sku.into(),
+            location: "web".into(),
+            delta,
+            reason: "received".into(),
+            change_from: None,
+            reference: Some("po-1".into()),
+        }
+    }
+
+    fn checkout(lines: &[(&str, i64)]) -> Checkout {
+        Checkout {
+            lines: lines
+                .iter()
+                .map(|(sku, quantity)| CheckoutLine {
+                    sku: (*sku).into(),
+                    quantity: *quantity,
+                })
+                .collect(),
+            payment: PaymentMethod::Card {
+                number: "4242424242424242".into(),
+            },
+            discount_code: None,
+            pickup_location: None,
+            location: None,
+            customer: None,
+            capture: CaptureMethod::Manual,
+            channel: None,
+        }
+    }
+
+    fn intent(id: &str, status: IntentStatus, amount: Decimal) -> PaymentIntent {
+        let (capturable, received) = match status {
+            IntentStatus::RequiresCapture => (amount, Decimal::ZERO),
+            IntentStatus::Succeeded => (Decimal::ZERO, amount),
+            _ => (Decimal::ZERO, Decimal::ZERO),
+        };
+        PaymentIntent {
+            id: id.into(),
+            status,
+            amount,
+            amount_capturable: capturable,
+            amount_received: received,
+            amount_refunded: Decimal::ZERO,
+            currency: "USD".into(),
+            capture_method: CaptureMethod::Manual,
+            payment_method: PaymentMethodDetails {
+                kind: PaymentMethodKind::Card,
+                last4: Some("4242".into()),
+                wallet: None,
+                gift_card: None,
+            },
+            metadata: BTreeMap::new(),
+            created_at: now(),
+            capture_before: None,
+            canceled_at: None,
+            cancellation_reason: None,
+            last_payment_error: None,
+            refunds: Vec::new(),
+        }
+    }
+
+    fn pay_refund(amount: Decimal) -> Refund {
+        Refund {
+            id: "re_1".into(),
+            payment_intent: "pi_1".into(),
+            amount,
+            currency: "USD".into(),
+            status: RefundStatus::Succeeded,
+            reason: None,
+            metadata: BTreeMap::new(),
+            created_at: now(),
+        }
+    }
+
+    /// Checkout through both phases with the gateway answering `status`.
+    fn buy(
+        s: &mut ShopState,
+        f: &mut Effects,
+        req: Checkout,
+        status: IntentStatus,
+    ) -> SimResult<Order> {
+        let draft = s.begin_checkout(f, req)?;
+        let outcome = if draft.order.total.is_zero() {
+            PaymentOutcome::Free
+        } else {
+            let pi = intent("pi_1", status, draft.order.total);
+            match status {
+                IntentStatus::RequiresCapture => PaymentOutcome::Authorized(pi),
+                IntentStatus::Succeeded => PaymentOutcome::Captured(pi),
+                _ => PaymentOutcome::Pending(pi),
+            }
+        };
+        s.place_order(f, draft, outcome)
+    }
+
+    fn authorized(s: &mut ShopState, lines: &[(&str, i64)]) -> Order {
+        buy(s, &mut fx(), checkout(lines), IntentStatus::RequiresCapture).unwrap()
+    }
+
+    fn level(s: &ShopState, sku: &str, location: &str) -> (i64, i64, i64) {
+        let l = s.get_level(sku, location).unwrap();
+        (l.available, l.committed, l.on_hand)
+    }
+
+    fn kinds(f: &mut Effects) -> Vec<&'static str> {
+        f.take().iter().map(|e| e.kind).collect()
+    }
+
+    fn err<T: std::fmt::Debug>(r: SimResult<T>) -> (&'static str, Option<String>) {
+        let e = r.unwrap_err();
+        (e.code, e.field)
+    }
+
+    fn capture_all(s: &mut ShopState, id: &str) -> Order {
+        let plan = s.begin_capture(id, &CaptureOrder::default()).unwrap();
+        let PayStep::Capture { amount, .. } = plan.step else {
+            panic!("not a capture: {plan:?}")
+        };
+        s.release(id);
+        s.finish_capture(
+            &mut fx(),
+            id,
+            &intent("pi_1", IntentStatus::Succeeded, amount),
+        )
+        .unwrap()
+    }
+
+    fn refund_line(line_id: &str, quantity: i64, restock_type: RestockType) -> RefundLineRequest {
+        RefundLineRequest {
+            line_id: line_id.into(),
+            quantity,
+            restock_type,
+            location: None,
+        }
+    }
+
+    /// Refund through both phases, the gateway refunding what it is asked.
+    fn refund(
+        s: &mut ShopState,
+        f: &mut Effects,
+        id: &str,
+        lines: Vec<RefundLineRequest>,
+    ) -> SimResult<OrderRefund> {
+        let plan = s.begin_refund(id, &CreateOrderRefund { lines, note: None })?;
+        s.release(id);
+        let re = match &plan.plan.step {
+            PayStep::Refund { amount, .. } => Some(pay_refund(*amount)),
+            _ => None,
+        };
+        s.finish_refund(f, plan, re.as_ref())
+    }
+
+    fn cancel(s: &mut ShopState, f: &mut Effects, id: &str, restock: bool) -> SimResult<Order> {
+        let plan = s.begin_cancel(id)?;
+        s.release(id);
+        let re = match &plan.step {
+            PayStep::Refund { amount, .. } => Some(pay_refund(*amount)),
+            _ => None,
+        };
+        let req = CancelOrder {
+            reason: CancelReason::Customer,
+            restock: Some(restock),
+        };
+        s.finish_cancel(f, &plan, &req, re.as_ref())
+    }
+
+    use omnisim_api::shop::CancelReason;
+
+    // ---- products
+
+    #[test]
+    fn products_are_created_once_and_emit_their_update() {
+        let mut s = ShopState::default();
+        let mut f = fx();
+        let p = s
+            .create_product(&mut f, product("MUG", dec!(12.50)))
+            .unwrap();
+        assert_eq!((p.sku.as_str(), p.price), ("MUG", dec!(12.5)));
+        let events = f.take();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "products/update");
+        assert_eq!(events[0].data["price"], "12.5");
+        assert_eq!(events[0].data["status"], "active");
+        assert_eq!(events[0].data["tax_code"], serde_json::Value::Null);
+        assert_eq!(
+            err(s.create_product(&mut f, product("MUG", dec!(1)))),
+            ("sku_exists", Some("sku".into()))
+        );
+    }
+
+    #[test]
+    fn product_fields_are_validated() {
+        let mut s = ShopState::default();
+        let mut f = fx();
+        let cases = [
+            (product("X", dec!(-1)), "price"),
+            (product("X", dec!(1.005)), "price"),
+            (product("a/b", dec!(1)), "sku"),
+            (product("", dec!(1)), "sku"),
+            (
+                CreateProduct {
+                    currency: "usd".into(),
+                    ..product("X", dec!(1))
+                },
+                "currency",
+            ),
+            (
+                CreateProduct {
+                    currency: "JPY".into(),
+                    ..product("X", dec!(1.5))
+                },
+                "price",
+            ),
+            (
+                CreateProduct {
+                    title: " ".into(),
+                    ..product("X", dec!(1))
+                },
+                "title",
+            ),
+            (
+                CreateProduct {
+                    channels: BTreeMap::from([("Online Store".into(), ProductStatus::Active)]),
+                    ..product("X", dec!(1))
+                },
+                "channels.Online Store",
+            ),
+        ];
+        for (req, field) in cases {
+            assert_eq!(
+                err(s.create_product(&mut f, req)),
+                ("parameter_invalid", Some(field.into()))
+            );
+        }
+        assert!(f.take().is_empty());
+        assert!(s.list_products().is_empty());
+    }
+
+    #[test]
+    fn patch_changes_only_what_is_given_and_emits_on_change() {
+        let mut s = shop();
+        let mut f = fx();
+        let p = s
+            .update_product(
+                &mut f,
+                "A",
+                UpdateProduct {
+                    price: Some(dec!(11.00)),
+                    channels: Some(BTreeMap::from([("pos".into(), ProductStatus::Paused)])),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!((p.price, p.title.as_str()), (dec!(11), "Product A"));
+        assert_eq!(p.channels["pos"], ProductStatus::Paused);
+        assert_eq!(kinds(&mut f), ["products/update"]);
+        // Nothing changes: no event.
+        s.update_product(&mut f, "A", UpdateProduct::default())
+            .unwrap();
+        assert!(f.take().is_empty());
+        // An empty tax code clears it.
+        let p = s
+            .update_product(
+                &mut f,
+                "A",
+                UpdateProduct {
+                    tax_code: Some(String::new()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(p.tax_code, None);
+        // A currency whose scale the price does not fit.
+        assert_eq!(
+            err(s.update_product(
+                &mut f,
+                "B",
+                UpdateProduct {
+                    price: Some(dec!(5.5)),
+                    currency: Some("JPY".into()),
+                    ..Default::default()
+                }
+            )),
+            ("parameter_invalid", Some("price".into()))
+        );
+        assert_eq!(
+            err(s.update_product(&mut f, "Z", UpdateProduct::default())),
+            ("unknown_sku", Some("sku".into()))
+        );
+    }
+
+    // ---- inventory
+
+    #[test]
+    fn every_known_sku_has_a_zero_level_everywhere() {
+        let s = shop();
+        assert_eq!(level(&s, "B", "store-1"), (0, 0, 0));
+        assert_eq!(s.list_levels(None, None).unwrap().len(), 4);
+        assert_eq!(s.list_levels(Some("A"), None).unwrap().len(), 2);
+        assert_eq!(s.list_levels(None, Some("web")).unwrap().len(), 2);
+        assert_eq!(
+            err(s.get_level("Z", "web")),
+            ("unknown_sku", Some("sku".into()))
+        );
+        assert_eq!(
+            err(s.get_level("A", "mars")),
+            ("unknown_location", Some("location".into()))
+        );
+    }
+
+    #[test]
+    fn adjust_adds_to_available_and_on_hand_with_its_cause() {
+        let mut s = shop();
+        let mut f = fx();
+        let l = s.adjust(&mut f, adjust_req("A", -12)).unwrap();
+        assert_eq!((l.available, l.on_hand), (-2, -2));
+        let events = f.take();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "inventory_levels/update");
+        assert_eq!(
+            events[0].data["cause"],
+            serde_json::json!({"kind": "adjust", "reference": "po-1", "delta": -12})
+        );
+        assert_eq!(events[0].data["available"], -2);
+    }
+
+    #[test]
+    fn adjust_rejects_zero_deltas_unknown_reasons_and_stale_counts() {
+        let mut s = shop();
+        let mut f = fx();
+        assert_eq!(
+            err(s.adjust(&mut f, adjust_req("A", 0))),
+            ("parameter_invalid", Some("delta".into()))
+        );
+        let bad_reason = AdjustInventory {
+            reason: "stolen".into(),
+            ..adjust_req("A", 1)
+        };
+        assert_eq!(
+            err(s.adjust(&mut f, bad_reason)),
+            ("parameter_invalid", Some("reason".into()))
+        );
+        let stale = AdjustInventory {
+            change_from: Some(9),
+            ..adjust_req("A", 1)
+        };
+        let e = s.adjust(&mut f, stale).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("change_from_quantity_stale", Some("change_from"))
+        );
+        assert!(e.message.contains("available is 10"), "{}", e.message);
+        let fresh = AdjustInventory {
+            change_from: Some(10),
+            ..adjust_req("A", 1)
+        };
+        assert_eq!(s.adjust(&mut f, fresh).unwrap().available, 11);
+        assert_eq!(
+            err(s.adjust(&mut f, adjust_req("Z", 1))),
+            ("unknown_sku", Some("sku".into()))
+        );
+        let nowhere = AdjustInventory {
+            location: "mars".into(),
+            ..adjust_req("A", 1)
+        };
+        assert_eq!(
+            err(s.adjust(&mut f, nowhere)),
+            ("unknown_location", Some("location".into()))
+        );
+        for reason in ADJUST_REASONS {
+            let req = AdjustInventory {
+                reason: (*reason).into(),
+                ..adjust_req("B", 1)
+            };
+            s.adjust(&mut f, req).unwrap();
+        }
+        assert_eq!(level(&s, "B", "web"), (15, 0, 15));
+    }
+
+    #[test]
+    fn set_writes_an_absolute_value_and_skips_no_ops() {
+        let mut s = shop();
+        let mut f = fx();
+        let l = s
+            .set(
+                &mut f,
+                SetInventory {
+                    change_from: Some(10),
+                    reference: Some("count-7".into()),
+                    ..set_req("A", "web", 4)
+                },
+            )
+            .unwrap();
+        assert_eq!((l.available, l.on_hand), (4, 4));
+        let events = f.take();
+        assert_eq!(
+            events[0].data["cause"],
+            serde_json::json!({"kind": "set", "reference": "count-7", "delta": -6})
+        );
+        s.set(&mut f, set_req("A", "web", 4)).unwrap();
+        assert!(f.take().is_empty());
+        assert_eq!(
+            err(s.set(&mut f, set_req("A", "web", -1))),
+            ("parameter_invalid", Some("available".into()))
+        );
+        assert_eq!(
+            err(s.set(
+                &mut f,
+                SetInventory {
+                    change_from: Some(10),
+                    ..set_req("A", "web", 3)
+                }
+            ))
+            .0,
+            "change_from_quantity_stale"
+        );
+    }
+
+    // ---- settings, taxes, discounts
+
+    #[test]
+    fn settings_default_to_block_and_refuse_warn() {
+        let mut s = ShopState::default();
+        assert_eq!(s.settings().sell_when_out_of_stock, SellPolicy::Block);
+        let warn = ShopSettings {
+            sell_when_out_of_stock: SellPolicy::Warn,
+        };
+        assert_eq!(
+            err(s.put_settings(warn)),
+            ("parameter_invalid", Some("sell_when_out_of_stock".into()))
+        );
+        let allow = ShopSettings {
+            sell_when_out_of_stock: SellPolicy::Allow,
+        };
+        assert_eq!(s.put_settings(allow.clone()).unwrap(), allow);
+        assert_eq!(s.settings(), allow);
+    }
+
+    #[test]
+    fn tax_rates_are_fractions_below_one() {
+        let mut s = ShopState::default();
+        for bad in [dec!(1), dec!(-0.01), dec!(2)] {
+            assert_eq!(
+                err(s.put_tax_rate("std", SetTaxRate { rate: bad })),
+                ("parameter_invalid", Some("rate".into()))
+            );
+        }
+        s.put_tax_rate("std", SetTaxRate { rate: dec!(0.0825) })
+            .unwrap();
+        s.put_tax_rate("zero", SetTaxRate { rate: dec!(0) })
+            .unwrap();
+        let codes: Vec<String> = s.list_tax_rates().into_iter().map(|t| t.code).collect();
+        assert_eq!(codes, ["std", "zero"]);
+        assert_eq!(s.tax_rate(Some("std")), dec!(0.0825));
+        assert_eq!(s.tax_rate(Some("unknown")), dec!(0));
+    }
+
+    fn discount(code: &str, kind: DiscountKind, value: Decimal) -> CreateDiscountCode {
+        CreateDiscountCode {
+            code: code.into(),
+            kind,
+            value,
+            usage_limit: None,
+            currency: None,
+        }
+    }
+
+    #[test]
+    fn discount_codes_are_validated_and_unique() {
+        let mut s = ShopState::default();
+        for (req, field) in [
+            (discount("P0", DiscountKind::Percentage, dec!(0)), "value"),
+            (
+                discount("P1", DiscountKind::Percentage, dec!(100.01)),
+                "value",
+            ),
+            (discount("F0", DiscountKind::FixedAmount, dec!(0)), "value"),
+            (
+                discount("F1", DiscountKind::FixedAmount, dec!(1.001)),
+                "value",
+            ),
+            (
+                CreateDiscountCode {
+                    usage_limit: Some(0),
+                    ..discount("U", DiscountKind::Percentage, dec!(5))
+                },
+                "usage_limit",
+            ),
+            (
+                CreateDiscountCode {
+                    currency: Some("EUR".into()),
+                    ..discount("C", DiscountKind::Percentage, dec!(5))
+                },
+                "currency",
+            ),
+        ] {
+            assert_eq!(
+                err(s.create_discount(req)),
+                ("parameter_invalid", Some(field.into()))
+            );
+        }
+        s.create_discount(discount("TEN", DiscountKind::Percentage, dec!(100)))
+            .unwrap();
+        assert_eq!(
+            err(s.create_discount(discount("TEN", DiscountKind::FixedAmount, dec!(1)))),
+            ("discount_code_exists", Some("code".into()))
+        );
+        assert_eq!(s.get_discount("TEN").unwrap().times_used, 0);
+        assert_eq!(err(s.get_discount("NOPE")).0, "unknown_discount_code");
+    }
+
+    // ---- checkout
+
+    #[test]
+    fn checkout_prices_lines_and_reserves_names() {
+        let mut s = shop();
+        s.create_discount(discount("FIVE", DiscountKind::FixedAmount, dec!(5)))
+            .unwrap();
+        let mut f = fx();
+        let req = Checkout {
+            discount_code: Some("FIVE".into()),
+            ..checkout(&[("A", 2), ("B", 2)])
+        };
+        let o = buy(&mut s, &mut f, req, IntentStatus::RequiresCapture).unwrap();
+        // Subtotals 20 and 10; 5 off split 3.33 / 1.67; tax 10 % of 16.67 on A.
+        assert_eq!((o.id.as_str(), o.name.as_str()), ("ord_000001", "#1001"));
+        assert_eq!(o.lines[0].discount, dec!(3.33));
+        assert_eq!(o.lines[1].discount, dec!(1.67));
+        assert_eq!(o.lines[0].tax, dec!(1.67));
+        assert_eq!(o.lines[0].total, dec!(18.34));
+        assert_eq!(o.lines[1].total, dec!(8.33));
+        assert_eq!(
+            (o.subtotal, o.discount_total, o.tax_total, o.total),
+            (dec!(30), dec!(5), dec!(1.67), dec!(26.67))
+        );
+        assert_eq!(o.financial_status, FinancialStatus::Authorized);
+        assert_eq!(o.total_capturable, dec!(26.67));
+        assert_eq!(
+            (o.location.as_str(), o.channel.as_str()),
+            ("web", "online_store")
+        );
+        assert_eq!(o.lines[0].id, "line_000001");
+        assert_eq!(s.get_discount("FIVE").unwrap().times_used, 1);
+        assert_eq!(level(&s, "A", "web"), (8, 2, 10));
+        assert_eq!(level(&s, "B", "web"), (3, 2, 5));
+        let events = f.take();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "orders/create",
+                "inventory_levels/update",
+                "inventory_levels/update"
+            ]
+        );
+        assert_eq!(
+            events[1].data["cause"],
+            serde_json::json!({"kind": "order", "reference": "ord_000001", "delta": -2})
+        );
+        assert_eq!(events[0].data["payment_intent"], "pi_1");
+        let o2 = authorized(&mut s, &[("B", 1)]);
+        assert_eq!((o2.id.as_str(), o2.name.as_str()), ("ord_000002", "#1002"));
+    }
+
+    #[test]
+    fn automatic_capture_is_paid_at_once() {
+        let mut s = shop();
+        let mut f = fx();
+        let req = Checkout {
+            capture: CaptureMethod::Automatic,
+            ..checkout(&[("B", 1)])
+        };
+        let o = buy(&mut s, &mut f, req, IntentStatus::Succeeded).unwrap();
+        assert_eq!(o.financial_status, FinancialStatus::Paid);
+        assert_eq!(o.total_captured, dec!(5));
+        assert_eq!(
+            kinds(&mut f),
+            ["orders/create", "inventory_levels/update", "orders/paid"]
+        );
+        let o = buy(
+            &mut s,
+            &mut f,
+            checkout(&[("B", 1)]),
+            IntentStatus::Processing,
+        )
+        .unwrap();
+        assert_eq!(o.financial_status, FinancialStatus::Pending);
+    }
+
+    #[test]
+    fn free_orders_need_no_payment() {
+        let mut s = shop();
+        s.create_discount(discount("ALL", DiscountKind::Percentage, dec!(100)))
+            .unwrap();
+        let mut f = fx();
+        let req = Checkout {
+            discount_code: Some("ALL".into()),
+            ..checkout(&[("B", 1)])
+        };
+        let o = buy(&mut s, &mut f, req, IntentStatus::Succeeded).unwrap();
+        assert_eq!((o.total, o.payment_intent.clone()), (dec!(0), None));
+        assert_eq!(o.financial_status, FinancialStatus::Paid);
+        assert_eq!(
+            err(s.begin_capture(&o.id, &CaptureOrder::default())).0,
+            "nothing_to_capture"
+        );
+    }
+
+    #[test]
+    fn checkout_rejects_bad_lines_with_their_field() {
+        let mut s = shop();
+        s.update_product(
+            &mut fx(),
+            "B",
+            UpdateProduct {
+                status: Some(ProductStatus::Paused),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s.create_product(
+            &mut fx(),
+            CreateProduct {
+                currency: "EUR".into(),
+                ..product("E", dec!(1))
+            },
+        )
+        .unwrap();
+        let mut f = fx();
+        let cases: Vec<(Checkout, &str, &str)> = vec![
+            (checkout(&[]), "parameter_invalid", "lines"),
+            (
+                checkout(&[("A", 0)]),
+                "parameter_invalid",
+                "lines[0].quantity",
+            ),
+            (
+                checkout(&[("A", 1), ("Z", 1)]),
+                "unknown_sku",
+                "lines[1].sku",
+            ),
+            (
+                checkout(&[("A", 1), ("B", 1)]),
+                "product_unavailable",
+                "lines[1].sku",
+            ),
+            (
+                checkout(&[("A", 1), ("E", 1)]),
+                "currency_mismatch",
+                "lines[1].sku",
+            ),
+            (
+                checkout(&[("A", 6), ("A", 5)]),
+                "out_of_stock",
+                "lines[1].sku",
+            ),
+            (
+                Checkout {
+                    pickup_location: Some("mars".into()),
+                    ..checkout(&[("A", 1)])
+                },
+                "unknown_location",
+                "pickup_location",
+            ),
+            (
+                Checkout {
+                    location: Some("mars".into()),
+                    ..checkout(&[("A", 1)])
+                },
+                "unknown_location",
+                "location",
+            ),
+            (
+                Checkout {
+                    pickup_location: Some("store-1".into()),
+                    location: Some("web".into()),
+                    ..checkout(&[("A", 1)])
+                },
+                "parameter_invalid",
+                "location",
+            ),
+            (
+                Checkout {
+                    payment: PaymentMethod::CardPresent {
+                        number: "4242424242424242".into(),
+                    },
+                    ..checkout(&[("A", 1)])
+                },
+                "parameter_invalid",
+                "payment",
+            ),
+            (
+                Checkout {
+                    discount_code: Some("NOPE".into()),
+                    ..checkout(&[("A", 1)])
+                },
+                "unknown_discount_code",
+                "discount_code",
+            ),
+            (
+                Checkout {
+                    channel: Some("Bad Channel".into()),
+                    ..checkout(&[("A", 1)])
+                },
+                "parameter_invalid",
+                "channel",
+            ),
+        ];
+        for (req, code, field) in cases {
+            assert_eq!(
+                err(s.begin_checkout(&mut f, req)),
+                (code, Some(field.to_owned())),
+                "{code} {field}"
+            );
+        }
+        // Nothing was reserved by failed checkouts.
+        assert_eq!(s.next_order, 0);
+        assert!(f.take().is_empty());
+    }
+
+    #[test]
+    fn channel_status_overrides_the_product_status() {
+        let mut s = shop();
+        s.update_product(
+            &mut fx(),
+            "A",
+            UpdateProduct {
+                status: Some(ProductStatus::Paused),
+                channels: Some(BTreeMap::from([(
+                    "online_store".into(),
+                    ProductStatus::Active,
+                )])),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        authorized(&mut s, &[("A", 1)]);
+        let req = Checkout {
+            channel: Some("pos".into()),
+            ..checkout(&[("A", 1)])
+        };
+        assert_eq!(
+            err(s.begin_checkout(&mut fx(), req)),
+            ("product_unavailable", Some("lines[0].sku".into()))
+        );
+    }
+
+    #[test]
+    fn used_up_discounts_are_unavailable() {
+        let mut s = shop();
+        s.create_discount(CreateDiscountCode {
+            usage_limit: Some(1),
+            ..discount("ONCE", DiscountKind::Percentage, dec!(10))
+        })
+        .unwrap();
+        s.create_discount(CreateDiscountCode {
+            currency: Some("EUR".into()),
+            ..discount("EURO", DiscountKind::FixedAmount, dec!(1))
+        })
+        .unwrap();
+        let once = Checkout {
+            discount_code: Some("ONCE".into()),
+            ..checkout(&[("B", 1)])
+        };
+        buy(
+            &mut s,
+            &mut fx(),
+            once.clone(),
+            IntentStatus::RequiresCapture,
+        )
+        .unwrap();
+        assert_eq!(
+            err(s.begin_checkout(&mut fx(), once)),
+            ("discount_unavailable", Some("discount_code".into()))
+        );
+        let euro = Checkout {
+            discount_code: Some("EURO".into()),
+            ..checkout(&[("B", 1)])
+        };
+        assert_eq!(
+            err(s.begin_checkout(&mut fx(), euro)).0,
+            "discount_unavailable"
+        );
+    }
+
+    #[test]
+    fn allow_policy_sells_below_zero() {
+        let mut s = shop();
+        s.put_settings(ShopSettings {
+            sell_when_out_of_stock: SellPolicy::Allow,
+        })
+        .unwrap();
+        authorized(&mut s, &[("B", 7)]);
+        assert_eq!(level(&s, "B", "web"), (-2, 7, 5));
+    }
+
+    #[test]
+    fn a_concurrent_checkout_that_took_the_stock_fails_phase_three() {
+        let mut s = shop();
+        let mut f = fx();
+        let first = s.begin_checkout(&mut f, checkout(&[("B", 5)])).unwrap();
+        let second = s.begin_checkout(&mut f, checkout(&[("B", 1)])).unwrap();
+        let pi = |d: &CheckoutDraft| {
+            PaymentOutcome::Authorized(intent("pi_x", IntentStatus::RequiresCapture, d.order.total))
+        };
+        let o1 = pi(&first);
+        s.place_order(&mut f, first, o1).unwrap();
+        f.take();
+        let o2 = pi(&second);
+        assert_eq!(
+            err(s.place_order(&mut f, second, o2)),
+            ("out_of_stock", Some("lines[0].sku".into()))
+        );
+        assert!(f.take().is_empty());
+        assert_eq!(s.list_orders().len(), 1);
+        assert_eq!(level(&s, "B", "web"), (0, 5, 5));
+    }
+
+    #[test]
+    fn pickup_orders_are_fulfilled_at_the_store() {
+        let mut s = shop();
+        s.set(&mut fx(), set_req("B", "store-1", 2)).unwrap();
+        let req = Checkout {
+            pickup_location: Some("store-1".into()),
+            ..checkout(&[("B", 2)])
+        };
+        let o = buy(&mut s, &mut fx(), req, IntentStatus::RequiresCapture).unwrap();
+        assert_eq!(o.location, "store-1");
+        assert_eq!(level(&s, "B", "store-1"), (0, 2, 2));
+        let mut f = fx();
+        let o = s.ready_for_pickup(&mut f, &o.id).unwrap();
+        assert_eq!(o.fulfillment_status, FulfillmentStatus::ReadyForPickup);
+        assert_eq!(kinds(&mut f), ["orders/updated"]);
+        s.ready_for_pickup(&mut f, &o.id).unwrap();
+        assert!(f.take().is_empty());
+        let o = s.fulfill(&mut f, &o.id, FulfillOrder::default()).unwrap();
+        assert_eq!(o.fulfillment_status, FulfillmentStatus::Fulfilled);
+        assert_eq!(level(&s, "B", "store-1"), (0, 0, 0));
+        assert_eq!(
+            err(s.ready_for_pickup(&mut f, &o.id)).0,
+            "nothing_to_fulfill"
+        );
+        let web = authorized(&mut s, &[("B", 1)]);
+        assert_eq!(
+            err(s.ready_for_pickup(&mut f, &web.id)).0,
+            "not_a_pickup_order"
+        );
+    }
+
+    // ---- capture
+
+    #[test]
+    fn capture_takes_what_is_authorized_once() {
+        let mut s = shop();
+        let o = authorized(&mut s, &[("A", 1)]);
+        assert_eq!(o.total, dec!(11));
+        let too_much = CaptureOrder {
+            amount: Some(dec!(11.01)),
+        };
+        assert_eq!(
+            err(s.begin_capture(&o.id, &too_much)),
+            ("amount_too_large", Some("amount".into()))
+        );
+        for bad in [dec!(0), dec!(-1), dec!(1.001)] {
+            let req = CaptureOrder { amount: Some(bad) };
+            assert_eq!(
+                err(s.begin_capture(&o.id, &req)),
+                ("parameter_invalid", Some("amount".into()))
+            );
+        }
+        let part = CaptureOrder {
+            amount: Some(dec!(6)),
+        };
+        let plan = s.begin_capture(&o.id, &part).unwrap();
+        assert_eq!(
+            plan.step,
+            PayStep::Capture {
+                intent: "pi_1".into(),
+                amount: dec!(6)
+            }
+        );
+        assert_eq!(
+            plan.pay_key,
+            format!("shop-ord_000001-{}-op1-capture", now().timestamp_millis())
+        );
+        // The order is locked until the route releases it.
+        let e = s.begin_capture(&o.id, &part).unwrap_err();
+        assert_eq!(
+            (e.code, e.kind),
+            ("lock_timeout", crate::error::ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            err(s.fulfill(&mut fx(), &o.id, FulfillOrder::default())).0,
+            "lock_timeout"
+        );
+        s.release(&o.id);
+        let mut f = fx();
+        let o = s
+            .finish_capture(
+                &mut f,
+                &o.id,
+                &intent("pi_1", IntentStatus::Succeeded, dec!(6)),
+            )
+            .unwrap();
+        assert_eq!(o.financial_status, FinancialStatus::PartiallyPaid);
+        assert_eq!((o.total_captured, o.total_capturable), (dec!(6), dec!(0)));
+        assert_eq!(kinds(&mut f), ["orders/paid"]);
+        assert_eq!(
+            err(s.begin_capture(&o.id, &CaptureOrder::default())).0,
+            "nothing_to_capture"
+        );
+        let o2 = authorized(&mut s, &[("B", 1)]);
+        assert_eq!(
+            capture_all(&mut s, &o2.id).financial_status,
+            FinancialStatus::Paid
+        );
+        assert_eq!(err(s.begin_capture("ord_999999", &part)).0, "unknown_order");
+    }
+
+    #[test]
+    fn pending_payments_settle_from_the_gateway() {
+        let mut s = shop();
+        let o = buy(
+            &mut s,
+            &mut fx(),
+            checkout(&[("B", 1)]),
+            IntentStatus::Processing,
+        )
+        .unwrap();
+        assert_eq!(s.pending_intent(&o.id).unwrap().as_deref(), Some("pi_1"));
+        assert_eq!(
+            err(s.begin_capture(&o.id, &CaptureOrder::default())).0,
+            "payment_pending"
+        );
+        let mut f = fx();
+        let still = intent("pi_1", IntentStatus::Processing, dec!(5));
+        assert_eq!(
+            s.sync_payment(&mut f, &o.id, &still)
+                .unwrap()
+                .financial_status,
+            FinancialStatus::Pending
+        );
+        let done = intent("pi_1", IntentStatus::Succeeded, dec!(5));
+        let o = s.sync_payment(&mut f, &o.id, &done).unwrap();
+        assert_eq!(
+            (o.financial_status, o.total_captured),
+            (FinancialStatus::Paid, dec!(5))
+        );
+        assert_eq!(kinds(&mut f), ["orders/paid"]);
+        assert_eq!(s.pending_intent(&o.id).unwrap(), None);
+        let failed = buy(
+            &mut s,
+            &mut fx(),
+            checkout(&[("B", 1)]),
+            IntentStatus::Processing,
+        )
+        .unwrap();
+        let gone = intent("pi_1", IntentStatus::Canceled, dec!(5));
+        let failed = s.sync_payment(&mut f, &failed.id, &gone).unwrap();
+        assert_eq!(failed.financial_status, FinancialStatus::Voided);
+        assert_eq!(
+            err(s.begin_capture(&failed.id, &CaptureOrder::default())).0,
+            "payment_voided"
+        );
+    }
+
+    // ---- fulfilment
+
+    #[test]
+    fn fulfilment_hands_units_over_line_by_line() {
+        let mut s = shop();
+        let o = authorized(&mut s, &[("A", 3), ("B", 1)]);
+        let (a, b) = (o.lines[0].id.clone(), o.lines[1].id.clone());
+        let mut f = fx();
+        let req = |line_id: &str, quantity| FulfillOrder {
+            lines: Some(vec![FulfillLine {
+                line_id: line_id.into(),
+                quantity,
+            }]),
+        };
+        assert_eq!(
+            err(s.fulfill(&mut f, &o.id, req(&a, 4))),
+            ("parameter_invalid", Some("lines[0].quantity".into()))
+        );
+        assert_eq!(
+            err(s.fulfill(&mut f, &o.id, req("line_x", 1))),
+            ("unknown_line", Some("lines[0].line_id".into()))
+        );
+        assert_eq!(
+            err(s.fulfill(
+                &mut f,
+                &o.id,
+                FulfillOrder {
+                    lines: Some(vec![])
+                }
+            )),
+            ("parameter_invalid", Some("lines".into()))
+        );
+        let o = s.fulfill(&mut f, &o.id, req(&a, 2)).unwrap();
+        assert_eq!(o.fulfillment_status, FulfillmentStatus::Partial);
+        assert_eq!(
+            (
+                o.lines[0].fulfilled_quantity,
+                o.lines[0].fulfillable_quantity
+            ),
+            (2, 1)
+        );
+        assert_eq!(level(&s, "A", "web"), (7, 1, 8));
+        let events = f.take();
+        assert_eq!(events[0].kind, "orders/fulfilled");
+        assert_eq!(
+            events[1].data["cause"],
+            serde_json::json!({"kind": "fulfillment", "reference": o.id, "delta": 0})
+        );
+        let o = s.fulfill(&mut f, &o.id, FulfillOrder::default()).unwrap();
+        assert_eq!(o.fulfillment_status, FulfillmentStatus::Fulfilled);
+        assert_eq!(level(&s, "B", "web"), (4, 0, 4));
+        assert_eq!(
+            err(s.fulfill(&mut f, &o.id, req(&b, 1))).0,
+            "parameter_invalid"
+        );
+        assert_eq!(
+            err(s.fulfill(&mut f, &o.id, FulfillOrder::default())).0,
+            "nothing_to_fulfill"
+        );
+        // Fulfilment does not capture.
+        assert_eq!(o.financial_status, FinancialStatus::Authorized);
+    }
+
+    // ---- cancel
+
+    #[test]
+    fn cancel_voids_an_authorization_and_restocks() {
+        let mut s = shop();
+        let o = authorized(&mut s, &[("A", 2)]);
+        let plan = s.begin_cancel(&o.id).unwrap();
+        assert_eq!(
+            plan.step,
+            PayStep::Cancel {
+                intent: "pi_1".into()
+            }
+        );
+        s.release(&o.id);
+        let mut f = fx();
+        let req = CancelOrder {
+            reason: CancelReason::Inventory,
+            restock: None,
+        };
+        let o = s.finish_cancel(&mut f, &plan, &req, None).unwrap();
+        assert_eq!(o.status, OrderStatus::Cancelled);
+        assert_eq!(o.financial_status, FinancialStatus::Voided);
+        assert_eq!(o.cancel_reason, Some(CancelReason::Inventory));
+        assert_eq!(o.lines[0].fulfillable_quantity, 0);
+        assert_eq!(level(&s, "A", "web"), (10, 0, 10));
+        let events = f.take();
+        assert_eq!(events[0].kind, "orders/cancelled");
+        assert_eq!(
+            events[1].data["cause"],
+            serde_json::json!({"kind": "cancel", "reference": o.id, "delta": 2})
+        );
+        assert_eq!(err(s.begin_cancel(&o.id)).0, "order_already_cancelled");
+        assert_eq!(
+            err(s.begin_capture(&o.id, &CaptureOrder::default())).0,
+            "order_cancelled"
+        );
+        assert_eq!(
+            err(s.fulfill(&mut f, &o.id, FulfillOrder::default())).0,
+            "order_cancelled"
+        );
+        let r = s.begin_refund(
+            &o.id,
+            &CreateOrderRefund {
+                lines: vec![refund_line(&o.lines[0].id, 1, RestockType::Cancel)],
+                note: None,
+            },
+        );
+        assert_eq!(err(r).0, "order_cancelled");
+    }
+
+    #[test]
+    fn cancel_without_restock_writes_units_off_and_refunds_captured_money() {
+        let mut s = shop();
+        let o = authorized(&mut s, &[("A", 3)]);
+        capture_all(&mut s, &o.id);
+        let f1 = FulfillOrder {
+            lines: Some(vec![FulfillLine {
+                line_id: o.lines[0].id.clone(),
+                quantity: 1,
+            }]),
+        };
+        s.fulfill(&mut fx(), &o.id, f1).unwrap();
+        let plan = s.begin_cancel(&o.id).unwrap();
+        assert_eq!(
+            plan.step,
+            PayStep::Refund {
+                intent: "pi_1".into(),
+                amount: dec!(33)
+            }
+        );
+        s.release(&o.id);
+        let o = cancel_with(&mut s, &plan, false);
+        assert_eq!(o.financial_status, FinancialStatus::Refunded);
+        assert_eq!(o.total_refunded, dec!(33));
+        // One unit went out; the other two are written off.
+        assert_eq!(level(&s, "A", "web"), (7, 0, 7));
+        assert_eq!(o.fulfillment_status, FulfillmentStatus::Partial);
+    }
+
+    fn cancel_with(s: &mut ShopState, plan: &OrderPlan, restock: bool) -> Order {
+        let amount = match plan.step {
+            PayStep::Refund { amount, .. } => amount,
+            _ => Decimal::ZERO,
+        };
+        let req = CancelOrder {
+            reason: CancelReason::Customer,
+            restock: Some(restock),
+        };
+        s.finish_cancel(&mut fx(), plan, &req, Some(&pay_refund(amount)))
+            .unwrap()
+    }
+
+    // ---- refunds
+
+    #[test]
+    fn refunds_restock_by_type_and_prorate_money() {
+        let mut s = shop();
+        s.create_product(&mut fx(), product("C", dec!(10))).unwrap();
+        s.set(&mut fx(), set_req("C", "web", 10)).unwrap();
+        // 66.67 % off: C's line is 30 − 20.00 = 10.00, B's 10 − 6.67 = 3.33.
+        s.create_discount(discount(
+            "TWO_THIRDS",
+            DiscountKind::Percentage,
+            dec!(66.67),
+        ))
+        .unwrap();
+        let req = Checkout {
+            discount_code: Some("TWO_THIRDS".into()),
+            ..checkout(&[("C", 3), ("B", 2)])
+        };
+        let o = buy(&mut s, &mut fx(), req, IntentStatus::RequiresCapture).unwrap();
+        assert_eq!((o.lines[0].total, o.lines[1].total), (dec!(10), dec!(3.33)));
+        capture_all(&mut s, &o.id);
+        let (c, b) = (o.lines[0].id.clone(), o.lines[1].id.clone());
+        s.fulfill(
+            &mut fx(),
+            &o.id,
+            FulfillOrder {
+                lines: Some(vec![FulfillLine {
+                    line_id: c.clone(),
+                    quantity: 2,
+                }]),
+            },
+        )
+        .unwrap();
+        assert_eq!(level(&s, "C", "web"), (7, 1, 8));
+        // One returned unit to the store: 10.00 × 1/3 = 3.33.
+        let mut f = fx();
+        let r = refund(
+            &mut s,
+            &mut f,
+            &o.id,
+            vec![RefundLineRequest {
+                location: Some("store-1".into()),
+                ..refund_line(&c, 1, RestockType::Return)
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            (r.id.as_str(), r.amount, r.payment_amount),
+            ("ref_000001", dec!(3.33), dec!(3.33))
+        );
+        assert_eq!(r.payment_refund.as_deref(), Some("re_1"));
+        assert_eq!(r.lines[0].location.as_deref(), Some("store-1"));
+        assert_eq!(level(&s, "C", "store-1"), (1, 0, 1));
+        let events = f.take();
+        assert_eq!(events[0].kind, "refunds/create");
+        assert_eq!(events[0].data["order_id"], "ord_000001");
+        assert_eq!(events[0].data["lines"][0]["restock_type"], "return");
+        assert_eq!(
+            events[1].data["cause"],
+            serde_json::json!({"kind": "refund", "reference": "ref_000001", "delta": 1})
+        );
+        // The unfulfilled unit, cancelled: back to available at the order's location.
+        let r = refund(
+            &mut s,
+            &mut f,
+            &o.id,
+            vec![refund_line(&c, 1, RestockType::Cancel)],
+        )
+        .unwrap();
+        assert_eq!(r.amount, dec!(3.33));
+        assert_eq!(level(&s, "C", "web"), (8, 0, 8));
+        // The last unit (fulfilled), not restocked: exactly what remains, 3.34.
+        let r = refund(
+            &mut s,
+            &mut f,
+            &o.id,
+            vec![refund_line(&c, 1, RestockType::NoRestock)],
+        )
+        .unwrap();
+        assert_eq!((r.amount, r.lines[0].location.clone()), (dec!(3.34), None));
+        assert_eq!(level(&s, "C", "web"), (8, 0, 8));
+        let o = s.get_order(&o.id).unwrap();
+        assert_eq!(
+            (o.lines[0].refunded_quantity, o.lines[0].refunded_amount),
+            (3, dec!(10))
+        );
+        assert_eq!(o.financial_status, FinancialStatus::PartiallyRefunded);
+        assert_eq!(o.fulfillment_status, FulfillmentStatus::Partial);
+        // B: two unfulfilled units, no restock: written off.
+        refund(
+            &mut s,
+            &mut f,
+            &o.id,
+            vec![refund_line(&b, 2, RestockType::NoRestock)],
+        )
+        .unwrap();
+        assert_eq!(level(&s, "B", "web"), (3, 0, 3));
+        let o = s.get_order(&o.id).unwrap();
+        assert_eq!(
+            (o.total_refunded, o.financial_status),
+            (dec!(13.33), FinancialStatus::Refunded)
+        );
+    }
+
+    #[test]
+    fn refund_lines_are_validated() {
+        let mut s = shop();
+        let o = authorized(&mut s, &[("A", 2)]);
+        let a = o.lines[0].id.clone();
+        let try_refund = |s: &mut ShopState, lines| {
+            err(s.begin_refund(&o.id, &CreateOrderRefund { lines, note: None }))
+        };
+        let cases: Vec<(Vec<RefundLineRequest>, &str, &str)> = vec![
+            (vec![], "parameter_invalid", "lines"),
+            (
+                vec![refund_line("line_x", 1, RestockType::Cancel)],
+                "unknown_line",
+                "lines[0].line_id",
+            ),
+            (
+                vec![refund_line(&a, 3, RestockType::Cancel)],
+                "parameter_invalid",
+                "lines[0].quantity",
+            ),
+            (
+                vec![refund_line(&a, 0, RestockType::Cancel)],
+                "parameter_invalid",
+                "lines[0].quantity",
+            ),
+            (
+                vec![refund_line(&a, 1, RestockType::Return)],
+                "parameter_invalid",
+                "lines[0].restock_type",
+            ),
+            (
+                vec![
+                    refund_line(&a, 1, RestockType::Cancel),
+                    refund_line(&a, 1, RestockType::Cancel),
+                ],
+                "parameter_invalid",
+                "lines[1].line_id",
+            ),
+            (
+                vec![RefundLineRequest {
+                    location: Some("mars".into()),
+                    ..refund_line(&a, 1, RestockType::Return)
+                }],
+                "unknown_location",
+                "lines[0].location",
+            ),
+            (
+                vec![RefundLineRequest {
+                    location: Some("store-1".into()),
+                    ..refund_line(&a, 1, RestockType::Cancel)
+                }],
+                "parameter_invalid",
+                "lines[0].location",
+            ),
+        ];
+        for (lines, code, field) in cases {
+            assert_eq!(
+                try_refund(&mut s, lines),
+                (code, Some(field.to_owned())),
+                "{code} {field}"
+            );
+        }
+        s.fulfill(&mut fx(), &o.id, FulfillOrder::default())
+            .unwrap();
+        assert_eq!(
+            try_refund(&mut s, vec![refund_line(&a, 1, RestockType::Cancel)]),
+            ("parameter_invalid", Some("lines[0].restock_type".into()))
+        );
+        assert!(!s.busy.contains(&o.id));
+    }
+
+    #[test]
+    fn refunds_before_capture_reduce_the_authorization_then_void_it() {
+        let mut s = shop();
+        let o = authorized(&mut s, &[("B", 2)]);
+        let b = o.lines[0].id.clone();
+        let plan = s
+            .begin_refund(
+                &o.id,
+                &CreateOrderRefund {
+                    lines: vec![refund_line(&b, 1, RestockType::Cancel)],
+                    note: Some("changed mind".into()),
+                },
+            )
+            .unwrap();
+        assert_eq!(plan.plan.step, PayStep::Nothing);
+        assert_eq!(
+            (plan.refund.payment_amount, plan.refund.released_amount),
+            (dec!(0), dec!(5))
+        );
+        s.release(&o.id);
+        let r = s.finish_refund(&mut fx(), plan, None).unwrap();
+        assert_eq!(r.payment_refund, None);
+        let o = s.get_order(&o.id).unwrap();
+        assert_eq!(
+            (o.total_capturable, o.financial_status),
+            (dec!(5), FinancialStatus::PartiallyRefunded)
+        );
+        // Capturing now takes only what is left.
+        let plan = s.begin_capture(&o.id, &CaptureOrder::default()).unwrap();
+        assert_eq!(
+            plan.step,
+            PayStep::Capture {
+                intent: "pi_1".into(),
+                amount: dec!(5)
+            }
+        );
+        s.release(&o.id);
+        // Refunding the rest instead voids the authorization.
+        let plan = s
+            .begin_refund(
+                &o.id,
+                &CreateOrderRefund {
+                    lines: vec![refund_line(&b, 1, RestockType::Cancel)],
+                    note: None,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            plan.plan.step,
+            PayStep::Cancel {
+                intent: "pi_1".into()
+            }
+        );
+        s.release(&o.id);
+        s.finish_refund(&mut fx(), plan, None).unwrap();
+        let o = s.get_order(&o.id).unwrap();
+        assert_eq!(
+            (o.total_capturable, o.financial_status),
+            (dec!(0), FinancialStatus::Voided)
+        );
+        assert_eq!(level(&s, "B", "web"), (5, 0, 5));
+    }
+
+    #[test]
+    fn refunds_after_a_partial_capture_refund_at_most_what_was_captured() {
+        let mut s = shop();
+        let o = authorized(&mut s, &[("B", 2)]);
+        let plan = s
+            .begin_capture(
+                &o.id,
+                &CaptureOrder {
+                    amount: Some(dec!(4)),
+                },
+            )
+            .unwrap();
+        s.release(&o.id);
+        s.finish_capture(
+            &mut fx(),
+            &o.id,
+            &intent("pi_1", IntentStatus::Succeeded, dec!(4)),
+        )
+        .unwrap();
+        drop(plan);
+        let r = refund(
+            &mut s,
+            &mut fx(),
+            &o.id,
+            vec![refund_line(&o.lines[0].id, 2, RestockType::Cancel)],
+        )
+        .unwrap();
+        assert_eq!(
+            (r.amount, r.payment_amount, r.released_amount),
+            (dec!(10), dec!(4), dec!(0))
+        );
+        let o = s.get_order(&o.id).unwrap();
+        assert_eq!(o.financial_status, FinancialStatus::Refunded);
+        // Nothing held any more: a cancel moves no money.
+        assert_eq!(s.begin_cancel(&o.id).unwrap().step, PayStep::Nothing);
+    }
+
+    #[test]
+    fn refunds_wait_for_pending_payments() {
+        let mut s = shop();
+        let o = buy(
+            &mut s,
+            &mut fx(),
+            checkout(&[("B", 1)]),
+            IntentStatus::Processing,
+        )
+        .unwrap();
+        let r = s.begin_refund(
+            &o.id,
+            &CreateOrderRefund {
+                lines: vec![refund_line(&o.lines[0].id, 1, RestockType::Cancel)],
+                note: None,
+            },
+        );
+        assert_eq!(err(r).0, "payment_pending");
+        let plan = s.begin_cancel(&o.id).unwrap();
+        assert_eq!(
+            plan.step,
+            PayStep::Cancel {
+                intent: "pi_1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn snapshot_shows_every_part() {
+        let mut s = shop();
+        authorized(&mut s, &[("A", 1)]);
+        let snap = s.snapshot();
+        assert_eq!(snap["products"].as_array().unwrap().len(), 2);
+        assert_eq!(snap["inventory_levels"].as_array().unwrap().len(), 4);
+        assert_eq!(snap["orders"][0]["id"], "ord_000001");
+        assert_eq!(snap["settings"]["sell_when_out_of_stock"], "block");
+        assert_eq!(snap["tax_rates"][0]["code"], "std");
+    }
+
+    // ---- properties
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Adjust(usize, usize, i64),
+        Set(usize, usize, i64),
+        Checkout(Vec<(usize, i64)>, usize, bool),
+        Capture(usize, u8),
+        Fulfill(usize, bool),
+        Cancel(usize, bool),
+        Refund(usize, usize, i64, u8, usize),
+        Policy(bool),
+    }
+
+    const SKUS: [&str; 3] = ["A", "B", "C"];
+    const LOCS: [&str; 2] = ["web", "store-1"];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            1 => (0..3usize, 0..2usize, -5i64..8).prop_map(|(s, l, d)| Op::Adjust(s, l, d)),
+            1 => (0..3usize, 0..2usize, 0i64..10).prop_map(|(s, l, a)| Op::Set(s, l, a)),
+            2 => (
+                prop::collection::vec((0..3usize, 1i64..4), 1..4),
+                0..2usize,
+                any::<bool>()
+            )
+                .prop_map(|(lines, l, auto)| Op::Checkout(lines, l, auto)),
+            2 => (0..8usize, 0..4u8).prop_map(|(o, part)| Op::Capture(o, part)),
+            2 => (0..8usize, any::<bool>()).prop_map(|(o, all)| Op::Fulfill(o, all)),
+            1 => (0..8usize, any::<bool>()).prop_map(|(o, r)| Op::Cancel(o, r)),
+            4 => (0..8usize, 0..3usize, 1i64..4, 0..3u8, 0..2usize)
+                .prop_map(|(o, line, q, t, l)| Op::Refund(o, line, q, t, l)),
+            1 => any::<bool>().prop_map(Op::Policy),
+        ]
+    }
+
+    fn order_id(s: &ShopState, i: usize) -> Option<String> {
+        let ids: Vec<&String> = s.orders.keys().collect();
+        (!ids.is_empty()).then(|| ids[i % ids.len()].clone())
+    }
+
+    fn apply(s: &mut ShopState, op: Op) {
+        let mut f = fx();
+        match op {
+            Op::Adjust(sku, loc, delta) => {
+                let _ = s.adjust(
+                    &mut f,
+                    AdjustInventory {
+                        location: LOCS[loc].into(),
+                        ..adjust_req(SKUS[sku], delta)
+                    },
+                );
+            }
+            Op::Set(sku, loc, available) => {
+                let _ = s.set(&mut f, set_req(SKUS[sku], LOCS[loc], available));
+            }
+            Op::Checkout(lines, loc, auto) => {
+                let lines: Vec<(&str, i64)> = lines.iter().map(|(s, q)| (SKUS[*s], *q)).collect();
+                let req = Checkout {
+                    location: Some(LOCS[loc].into()),
+                    capture: if auto {
+                        CaptureMethod::Automatic
+                    } else {
+                        CaptureMethod::Manual
+                    },
+                    ..checkout(&lines)
+                };
+                let status = if auto {
+                    IntentStatus::Succeeded
+                } else {
+                    IntentStatus::RequiresCapture
+                };
+                let _ = buy(s, &mut f, req, status);
+            }
+            Op::Capture(o, part) => {
+                let Some(id) = order_id(s, o) else { return };
+                let capturable = s.orders[&id].order.total_capturable;
+                let amount = (part > 0).then(|| {
+                    omnisim_api::common::round_money(
+                        capturable * Decimal::from(part) / Decimal::from(4),
+                        "USD",
+                    )
+                });
+                if let Ok(plan) = s.begin_capture(&id, &CaptureOrder { amount }) {
+                    s.release(&id);
+                    if let PayStep::Capture { amount, .. } = plan.step {
+                        let pi = intent("pi_1", IntentStatus::Succeeded, amount);
+                        s.finish_capture(&mut f, &id, &pi).unwrap();
+                    }
+                }
+            }
+            Op::Fulfill(o, all) => {
+                let Some(id) = order_id(s, o) else { return };
+                let req = if all {
+                    FulfillOrder::default()
+                } else {
+                    let line = &s.orders[&id].order.lines[0];
+                    FulfillOrder {
+                        lines: Some(vec![FulfillLine {
+                            line_id: line.id.clone(),
+                            quantity: 1,
+                        }]),
+                    }
+                };
+                let _ = s.fulfill(&mut f, &id, req);
+            }
+            Op::Cancel(o, restock) => {
+                let Some(id) = order_id(s, o) else { return };
+                let _ = cancel(s, &mut f, &id, restock);
+            }
+            Op::Refund(o, line, q, t, loc) => {
+                let Some(id) = order_id(s, o) else { return };
+                let lines = &s.orders[&id].order.lines;
+                let line_id = lines[line % lines.len()].id.clone();
+                let restock_type = [
+                    RestockType::Cancel,
+                    RestockType::Return,
+                    RestockType::NoRestock,
+                ][usize::from(t)];
+                let req = RefundLineRequest {
+                    location: (restock_type == RestockType::Return).then(|| LOCS[loc].into()),
+                    ..refund_line(&line_id, q, restock_type)
+                };
+                let _ = refund(s, &mut f, &id, vec![req]);
+            }
+            Op::Policy(allow) => {
+                let policy = if allow {
+                    SellPolicy::Allow
+                } else {
+                    SellPolicy::Block
+                };
+                s.put_settings(ShopSettings {
+                    sell_when_out_of_stock: policy,
+                })
+                .unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn invariants_hold_after_any_sequence(ops in prop::collection::vec(op(), 1..40)) {
+            let mut s = shop();
+            s.create_product(&mut fx(), product("C", dec!(3.33))).unwrap();
+            s.create_discount(discount("D", DiscountKind::FixedAmount, dec!(1))).unwrap();
+            for op in ops {
+                apply(&mut s, op);
+                prop_assert!(s.busy.is_empty());
+                let broken = s.invariant_violations();
+                prop_assert!(broken.is_empty(), "{:?}", broken);
+                for l in s.list_levels(None, None).unwrap() {
+                    prop_assert_eq!(l.on_hand, l.available + l.committed + l.unavailable);
+                }
+                for o in s.list_orders() {
+                    prop_assert!(o.total_refunded <= o.total);
+                    prop_assert_eq!(o.lines.iter().map(|l| l.total).sum::<Decimal>(), o.total);
+                    prop_assert!(o.total_captured <= o.total);
+                    let refunds: Decimal = o.refunds.iter().map(|r| r.amount).sum();
+                    prop_assert!(refunds <= o.total_refunded);
+                }
+            }
+        }
+    }
+}
