@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use omnisim_simulators::serve::{self, ServeConfig};
 
+mod engine_cmd;
+
 /// Simulators of a merchant's POS, shop and payment gateway, and a harness
 /// that proves sync connectors right.
 #[derive(Debug, Parser)]
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Serve the POS, shop and pay simulators over HTTP until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Run the reference sync engine as a connector process against running simulators.
+    Engine(engine_cmd::EngineArgs),
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => runtime.block_on(run_serve(args)),
+        Command::Engine(args) => runtime.block_on(engine_cmd::run(args)),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -210,6 +210,15 @@ pub struct PaymentIntent {
     pub refunds: Vec<String>,
 }
 
+/// `GET /v1/payment_intents`: one page of intents, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PaymentIntentList {
+    /// The intents of this page, oldest first.
+    pub data: Vec<PaymentIntent>,
+    /// True when more intents follow; pass the last id as `starting_after`.
+    pub has_more: bool,
+}
+
 /// `POST /v1/payment_intents/{id}/capture`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -307,18 +316,31 @@ pub struct CreateGiftCard {
     pub currency: String,
 }
 
-/// A gift card and its balance.
+/// A gift card and its balance. Money is conserved on it:
+/// `initial_balance = balance + held + captured - refunded`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct GiftCard {
     /// The code.
     pub code: String,
-    /// What is left.
+    /// What is left to spend (holds excluded).
     #[schema(value_type = String)]
     pub balance: Decimal,
     /// ISO 4217 code.
     pub currency: String,
     /// When it was issued.
     pub created_at: DateTime<Utc>,
+    /// The balance it was issued with.
+    #[schema(value_type = String)]
+    pub initial_balance: Decimal,
+    /// Held by uncaptured authorizations (manual capture).
+    #[schema(value_type = String)]
+    pub held: Decimal,
+    /// Taken by captured payments.
+    #[schema(value_type = String)]
+    pub captured: Decimal,
+    /// Given back by refunds.
+    #[schema(value_type = String)]
+    pub refunded: Decimal,
 }
 
 /// Kinds of balance movement.
@@ -412,6 +434,27 @@ impl PayClient {
     pub async fn intent(&self, id: &str) -> Result<PaymentIntent, ApiError> {
         self.0.get(&format!("/v1/payment_intents/{id}")).await
     }
+    /// `GET /v1/payment_intents?limit&starting_after`: a page of intents,
+    /// oldest first (`limit` 1 to 100, 10 by default).
+    pub async fn list_intents(
+        &self,
+        limit: Option<u32>,
+        starting_after: Option<&str>,
+    ) -> Result<PaymentIntentList, ApiError> {
+        let mut pairs = Vec::new();
+        if let Some(limit) = limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        if let Some(after) = starting_after {
+            pairs.push(("starting_after", after.to_owned()));
+        }
+        let query = query_string(&pairs);
+        if query.is_empty() {
+            self.0.get("/v1/payment_intents").await
+        } else {
+            self.0.get(&format!("/v1/payment_intents?{query}")).await
+        }
+    }
     /// `POST /v1/payment_intents/{id}/capture`.
     pub async fn capture(
         &self,
@@ -438,6 +481,10 @@ impl PayClient {
     pub async fn refund(&self, body: &CreateRefund, key: Option<&str>) -> Result<Refund, ApiError> {
         self.0.post("/v1/refunds", body, key).await
     }
+    /// `GET /v1/refunds/{id}`.
+    pub async fn get_refund(&self, id: &str) -> Result<Refund, ApiError> {
+        self.0.get(&format!("/v1/refunds/{id}")).await
+    }
     /// `POST /v1/gift_cards`.
     pub async fn create_gift_card(
         &self,
@@ -450,8 +497,63 @@ impl PayClient {
     pub async fn gift_card(&self, code: &str) -> Result<GiftCard, ApiError> {
         self.0.get(&format!("/v1/gift_cards/{code}")).await
     }
-    /// `GET /v1/reports/settlement`.
+    /// `GET /v1/reports/settlement`: every balance transaction so far.
     pub async fn settlement(&self) -> Result<SettlementReport, ApiError> {
         self.0.get("/v1/reports/settlement").await
+    }
+    /// `GET /v1/reports/settlement?from&to`: the balance transactions with
+    /// `from <= created_at < to`; either bound may be left open.
+    pub async fn settlement_between(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<SettlementReport, ApiError> {
+        let pairs: Vec<(&str, String)> = [("from", from), ("to", to)]
+            .into_iter()
+            .filter_map(|(name, at)| {
+                at.map(|at| (name, at.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
+            })
+            .collect();
+        let query = query_string(&pairs);
+        if query.is_empty() {
+            self.settlement().await
+        } else {
+            self.0.get(&format!("/v1/reports/settlement?{query}")).await
+        }
+    }
+}
+
+/// `a=1&b=x%3Ay`: names and percent-encoded values (RFC 3986 unreserved kept).
+fn query_string(pairs: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        for b in value.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_encode_values() {
+        let q = query_string(&[
+            ("from", "2026-03-02T09:00:00+01:00".into()),
+            ("limit", "5".into()),
+        ]);
+        assert_eq!(q, "from=2026-03-02T09%3A00%3A00%2B01%3A00&limit=5");
+        assert_eq!(query_string(&[]), "");
     }
 }

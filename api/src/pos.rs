@@ -80,6 +80,8 @@ pub enum InventoryState {
     None,
     /// On the shelf, sellable.
     InStock,
+    /// Set aside for an online order awaiting pickup: not sellable.
+    ReservedForSale,
     /// Sold.
     Sold,
     /// Brought back by a customer, not yet restocked.
@@ -378,10 +380,12 @@ pub struct CreatePickup {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PickupStatus {
-    /// Waiting at the counter.
+    /// Waiting at the counter; its units are set aside (RESERVED_FOR_SALE).
     Ready,
-    /// Handed over: its units left IN_STOCK.
+    /// Handed over: its units went from RESERVED_FOR_SALE to SOLD.
     Completed,
+    /// Cancelled before pickup: its units went back IN_STOCK.
+    Cancelled,
 }
 
 /// A pickup order at a store.
@@ -395,10 +399,15 @@ pub struct Pickup {
     pub lines: Vec<SaleLineRequest>,
     /// Who collects.
     pub customer: Option<String>,
-    /// Ready or completed.
+    /// Ready, completed or cancelled.
     pub status: PickupStatus,
+    /// When it was set aside.
+    pub created_at: DateTime<Utc>,
     /// When it was handed over.
     pub completed_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    #[serde(default)]
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 /// What the register does when a sale would take stock below zero.
@@ -420,6 +429,89 @@ pub enum SellPolicy {
 pub struct PosSettings {
     /// The sell-below-zero policy.
     pub sell_when_out_of_stock: SellPolicy,
+}
+
+/// `GET /v1/items`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemList {
+    /// Every item, by SKU.
+    pub data: Vec<Item>,
+}
+
+/// `PUT /v1/tax_rates/{code}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTaxRate {
+    /// The rate as a fraction from 0 to 1: `0.0825` is 8.25 %.
+    #[schema(value_type = String, example = "0.0825")]
+    pub rate: Decimal,
+}
+
+/// A tax rate for one tax code. Items whose code has no rate are taxed at 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxRate {
+    /// The tax code.
+    pub code: String,
+    /// The rate as a fraction.
+    #[schema(value_type = String)]
+    pub rate: Decimal,
+}
+
+/// `GET /v1/tax_rates`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxRateList {
+    /// Every rate, by code.
+    pub data: Vec<TaxRate>,
+}
+
+/// What made an IN_STOCK count change, as `inventory.count.updated` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InventoryCauseKind {
+    /// A `PHYSICAL_COUNT` change.
+    Count,
+    /// An `ADJUSTMENT` change.
+    Adjust,
+    /// A register sale.
+    Sale,
+    /// A restocked return.
+    Return,
+    /// A pickup handed over in store (RESERVED_FOR_SALE → SOLD).
+    Fulfillment,
+    /// Units set aside for a pickup (IN_STOCK → RESERVED_FOR_SALE).
+    Reserve,
+    /// Units of a cancelled pickup put back (RESERVED_FOR_SALE → IN_STOCK).
+    Release,
+}
+
+/// The cause an inventory event carries back, so that a connector can tell its
+/// own writes (echoes) from real changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryCause {
+    /// What kind of write.
+    pub kind: InventoryCauseKind,
+    /// The writer's `reference`, the sale or return id, or the pickup's order ref.
+    pub reference: Option<String>,
+    /// How much the IN_STOCK count moved because of it: 0 for a change older
+    /// than the latest physical count, which leaves stock as it was.
+    pub delta: i64,
+}
+
+/// The data of an `inventory.count.updated` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryCountUpdated {
+    /// The SKU.
+    pub sku: String,
+    /// The location id.
+    pub location: String,
+    /// IN_STOCK units after the change.
+    pub quantity: i64,
+    /// When the change happened on the floor.
+    pub occurred_at: DateTime<Utc>,
+    /// The `occurred_at` of the latest change that shaped the count.
+    pub calculated_at: DateTime<Utc>,
+    /// Why it changed.
+    pub cause: InventoryCause,
 }
 
 /// A typed client for the POS.
@@ -498,10 +590,59 @@ impl PosClient {
             )
             .await
     }
+    /// `POST /v1/pickups/{order_ref}/cancel`: release the units set aside.
+    pub async fn cancel_pickup(
+        &self,
+        order_ref: &str,
+        key: Option<&str>,
+    ) -> Result<Pickup, ApiError> {
+        self.0
+            .post(
+                &format!("/v1/pickups/{order_ref}/cancel"),
+                &serde_json::json!({}),
+                key,
+            )
+            .await
+    }
     /// `PUT /v1/settings`.
     pub async fn set_settings(&self, body: &PosSettings) -> Result<PosSettings, ApiError> {
         self.0
             .send(http::Method::PUT, "/v1/settings", Some(body), None)
             .await
+    }
+    /// `GET /v1/settings`.
+    pub async fn settings(&self) -> Result<PosSettings, ApiError> {
+        self.0.get("/v1/settings").await
+    }
+    /// `GET /v1/items`.
+    pub async fn items(&self) -> Result<ItemList, ApiError> {
+        self.0.get("/v1/items").await
+    }
+    /// `PUT /v1/tax_rates/{code}`.
+    pub async fn set_tax_rate(&self, code: &str, body: &SetTaxRate) -> Result<TaxRate, ApiError> {
+        self.0
+            .send(
+                http::Method::PUT,
+                &format!("/v1/tax_rates/{code}"),
+                Some(body),
+                None,
+            )
+            .await
+    }
+    /// `GET /v1/tax_rates`.
+    pub async fn tax_rates(&self) -> Result<TaxRateList, ApiError> {
+        self.0.get("/v1/tax_rates").await
+    }
+    /// `GET /v1/sales/{id}`.
+    pub async fn get_sale(&self, id: &str) -> Result<Sale, ApiError> {
+        self.0.get(&format!("/v1/sales/{id}")).await
+    }
+    /// `GET /v1/returns/{id}`.
+    pub async fn get_return(&self, id: &str) -> Result<Return, ApiError> {
+        self.0.get(&format!("/v1/returns/{id}")).await
+    }
+    /// `GET /v1/pickups/{order_ref}`.
+    pub async fn pickup(&self, order_ref: &str) -> Result<Pickup, ApiError> {
+        self.0.get(&format!("/v1/pickups/{order_ref}")).await
     }
 }

@@ -1,9 +1,31 @@
-//! The reference sync engine: a connector that keeps a merchant's POS, shop and
-//! payment gateway consistent.
+//! The reference sync engine: a connector that keeps a merchant's POS, shop
+//! and payment gateway consistent.
 //!
-//! It reaches the platforms only through [`omnisim_api`]: the `Transport`, the
-//! typed clients, signed webhooks and the change feeds. It must never depend on
+//! It reaches the platforms only through [`omnisim_api`]: typed clients over a
+//! `Transport`, signed webhooks and the change feeds. It must never depend on
 //! `omnisim-simulators`; anything it does, a vendor's connector in any language
-//! can do. Its strategies (webhook or poll, adjust or set or compare-and-set,
-//! an online buffer, reserve on order or on capture) arrive with the engine
-//! issue; this crate holds only its purpose until then.
+//! can do.
+//!
+//! - [`config`]: endpoints and the [`Strategy`] (webhook or poll; adjust, set
+//!   or compare-and-set; an online buffer; reserve on order or on capture).
+//! - [`Engine`]: the webhook receiver (verify, deduplicate, queue, 200), the
+//!   worker, the change-feed poller with durable cursors, retries.
+//! - `sync`: the rules, event by event (see its table).
+//! - [`store`]: durable state, SQLite in process mode, a simulated disk in
+//!   virtual mode.
+//!
+//! The same code runs in process under virtual time (the harness mounts
+//! [`Engine::router`] on its in-process transport) and as `omnisim engine`, a
+//! separate process in real time.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod engine;
+pub mod state;
+pub mod store;
+mod sync;
+
+pub use config::{Endpoints, ReserveMode, Strategy, SyncMode, WriteMode};
+pub use engine::{Engine, EngineConfig, EngineError, SyncError};
+pub use store::{MemStore, SqliteStore, Store};
+pub use sync::SyncFailure;

@@ -163,6 +163,13 @@ async fn failed_deliveries_are_retried_with_the_same_event_id() {
         .map(|r| serde_json::from_slice::<Event>(&r.body).unwrap().id)
         .collect();
     assert_eq!(ids, ["evt_pay_00000001"; 3]);
+    // The dispatcher records an attempt after its answer arrives: wait for the third record.
+    for _ in 0..2000 {
+        if sim.core.webhooks.deliveries().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let attempts: Vec<u32> = sim
         .core
         .webhooks

@@ -1,5 +1,12 @@
-//! The pos simulator.
+//! The pos simulator: a point of sale modelled on Square Inventory + Orders.
+//!
+//! - [`state`]: the state machine ([`PosState`]): catalog, stock, sales,
+//!   returns, pickups, settings and tax rates;
+//! - `ledger`: the Square-ordered IN_STOCK count of one SKU at one location;
+//! - `routes`: the HTTP handlers, and the two-phase flow that takes card and
+//!   gift-card tenders (and refunds) through the payment gateway.
 
+mod ledger;
 mod routes;
 pub mod state;
 

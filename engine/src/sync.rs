@@ -1,0 +1,782 @@
+//! What the engine does for each event: the sync rules.
+//!
+//! Stock model: at a store, the POS IN_STOCK count is the physical truth; an
+//! online order for that store sets its units aside at the POS (a POS pickup,
+//! which moves them out of IN_STOCK), so that the shop's `available` there
+//! stays equal to the POS count minus the buffer. Changes travel as deltas
+//! (never as blind absolute values, unless the `set` strategy is chosen):
+//!
+//! | event | action |
+//! |---|---|
+//! | pos `inventory.count.updated` (sale, return, count, adjust) | shop adjust by the same delta |
+//! | shop `inventory_levels/update` (adjust, set by staff) | pos adjustment by the same delta |
+//! | shop `orders/create` at a store | pos pickup (reserve) — on capture instead with `reserve = on_capture` |
+//! | shop `orders/cancelled` | pos pickup cancelled (release) |
+//! | pos `pickup.completed` | shop fulfil, then capture |
+//! | shop `orders/fulfilled` | capture, and complete the pos pickup if still open |
+//! | shop `refunds/create` | pos restock (`return`) or release (`cancel`) at the store |
+//! | pos `return.created` for an online order | shop refund of exactly those lines |
+//! | pay `payment_failed` / `canceled` of an open order | shop cancel with restock |
+//! | shop `products/update` | pos item price and tax |
+//!
+//! Writes carry `reference = omnisim-engine:<event id>`; changes that come back
+//! with that reference are the engine's own echo and are ignored. Idempotency
+//! keys derive from the causing event, so re-applying an event is harmless.
+
+use std::collections::BTreeMap;
+
+use omnisim_api::ApiError;
+use omnisim_api::Event;
+use omnisim_api::pos::{
+    BatchChangeInventory, CreatePickup, InventoryChange, InventoryChangeType, InventoryState,
+    SaleLineRequest, UpdateItem,
+};
+use omnisim_api::shop::{
+    AdjustInventory, CancelOrder, CancelReason, CaptureOrder, CreateOrderRefund, FinancialStatus,
+    FulfillOrder, FulfillmentStatus, Order, OrderStatus, RefundLineRequest, RestockType,
+    SetInventory,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::{ReserveMode, WriteMode};
+use crate::engine::{Engine, REFERENCE_PREFIX};
+use crate::state::{OrderTrack, Plat};
+
+/// Why an event could not be applied this time.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncFailure {
+    /// A platform did not answer usefully after retries: try again later.
+    #[error("{doing}: {source}")]
+    Api {
+        /// What the engine was doing.
+        doing: String,
+        /// The failure.
+        #[source]
+        source: ApiError,
+    },
+}
+
+type Outcome = Result<(), SyncFailure>;
+
+#[derive(Debug, Default, Deserialize)]
+struct Cause {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    reference: Option<String>,
+    #[serde(default)]
+    delta: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct StockChange {
+    sku: String,
+    location: String,
+    #[serde(default)]
+    quantity: Option<i64>,
+    #[serde(default)]
+    cause: Option<Cause>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReturnLine {
+    sku: String,
+    quantity: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct PosReturn {
+    id: String,
+    #[serde(default)]
+    order_ref: Option<String>,
+    lines: Vec<ReturnLine>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PickupDone {
+    order_ref: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundLine {
+    sku: String,
+    quantity: i64,
+    restock_type: RestockType,
+    #[serde(default)]
+    location: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ShopRefund {
+    #[serde(default)]
+    id: Option<String>,
+    order_id: String,
+    lines: Vec<RefundLine>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IntentView {
+    id: String,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProductView {
+    sku: String,
+    price: rust_decimal::Decimal,
+    currency: String,
+    #[serde(default)]
+    tax_code: Option<String>,
+}
+
+fn reference(event: &Event) -> String {
+    format!("{REFERENCE_PREFIX}{}", event.id)
+}
+
+fn is_echo(cause: &Cause) -> bool {
+    cause
+        .reference
+        .as_deref()
+        .is_some_and(|r| r.starts_with(REFERENCE_PREFIX))
+}
+
+/// Parses event data; data that does not parse is reported and skipped, as
+/// retrying cannot fix it.
+fn parse<T: DeserializeOwned>(engine: &Engine, event: &Event) -> Option<T> {
+    match serde_json::from_value(event.data.clone()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            engine.report(
+                "unreadable_event",
+                format!("`{}` data does not parse: {e}", event.kind),
+                Some(&event.id),
+            );
+            None
+        }
+    }
+}
+
+/// Decides what a failed call means: retryable failures leave the event
+/// unapplied (the poller retries it); a refusal is reported and the event
+/// counts as applied, since repeating it would be refused again.
+fn settle<T>(
+    engine: &Engine,
+    event: &Event,
+    doing: &str,
+    r: Result<T, ApiError>,
+) -> Result<Option<T>, SyncFailure> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.is_retryable() => Err(SyncFailure::Api {
+            doing: doing.to_owned(),
+            source: e,
+        }),
+        Err(e) => {
+            let code = match e.code() {
+                Some("unknown_sku") => "unmapped_sku",
+                Some("unknown_location") => "unmapped_location",
+                _ => "write_refused",
+            };
+            engine.report(code, format!("{doing}: {e}"), Some(&event.id));
+            Ok(None)
+        }
+    }
+}
+
+/// Applies one event.
+pub(crate) async fn apply(engine: &Engine, p: Plat, event: &Event) -> Outcome {
+    match (p, event.kind.as_str()) {
+        (Plat::Pos, "inventory.count.updated") => pos_stock_changed(engine, event).await,
+        (Plat::Pos, "return.created") => pos_return(engine, event).await,
+        (Plat::Pos, "pickup.completed") => pos_pickup_completed(engine, event).await,
+        (Plat::Shop, "orders/create" | "orders/paid" | "orders/cancelled" | "orders/fulfilled") => {
+            let Some(order) = parse::<Order>(engine, event) else {
+                return Ok(());
+            };
+            // Webhooks may arrive out of order (paid before create): act on the
+            // order as it is now, not on the event's copy.
+            let order = match settle(
+                engine,
+                event,
+                "reading the order",
+                engine.call(|| engine.shop.order(&order.id)).await,
+            )? {
+                Some(o) => o,
+                None => return Ok(()),
+            };
+            order_changed(engine, event, order).await
+        }
+        (Plat::Shop, "inventory_levels/update") => shop_stock_changed(engine, event).await,
+        (Plat::Shop, "refunds/create") => shop_refund(engine, event).await,
+        (Plat::Shop, "products/update") => product_changed(engine, event).await,
+        (Plat::Pay, "payment_intent.payment_failed" | "payment_intent.canceled") => {
+            payment_dropped(engine, event).await
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn pos_stock_changed(engine: &Engine, event: &Event) -> Outcome {
+    let Some(change) = parse::<StockChange>(engine, event) else {
+        return Ok(());
+    };
+    let cause = change.cause.unwrap_or_default();
+    if is_echo(&cause) || cause.delta == 0 {
+        return Ok(());
+    }
+    match cause.kind.as_str() {
+        // Units set aside for, released from, or handed to an online order:
+        // the shop already counts them through the order.
+        "fulfillment" | "reserve" | "release" => Ok(()),
+        _ => {
+            push_to_shop(
+                engine,
+                event,
+                &change.sku,
+                &change.location,
+                cause.delta,
+                change.quantity,
+            )
+            .await
+        }
+    }
+}
+
+async fn push_to_shop(
+    engine: &Engine,
+    event: &Event,
+    sku: &str,
+    location: &str,
+    delta: i64,
+    pos_quantity: Option<i64>,
+) -> Outcome {
+    let reference = reference(event);
+    let key = format!("eng:{}:shop-stock:{sku}:{location}", event.id);
+    let doing = format!("pushing {delta:+} {sku} at {location} to the shop");
+    match engine.strategy().write {
+        WriteMode::Adjust => {
+            let body = AdjustInventory {
+                sku: sku.to_owned(),
+                location: location.to_owned(),
+                delta,
+                reason: "correction".into(),
+                change_from: None,
+                reference: Some(reference),
+            };
+            settle(
+                engine,
+                event,
+                &doing,
+                engine.call(|| engine.shop.adjust(&body, Some(&key))).await,
+            )?;
+        }
+        WriteMode::Set => {
+            let Some(quantity) = pos_quantity else {
+                return Ok(());
+            };
+            let body = SetInventory {
+                sku: sku.to_owned(),
+                location: location.to_owned(),
+                available: (quantity - engine.strategy().buffer).max(0),
+                change_from: None,
+                reference: Some(reference),
+            };
+            settle(
+                engine,
+                event,
+                &doing,
+                engine.call(|| engine.shop.set(&body, Some(&key))).await,
+            )?;
+        }
+        WriteMode::CompareAndSet => {
+            for attempt in 0..8 {
+                let Some(level) = settle(
+                    engine,
+                    event,
+                    &doing,
+                    engine.call(|| engine.shop.level(sku, location)).await,
+                )?
+                else {
+                    return Ok(());
+                };
+                let body = AdjustInventory {
+                    sku: sku.to_owned(),
+                    location: location.to_owned(),
+                    delta,
+                    reason: "correction".into(),
+                    change_from: Some(level.available),
+                    reference: Some(reference.clone()),
+                };
+                let key = format!("{key}:{attempt}");
+                match engine.call(|| engine.shop.adjust(&body, Some(&key))).await {
+                    Err(e) if e.code() == Some("change_from_quantity_stale") => continue,
+                    r => {
+                        settle(engine, event, &doing, r)?;
+                        return Ok(());
+                    }
+                }
+            }
+            engine.report(
+                "write_conflict",
+                format!("{doing}: still stale after 8 tries"),
+                Some(&event.id),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn push_to_pos(
+    engine: &Engine,
+    event: &Event,
+    sku: &str,
+    location: &str,
+    delta: i64,
+    moves: (InventoryState, InventoryState),
+) -> Outcome {
+    let (from, to) = if delta > 0 { moves } else { (moves.1, moves.0) };
+    let body = BatchChangeInventory {
+        changes: vec![InventoryChange {
+            kind: InventoryChangeType::Adjustment,
+            sku: sku.to_owned(),
+            location: location.to_owned(),
+            quantity: delta.abs(),
+            from_state: Some(from),
+            to_state: Some(to),
+            occurred_at: engine.clock.now(),
+            reference: Some(reference(event)),
+        }],
+    };
+    let key = format!("eng:{}:pos-stock:{sku}:{location}:{from:?}", event.id);
+    let doing = format!("pushing {delta:+} {sku} at {location} to the POS");
+    settle(
+        engine,
+        event,
+        &doing,
+        engine
+            .call(|| engine.pos.change_inventory(&body, Some(&key)))
+            .await,
+    )?;
+    Ok(())
+}
+
+async fn shop_stock_changed(engine: &Engine, event: &Event) -> Outcome {
+    let Some(change) = parse::<StockChange>(engine, event) else {
+        return Ok(());
+    };
+    let cause = change.cause.unwrap_or_default();
+    if is_echo(&cause) || cause.delta == 0 {
+        return Ok(());
+    }
+    match cause.kind.as_str() {
+        // Staff changed stock on the shop: the POS must see the same difference.
+        "adjust" | "set" => {
+            push_to_pos(
+                engine,
+                event,
+                &change.sku,
+                &change.location,
+                cause.delta,
+                (InventoryState::None, InventoryState::InStock),
+            )
+            .await
+        }
+        // Orders, cancels, fulfilments and refunds are handled from their own events.
+        _ => Ok(()),
+    }
+}
+
+fn order_location(o: &Order) -> String {
+    o.pickup_location
+        .clone()
+        .unwrap_or_else(|| o.location.clone())
+}
+
+fn track_of(engine: &Engine, o: &Order) -> OrderTrack {
+    engine
+        .with_state(|s| s.orders.get(&o.id).cloned())
+        .unwrap_or_else(|| OrderTrack {
+            id: o.id.clone(),
+            location: order_location(o),
+            payment_intent: o.payment_intent.clone(),
+            lines: o.lines.iter().fold(BTreeMap::new(), |mut m, l| {
+                *m.entry(l.sku.clone()).or_insert(0) += l.quantity;
+                m
+            }),
+            line_ids: o
+                .lines
+                .iter()
+                .map(|l| (l.sku.clone(), l.id.clone()))
+                .collect(),
+            ..OrderTrack::default()
+        })
+}
+
+async fn is_store(engine: &Engine, location: &str) -> Result<bool, SyncFailure> {
+    let listed = engine
+        .call(|| engine.pos.0.locations())
+        .await
+        .map_err(|e| SyncFailure::Api {
+            doing: "listing POS locations".into(),
+            source: e,
+        })?;
+    Ok(listed.data.iter().any(|l| l.id == location))
+}
+
+async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
+    let mut track = track_of(engine, &o);
+    let at_store = is_store(engine, &track.location).await?;
+    let cancelled = o.status == OrderStatus::Cancelled;
+    if cancelled {
+        if track.reserved && !track.released && !track.picked_up {
+            let key = format!("eng:release:{}", o.id);
+            let r = engine
+                .call(|| engine.pos.cancel_pickup(&o.id, Some(&key)))
+                .await;
+            match r {
+                Err(e) if e.code() == Some("pickup_already_cancelled") => {}
+                r => {
+                    settle(engine, event, "releasing the store reservation", r)?;
+                }
+            }
+            track.released = true;
+        }
+        track.cancelled = true;
+        engine.with_state(|s| s.save_order(track));
+        return Ok(());
+    }
+    let paid = matches!(
+        o.financial_status,
+        FinancialStatus::Paid | FinancialStatus::PartiallyPaid | FinancialStatus::PartiallyRefunded
+    );
+    let reserve_now = match engine.strategy().reserve {
+        ReserveMode::OnOrder => true,
+        ReserveMode::OnCapture => paid,
+    };
+    if at_store
+        && !track.reserved
+        && reserve_now
+        && o.fulfillment_status != FulfillmentStatus::Fulfilled
+    {
+        let body = CreatePickup {
+            order_ref: o.id.clone(),
+            location: track.location.clone(),
+            lines: o
+                .lines
+                .iter()
+                .filter(|l| l.quantity - l.refunded_quantity - l.fulfilled_quantity > 0)
+                .map(|l| SaleLineRequest {
+                    sku: l.sku.clone(),
+                    quantity: l.quantity - l.refunded_quantity - l.fulfilled_quantity,
+                })
+                .collect(),
+            customer: o.customer.clone(),
+        };
+        if !body.lines.is_empty() {
+            let key = format!("eng:reserve:{}", o.id);
+            match engine
+                .call(|| engine.pos.create_pickup(&body, Some(&key)))
+                .await
+            {
+                Err(e) if e.code() == Some("pickup_exists") => {}
+                r => {
+                    settle(engine, event, "reserving the order's units at the store", r)?;
+                }
+            }
+        }
+        track.reserved = true;
+    }
+    if o.fulfillment_status == FulfillmentStatus::Fulfilled {
+        track.fulfilled = true;
+        if at_store && track.reserved && !track.picked_up {
+            let key = format!("eng:handover:{}", o.id);
+            match engine
+                .call(|| engine.pos.complete_pickup(&o.id, Some(&key)))
+                .await
+            {
+                Err(e) if e.code() == Some("pickup_already_completed") => {}
+                r => {
+                    settle(engine, event, "completing the store pickup", r)?;
+                }
+            }
+            track.picked_up = true;
+        }
+        if o.financial_status == FinancialStatus::Authorized && !track.captured {
+            let key = format!("eng:capture:{}", o.id);
+            let all = CaptureOrder::default();
+            let r = engine
+                .call(|| engine.shop.capture(&o.id, &all, Some(&key)))
+                .await;
+            if settle(engine, event, "capturing the fulfilled order", r)?.is_some() {
+                track.captured = true;
+            }
+        }
+    }
+    if paid {
+        track.captured = true;
+    }
+    engine.with_state(|s| s.save_order(track));
+    Ok(())
+}
+
+async fn pos_pickup_completed(engine: &Engine, event: &Event) -> Outcome {
+    let Some(done) = parse::<PickupDone>(engine, event) else {
+        return Ok(());
+    };
+    let Some(order) = settle(
+        engine,
+        event,
+        "reading the picked-up order",
+        engine.call(|| engine.shop.order(&done.order_ref)).await,
+    )?
+    else {
+        return Ok(());
+    };
+    if let Some(mut track) = engine.with_state(|s| s.orders.get(&order.id).cloned()) {
+        track.picked_up = true;
+        engine.with_state(|s| s.save_order(track));
+    }
+    let order = if order.fulfillment_status == FulfillmentStatus::Fulfilled
+        || order.status == OrderStatus::Cancelled
+    {
+        order
+    } else {
+        let key = format!("eng:fulfil:{}", order.id);
+        let all = FulfillOrder::default();
+        match settle(
+            engine,
+            event,
+            "fulfilling the picked-up order",
+            engine
+                .call(|| engine.shop.fulfill(&order.id, &all, Some(&key)))
+                .await,
+        )? {
+            Some(o) => o,
+            None => return Ok(()),
+        }
+    };
+    order_changed(engine, event, order).await
+}
+
+async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
+    let Some(refund) = parse::<ShopRefund>(engine, event) else {
+        return Ok(());
+    };
+    let track = engine.with_state(|s| s.orders.get(&refund.order_id).cloned());
+    for line in &refund.lines {
+        match line.restock_type {
+            // Goods came back: they are physically in the store now.
+            RestockType::Return => {
+                if let Some(location) = &line.location
+                    && is_store(engine, location).await?
+                {
+                    push_to_pos(
+                        engine,
+                        event,
+                        &line.sku,
+                        location,
+                        line.quantity,
+                        (InventoryState::None, InventoryState::InStock),
+                    )
+                    .await?;
+                }
+            }
+            // Unfulfilled units refunded: release them from the store reservation.
+            RestockType::Cancel => {
+                if let Some(t) = &track
+                    && t.reserved
+                    && !t.released
+                    && !t.picked_up
+                {
+                    push_to_pos(
+                        engine,
+                        event,
+                        &line.sku,
+                        &t.location,
+                        line.quantity,
+                        (InventoryState::ReservedForSale, InventoryState::InStock),
+                    )
+                    .await?;
+                }
+            }
+            RestockType::NoRestock => {}
+        }
+    }
+    let _ = refund.id;
+    Ok(())
+}
+
+async fn pos_return(engine: &Engine, event: &Event) -> Outcome {
+    let Some(ret) = parse::<PosReturn>(engine, event) else {
+        return Ok(());
+    };
+    let Some(order_ref) = ret.order_ref else {
+        return Ok(());
+    };
+    let Some(order) = settle(
+        engine,
+        event,
+        "reading the returned order",
+        engine.call(|| engine.shop.order(&order_ref)).await,
+    )?
+    else {
+        return Ok(());
+    };
+    let mut lines = Vec::new();
+    for rl in &ret.lines {
+        match order.lines.iter().find(|l| l.sku == rl.sku) {
+            Some(l) => lines.push(RefundLineRequest {
+                line_id: l.id.clone(),
+                quantity: rl.quantity,
+                // The POS already took the units back (and restocked them if it did).
+                restock_type: RestockType::NoRestock,
+                location: None,
+            }),
+            None => engine.report(
+                "return_mismatch",
+                format!(
+                    "store return {} names {} which order {} does not hold",
+                    ret.id, rl.sku, order.id
+                ),
+                Some(&event.id),
+            ),
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let body = CreateOrderRefund {
+        lines,
+        note: Some(format!("store return {}", ret.id)),
+    };
+    let key = format!("eng:refund:{}", ret.id);
+    settle(
+        engine,
+        event,
+        "refunding the online order for a store return",
+        engine
+            .call(|| engine.shop.refund(&order.id, &body, Some(&key)))
+            .await,
+    )?;
+    Ok(())
+}
+
+async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {
+    let Some(intent) = parse::<IntentView>(engine, event) else {
+        return Ok(());
+    };
+    let Some(order_id) = intent.metadata.get("order_id") else {
+        return Ok(());
+    };
+    let Some(order) = settle(
+        engine,
+        event,
+        "reading the order of a failed payment",
+        engine.call(|| engine.shop.order(order_id)).await,
+    )?
+    else {
+        return Ok(());
+    };
+    let open_money = matches!(
+        order.financial_status,
+        FinancialStatus::Pending | FinancialStatus::Authorized
+    );
+    if order.status == OrderStatus::Cancelled
+        || !open_money
+        || order.payment_intent.as_deref() != Some(intent.id.as_str())
+    {
+        return Ok(());
+    }
+    let key = format!("eng:cancel:{}", event.id);
+    let body = CancelOrder {
+        reason: CancelReason::Declined,
+        restock: Some(true),
+    };
+    let r = engine
+        .call(|| engine.shop.cancel(&order.id, &body, Some(&key)))
+        .await;
+    match r {
+        Err(e) if e.code() == Some("order_already_cancelled") => Ok(()),
+        r => {
+            if let Some(order) =
+                settle(engine, event, "cancelling the order of a failed payment", r)?
+            {
+                order_changed(engine, event, order).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
+    let Some(product) = parse::<ProductView>(engine, event) else {
+        return Ok(());
+    };
+    let Some(item) = settle(
+        engine,
+        event,
+        "reading the POS item",
+        engine.call(|| engine.pos.item(&product.sku)).await,
+    )?
+    else {
+        return Ok(());
+    };
+    if item.price == product.price
+        && item.currency == product.currency
+        && item.tax_code == product.tax_code
+    {
+        return Ok(());
+    }
+    let body = UpdateItem {
+        name: None,
+        price: Some(product.price),
+        currency: Some(product.currency.clone()),
+        tax_code: product.tax_code.clone(),
+    };
+    settle(
+        engine,
+        event,
+        "propagating price and tax to the POS",
+        engine
+            .call(|| engine.pos.update_item(&product.sku, &body))
+            .await,
+    )?;
+    Ok(())
+}
+
+/// The periodic pass after each poll: compares tracked orders with the gateway
+/// (three-way match) and reports mismatches.
+pub(crate) async fn reconcile(engine: &Engine) {
+    let orders: Vec<OrderTrack> = engine.with_state(|s| {
+        s.orders
+            .values()
+            .filter(|o| !o.cancelled)
+            .cloned()
+            .collect()
+    });
+    for track in orders.iter().rev().take(50) {
+        let Some(intent_id) = &track.payment_intent else {
+            continue;
+        };
+        let (Ok(order), Ok(intent)) = (
+            engine.shop.order(&track.id).await,
+            engine.pay.intent(intent_id).await,
+        ) else {
+            continue;
+        };
+        let shop_net = order.total_captured - order.total_refunded;
+        let pay_net = intent.amount_received - intent.amount_refunded;
+        if shop_net != pay_net && order.total_captured > rust_decimal::Decimal::ZERO {
+            engine.report(
+                "payment_mismatch",
+                format!(
+                    "order {} shows {shop_net} net captured; intent {} shows {pay_net}",
+                    order.id, intent.id
+                ),
+                None,
+            );
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! `catalog_parity`: a price or tax change made on the shop reaches the POS
+//! within the catalog SLA, and both agree at the end.
+
+use rust_decimal::Decimal;
+
+use omnisim_reports::{CheckResult, Violation, Witness};
+
+use super::{Input, clock, verdict};
+use crate::history::{Entry, OpType};
+
+fn dec(v: &serde_json::Value) -> Option<Decimal> {
+    v.as_str().and_then(|s| s.parse().ok())
+}
+
+pub(super) fn check(input: &Input<'_>) -> CheckResult {
+    let mut violations = Vec::new();
+    let sla = chrono::TimeDelta::from_std(input.catalog_sla()).unwrap_or_default();
+    let mut latencies = Vec::new();
+    for e in input.history {
+        let Entry::Op { index, time, kind: OpType::Ok, f, value, process, step } = e else { continue };
+        if process != "staff" || !(f == "price" || f == "tax") {
+            continue;
+        }
+        let st = &input.loaded.scenario.steps[*step];
+        if st.target.as_ref().is_some_and(|t| t.get_ref() == "pos") {
+            continue;
+        }
+        let sku = value["sku"].as_str().unwrap_or_default();
+        if !input.loaded.scenario.merchant.catalog.iter().any(|c| c.sku.get_ref() == sku && c.on_pos) {
+            continue;
+        }
+        let want_price = dec(&value["price"]);
+        let reached = input.events("pos").find(|(_, ev)| {
+            ev.kind == "item.updated" && ev.occurred_at >= *time && ev.data["sku"] == sku && dec(&ev.data["price"]) == want_price && ev.data["tax_code"] == value["tax_code"]
+        });
+        match reached {
+            Some((_, ev)) => {
+                let lag = ev.occurred_at - *time;
+                latencies.push(lag.num_milliseconds());
+                if lag > sla {
+                    violations.push(Violation {
+                        message: format!("{sku} {f} change at {} reached the POS only at {}", clock(*time), clock(ev.occurred_at)),
+                        sku: Some(sku.to_owned()),
+                        units: None,
+                        witnesses: vec![Witness { index: *index, time: *time, what: format!("staff {f}") }],
+                    });
+                }
+            }
+            None => violations.push(Violation {
+                message: format!("{sku} {f} change at {} never reached the POS", clock(*time)),
+                sku: Some(sku.to_owned()),
+                units: None,
+                witnesses: vec![Witness { index: *index, time: *time, what: format!("staff {f}") }],
+            }),
+        }
+    }
+    latencies.sort_unstable();
+    verdict("catalog_parity", violations, serde_json::json!({ "changes": latencies.len(), "max_ms": latencies.last() }))
+}

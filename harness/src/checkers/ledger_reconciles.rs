@@ -1,0 +1,90 @@
+//! `ledger_reconciles`: money is one truth across shop, POS and gateway.
+//! Every order's captured − refunded equals the gateway's; no orphan or open
+//! authorization after a cancel; no capture on a cancelled order; no refund
+//! above captured; store sales' card tenders were collected in full.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use omnisim_reports::{CheckResult, Violation, Witness};
+
+use super::{Input, verdict};
+
+fn dec(v: &serde_json::Value) -> Decimal {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_default()
+}
+
+pub(super) fn check(input: &Input<'_>) -> CheckResult {
+    let mut violations = Vec::new();
+    let intents: BTreeMap<&str, &serde_json::Value> = input.state.intents.iter().filter_map(|i| Some((i["id"].as_str()?, i))).collect();
+    let end = |what: String| Witness { index: input.history.len() as u64, time: input.ended, what };
+    let mut orders_by_id = BTreeMap::new();
+    for o in &input.state.orders {
+        let id = o["id"].as_str().unwrap_or_default();
+        orders_by_id.insert(id, o);
+        let Some(pi) = o["payment_intent"].as_str() else { continue };
+        let Some(intent) = intents.get(pi) else {
+            violations.push(Violation { message: format!("order {id} names intent {pi}, which the gateway does not have"), sku: None, units: None, witnesses: vec![end(format!("order {id}"))] });
+            continue;
+        };
+        let shop_net = dec(&o["total_captured"]) - dec(&o["total_refunded"]);
+        let pay_net = dec(&intent["amount_received"]) - dec(&intent["amount_refunded"]);
+        if shop_net != pay_net {
+            violations.push(Violation {
+                message: format!("order {id} shows {shop_net} captured net of refunds; the gateway shows {pay_net} on {pi}"),
+                sku: None,
+                units: None,
+                witnesses: vec![end(format!("order {id}")), end(format!("intent {pi}"))],
+            });
+        }
+        let cancelled = o["status"] == "cancelled";
+        if cancelled && intent["status"] == "requires_capture" {
+            violations.push(Violation { message: format!("order {id} is cancelled but its authorization {pi} is still open"), sku: None, units: None, witnesses: vec![end(format!("intent {pi}"))] });
+        }
+        if cancelled && pay_net > Decimal::ZERO {
+            violations.push(Violation { message: format!("order {id} is cancelled but {pay_net} is still captured on {pi}"), sku: None, units: None, witnesses: vec![end(format!("intent {pi}"))] });
+        }
+        if !cancelled && o["fulfillment_status"] == "fulfilled" {
+            let net_total = dec(&o["total"]) - dec(&o["total_refunded"]);
+            if pay_net != net_total {
+                violations.push(Violation {
+                    message: format!("order {id} was handed over; its net total is {net_total} but {pay_net} was collected"),
+                    sku: None,
+                    units: None,
+                    witnesses: vec![end(format!("order {id}"))],
+                });
+            }
+        }
+    }
+    for (pi, intent) in &intents {
+        if dec(&intent["amount_refunded"]) > dec(&intent["amount_received"]) {
+            violations.push(Violation { message: format!("intent {pi} refunded more than it captured"), sku: None, units: None, witnesses: vec![end(format!("intent {pi}"))] });
+        }
+        if let Some(order) = intent["metadata"]["order_id"].as_str()
+            && intent["status"] == "requires_capture"
+            && !orders_by_id.contains_key(order)
+        {
+            violations.push(Violation { message: format!("orphan authorization {pi}: order {order} does not exist"), sku: None, units: None, witnesses: vec![end(format!("intent {pi}"))] });
+        }
+    }
+    // Store sales: each card or gift-card tender collected in full, less its refunds.
+    for (index, e) in input.events("pos") {
+        if e.kind != "sale.created" {
+            continue;
+        }
+        for t in e.data["tenders"].as_array().cloned().unwrap_or_default() {
+            let Some(pi) = t["payment_intent"].as_str() else { continue };
+            let Some(intent) = intents.get(pi) else { continue };
+            if dec(&intent["amount_received"]) != dec(&t["amount"]) {
+                violations.push(Violation {
+                    message: format!("store sale {} took {} by {} but the gateway collected {}", e.data["id"].as_str().unwrap_or("?"), dec(&t["amount"]), pi, dec(&intent["amount_received"])),
+                    sku: None,
+                    units: None,
+                    witnesses: vec![Witness { index, time: e.occurred_at, what: "sale.created".into() }],
+                });
+            }
+        }
+    }
+    verdict("ledger_reconciles", violations, serde_json::json!({ "orders": input.state.orders.len(), "intents": intents.len() }))
+}

@@ -1,0 +1,102 @@
+//! The checkers: pure functions of (history, final state, truth). Each one
+//! judges one invariant and reports every violation with the operations that
+//! witness it. They never drive the system and never take the engine's word.
+
+mod catalog_parity;
+mod exactly_once;
+mod ledger_reconciles;
+mod no_oversell;
+mod returns_restock;
+mod stock_converges;
+mod sync_latency;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use omnisim_reports::{CheckResult, Status, Violation};
+use serde::{Deserialize, Serialize};
+
+use crate::history::Entry;
+use crate::truth::Truth;
+use crate::validate::Loaded;
+
+/// The state of the platforms at the end of the run, read through their APIs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FinalState {
+    /// Shop levels by `sku@location`.
+    pub shop_levels: BTreeMap<String, serde_json::Value>,
+    /// POS IN_STOCK counts by `sku@location`.
+    pub pos_counts: BTreeMap<String, i64>,
+    /// Shop orders.
+    pub orders: Vec<serde_json::Value>,
+    /// Gateway intents.
+    pub intents: Vec<serde_json::Value>,
+    /// Shop products by SKU.
+    pub products: BTreeMap<String, serde_json::Value>,
+    /// POS items by SKU.
+    pub items: BTreeMap<String, serde_json::Value>,
+}
+
+/// Everything a checker may read.
+pub struct Input<'a> {
+    /// The scenario.
+    pub loaded: &'a Loaded,
+    /// The history.
+    pub history: &'a [Entry],
+    /// The platforms at the end.
+    pub state: &'a FinalState,
+    /// The truth.
+    pub truth: &'a Truth,
+    /// The buffer the connector holds back at stores.
+    pub buffer: i64,
+    /// When the run ended.
+    pub ended: DateTime<Utc>,
+}
+
+impl Input<'_> {
+    /// Platform events of one platform, in commit order.
+    pub fn events<'b>(&'b self, platform: &'b str) -> impl Iterator<Item = (u64, &'b omnisim_api::Event)> + 'b {
+        self.history.iter().filter_map(move |e| match e {
+            Entry::Event { index, platform: p, event } if p == platform => Some((*index, event)),
+            _ => None,
+        })
+    }
+
+    /// The stock SLA (5 minutes by default).
+    pub fn stock_sla(&self) -> Duration {
+        sla(&self.loaded.scenario.sla.stock, Duration::from_secs(300))
+    }
+
+    /// The catalog SLA (15 minutes by default).
+    pub fn catalog_sla(&self) -> Duration {
+        sla(&self.loaded.scenario.sla.catalog, Duration::from_secs(900))
+    }
+}
+
+fn sla(v: &Option<crate::scenario::Spanned<String>>, default: Duration) -> Duration {
+    v.as_ref().and_then(|s| crate::validate::parse_duration(s.get_ref())).unwrap_or(default)
+}
+
+fn verdict(name: &str, violations: Vec<Violation>, metrics: serde_json::Value) -> CheckResult {
+    let status = if violations.is_empty() { Status::Pass } else { Status::Fail };
+    CheckResult { name: name.to_owned(), status, violations, expected_to_fail: false, metrics }
+}
+
+/// Runs every checker, in the order of [`crate::validate::CHECKS`].
+pub fn run_all(input: &Input<'_>) -> Vec<CheckResult> {
+    vec![
+        no_oversell::check(input),
+        stock_converges::check(input),
+        ledger_reconciles::check(input),
+        exactly_once::check(input),
+        returns_restock::check(input),
+        catalog_parity::check(input),
+        sync_latency::check(input),
+    ]
+}
+
+/// `12:03:07` from a simulated time.
+pub fn clock(t: DateTime<Utc>) -> String {
+    t.format("%H:%M:%S").to_string()
+}

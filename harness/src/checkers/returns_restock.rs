@@ -1,0 +1,75 @@
+//! `returns_restock`: a restocked return puts exactly its units back at its
+//! location, and the money back is the paid price of those units (discount and
+//! tax pro rata).
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use omnisim_reports::{CheckResult, Violation, Witness};
+
+use super::{Input, verdict};
+use crate::history::{Entry, OpType};
+
+fn dec(v: &serde_json::Value) -> Decimal {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_default()
+}
+
+pub(super) fn check(input: &Input<'_>) -> CheckResult {
+    let mut violations = Vec::new();
+    // Sale line totals by (sale id, sku) → (quantity, total).
+    let mut sale_lines: BTreeMap<(String, String), (i64, Decimal)> = BTreeMap::new();
+    let mut restocks: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for (_, e) in input.events("pos") {
+        match e.kind.as_str() {
+            "sale.created" => {
+                for l in e.data["lines"].as_array().cloned().unwrap_or_default() {
+                    let qty = l["quantity"].as_i64().unwrap_or(0);
+                    let total = if l["total"].is_string() { dec(&l["total"]) } else { dec(&l["price"]) * Decimal::from(qty) };
+                    sale_lines.insert((e.data["id"].as_str().unwrap_or_default().to_owned(), l["sku"].as_str().unwrap_or_default().to_owned()), (qty, total));
+                }
+            }
+            "inventory.count.updated" if e.data["cause"]["kind"] == "return" => {
+                let key = (
+                    e.data["cause"]["reference"].as_str().unwrap_or_default().to_owned(),
+                    e.data["sku"].as_str().unwrap_or_default().to_owned(),
+                    e.data["location"].as_str().unwrap_or_default().to_owned(),
+                );
+                *restocks.entry(key).or_insert(0) += e.data["cause"]["delta"].as_i64().unwrap_or(0);
+            }
+            _ => {}
+        }
+    }
+    let mut checked = 0;
+    for e in input.history {
+        let Entry::Op { index, time, kind: OpType::Ok, f, value, process, .. } = e else { continue };
+        if !(process.starts_with("pos") && f == "return") {
+            continue;
+        }
+        checked += 1;
+        let id = value["id"].as_str().unwrap_or_default();
+        let location = value["location"].as_str().unwrap_or_default();
+        let w = || vec![Witness { index: *index, time: *time, what: format!("store return {id}") }];
+        for l in value["lines"].as_array().cloned().unwrap_or_default() {
+            let sku = l["sku"].as_str().unwrap_or_default();
+            let q = l["quantity"].as_i64().unwrap_or(0);
+            if value["restock"].as_bool() == Some(true) {
+                let put_back = restocks.get(&(id.to_owned(), sku.to_owned(), location.to_owned())).copied().unwrap_or(0);
+                if put_back != q {
+                    violations.push(Violation { message: format!("return {id} took back {q} {sku} at {location} but restocked {put_back}"), sku: Some(sku.to_owned()), units: Some(q - put_back), witnesses: w() });
+                }
+            }
+            if let Some(sale) = value["sale_id"].as_str()
+                && let Some((qty, total)) = sale_lines.get(&(sale.to_owned(), sku.to_owned()))
+                && *qty > 0
+            {
+                let fair = omnisim_api::common::round_money(*total * Decimal::from(q) / Decimal::from(*qty), value["currency"].as_str().unwrap_or("USD"));
+                let paid_back = dec(&l["amount"]);
+                if (paid_back - fair).abs() > Decimal::new(1, 2) {
+                    violations.push(Violation { message: format!("return {id} paid back {paid_back} for {q} {sku}; the paid price pro rata is {fair}"), sku: Some(sku.to_owned()), units: None, witnesses: w() });
+                }
+            }
+        }
+    }
+    verdict("returns_restock", violations, serde_json::json!({ "returns_checked": checked }))
+}

@@ -1,0 +1,575 @@
+//! The virtual-time runner: one current-thread tokio runtime with paused time
+//! runs the simulators, the engine and the scripted actors of one scenario.
+//!
+//! [`run`] builds the world, sets the merchant up through the platforms'
+//! public APIs, starts the engine, then starts each step as its own task at
+//! its simulated time (so steps close together really overlap), waits for
+//! them, lets the world settle, and collects the history and final snapshots.
+//! The same scenario and seed give a byte-identical history.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use http::Method;
+use omnisim_api::pay::{CancelIntent, CaptureMethod, CreateGiftCard, CreateRefund, PaymentMethod};
+use omnisim_api::pos::{
+    BatchChangeInventory, CreateItem, CreateReturn, CreateSale, InventoryChange, InventoryChangeType, InventoryState, RefundTo,
+    SaleLineRequest, TenderRequest, TenderType, UpdateItem,
+};
+use omnisim_api::shop::{
+    CancelOrder, CaptureOrder, Checkout, CheckoutLine, CreateDiscountCode, CreateOrderRefund, CreateProduct, DiscountKind, FulfillOrder,
+    FulfillmentStatus, ProductStatus, RefundLineRequest, RestockType, SetInventory, SetTaxRate, UpdateProduct,
+};
+use omnisim_api::{ApiError, common::CreateLocation, common::Faults, common::LocationKind};
+use omnisim_engine::{ReserveMode, Strategy, SyncMode, WriteMode};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::history::{History, OpType};
+use crate::scenario::{LocationKindSpec, SellPolicySpec, Step};
+use crate::validate::{Loaded, parse_duration};
+use crate::world::{NetworkLatency, World};
+
+/// What one run produced: everything the checkers and reports need.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The seed used.
+    pub seed: u64,
+    /// The history.
+    pub history: History,
+    /// Final snapshots by platform (`pos`, `shop`, `pay`).
+    pub snapshots: BTreeMap<String, serde_json::Value>,
+    /// Simulated time when the run started (the business opened).
+    pub started: DateTime<Utc>,
+    /// Simulated time when it ended (after settling).
+    pub ended: DateTime<Utc>,
+    /// Steps that failed without `expect_error` saying so, and why.
+    pub step_problems: Vec<String>,
+    /// The engine's own sync errors.
+    pub engine_errors: Vec<omnisim_engine::SyncError>,
+    /// The platforms at the end, read through their APIs.
+    pub final_state: Option<crate::checkers::FinalState>,
+}
+
+/// The engine strategy a scenario asks for.
+pub fn strategy_of(loaded: &Loaded) -> Strategy {
+    let spec = &loaded.scenario.connector.engine;
+    let mut s = Strategy::default();
+    let text = |v: &Option<crate::scenario::Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
+    if text(&spec.sync).as_deref() == Some("poll") {
+        let every = text(&spec.poll_every).and_then(|p| parse_duration(&p)).unwrap_or(Duration::from_secs(900));
+        s.sync = SyncMode::Poll { every };
+    }
+    if let Some(r) = text(&spec.reconcile_every).and_then(|p| parse_duration(&p)) {
+        s.reconcile_every = r;
+    }
+    s.write = match text(&spec.write).as_deref() {
+        Some("set") => WriteMode::Set,
+        Some("compare_and_set") => WriteMode::CompareAndSet,
+        _ => WriteMode::Adjust,
+    };
+    if text(&spec.reserve).as_deref() == Some("on_capture") {
+        s.reserve = ReserveMode::OnCapture;
+    }
+    s.buffer = spec.buffer.unwrap_or(0);
+    s.dedupe = spec.dedupe.unwrap_or(true);
+    s
+}
+
+fn latency_of(loaded: &Loaded) -> NetworkLatency {
+    let Some(l) = &loaded.scenario.network.latency else { return NetworkLatency::default() };
+    let text = l.get_ref();
+    let (a, b) = text.split_once("..").unwrap_or((text, text));
+    match (parse_duration(a), parse_duration(b)) {
+        (Some(a), Some(b)) => NetworkLatency { min_ms: a.as_millis() as u64, max_ms: b.as_millis().max(a.as_millis()) as u64 },
+        _ => NetworkLatency::default(),
+    }
+}
+
+/// The simulated moment the business opens.
+pub fn opening(loaded: &Loaded) -> DateTime<Utc> {
+    let midnight = loaded.date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    midnight + TimeDelta::from_std(loaded.opens).unwrap_or_default()
+}
+
+/// Runs one scenario to the end, in virtual time.
+pub fn run(loaded: &Loaded, seed: u64) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime builds");
+    runtime.block_on(run_async(loaded, seed))
+}
+
+struct Ctx {
+    world: World,
+    history: History,
+    names: Mutex<BTreeMap<String, String>>,
+    strategy: Strategy,
+    loaded: Loaded,
+    problems: Mutex<Vec<String>>,
+}
+
+async fn run_async(loaded: &Loaded, seed: u64) -> Outcome {
+    let started = opening(loaded);
+    let world = World::new(seed, started, latency_of(loaded));
+    let history = world.history.clone();
+    let strategy = strategy_of(loaded);
+    let ctx = Arc::new(Ctx {
+        world,
+        history,
+        names: Mutex::new(BTreeMap::new()),
+        strategy: strategy.clone(),
+        loaded: loaded.clone(),
+        problems: Mutex::new(Vec::new()),
+    });
+    let mut problems = Vec::new();
+    if let Err(e) = setup(&ctx).await {
+        problems.push(format!("setup failed: {e}"));
+    }
+    if let Err(e) = ctx.world.start_engine(strategy).await {
+        problems.push(format!("the engine did not start: {e}"));
+    }
+    let t0 = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (i, step) in loaded.scenario.steps.iter().enumerate() {
+        let at = t0 + loaded.step_times[i].saturating_sub(loaded.opens);
+        let ctx = Arc::clone(&ctx);
+        let step = step.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            perform(&ctx, i, &step).await;
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    tokio::time::sleep(loaded.settle).await;
+    let w = &ctx.world;
+    use omnisim_simulators::SimControl;
+    let mut snapshots = BTreeMap::new();
+    for (name, events, snap) in [
+        ("pos", w.sims.pos.all_events(), w.sims.pos.snapshot()),
+        ("shop", w.sims.shop.all_events(), w.sims.shop.snapshot()),
+        ("pay", w.sims.pay.all_events(), w.sims.pay.snapshot()),
+    ] {
+        for e in events {
+            w.history.event(name, e);
+        }
+        snapshots.insert(name.to_owned(), snap);
+    }
+    let engine_errors = w.engine().map(|e| e.errors()).unwrap_or_default();
+    w.crash_engine();
+    let final_state = Some(crate::suite::final_state(loaded, w).await);
+    let ended = w.clock.now();
+    problems.extend(ctx.problems.lock().unwrap_or_else(|p| p.into_inner()).drain(..));
+    Outcome { seed, history: w.history.clone(), snapshots, started, ended, step_problems: problems, engine_errors, final_state }
+}
+
+fn with_world<T>(ctx: &Ctx, f: impl FnOnce(&World) -> T) -> T {
+    f(&ctx.world)
+}
+
+async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
+    let (pos, shop, pay) = with_world(ctx, |w| (w.pos(), w.shop(), w.pay()));
+    let m = &ctx.loaded.scenario.merchant;
+    let buffer = ctx.strategy.buffer;
+    let mut kinds = BTreeMap::new();
+    for l in &m.locations {
+        let id = l.id.get_ref().clone();
+        let name = l.name.clone().unwrap_or_else(|| id.clone());
+        let kind = match l.kind {
+            LocationKindSpec::Store => LocationKind::Store,
+            LocationKindSpec::Warehouse => LocationKind::Warehouse,
+            LocationKindSpec::Online => LocationKind::Online,
+        };
+        kinds.insert(id.clone(), l.kind);
+        let body = CreateLocation { id: id.clone(), name, kind };
+        tolerate_exists(shop.0.create_location(&body, None).await)?;
+        if l.kind == LocationKindSpec::Store {
+            tolerate_exists(pos.0.create_location(&body, None).await)?;
+        }
+    }
+    let policy = |p: Option<SellPolicySpec>, default: &str| match p {
+        Some(SellPolicySpec::Allow) => "allow".to_owned(),
+        Some(SellPolicySpec::Warn) => "warn".to_owned(),
+        Some(SellPolicySpec::Block) => "block".to_owned(),
+        None => default.to_owned(),
+    };
+    let pos_policy = serde_json::json!({ "sell_when_out_of_stock": policy(m.pos.sell_when_out_of_stock, "allow") });
+    pos.0.send::<_, serde_json::Value>(Method::PUT, "/v1/settings", Some(&pos_policy), None).await?;
+    let shop_policy = serde_json::json!({ "sell_when_out_of_stock": policy(m.shop.sell_when_out_of_stock, "block") });
+    shop.0.send::<_, serde_json::Value>(Method::PUT, "/v1/settings", Some(&shop_policy), None).await?;
+    for (code, rate) in &m.pos.tax_rates {
+        pos.0.send::<_, serde_json::Value>(Method::PUT, &format!("/v1/tax_rates/{code}"), Some(&SetTaxRate { rate: *rate }), None).await?;
+    }
+    for (code, rate) in &m.shop.tax_rates {
+        shop.set_tax_rate(code, &SetTaxRate { rate: *rate }).await?;
+    }
+    let now = with_world(ctx, |w| w.clock.now());
+    for item in &m.catalog {
+        let sku = item.sku.get_ref().clone();
+        if item.on_pos {
+            let body = CreateItem { sku: sku.clone(), name: item.title.clone(), price: item.price, currency: item.currency.clone(), tax_code: item.tax_code.clone() };
+            pos.create_item(&body, None).await?;
+        }
+        if item.on_shop {
+            let status = if item.status.as_deref() == Some("paused") { ProductStatus::Paused } else { ProductStatus::Active };
+            let body = CreateProduct {
+                sku: sku.clone(),
+                title: item.title.clone(),
+                price: item.price,
+                currency: item.currency.clone(),
+                tax_code: item.tax_code.clone(),
+                status,
+                channels: Default::default(),
+            };
+            shop.create_product(&body, None).await?;
+        }
+        for (loc, qty) in &item.stock {
+            let store = kinds.get(loc) == Some(&LocationKindSpec::Store);
+            if store && item.on_pos {
+                let change = InventoryChange {
+                    kind: InventoryChangeType::PhysicalCount,
+                    sku: sku.clone(),
+                    location: loc.clone(),
+                    quantity: *qty,
+                    from_state: None,
+                    to_state: None,
+                    occurred_at: now,
+                    reference: Some("setup".into()),
+                };
+                pos.change_inventory(&BatchChangeInventory { changes: vec![change] }, None).await?;
+            }
+            if item.on_shop {
+                let available = if store { (*qty - buffer).max(0) } else { *qty };
+                let body = SetInventory { sku: sku.clone(), location: loc.clone(), available, change_from: None, reference: Some("setup".into()) };
+                shop.set(&body, None).await?;
+            }
+        }
+    }
+    for d in &m.discounts {
+        let kind = if d.kind == "fixed_amount" { DiscountKind::FixedAmount } else { DiscountKind::Percentage };
+        shop.create_discount(&CreateDiscountCode { code: d.code.clone(), kind, value: d.value, usage_limit: None }, None).await?;
+    }
+    for g in &m.gift_cards {
+        pay.create_gift_card(&CreateGiftCard { code: Some(g.code.clone()), balance: g.balance, currency: g.currency.clone() }, None).await?;
+    }
+    Ok(())
+}
+
+fn tolerate_exists<T>(r: Result<T, ApiError>) -> Result<(), ApiError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("location_exists") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn lines_of(step: &Step) -> Vec<(String, i64)> {
+    step.lines.as_ref().map(|l| l.get_ref().iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default()
+}
+
+fn name_of(ctx: &Ctx, r: &Option<crate::scenario::Spanned<String>>) -> Option<String> {
+    let key = r.as_ref()?.get_ref();
+    ctx.names.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+}
+
+fn remember(ctx: &Ctx, step: &Step, id: &str) {
+    if let Some(n) = step.name.clone().or_else(|| step.customer.clone()) {
+        ctx.names.lock().unwrap_or_else(|p| p.into_inner()).insert(n, id.to_owned());
+    }
+}
+
+fn process_of(step: &Step) -> String {
+    let actor = step.actor.get_ref();
+    match (actor.as_str(), &step.customer, &step.location) {
+        ("shop", Some(c), _) => format!("shop:{c}"),
+        ("pos", _, Some(l)) => format!("pos:{}", l.get_ref()),
+        _ => actor.clone(),
+    }
+}
+
+/// A failed step: its error code, or `None` when the outcome is unknown.
+enum Failed {
+    Refused(String, serde_json::Value),
+    Unknown(String),
+}
+
+fn failed(e: &ApiError) -> Failed {
+    if e.outcome_unknown() {
+        Failed::Unknown(e.to_string())
+    } else {
+        let code = e.code().unwrap_or("error").to_owned();
+        Failed::Refused(code.clone(), serde_json::json!({ "error": code, "status": e.status(), "message": e.to_string() }))
+    }
+}
+
+async fn perform(ctx: &Ctx, i: usize, step: &Step) {
+    let process = process_of(step);
+    let f = step.action.get_ref().clone();
+    let invoke = serde_json::to_value(step).unwrap_or_default();
+    let now = || with_world(ctx, |w| w.clock.now());
+    ctx.history.op(now(), i, &process, OpType::Invoke, &f, invoke);
+    let result = act(ctx, i, step).await;
+    match result {
+        Ok(value) => ctx.history.op(now(), i, &process, OpType::Ok, &f, value),
+        Err(Failed::Refused(code, value)) => {
+            ctx.history.op(now(), i, &process, OpType::Fail, &f, value);
+            if step.expect_error.as_deref() != Some(code.as_str()) {
+                ctx.problems.lock().unwrap_or_else(|p| p.into_inner()).push(format!("step {} ({} {f}) failed: {code}", i + 1, step.actor.get_ref()));
+            }
+        }
+        Err(Failed::Unknown(msg)) => ctx.history.op(now(), i, &process, OpType::Info, &f, serde_json::json!({ "unknown": msg })),
+    }
+}
+
+fn ok<T: Serialize>(t: &T) -> Result<serde_json::Value, Failed> {
+    Ok(serde_json::to_value(t).unwrap_or_default())
+}
+
+fn missing(what: &str) -> Failed {
+    Failed::Refused("unknown_reference".into(), serde_json::json!({ "error": "unknown_reference", "message": format!("{what} does not exist (yet)") }))
+}
+
+fn toml_to<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<T, Failed> {
+    let json = serde_json::to_value(v).map_err(|e| Failed::Refused("bad_step".into(), serde_json::json!({ "error": e.to_string() })))?;
+    serde_json::from_value(json).map_err(|e| Failed::Refused("bad_step".into(), serde_json::json!({ "error": e.to_string() })))
+}
+
+fn pos_total(ctx: &Ctx, lines: &[(String, i64)]) -> Decimal {
+    let m = &ctx.loaded.scenario.merchant;
+    lines
+        .iter()
+        .map(|(sku, qty)| {
+            let Some(item) = m.catalog.iter().find(|c| c.sku.get_ref() == sku) else { return Decimal::ZERO };
+            let sub = item.price * Decimal::from(*qty);
+            let rate = item.tax_code.as_ref().and_then(|c| m.pos.tax_rates.get(c)).copied().unwrap_or_default();
+            sub + omnisim_api::common::round_money(sub * rate, &item.currency)
+        })
+        .sum()
+}
+
+async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Failed> {
+    let (pos, shop, pay) = with_world(ctx, |w| (w.pos(), w.shop(), w.pay()));
+    let lines = lines_of(step);
+    let location = step.location.as_ref().map(|l| l.get_ref().clone());
+    let key = format!("step-{i}");
+    let order_id = || name_of(ctx, &step.order).ok_or_else(|| missing("the order"));
+    match (step.actor.get_ref().as_str(), step.action.get_ref().as_str()) {
+        ("shop", "checkout") => {
+            let payment = match &step.payment {
+                Some(p) => toml_to::<PaymentMethod>(p)?,
+                None => PaymentMethod::Card { number: "4242424242424242".into() },
+            };
+            let body = Checkout {
+                lines: lines.iter().map(|(sku, q)| CheckoutLine { sku: sku.clone(), quantity: *q }).collect(),
+                payment,
+                discount_code: step.discount_code.clone(),
+                pickup_location: step.pickup_location.as_ref().map(|l| l.get_ref().clone()),
+                location,
+                customer: step.customer.clone(),
+                capture: CaptureMethod::Manual,
+                channel: step.channel.clone(),
+            };
+            let order = shop.checkout(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+            remember(ctx, step, &order.id);
+            ok(&order)
+        }
+        ("shop" | "staff", "cancel") => {
+            let id = order_id()?;
+            let restock = step.restock.unwrap_or(true);
+            let order = shop.cancel(&id, &CancelOrder { reason: Default::default(), restock: Some(restock) }, Some(&key)).await.map_err(|e| failed(&e))?;
+            ok(&order)
+        }
+        ("pos", "sale") => {
+            let tenders = match &step.tenders {
+                Some(ts) => ts.iter().map(toml_to::<TenderRequest>).collect::<Result<Vec<_>, _>>()?,
+                None => vec![TenderRequest { kind: TenderType::Cash, amount: pos_total(ctx, &lines), number: None, code: None }],
+            };
+            let body = CreateSale {
+                location: location.unwrap_or_default(),
+                lines: lines.iter().map(|(sku, q)| SaleLineRequest { sku: sku.clone(), quantity: *q }).collect(),
+                tenders,
+                occurred_at: None,
+                customer: step.customer.clone(),
+            };
+            let sale = pos.sale(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+            remember(ctx, step, &sale.id);
+            ok(&sale)
+        }
+        ("pos", "return") => {
+            let sale_id = match &step.sale {
+                Some(_) => Some(name_of(ctx, &step.sale).ok_or_else(|| missing("the sale"))?),
+                None => None,
+            };
+            let order_ref = match &step.order {
+                Some(_) => Some(order_id()?),
+                None => None,
+            };
+            let refund_to = match step.refund_to.as_deref() {
+                Some("cash") => RefundTo::Cash,
+                Some("store_credit") => RefundTo::StoreCredit,
+                _ => RefundTo::Original,
+            };
+            let body = CreateReturn {
+                sale_id,
+                order_ref,
+                location: location.unwrap_or_default(),
+                lines: lines.iter().map(|(sku, q)| SaleLineRequest { sku: sku.clone(), quantity: *q }).collect(),
+                restock: step.restock.unwrap_or(true),
+                refund_to,
+                occurred_at: None,
+            };
+            let ret = pos.create_return(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+            remember(ctx, step, &ret.id);
+            ok(&ret)
+        }
+        ("pos", "pickup") => {
+            let id = order_id()?;
+            let p = pos.complete_pickup(&id, Some(&key)).await.map_err(|e| failed(&e))?;
+            ok(&p)
+        }
+        ("pos", action @ ("count" | "receive" | "waste")) => {
+            let (kind, from, to) = match action {
+                "count" => (InventoryChangeType::PhysicalCount, None, None),
+                "receive" => (InventoryChangeType::Adjustment, Some(InventoryState::None), Some(InventoryState::InStock)),
+                _ => (InventoryChangeType::Adjustment, Some(InventoryState::InStock), Some(InventoryState::Waste)),
+            };
+            let change = InventoryChange {
+                kind,
+                sku: step.sku.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default(),
+                location: location.unwrap_or_default(),
+                quantity: step.quantity.unwrap_or(0),
+                from_state: from,
+                to_state: to,
+                occurred_at: with_world(ctx, |w| w.clock.now()),
+                reference: None,
+            };
+            let counts = pos.change_inventory(&BatchChangeInventory { changes: vec![change] }, Some(&key)).await.map_err(|e| failed(&e))?;
+            ok(&counts)
+        }
+        ("staff", "fulfil") => {
+            let id = order_id()?;
+            let order = shop.fulfill(&id, &FulfillOrder::default(), Some(&key)).await.map_err(|e| failed(&e))?;
+            ok(&order)
+        }
+        ("staff", "capture") => {
+            let id = order_id()?;
+            let order = shop.capture(&id, &CaptureOrder { amount: step.amount }, Some(&key)).await.map_err(|e| failed(&e))?;
+            ok(&order)
+        }
+        ("staff", "refund") => {
+            let id = order_id()?;
+            let order = shop.order(&id).await.map_err(|e| failed(&e))?;
+            let fulfilled = order.fulfillment_status == FulfillmentStatus::Fulfilled;
+            let mut refund_lines = Vec::new();
+            for (sku, q) in &lines {
+                let Some(line) = order.lines.iter().find(|l| &l.sku == sku) else { return Err(missing(&format!("{sku} on the order"))) };
+                refund_lines.push(RefundLineRequest {
+                    line_id: line.id.clone(),
+                    quantity: *q,
+                    restock_type: if step.restock == Some(false) { RestockType::NoRestock } else if fulfilled { RestockType::Return } else { RestockType::Cancel },
+                    location: location.clone(),
+                });
+            }
+            let refund = shop.refund(&id, &CreateOrderRefund { lines: refund_lines, note: None }, Some(&key)).await.map_err(|e| failed(&e))?;
+            ok(&refund)
+        }
+        ("staff", "price" | "tax" | "pause" | "resume") => {
+            let sku = step.sku.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();
+            let target = step.target.as_ref().map(|t| t.get_ref().as_str()).unwrap_or("shop");
+            let action = step.action.get_ref().as_str();
+            if target == "pos" {
+                let body = UpdateItem { name: None, price: step.price, currency: None, tax_code: step.tax_code.clone() };
+                let item = pos.update_item(&sku, &body).await.map_err(|e| failed(&e))?;
+                return ok(&item);
+            }
+            let mut body = UpdateProduct { price: step.price, tax_code: step.tax_code.clone(), ..UpdateProduct::default() };
+            let status = if action == "pause" { Some(ProductStatus::Paused) } else if action == "resume" { Some(ProductStatus::Active) } else { None };
+            match (&step.channel, status) {
+                (Some(ch), Some(st)) => body.channels = Some([(ch.clone(), st)].into_iter().collect()),
+                (None, Some(st)) => body.status = Some(st),
+                _ => {}
+            }
+            let product = shop.update_product(&sku, &body).await.map_err(|e| failed(&e))?;
+            ok(&product)
+        }
+        ("staff", "adjust") => {
+            let sku = step.sku.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();
+            let body = omnisim_api::shop::AdjustInventory {
+                sku,
+                location: location.unwrap_or_default(),
+                delta: step.quantity.unwrap_or(0),
+                reason: "received".into(),
+                change_from: None,
+                reference: None,
+            };
+            let level = shop.adjust(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+            ok(&level)
+        }
+        ("pay", "void" | "refund") => {
+            let id = order_id()?;
+            let order = shop.order(&id).await.map_err(|e| failed(&e))?;
+            let Some(intent) = order.payment_intent else { return Err(missing("the order's payment")) };
+            if step.action.get_ref() == "void" {
+                let i = pay.cancel(&intent, &CancelIntent::default(), Some(&key)).await.map_err(|e| failed(&e))?;
+                ok(&i)
+            } else {
+                let body = CreateRefund { payment_intent: intent, amount: step.amount, reason: None, metadata: Default::default() };
+                let r = pay.refund(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+                ok(&r)
+            }
+        }
+        ("nemesis", "faults" | "clear") => {
+            let faults = match (&step.faults, step.action.get_ref().as_str()) {
+                (Some(f), "faults") => toml_to::<Faults>(f)?,
+                _ => Faults::default(),
+            };
+            let targets: Vec<String> = match &step.target {
+                Some(t) => vec![t.get_ref().clone()],
+                None => vec!["pos".into(), "shop".into(), "pay".into()],
+            };
+            for t in &targets {
+                set_faults(ctx, t, faults.clone())?;
+            }
+            if let Some(d) = step.duration.as_ref().and_then(|d| parse_duration(d.get_ref())) {
+                tokio::time::sleep(d).await;
+                for t in &targets {
+                    set_faults(ctx, t, Faults::default())?;
+                }
+            }
+            ok(&serde_json::json!({ "targets": targets }))
+        }
+        ("nemesis", "crash") => {
+            ctx.world.crash_engine();
+            if let Some(d) = step.duration.as_ref().and_then(|d| parse_duration(d.get_ref())) {
+                tokio::time::sleep(d).await;
+                restart(ctx).await?;
+            }
+            ok(&serde_json::json!({ "engine": "crashed" }))
+        }
+        ("nemesis", "restart") => {
+            restart(ctx).await?;
+            ok(&serde_json::json!({ "engine": "restarted" }))
+        }
+        (actor, action) => Err(Failed::Refused("unsupported".into(), serde_json::json!({ "error": format!("`{actor}` `{action}` is not supported by this runner") }))),
+    }
+}
+
+fn set_faults(ctx: &Ctx, target: &str, faults: Faults) -> Result<(), Failed> {
+    let r = with_world(ctx, |w| match target {
+        "pos" => w.sims.pos.core.set_faults(faults),
+        "shop" => w.sims.shop.core.set_faults(faults),
+        _ => w.sims.pay.core.set_faults(faults),
+    });
+    r.map(|_| ()).map_err(|e| Failed::Refused("bad_faults".into(), serde_json::json!({ "error": e.message })))
+}
+
+async fn restart(ctx: &Ctx) -> Result<(), Failed> {
+    let r = ctx.world.start_engine(ctx.strategy.clone()).await;
+    r.map_err(|e| Failed::Refused("restart_failed".into(), serde_json::json!({ "error": e.to_string() })))
+}

@@ -1,0 +1,400 @@
+//! The scenario file format (TOML): what a merchant has, how the connector is
+//! set up, what happens when, and what the run must show.
+//!
+//! The types here are the format: `scenarios/schema.json` is generated from
+//! them with `schemars`, and `scenarios/README.md` documents them. Unknown keys
+//! are errors. [`crate::validate`] checks the meaning (unknown SKUs,
+//! locations, actors, times that go backwards, checks that do not exist) and
+//! reports each problem with its file, line and column.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A value with the byte range it came from, for line:column errors. Its
+/// JSON Schema is the inner value's.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Spanned<T>(toml::Spanned<T>);
+
+impl<T> Spanned<T> {
+    /// The value.
+    pub fn get_ref(&self) -> &T {
+        self.0.get_ref()
+    }
+
+    /// The byte range in the file.
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.0.span()
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+/// One scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A one-line title.
+    pub name: String,
+    /// The story, for people.
+    #[serde(default)]
+    pub description: String,
+    /// Tags for `--filter` (`demo` marks scenarios that must show a violation).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The seed; `omnisim run --seed` overrides it.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The business day the times refer to (YYYY-MM-DD); 2026-03-02 by default.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// When the business opens: the engine starts and the clock begins (HH:MM).
+    #[serde(default)]
+    pub opens: Option<Spanned<String>>,
+    /// How long after the last step the world settles before the final checks
+    /// (`30m` by default).
+    #[serde(default)]
+    pub settle: Option<Spanned<String>>,
+    /// Service levels for `catalog_parity` and `sync_latency`.
+    #[serde(default)]
+    pub sla: Sla,
+    /// What the merchant has.
+    pub merchant: Merchant,
+    /// How the connector under test is set up.
+    #[serde(default)]
+    pub connector: Connector,
+    /// The network between the systems.
+    #[serde(default)]
+    pub network: Network,
+    /// What happens, in time order.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Step>,
+    /// What the run must show; by default every invariant holds.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// Service levels, as durations (`90s`, `5m`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sla {
+    /// How soon a stock change must show on the other channel (`5m` by default).
+    #[serde(default)]
+    pub stock: Option<Spanned<String>>,
+    /// How soon a price, tax or status change must reach the other channel (`15m`).
+    #[serde(default)]
+    pub catalog: Option<Spanned<String>>,
+}
+
+/// The merchant's setup.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Merchant {
+    /// Stores, warehouses and the online location.
+    pub locations: Vec<LocationSpec>,
+    /// What is sold.
+    pub catalog: Vec<CatalogItem>,
+    /// POS settings.
+    #[serde(default)]
+    pub pos: PosSetup,
+    /// Shop settings.
+    #[serde(default)]
+    pub shop: ShopSetup,
+    /// Discount codes on the shop.
+    #[serde(default)]
+    pub discounts: Vec<DiscountSpec>,
+    /// Gift cards issued at the gateway.
+    #[serde(default)]
+    pub gift_cards: Vec<GiftCardSpec>,
+}
+
+/// A location, shared by id across platforms.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSpec {
+    /// The shared id.
+    pub id: Spanned<String>,
+    /// A display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `store` (on POS and shop), `warehouse` or `online` (shop only).
+    #[serde(default)]
+    pub kind: LocationKindSpec,
+}
+
+/// Kinds of location.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKindSpec {
+    /// A store with a register: on the POS and the shop.
+    #[default]
+    Store,
+    /// A stock room that ships online orders: shop only.
+    Warehouse,
+    /// The online channel's own location: shop only.
+    Online,
+}
+
+/// What happens when a sale would take stock below zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SellPolicySpec {
+    /// Sell anyway.
+    Allow,
+    /// Sell with a warning.
+    Warn,
+    /// Refuse.
+    #[default]
+    Block,
+}
+
+/// POS settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PosSetup {
+    /// The register's sell-below-zero policy (`allow` by default, as shops can see the shelf).
+    #[serde(default)]
+    pub sell_when_out_of_stock: Option<SellPolicySpec>,
+    /// Tax rates by tax code, as fractions (`"0.08"`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub tax_rates: BTreeMap<String, Decimal>,
+}
+
+/// Shop settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSetup {
+    /// `block` (Shopify's default) or `allow`.
+    #[serde(default)]
+    pub sell_when_out_of_stock: Option<SellPolicySpec>,
+    /// Tax rates by tax code, as fractions.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub tax_rates: BTreeMap<String, Decimal>,
+}
+
+/// One SKU of the catalog.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogItem {
+    /// The shared key.
+    pub sku: Spanned<String>,
+    /// A display name.
+    pub title: String,
+    /// Unit price before tax, as a decimal string.
+    #[schemars(with = "String")]
+    pub price: Decimal,
+    /// ISO 4217 code.
+    #[serde(default = "usd")]
+    pub currency: String,
+    /// Tax code.
+    #[serde(default)]
+    pub tax_code: Option<String>,
+    /// Starting stock per location id.
+    #[serde(default)]
+    pub stock: BTreeMap<String, i64>,
+    /// Listed on the POS (true by default; false makes an unmapped item).
+    #[serde(default = "yes")]
+    pub on_pos: bool,
+    /// Listed on the shop (true by default).
+    #[serde(default = "yes")]
+    pub on_shop: bool,
+    /// `active` or `paused` on the shop.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+fn usd() -> String {
+    "USD".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A discount code.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscountSpec {
+    /// The code.
+    pub code: String,
+    /// `percentage` or `fixed_amount`.
+    pub kind: String,
+    /// Percent or money, as a decimal string.
+    #[schemars(with = "String")]
+    pub value: Decimal,
+}
+
+/// A gift card.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GiftCardSpec {
+    /// The code.
+    pub code: String,
+    /// The balance, as a decimal string.
+    #[schemars(with = "String")]
+    pub balance: Decimal,
+    /// ISO 4217 code.
+    #[serde(default = "usd")]
+    pub currency: String,
+}
+
+/// The connector under test.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Connector {
+    /// The reference engine's strategy.
+    #[serde(default)]
+    pub engine: EngineSpec,
+}
+
+/// The reference engine's strategy, as in `omnisim engine --help`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSpec {
+    /// `webhook` (default) or `poll`.
+    #[serde(default)]
+    pub sync: Option<Spanned<String>>,
+    /// Poll interval with `sync = "poll"` (`15m`).
+    #[serde(default)]
+    pub poll_every: Option<Spanned<String>>,
+    /// Reconciliation interval with webhooks (`1m`).
+    #[serde(default)]
+    pub reconcile_every: Option<Spanned<String>>,
+    /// `adjust` (default), `set` or `compare_and_set`.
+    #[serde(default)]
+    pub write: Option<Spanned<String>>,
+    /// Units held back online at stores.
+    #[serde(default)]
+    pub buffer: Option<i64>,
+    /// `on_order` (default) or `on_capture`.
+    #[serde(default)]
+    pub reserve: Option<Spanned<String>>,
+    /// Deduplicate events (true by default; false is a deliberate bug).
+    #[serde(default)]
+    pub dedupe: Option<bool>,
+}
+
+/// The network between the systems.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// One-way latency range, such as `"20ms..200ms"` (`5ms..40ms` by default).
+    #[serde(default)]
+    pub latency: Option<Spanned<String>>,
+}
+
+/// One thing that happens.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Clock time (`"10:03"` or `"10:03:30"`).
+    #[serde(default)]
+    pub at: Option<Spanned<String>>,
+    /// Or a delay after the previous step (`"4m"`).
+    #[serde(default)]
+    pub after: Option<Spanned<String>>,
+    /// Who acts: `shop` (a customer), `pos` (a clerk), `staff`, `pay`, `nemesis`.
+    pub actor: Spanned<String>,
+    /// What they do (see scenarios/README.md for each actor's actions).
+    pub action: Spanned<String>,
+    /// Who the customer is; names the order for later steps.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// Names the sale, return or order for later steps.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A location id.
+    #[serde(default)]
+    pub location: Option<Spanned<String>>,
+    /// Pickup store for a checkout.
+    #[serde(default)]
+    pub pickup_location: Option<Spanned<String>>,
+    /// Units per SKU.
+    #[serde(default)]
+    pub lines: Option<Spanned<BTreeMap<String, i64>>>,
+    /// A single SKU (price changes, pauses, counts).
+    #[serde(default)]
+    pub sku: Option<Spanned<String>>,
+    /// A quantity (counts, receipts, waste).
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    /// A new price.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub price: Option<Decimal>,
+    /// A new tax code.
+    #[serde(default)]
+    pub tax_code: Option<String>,
+    /// The payment method of a checkout.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub payment: Option<toml::Value>,
+    /// Tenders of a POS sale.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<serde_json::Value>>")]
+    pub tenders: Option<Vec<toml::Value>>,
+    /// A discount code.
+    #[serde(default)]
+    pub discount_code: Option<String>,
+    /// The order a step acts on: a customer or step name.
+    #[serde(default)]
+    pub order: Option<Spanned<String>>,
+    /// The sale a return refers to: a step name.
+    #[serde(default)]
+    pub sale: Option<Spanned<String>>,
+    /// Restock returned units.
+    #[serde(default)]
+    pub restock: Option<bool>,
+    /// Where refund money goes (`original`, `cash`, `store_credit`).
+    #[serde(default)]
+    pub refund_to: Option<String>,
+    /// Capture amount (partial capture).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub amount: Option<Decimal>,
+    /// Which system a nemesis or setting step targets: `pos`, `shop`, `pay`.
+    #[serde(default)]
+    pub target: Option<Spanned<String>>,
+    /// Fault settings for `faults` steps, as `POST /_control/faults` takes them.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub faults: Option<toml::Value>,
+    /// A channel (`online_store`) for pause and resume.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// The step is expected to fail (a decline, a blocked sale).
+    #[serde(default)]
+    pub expect_error: Option<String>,
+    /// How long a nemesis fault lasts before it is lifted (`30m`).
+    #[serde(default)]
+    pub duration: Option<Spanned<String>>,
+}
+
+/// What the run must show.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Oversold units per SKU that the run must show (demonstrations).
+    #[serde(default)]
+    pub oversold: Option<Spanned<BTreeMap<String, i64>>>,
+    /// Checks that must fail (by name); every other check must pass.
+    #[serde(default)]
+    pub fails: Vec<Spanned<String>>,
+}

@@ -1,0 +1,244 @@
+//! The truth of a run, computed from the actors' completed operations and the
+//! scripted physical events only; never read from any system's state.
+//!
+//! - Physical stock P(sku, location) = initial stock + receipts − units handed
+//!   to customers + restocked returns − waste (a count re-anchors it: the count
+//!   is what is physically there).
+//! - Claims C(sku, location) = units of accepted web orders not yet handed over
+//!   or cancelled, at their fulfilling location.
+//! - Oversell: an accepted sale or order after which P − C < 0 at the location
+//!   that must fill it. When a store sale takes a unit an online order had
+//!   claimed, the order is the victim and the sale the trigger.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::history::{Entry, OpType};
+use crate::validate::Loaded;
+
+/// One oversold unit (or several, sold by one operation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Oversell {
+    /// The SKU.
+    pub sku: String,
+    /// Where it had to be filled.
+    pub location: String,
+    /// Units oversold by this operation.
+    pub units: i64,
+    /// When.
+    pub time: DateTime<Utc>,
+    /// The history index of the operation that oversold.
+    pub trigger_op: u64,
+    /// What it was (`sale sale_000003`, `checkout ord_000002`).
+    pub trigger: String,
+    /// The web order that can no longer be filled, if a store sale took its unit.
+    pub victim: Option<String>,
+    /// True stock at that moment (P − C before the operation).
+    pub true_available_before: i64,
+}
+
+/// An open claim of a web order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Claim {
+    /// The fulfilling location.
+    pub location: String,
+    /// Units still to hand over, per SKU.
+    pub lines: BTreeMap<String, i64>,
+    /// When the order was accepted.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// The truth at the end of a run, and every oversell along the way.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Truth {
+    /// Physical stock by (sku, location).
+    pub physical: BTreeMap<(String, String), i64>,
+    /// Open claims by order id.
+    pub claims: BTreeMap<String, Claim>,
+    /// Every oversell, in time order.
+    pub oversells: Vec<Oversell>,
+}
+
+impl Truth {
+    /// Units claimed at a location for a SKU.
+    pub fn claimed(&self, sku: &str, location: &str) -> i64 {
+        self.claims.values().filter(|c| c.location == location).map(|c| c.lines.get(sku).copied().unwrap_or(0)).sum()
+    }
+
+    /// P − C.
+    pub fn available(&self, sku: &str, location: &str) -> i64 {
+        self.physical.get(&(sku.to_owned(), location.to_owned())).copied().unwrap_or(0) - self.claimed(sku, location)
+    }
+
+    fn take(&mut self, sku: &str, location: &str, q: i64) {
+        *self.physical.entry((sku.to_owned(), location.to_owned())).or_insert(0) -= q;
+    }
+
+    fn give(&mut self, sku: &str, location: &str, q: i64) {
+        *self.physical.entry((sku.to_owned(), location.to_owned())).or_insert(0) += q;
+    }
+
+    fn release(&mut self, order: &str, sku: &str, q: i64) {
+        if let Some(c) = self.claims.get_mut(order) {
+            if let Some(n) = c.lines.get_mut(sku) {
+                *n = (*n - q).max(0);
+            }
+            c.lines.retain(|_, n| *n > 0);
+            if c.lines.is_empty() {
+                self.claims.remove(order);
+            }
+        }
+    }
+
+    fn remaining(&self, order: &str) -> (String, BTreeMap<String, i64>) {
+        self.claims.get(order).map(|c| (c.location.clone(), c.lines.clone())).unwrap_or_default()
+    }
+}
+
+fn s(v: &serde_json::Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_owned()
+}
+
+fn lines(v: &serde_json::Value) -> Vec<(String, i64)> {
+    v["lines"].as_array().map(|ls| ls.iter().map(|l| (s(l, "sku"), l["quantity"].as_i64().unwrap_or(0))).collect()).unwrap_or_default()
+}
+
+/// Computes the truth from the scenario's initial stock and the history's
+/// completed operations, in completion order.
+pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
+    let mut t = Truth::default();
+    for item in &loaded.scenario.merchant.catalog {
+        for (loc, q) in &item.stock {
+            t.give(item.sku.get_ref(), loc, *q);
+        }
+    }
+    for e in history {
+        let Entry::Op { index, time, kind: OpType::Ok, f, value, process, .. } = e else { continue };
+        let actor = process.split(':').next().unwrap_or_default();
+        match (actor, f.as_str()) {
+            ("shop", "checkout") => {
+                let location = value["pickup_location"].as_str().map(str::to_owned).unwrap_or_else(|| s(value, "location"));
+                let id = s(value, "id");
+                let mut claim = Claim { location: location.clone(), lines: BTreeMap::new(), at: Some(*time) };
+                for (sku, q) in lines(value) {
+                    *claim.lines.entry(sku).or_insert(0) += q;
+                }
+                let before: BTreeMap<String, i64> = claim.lines.keys().map(|k| (k.clone(), t.available(k, &location))).collect();
+                t.claims.insert(id.clone(), claim.clone());
+                for (sku, q) in &claim.lines {
+                    let was = before[sku];
+                    let now = was - q;
+                    let units = (-now).min(*q).max(0);
+                    if units > 0 {
+                        t.oversells.push(Oversell {
+                            sku: sku.clone(),
+                            location: location.clone(),
+                            units,
+                            time: *time,
+                            trigger_op: *index,
+                            trigger: format!("web order {id}"),
+                            victim: Some(id.clone()),
+                            true_available_before: was,
+                        });
+                    }
+                }
+            }
+            ("pos", "sale") => {
+                let location = s(value, "location");
+                let id = s(value, "id");
+                for (sku, q) in lines(value) {
+                    let was = t.available(&sku, &location);
+                    t.take(&sku, &location, q);
+                    let units = (q - was.max(0)).min(q).max(0);
+                    if units > 0 {
+                        // The oldest open web order claiming this SKU here loses its unit.
+                        let victim = t
+                            .claims
+                            .iter()
+                            .filter(|(_, c)| c.location == location && c.lines.contains_key(&sku))
+                            .min_by_key(|(_, c)| c.at)
+                            .map(|(id, _)| id.clone());
+                        t.oversells.push(Oversell {
+                            sku: sku.clone(),
+                            location: location.clone(),
+                            units,
+                            time: *time,
+                            trigger_op: *index,
+                            trigger: format!("store sale {id}"),
+                            victim,
+                            true_available_before: was,
+                        });
+                    }
+                }
+            }
+            ("pos", "pickup") => {
+                let order = s(value, "order_ref");
+                let (location, remaining) = t.remaining(&order);
+                for (sku, q) in remaining {
+                    t.take(&sku, &location, q);
+                    t.release(&order, &sku, q);
+                }
+            }
+            ("staff", "fulfil") => {
+                let order = s(value, "id");
+                let (location, remaining) = t.remaining(&order);
+                for (sku, q) in remaining {
+                    t.take(&sku, &location, q);
+                    t.release(&order, &sku, q);
+                }
+            }
+            ("shop" | "staff", "cancel") => {
+                let order = s(value, "id");
+                t.claims.remove(&order);
+            }
+            ("staff", "refund") => {
+                let order = s(value, "order_id");
+                for l in value["lines"].as_array().cloned().unwrap_or_default() {
+                    let sku = s(&l, "sku");
+                    let q = l["quantity"].as_i64().unwrap_or(0);
+                    match l["restock_type"].as_str() {
+                        Some("return") => {
+                            let loc = l["location"].as_str().map(str::to_owned).unwrap_or_default();
+                            t.give(&sku, &loc, q);
+                        }
+                        _ => t.release(&order, &sku, q),
+                    }
+                }
+            }
+            ("pos", "return") => {
+                if value["restock"].as_bool() == Some(true) {
+                    let location = s(value, "location");
+                    for (sku, q) in lines(value) {
+                        t.give(&sku, &location, q);
+                    }
+                }
+            }
+            ("pos", "receive") | ("staff", "adjust") => {
+                let (sku, loc, q) = step_stock(loaded, e);
+                t.give(&sku, &loc, q);
+            }
+            ("pos", "waste") => {
+                let (sku, loc, q) = step_stock(loaded, e);
+                t.take(&sku, &loc, q);
+            }
+            ("pos", "count") => {
+                let (sku, loc, q) = step_stock(loaded, e);
+                t.physical.insert((sku, loc), q);
+            }
+            _ => {}
+        }
+    }
+    t
+}
+
+fn step_stock(loaded: &Loaded, e: &Entry) -> (String, String, i64) {
+    let Entry::Op { step, .. } = e else { return Default::default() };
+    let st = &loaded.scenario.steps[*step];
+    (
+        st.sku.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default(),
+        st.location.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default(),
+        st.quantity.unwrap_or(0),
+    )
+}

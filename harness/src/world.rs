@@ -1,0 +1,235 @@
+//! A whole merchant world in one process, for virtual-time runs: the three
+//! simulators and the reference engine on one clock, talking through an
+//! in-process transport with seeded network latency.
+//!
+//! Hosts: `http://pos.sim`, `http://shop.sim`, `http://pay.sim`, and the
+//! engine at `http://engine.sim`. A simulated crash aborts the engine's tasks
+//! and unmounts it; a restart builds a fresh engine from the same simulated
+//! disk, which holds only what was committed.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use omnisim_api::pay::PayClient;
+use omnisim_api::pos::PosClient;
+use omnisim_api::shop::ShopClient;
+use omnisim_api::{ApiClient, BoxFuture, Clock, Transport, TransportError};
+use omnisim_engine::{Endpoints, Engine, EngineConfig, EngineError, MemStore, Strategy};
+use omnisim_simulators::inprocess::RouterTransport;
+use omnisim_simulators::{Simulators, SimulatorsConfig};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::task::JoinHandle;
+
+use crate::history::History;
+
+/// The API key of in-process worlds.
+pub const API_KEY: &str = "test_key";
+/// POS host.
+pub const POS_URL: &str = "http://pos.sim";
+/// Shop host.
+pub const SHOP_URL: &str = "http://shop.sim";
+/// Pay host.
+pub const PAY_URL: &str = "http://pay.sim";
+/// Engine host.
+pub const ENGINE_URL: &str = "http://engine.sim";
+
+/// One-way network latency of the in-process transport, in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetworkLatency {
+    /// Lower bound.
+    pub min_ms: u64,
+    /// Upper bound.
+    pub max_ms: u64,
+}
+
+impl Default for NetworkLatency {
+    fn default() -> Self {
+        NetworkLatency {
+            min_ms: 5,
+            max_ms: 40,
+        }
+    }
+}
+
+/// The in-process transport with a seeded latency before each request and a
+/// timeout, as a real client has. Every exchange is recorded in the history.
+#[derive(Clone)]
+pub struct SimNetwork {
+    routes: RouterTransport,
+    rng: Arc<Mutex<ChaCha8Rng>>,
+    latency: NetworkLatency,
+    timeout: Duration,
+    clock: Clock,
+    history: History,
+}
+
+impl SimNetwork {
+    /// A network with `latency`, drawing from `seed`, recording into `history`.
+    pub fn new(seed: u64, latency: NetworkLatency, clock: Clock, history: History) -> Self {
+        SimNetwork {
+            routes: RouterTransport::new(),
+            rng: Arc::new(Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_7477))),
+            latency,
+            timeout: Duration::from_secs(10),
+            clock,
+            history,
+        }
+    }
+
+    /// The routes by host.
+    pub fn routes(&self) -> &RouterTransport {
+        &self.routes
+    }
+}
+
+impl Transport for SimNetwork {
+    fn send(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> BoxFuture<'static, Result<http::Response<bytes::Bytes>, TransportError>> {
+        let delay =
+            {
+                let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+                Duration::from_millis(rng.random_range(
+                    self.latency.min_ms..=self.latency.max_ms.max(self.latency.min_ms),
+                ))
+            };
+        let url = request.uri().to_string();
+        let method = request.method().to_string();
+        let timeout = self.timeout;
+        let clock = self.clock.clone();
+        let history = self.history.clone();
+        let sent = clock.now();
+        let inner = self.routes.send(request);
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            let result = match tokio::time::timeout(timeout, inner).await {
+                Ok(r) => r,
+                Err(_) => Err(TransportError::Timeout {
+                    url: url.clone(),
+                    timeout_ms: timeout.as_millis() as u64,
+                }),
+            };
+            let (status, error) = match &result {
+                Ok(r) => (Some(r.status().as_u16()), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            history.http(sent, clock.now(), &method, &url, status, error);
+            result
+        })
+    }
+}
+
+/// A running engine inside a world.
+struct EngineInstance {
+    engine: Arc<Engine>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The three simulators and, once started, the engine.
+pub struct World {
+    /// The shared clock.
+    pub clock: Clock,
+    /// The in-process network.
+    pub net: SimNetwork,
+    /// Everything that happened.
+    pub history: History,
+    /// The simulators.
+    pub sims: Simulators,
+    disk: MemStore,
+    engine: Mutex<Option<EngineInstance>>,
+    seed: u64,
+}
+
+impl World {
+    /// A world at `epoch` (must be called inside a paused runtime for
+    /// virtual time).
+    pub fn new(seed: u64, epoch: DateTime<Utc>, latency: NetworkLatency) -> Self {
+        let clock = Clock::new(epoch);
+        let history = History::new();
+        let net = SimNetwork::new(seed, latency, clock.clone(), history.clone());
+        let sims = Simulators::new(SimulatorsConfig {
+            clock: clock.clone(),
+            api_key: API_KEY.into(),
+            seed,
+            transport: Arc::new(net.clone()),
+            pay_url: PAY_URL.into(),
+            retry_time_scale: 1,
+        });
+        net.routes.mount("pos.sim", sims.pos_router());
+        net.routes.mount("shop.sim", sims.shop_router());
+        net.routes.mount("pay.sim", sims.pay_router());
+        World {
+            clock,
+            net,
+            history,
+            sims,
+            disk: MemStore::new(),
+            engine: Mutex::new(None),
+            seed,
+        }
+    }
+
+    fn client(&self, url: &str) -> ApiClient {
+        ApiClient::new(Arc::new(self.net.clone()), url, API_KEY)
+    }
+
+    /// A POS client over the simulated network.
+    pub fn pos(&self) -> PosClient {
+        PosClient(self.client(POS_URL))
+    }
+
+    /// A shop client over the simulated network.
+    pub fn shop(&self) -> ShopClient {
+        ShopClient(self.client(SHOP_URL))
+    }
+
+    /// A pay client over the simulated network.
+    pub fn pay(&self) -> PayClient {
+        PayClient(self.client(PAY_URL))
+    }
+
+    /// A client for the engine's own routes (receiver, status).
+    pub fn engine_client(&self) -> ApiClient {
+        self.client(ENGINE_URL)
+    }
+
+    /// Starts (or restarts, from the simulated disk) the engine.
+    pub async fn start_engine(&self, strategy: Strategy) -> Result<(), EngineError> {
+        self.crash_engine();
+        let config = EngineConfig {
+            endpoints: Endpoints {
+                pos_url: POS_URL.into(),
+                shop_url: SHOP_URL.into(),
+                pay_url: PAY_URL.into(),
+                api_key: API_KEY.into(),
+                public_url: ENGINE_URL.into(),
+            },
+            strategy,
+            seed: self.seed,
+        };
+        let engine = Engine::new(config, Arc::new(self.net.clone()), Arc::new(self.disk.clone()), self.clock.clone())?;
+        self.net.routes.mount("engine.sim", engine.router());
+        let tasks = engine.start().await?;
+        *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(EngineInstance { engine, tasks });
+        Ok(())
+    }
+
+    /// Kills the engine: its tasks stop mid-flight and its receiver goes
+    /// away. What it had committed stays on the simulated disk.
+    pub fn crash_engine(&self) {
+        if let Some(instance) = self.engine.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            for t in instance.tasks {
+                t.abort();
+            }
+            self.net.routes.unmount("engine.sim");
+        }
+    }
+
+    /// The running engine, if any.
+    pub fn engine(&self) -> Option<Arc<Engine>> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|i| Arc::clone(&i.engine))
+    }
+}
