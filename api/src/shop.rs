@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::client::ApiClient;
 use crate::error::ApiError;
 use crate::pay::{CaptureMethod, PaymentMethod};
+use crate::pos::SellPolicy;
 
 /// Whether a product sells, overall or on one channel.
 #[derive(
@@ -92,6 +93,13 @@ pub struct Product {
     pub updated_at: DateTime<Utc>,
 }
 
+/// `GET /v1/products`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProductList {
+    /// Every product, by SKU.
+    pub data: Vec<Product>,
+}
+
 /// Stock of one SKU at one location. `on_hand = available + committed + unavailable`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct InventoryLevel {
@@ -111,6 +119,57 @@ pub struct InventoryLevel {
     pub updated_at: DateTime<Utc>,
 }
 
+/// `GET /v1/inventory_levels`: levels of every known SKU at every known
+/// location (a level never written is all zeros).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryLevelList {
+    /// Levels ordered by SKU, then location.
+    pub data: Vec<InventoryLevel>,
+}
+
+/// What changed a level, as `inventory_levels/update` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InventoryCauseKind {
+    /// `POST /v1/inventory/adjust`.
+    Adjust,
+    /// `POST /v1/inventory/set`.
+    Set,
+    /// A checkout committed stock.
+    Order,
+    /// An order was cancelled.
+    Cancel,
+    /// A refund restocked or wrote off units.
+    Refund,
+    /// Units were handed over.
+    Fulfillment,
+}
+
+/// The cause of a level change: lets a connector tell its own writes (echoes)
+/// from real changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryCause {
+    /// What kind of write.
+    pub kind: InventoryCauseKind,
+    /// The writer's `reference` (adjust, set), or the order id (order,
+    /// cancel, fulfillment) or refund id (refund).
+    pub reference: Option<String>,
+    /// The change in `available` (0 for a fulfilment, which moves units out
+    /// of `committed`).
+    pub delta: i64,
+}
+
+/// The data of `inventory_levels/update`: the level after the change and
+/// its cause.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryLevelUpdate {
+    /// The level after the change.
+    #[serde(flatten)]
+    pub level: InventoryLevel,
+    /// What changed it.
+    pub cause: InventoryCause,
+}
+
 /// `POST /v1/inventory/adjust`: the normal write, a delta.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -121,8 +180,9 @@ pub struct AdjustInventory {
     pub location: String,
     /// Change to `available` (and `on_hand`).
     pub delta: i64,
-    /// Why: `correction`, `received`, `restock`, `damaged`, `shrinkage`,
-    /// `cycle_count_available`, `movement_created`, `safety_stock`, `other`.
+    /// Why: `correction`, `cycle_count_available`, `damaged`,
+    /// `movement_created`, `movement_received`, `received`, `restock`,
+    /// `safety_stock`, `shrinkage` or `other`.
     pub reason: String,
     /// Compare-and-set: fail with 409 unless `available` equals this now.
     #[serde(default)]
@@ -175,7 +235,7 @@ pub struct Checkout {
     /// Buy online, pick up in store: the store's location id.
     #[serde(default)]
     pub pickup_location: Option<String>,
-    /// The fulfilling location; the pickup location, else the shop's default.
+    /// The fulfilling location; the pickup location, else `web`.
     #[serde(default)]
     pub location: Option<String>,
     /// Who buys.
@@ -253,8 +313,15 @@ pub struct OrderLine {
     pub total: Decimal,
     /// Units handed over.
     pub fulfilled_quantity: i64,
+    /// Units still to hand over: neither fulfilled, refunded before
+    /// fulfilment, nor released by a cancel. They are what the line holds in
+    /// `committed` at the order's location.
+    pub fulfillable_quantity: i64,
     /// Units refunded.
     pub refunded_quantity: i64,
+    /// Money refunded for this line so far.
+    #[schema(value_type = String)]
+    pub refunded_amount: Decimal,
 }
 
 /// How a refunded line's units go back to stock.
@@ -329,6 +396,13 @@ pub struct OrderRefund {
     pub currency: String,
     /// The gateway refund (`re_…`), when money had been captured.
     pub payment_refund: Option<String>,
+    /// The part of `amount` refunded through the gateway (at most what was
+    /// captured and not yet refunded).
+    #[schema(value_type = String)]
+    pub payment_amount: Decimal,
+    /// The part of `amount` taken off the uncaptured authorization instead.
+    #[schema(value_type = String)]
+    pub released_amount: Decimal,
     /// A note.
     pub note: Option<String>,
     /// When it was made.
@@ -420,8 +494,12 @@ pub struct Order {
     pub financial_status: FinancialStatus,
     /// Goods state.
     pub fulfillment_status: FulfillmentStatus,
-    /// The gateway intent (`pi_…`).
+    /// The gateway intent (`pi_…`); none for an order whose total is zero.
     pub payment_intent: Option<String>,
+    /// Manual (authorize, capture later) or automatic.
+    pub capture_method: CaptureMethod,
+    /// The sales channel it was placed on.
+    pub channel: String,
     /// ISO 4217 code.
     pub currency: String,
     /// Sum of `price × quantity`.
@@ -439,7 +517,11 @@ pub struct Order {
     /// Captured at the gateway so far.
     #[schema(value_type = String)]
     pub total_captured: Decimal,
-    /// Refunded so far.
+    /// Authorized and still capturable: the authorization less what refunds
+    /// took off it; zero once captured (a capture releases the rest).
+    #[schema(value_type = String)]
+    pub total_capturable: Decimal,
+    /// Refunded so far: the refunds' amounts, plus what a cancel gave back.
     #[schema(value_type = String)]
     pub total_refunded: Decimal,
     /// The discount code used.
@@ -466,6 +548,13 @@ pub enum DiscountKind {
     FixedAmount,
 }
 
+/// `GET /v1/orders`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderList {
+    /// Every order, oldest first.
+    pub data: Vec<Order>,
+}
+
 /// `POST /v1/discount_codes`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -474,12 +563,16 @@ pub struct CreateDiscountCode {
     pub code: String,
     /// Percentage or fixed amount.
     pub kind: DiscountKind,
-    /// Percent (0–100) or money.
+    /// Percent (over 0, at most 100) or money (over 0).
     #[schema(value_type = String)]
     pub value: Decimal,
     /// How many orders may use it; unlimited if absent.
     #[serde(default)]
     pub usage_limit: Option<u32>,
+    /// For a fixed amount: the only currency it applies to. Without it the
+    /// amount applies in the order's currency.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// A discount code.
@@ -496,6 +589,15 @@ pub struct DiscountCode {
     pub usage_limit: Option<u32>,
     /// Orders that used it.
     pub times_used: u32,
+    /// For a fixed amount: the currency it is limited to.
+    pub currency: Option<String>,
+}
+
+/// `GET /v1/discount_codes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DiscountCodeList {
+    /// Every code, sorted.
+    pub data: Vec<DiscountCode>,
 }
 
 /// `PUT /v1/tax_rates/{code}`.
@@ -515,6 +617,32 @@ pub struct TaxRate {
     /// The rate as a fraction.
     #[schema(value_type = String)]
     pub rate: Decimal,
+}
+
+/// `GET /v1/tax_rates`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxRateList {
+    /// Every rate, by code. Codes not listed are taxed at 0.
+    pub data: Vec<TaxRate>,
+}
+
+/// `GET`/`PUT /v1/settings`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSettings {
+    /// `block` (Shopify's "deny", the default) refuses a checkout line that
+    /// exceeds `available` with 409 `out_of_stock`; `allow` ("continue")
+    /// sells anyway and lets `available` go negative. `warn` is a POS
+    /// setting and is refused here with 422.
+    pub sell_when_out_of_stock: SellPolicy,
+}
+
+impl Default for ShopSettings {
+    fn default() -> Self {
+        ShopSettings {
+            sell_when_out_of_stock: SellPolicy::Block,
+        }
+    }
 }
 
 /// A typed client for the ecommerce platform.
@@ -549,6 +677,10 @@ impl ShopClient {
     pub async fn product(&self, sku: &str) -> Result<Product, ApiError> {
         self.0.get(&format!("/v1/products/{sku}")).await
     }
+    /// `GET /v1/products`.
+    pub async fn products(&self) -> Result<ProductList, ApiError> {
+        self.0.get("/v1/products").await
+    }
     /// `POST /v1/inventory/adjust`.
     pub async fn adjust(
         &self,
@@ -568,7 +700,42 @@ impl ShopClient {
     /// `GET /v1/inventory/{sku}?location=`.
     pub async fn level(&self, sku: &str, location: &str) -> Result<InventoryLevel, ApiError> {
         self.0
-            .get(&format!("/v1/inventory/{sku}?location={location}"))
+            .get(&format!(
+                "/v1/inventory/{sku}?location={}",
+                encode(location)
+            ))
+            .await
+    }
+    /// `GET /v1/inventory_levels?sku=&location=`: every level, or those of
+    /// one SKU and/or one location.
+    pub async fn levels(
+        &self,
+        sku: Option<&str>,
+        location: Option<&str>,
+    ) -> Result<InventoryLevelList, ApiError> {
+        let mut query = Vec::new();
+        if let Some(sku) = sku {
+            query.push(format!("sku={}", encode(sku)));
+        }
+        if let Some(location) = location {
+            query.push(format!("location={}", encode(location)));
+        }
+        if query.is_empty() {
+            self.0.get("/v1/inventory_levels").await
+        } else {
+            self.0
+                .get(&format!("/v1/inventory_levels?{}", query.join("&")))
+                .await
+        }
+    }
+    /// `GET /v1/settings`.
+    pub async fn settings(&self) -> Result<ShopSettings, ApiError> {
+        self.0.get("/v1/settings").await
+    }
+    /// `PUT /v1/settings`.
+    pub async fn update_settings(&self, body: &ShopSettings) -> Result<ShopSettings, ApiError> {
+        self.0
+            .send(http::Method::PUT, "/v1/settings", Some(body), None)
             .await
     }
     /// `POST /v1/orders`.
@@ -578,6 +745,20 @@ impl ShopClient {
     /// `GET /v1/orders/{id}`.
     pub async fn order(&self, id: &str) -> Result<Order, ApiError> {
         self.0.get(&format!("/v1/orders/{id}")).await
+    }
+    /// `GET /v1/orders`.
+    pub async fn orders(&self) -> Result<OrderList, ApiError> {
+        self.0.get("/v1/orders").await
+    }
+    /// `POST /v1/orders/{id}/ready_for_pickup`.
+    pub async fn ready_for_pickup(&self, id: &str, key: Option<&str>) -> Result<Order, ApiError> {
+        self.0
+            .post(
+                &format!("/v1/orders/{id}/ready_for_pickup"),
+                &serde_json::json!({}),
+                key,
+            )
+            .await
     }
     /// `POST /v1/orders/{id}/fulfill`.
     pub async fn fulfill(
@@ -631,6 +812,18 @@ impl ShopClient {
     ) -> Result<DiscountCode, ApiError> {
         self.0.post("/v1/discount_codes", body, key).await
     }
+    /// `GET /v1/discount_codes/{code}`.
+    pub async fn discount(&self, code: &str) -> Result<DiscountCode, ApiError> {
+        self.0.get(&format!("/v1/discount_codes/{code}")).await
+    }
+    /// `GET /v1/discount_codes`.
+    pub async fn discounts(&self) -> Result<DiscountCodeList, ApiError> {
+        self.0.get("/v1/discount_codes").await
+    }
+    /// `GET /v1/tax_rates`.
+    pub async fn tax_rates(&self) -> Result<TaxRateList, ApiError> {
+        self.0.get("/v1/tax_rates").await
+    }
     /// `PUT /v1/tax_rates/{code}`.
     pub async fn set_tax_rate(&self, code: &str, body: &SetTaxRate) -> Result<TaxRate, ApiError> {
         self.0
@@ -642,4 +835,17 @@ impl ShopClient {
             )
             .await
     }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -1,18 +1,564 @@
-//! The shop simulator's HTTP routes.
+//! The shop simulator's HTTP routes: extract, call the state machine, map
+//! the result.
+//!
+//! Operations that move money run in three phases so that the state lock is
+//! never held across the gateway call: `begin_*` validates and reserves under
+//! the lock, the handler awaits pay, then `place_order` / `finish_*` applies
+//! the outcome. An order operation holds the order's payment lock from phase
+//! 1 until the handler ends ([`Unlock`] releases it even if the request is
+//! dropped), so a concurrent write to the same order answers 429
+//! `lock_timeout`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use omnisim_api::pay::PayClient;
+use axum::extract::{Path, State};
+use omnisim_api::ErrorBody;
+use omnisim_api::pay::{CancellationReason, CreatePaymentIntent, IntentStatus, PayClient};
+use omnisim_api::shop::{
+    AdjustInventory, CancelOrder, CancelReason, CaptureOrder, Checkout, CreateDiscountCode,
+    CreateOrderRefund, CreateProduct, DiscountCode, DiscountCodeList, FulfillOrder, InventoryCause,
+    InventoryCauseKind, InventoryLevel, InventoryLevelList, InventoryLevelUpdate, Order, OrderList,
+    OrderRefund, Product, ProductList, SetInventory, SetTaxRate, ShopSettings, TaxRate,
+    TaxRateList, UpdateProduct,
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::state::ShopState;
+use super::gateway::{self, pay_error};
+use super::state::{PaymentOutcome, ShopState};
 use crate::core::Simulator;
+use crate::error::SimResult;
+use crate::extract::{Json, Query};
 use crate::shared::assemble;
+
+/// What every shop handler reaches: the simulator and the gateway.
+#[derive(Clone)]
+pub struct Ctx {
+    sim: Arc<Simulator<ShopState>>,
+    pay: PayClient,
+}
+
+type Reply<T> = SimResult<axum::Json<T>>;
 
 /// The shop simulator's whole router; `pay` reaches the gateway.
 pub fn router(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
-    let _ = pay;
-    let own = OpenApiRouter::new().with_state(Arc::clone(&sim));
-    assemble(sim, own, "omnisim shop")
+    let ctx = Ctx {
+        sim: Arc::clone(&sim),
+        pay,
+    };
+    let own = OpenApiRouter::with_openapi(EventSchemas::openapi())
+        .routes(routes!(create_product, list_products))
+        .routes(routes!(get_product, update_product))
+        .routes(routes!(get_level))
+        .routes(routes!(list_levels))
+        .routes(routes!(adjust))
+        .routes(routes!(set))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(list_tax_rates))
+        .routes(routes!(put_tax_rate))
+        .routes(routes!(create_discount, list_discounts))
+        .routes(routes!(get_discount))
+        .routes(routes!(checkout, list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(capture))
+        .routes(routes!(fulfill))
+        .routes(routes!(ready_for_pickup))
+        .routes(routes!(cancel))
+        .routes(routes!(refund))
+        .with_state(ctx);
+    assemble(sim, own, "omnisim shop (ecommerce platform)")
+}
+
+/// Schemas of event data no endpoint returns, so that connectors find them.
+#[derive(OpenApi)]
+#[openapi(components(schemas(InventoryLevelUpdate, InventoryCause, InventoryCauseKind)))]
+struct EventSchemas;
+
+/// Releases an order's payment lock when dropped.
+struct Unlock {
+    sim: Arc<Simulator<ShopState>>,
+    id: String,
+}
+
+impl Drop for Unlock {
+    fn drop(&mut self) {
+        let _ = self.sim.commit(|s, _| {
+            s.release(&self.id);
+            Ok(())
+        });
+    }
+}
+
+impl Ctx {
+    fn unlock(&self, id: &str) -> Unlock {
+        Unlock {
+            sim: Arc::clone(&self.sim),
+            id: id.to_owned(),
+        }
+    }
+
+    /// For an order whose payment is still settling, asks the gateway how it
+    /// stands and records the answer.
+    async fn refresh_pending(&self, id: &str) -> SimResult<()> {
+        let Some(intent) = self.sim.read(|s| s.pending_intent(id))? else {
+            return Ok(());
+        };
+        let pi = self.pay.intent(&intent).await.map_err(pay_error)?;
+        self.sim.commit(|s, fx| s.sync_payment(fx, id, &pi))?;
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ products
+
+/// `POST /v1/products`: add a product (emits `products/update`).
+#[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct,
+    responses(
+        (status = 200, body = Product),
+        (status = 400, description = "Malformed JSON or a missing field", body = ErrorBody),
+        (status = 409, description = "`sku_exists`", body = ErrorBody),
+        (status = 422, description = "A bad price, currency, SKU or channel", body = ErrorBody)))]
+async fn create_product(State(ctx): State<Ctx>, Json(req): Json<CreateProduct>) -> Reply<Product> {
+    ctx.sim
+        .commit(|s, fx| s.create_product(fx, req))
+        .map(axum::Json)
+}
+
+/// `GET /v1/products`: every product, by SKU.
+#[utoipa::path(get, path = "/v1/products", tag = "products",
+    responses((status = 200, body = ProductList)))]
+async fn list_products(State(ctx): State<Ctx>) -> axum::Json<ProductList> {
+    axum::Json(ProductList {
+        data: ctx.sim.read(ShopState::list_products),
+    })
+}
+
+/// `GET /v1/products/{sku}`.
+#[utoipa::path(get, path = "/v1/products/{sku}", tag = "products",
+    params(("sku" = String, Path, description = "The SKU")),
+    responses((status = 200, body = Product),
+        (status = 404, description = "`unknown_sku`", body = ErrorBody)))]
+async fn get_product(State(ctx): State<Ctx>, Path(sku): Path<String>) -> Reply<Product> {
+    ctx.sim.read(|s| s.get_product(&sku)).map(axum::Json)
+}
+
+/// `PATCH /v1/products/{sku}`: change the fields given; channel statuses are
+/// merged and an empty `tax_code` clears it. Emits `products/update` when
+/// anything changed.
+#[utoipa::path(patch, path = "/v1/products/{sku}", tag = "products", request_body = UpdateProduct,
+    params(("sku" = String, Path, description = "The SKU")),
+    responses((status = 200, body = Product),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`unknown_sku`", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn update_product(
+    State(ctx): State<Ctx>,
+    Path(sku): Path<String>,
+    Json(req): Json<UpdateProduct>,
+) -> Reply<Product> {
+    ctx.sim
+        .commit(|s, fx| s.update_product(fx, &sku, req))
+        .map(axum::Json)
+}
+
+// ----------------------------------------------------------------- inventory
+
+/// The location of one level.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct LevelQuery {
+    /// The location id (required; `GET /v1/inventory_levels` lists every location).
+    location: String,
+}
+
+/// `GET /v1/inventory/{sku}?location=`: one level. Every known SKU has a
+/// level (zeros until written) at every known location.
+#[utoipa::path(get, path = "/v1/inventory/{sku}", tag = "inventory",
+    params(("sku" = String, Path, description = "The SKU"), LevelQuery),
+    responses((status = 200, body = InventoryLevel),
+        (status = 400, description = "`location` missing", body = ErrorBody),
+        (status = 404, description = "`unknown_sku` or `unknown_location`", body = ErrorBody)))]
+async fn get_level(
+    State(ctx): State<Ctx>,
+    Path(sku): Path<String>,
+    Query(q): Query<LevelQuery>,
+) -> Reply<InventoryLevel> {
+    ctx.sim
+        .read(|s| s.get_level(&sku, &q.location))
+        .map(axum::Json)
+}
+
+/// Filters of the level listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct LevelsQuery {
+    /// Only this SKU.
+    #[serde(default)]
+    sku: Option<String>,
+    /// Only this location.
+    #[serde(default)]
+    location: Option<String>,
+}
+
+/// `GET /v1/inventory_levels?sku=&location=`: every level of every known SKU
+/// at every known location (zeros until written), by SKU then location;
+/// either filter narrows it. Pollers reconcile from this in one call.
+#[utoipa::path(get, path = "/v1/inventory_levels", tag = "inventory", params(LevelsQuery),
+    responses((status = 200, body = InventoryLevelList),
+        (status = 404, description = "`unknown_sku` or `unknown_location`", body = ErrorBody)))]
+async fn list_levels(
+    State(ctx): State<Ctx>,
+    Query(q): Query<LevelsQuery>,
+) -> Reply<InventoryLevelList> {
+    ctx.sim
+        .read(|s| s.list_levels(q.sku.as_deref(), q.location.as_deref()))
+        .map(|data| axum::Json(InventoryLevelList { data }))
+}
+
+/// `POST /v1/inventory/adjust`: add `delta` to `available` (and `on_hand`).
+/// With `change_from`, only if `available` equals it now. Emits
+/// `inventory_levels/update` with cause `adjust` and the `reference`.
+#[utoipa::path(post, path = "/v1/inventory/adjust", tag = "inventory", request_body = AdjustInventory,
+    responses((status = 200, body = InventoryLevel),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`unknown_sku` or `unknown_location`", body = ErrorBody),
+        (status = 409, description = "`change_from_quantity_stale`: the message states the actual value", body = ErrorBody),
+        (status = 422, description = "A zero delta or an unknown reason", body = ErrorBody)))]
+async fn adjust(State(ctx): State<Ctx>, Json(req): Json<AdjustInventory>) -> Reply<InventoryLevel> {
+    ctx.sim.commit(|s, fx| s.adjust(fx, req)).map(axum::Json)
+}
+
+/// `POST /v1/inventory/set`: make `available` exactly this (for the source
+/// of truth only). With `change_from`, only if `available` equals it now.
+/// Emits `inventory_levels/update` with cause `set` unless nothing changed.
+#[utoipa::path(post, path = "/v1/inventory/set", tag = "inventory", request_body = SetInventory,
+    responses((status = 200, body = InventoryLevel),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`unknown_sku` or `unknown_location`", body = ErrorBody),
+        (status = 409, description = "`change_from_quantity_stale`", body = ErrorBody),
+        (status = 422, description = "A negative `available`", body = ErrorBody)))]
+async fn set(State(ctx): State<Ctx>, Json(req): Json<SetInventory>) -> Reply<InventoryLevel> {
+    ctx.sim.commit(|s, fx| s.set(fx, req)).map(axum::Json)
+}
+
+// ------------------------------------------------- settings, tax, discounts
+
+/// `GET /v1/settings`.
+#[utoipa::path(get, path = "/v1/settings", tag = "settings",
+    responses((status = 200, body = ShopSettings)))]
+async fn get_settings(State(ctx): State<Ctx>) -> axum::Json<ShopSettings> {
+    axum::Json(ctx.sim.read(ShopState::settings))
+}
+
+/// `PUT /v1/settings`: `allow` or `block` (the default) selling out of stock.
+#[utoipa::path(put, path = "/v1/settings", tag = "settings", request_body = ShopSettings,
+    responses((status = 200, body = ShopSettings),
+        (status = 400, body = ErrorBody),
+        (status = 422, description = "`warn` is a POS policy", body = ErrorBody)))]
+async fn put_settings(
+    State(ctx): State<Ctx>,
+    Json(req): Json<ShopSettings>,
+) -> Reply<ShopSettings> {
+    ctx.sim.commit(|s, _| s.put_settings(req)).map(axum::Json)
+}
+
+/// `GET /v1/tax_rates`: every rate; unknown codes are taxed at 0.
+#[utoipa::path(get, path = "/v1/tax_rates", tag = "tax",
+    responses((status = 200, body = TaxRateList)))]
+async fn list_tax_rates(State(ctx): State<Ctx>) -> axum::Json<TaxRateList> {
+    axum::Json(TaxRateList {
+        data: ctx.sim.read(ShopState::list_tax_rates),
+    })
+}
+
+/// `PUT /v1/tax_rates/{code}`: the rate of a tax code, 0 ≤ rate < 1.
+#[utoipa::path(put, path = "/v1/tax_rates/{code}", tag = "tax", request_body = SetTaxRate,
+    params(("code" = String, Path, description = "The tax code")),
+    responses((status = 200, body = TaxRate),
+        (status = 400, body = ErrorBody),
+        (status = 422, description = "A rate outside 0 ≤ rate < 1", body = ErrorBody)))]
+async fn put_tax_rate(
+    State(ctx): State<Ctx>,
+    Path(code): Path<String>,
+    Json(req): Json<SetTaxRate>,
+) -> Reply<TaxRate> {
+    ctx.sim
+        .commit(|s, _| s.put_tax_rate(&code, req))
+        .map(axum::Json)
+}
+
+/// `POST /v1/discount_codes`.
+#[utoipa::path(post, path = "/v1/discount_codes", tag = "discounts", request_body = CreateDiscountCode,
+    responses((status = 200, body = DiscountCode),
+        (status = 400, body = ErrorBody),
+        (status = 409, description = "`discount_code_exists`", body = ErrorBody),
+        (status = 422, description = "A value out of range", body = ErrorBody)))]
+async fn create_discount(
+    State(ctx): State<Ctx>,
+    Json(req): Json<CreateDiscountCode>,
+) -> Reply<DiscountCode> {
+    ctx.sim
+        .commit(|s, _| s.create_discount(req))
+        .map(axum::Json)
+}
+
+/// `GET /v1/discount_codes`: every code, sorted.
+#[utoipa::path(get, path = "/v1/discount_codes", tag = "discounts",
+    responses((status = 200, body = DiscountCodeList)))]
+async fn list_discounts(State(ctx): State<Ctx>) -> axum::Json<DiscountCodeList> {
+    axum::Json(DiscountCodeList {
+        data: ctx.sim.read(ShopState::list_discounts),
+    })
+}
+
+/// `GET /v1/discount_codes/{code}`: the code and how often it was used.
+#[utoipa::path(get, path = "/v1/discount_codes/{code}", tag = "discounts",
+    params(("code" = String, Path, description = "The discount code")),
+    responses((status = 200, body = DiscountCode),
+        (status = 404, description = "`unknown_discount_code`", body = ErrorBody)))]
+async fn get_discount(State(ctx): State<Ctx>, Path(code): Path<String>) -> Reply<DiscountCode> {
+    ctx.sim.read(|s| s.get_discount(&code)).map(axum::Json)
+}
+
+// -------------------------------------------------------------------- orders
+
+/// `POST /v1/orders`: checkout. Validates and prices the lines (discount
+/// split per line, tax per line), checks stock under the `block` policy,
+/// authorizes the total through the gateway (card-not-present; manual capture
+/// by default), then creates the order and commits its stock. Emits
+/// `orders/create`, one `inventory_levels/update` per level (cause `order`)
+/// and, when captured at once, `orders/paid`. A decline creates no order.
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = Checkout,
+    responses((status = 200, body = Order),
+        (status = 400, body = ErrorBody),
+        (status = 402, description = "Declined: `decline_code` and `payment_intent` as the gateway gave them", body = ErrorBody),
+        (status = 404, description = "`unknown_sku` (`lines[i].sku`) or `unknown_location`", body = ErrorBody),
+        (status = 409, description = "`out_of_stock` (`lines[i].sku`)", body = ErrorBody),
+        (status = 422, description = "`product_unavailable`, `currency_mismatch`, `unknown_discount_code`, `discount_unavailable`, `parameter_invalid`, or a gateway refusal naming `payment`", body = ErrorBody),
+        (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
+async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Order> {
+    let draft = ctx.sim.commit(|s, fx| s.begin_checkout(fx, req))?;
+    let pay_key = draft.pay_key.clone();
+    let outcome = if draft.order.total.is_zero() {
+        PaymentOutcome::Free
+    } else {
+        let body = CreatePaymentIntent {
+            amount: draft.order.total,
+            currency: draft.order.currency.clone(),
+            capture_method: draft.order.capture_method,
+            payment_method: draft.payment.clone(),
+            metadata: BTreeMap::from([
+                ("order_id".to_owned(), draft.order.id.clone()),
+                ("order_name".to_owned(), draft.order.name.clone()),
+            ]),
+        };
+        let pi = ctx
+            .pay
+            .create_intent(&body, Some(&pay_key))
+            .await
+            .map_err(pay_error)?;
+        match pi.status {
+            IntentStatus::RequiresCapture => PaymentOutcome::Authorized(pi),
+            IntentStatus::Succeeded => PaymentOutcome::Captured(pi),
+            IntentStatus::Processing => PaymentOutcome::Pending(pi),
+            IntentStatus::RequiresAction => {
+                // 3-D Secure cannot be completed in an API checkout.
+                gateway::release(&ctx.pay, &pi, false, &pay_key).await;
+                return Err(gateway::declined(
+                    "authentication_required",
+                    "the card requires authentication, which this checkout cannot perform"
+                        .to_owned(),
+                    Some(pi.id),
+                ));
+            }
+            IntentStatus::RequiresPaymentMethod | IntentStatus::Canceled => {
+                return Err(gateway::declined(
+                    "generic_decline",
+                    "the payment was not authorized".to_owned(),
+                    Some(pi.id),
+                ));
+            }
+        }
+    };
+    match ctx
+        .sim
+        .commit(|s, fx| s.place_order(fx, draft, outcome.clone()))
+    {
+        Ok(order) => Ok(axum::Json(order)),
+        Err(e) => {
+            match &outcome {
+                PaymentOutcome::Free => {}
+                PaymentOutcome::Authorized(pi) | PaymentOutcome::Pending(pi) => {
+                    gateway::release(&ctx.pay, pi, false, &pay_key).await;
+                }
+                PaymentOutcome::Captured(pi) => {
+                    gateway::release(&ctx.pay, pi, true, &pay_key).await;
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `GET /v1/orders`: every order, oldest first.
+#[utoipa::path(get, path = "/v1/orders", tag = "orders",
+    responses((status = 200, body = OrderList)))]
+async fn list_orders(State(ctx): State<Ctx>) -> axum::Json<OrderList> {
+    axum::Json(OrderList {
+        data: ctx.sim.read(ShopState::list_orders),
+    })
+}
+
+/// `GET /v1/orders/{id}`.
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
+    params(("id" = String, Path, description = "The order id (`ord_…`)")),
+    responses((status = 200, body = Order),
+        (status = 404, description = "`unknown_order`", body = ErrorBody)))]
+async fn get_order(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply<Order> {
+    ctx.sim.read(|s| s.get_order(&id)).map(axum::Json)
+}
+
+/// `POST /v1/orders/{id}/capture`: capture the authorization through the
+/// gateway, all of what is still capturable or `amount` of it (the rest is
+/// released, as a capture happens once). Emits `orders/paid`. A pending
+/// (settling) payment is first brought up to date from the gateway.
+#[utoipa::path(post, path = "/v1/orders/{id}/capture", tag = "orders",
+    request_body(content = CaptureOrder, description = "May be empty"),
+    params(("id" = String, Path, description = "The order id")),
+    responses((status = 200, body = Order),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`unknown_order`", body = ErrorBody),
+        (status = 409, description = "`order_cancelled`, `payment_voided`, `payment_pending`, `nothing_to_capture`, or a gateway conflict naming `payment`", body = ErrorBody),
+        (status = 422, description = "`amount_too_large` or a bad `amount`", body = ErrorBody),
+        (status = 429, description = "`lock_timeout`: another payment operation on the order is in progress", body = ErrorBody),
+        (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
+async fn capture(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Json(req): Json<CaptureOrder>,
+) -> Reply<Order> {
+    ctx.refresh_pending(&id).await?;
+    let plan = ctx.sim.commit(|s, _| s.begin_capture(&id, &req))?;
+    let _unlock = ctx.unlock(&id);
+    let done = gateway::perform(&ctx.pay, &plan, CancellationReason::RequestedByCustomer).await?;
+    let intent = done
+        .intent
+        .ok_or_else(|| gateway::unavailable("no intent in the capture answer"))?;
+    ctx.sim
+        .commit(|s, fx| s.finish_capture(fx, &id, &intent))
+        .map(axum::Json)
+}
+
+/// `POST /v1/orders/{id}/fulfill`: hand over every open unit, or the `lines`
+/// given, at the order's location (`committed` and `on_hand` go down). It
+/// does not capture. Emits `orders/fulfilled` and the level updates (cause
+/// `fulfillment`, delta 0).
+#[utoipa::path(post, path = "/v1/orders/{id}/fulfill", tag = "orders",
+    request_body(content = FulfillOrder, description = "May be empty"),
+    params(("id" = String, Path, description = "The order id")),
+    responses((status = 200, body = Order),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`unknown_order`, or `unknown_line` (`lines[i].line_id`)", body = ErrorBody),
+        (status = 409, description = "`order_cancelled` or `nothing_to_fulfill`", body = ErrorBody),
+        (status = 422, description = "More units than are open", body = ErrorBody),
+        (status = 429, description = "`lock_timeout`", body = ErrorBody)))]
+async fn fulfill(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Json(req): Json<FulfillOrder>,
+) -> Reply<Order> {
+    ctx.sim
+        .commit(|s, fx| s.fulfill(fx, &id, req))
+        .map(axum::Json)
+}
+
+/// `POST /v1/orders/{id}/ready_for_pickup`: a pickup order's units wait at
+/// its pickup location. Emits `orders/updated`.
+#[utoipa::path(post, path = "/v1/orders/{id}/ready_for_pickup", tag = "orders",
+    params(("id" = String, Path, description = "The order id")),
+    responses((status = 200, body = Order),
+        (status = 404, description = "`unknown_order`", body = ErrorBody),
+        (status = 409, description = "`order_cancelled`, `not_a_pickup_order` or `nothing_to_fulfill`", body = ErrorBody),
+        (status = 429, description = "`lock_timeout`", body = ErrorBody)))]
+async fn ready_for_pickup(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply<Order> {
+    ctx.sim
+        .commit(|s, fx| s.ready_for_pickup(fx, &id))
+        .map(axum::Json)
+}
+
+/// `POST /v1/orders/{id}/cancel`: cancel for good. Unfulfilled units go back
+/// to `available` (`restock`, the default) or are written off. An open
+/// authorization is voided, captured money still held is refunded, a pending
+/// payment is cancelled, all through the gateway. Emits `orders/cancelled`
+/// and the level updates (cause `cancel`).
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
+    request_body(content = CancelOrder, description = "May be empty"),
+    params(("id" = String, Path, description = "The order id")),
+    responses((status = 200, body = Order),
+        (status = 400, body = ErrorBody),
+        (status = 402, description = "A gateway decline", body = ErrorBody),
+        (status = 404, description = "`unknown_order`", body = ErrorBody),
+        (status = 409, description = "`order_already_cancelled`, or a gateway conflict naming `payment`", body = ErrorBody),
+        (status = 422, description = "A gateway refusal naming `payment`", body = ErrorBody),
+        (status = 429, description = "`lock_timeout`", body = ErrorBody),
+        (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
+async fn cancel(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Json(req): Json<CancelOrder>,
+) -> Reply<Order> {
+    ctx.refresh_pending(&id).await?;
+    let plan = ctx.sim.commit(|s, _| s.begin_cancel(&id))?;
+    let _unlock = ctx.unlock(&id);
+    let reason = match req.reason {
+        CancelReason::Fraud => CancellationReason::Fraudulent,
+        _ => CancellationReason::RequestedByCustomer,
+    };
+    let done = gateway::perform(&ctx.pay, &plan, reason).await?;
+    ctx.sim
+        .commit(|s, fx| s.finish_cancel(fx, &plan, &req, done.refund.as_ref()))
+        .map(axum::Json)
+}
+
+/// `POST /v1/orders/{id}/refunds`: refund units per line, each with a
+/// restock type: `cancel` (unfulfilled units back to available), `return`
+/// (fulfilled units back to stock at `location`, the order's by default) or
+/// `no_restock` (fulfilled units first; unfulfilled ones are written off).
+/// Each line gives back its total pro rata (the last units exactly what
+/// remains). The money is refunded through the gateway up to what was
+/// captured and not yet refunded; the rest comes off the open authorization
+/// (which is voided once nothing is left to capture). Emits `refunds/create`
+/// and the level updates (cause `refund`, the refund id as reference).
+#[utoipa::path(post, path = "/v1/orders/{id}/refunds", tag = "orders", request_body = CreateOrderRefund,
+    params(("id" = String, Path, description = "The order id")),
+    responses((status = 200, body = OrderRefund),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`unknown_order`, `unknown_line` (`lines[i].line_id`) or `unknown_location` (`lines[i].location`)", body = ErrorBody),
+        (status = 409, description = "`order_cancelled`, `payment_pending`, or a gateway conflict naming `payment`", body = ErrorBody),
+        (status = 422, description = "More units than refundable, or a restock type that does not fit the units", body = ErrorBody),
+        (status = 429, description = "`lock_timeout`", body = ErrorBody),
+        (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
+async fn refund(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Json(req): Json<CreateOrderRefund>,
+) -> Reply<OrderRefund> {
+    ctx.refresh_pending(&id).await?;
+    let plan = ctx.sim.commit(|s, _| s.begin_refund(&id, &req))?;
+    let _unlock = ctx.unlock(&id);
+    let done = gateway::perform(
+        &ctx.pay,
+        &plan.plan,
+        CancellationReason::RequestedByCustomer,
+    )
+    .await?;
+    ctx.sim
+        .commit(|s, fx| s.finish_refund(fx, plan, done.refund.as_ref()))
+        .map(axum::Json)
 }
