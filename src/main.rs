@@ -9,6 +9,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use omnisim_simulators::serve::{self, ServeConfig};
 
+/// Prints a line to stdout, ignoring a closed pipe: a server whose reader went
+/// away must keep serving, and `omnisim run | head` must not panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 mod engine_cmd;
 mod run_cmd;
 
@@ -105,17 +115,18 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
     };
     let urls = &running.urls;
     if args.json {
-        println!("{}", serde_json::to_string(urls).unwrap_or_default());
+        say!("{}", serde_json::to_string(urls).unwrap_or_default());
     } else {
-        println!("omnisim serve (seed {})", args.seed);
-        println!("  pos   {}   POS (Square-style)", urls.pos);
-        println!("  shop  {}   ecommerce (Shopify-style)", urls.shop);
-        println!("  pay   {}   payment gateway (Stripe-style)", urls.pay);
-        println!(
+        say!("omnisim serve (seed {})", args.seed);
+        say!("  pos   {}   POS (Square-style)", urls.pos);
+        say!("  shop  {}   ecommerce (Shopify-style)", urls.shop);
+        say!("  pay   {}   payment gateway (Stripe-style)", urls.pay);
+        say!(
             "  API key: {}   (send `Authorization: Bearer {}`)",
-            urls.api_key, urls.api_key
+            urls.api_key,
+            urls.api_key
         );
-        println!(
+        say!(
             "  OpenAPI: {}/openapi.json on each. Ctrl-C or SIGTERM stops.",
             urls.pos
         );

@@ -57,23 +57,40 @@ pub fn run(args: RunArgs) -> ExitCode {
             for e in &errors {
                 eprintln!("{e}");
             }
-            eprintln!("omnisim run: {} problem(s) in scenario files; nothing was run", errors.len());
+            eprintln!(
+                "omnisim run: {} problem(s) in scenario files; nothing was run",
+                errors.len()
+            );
             return ExitCode::from(2);
         }
     };
     let mut selected: Vec<_> = loaded
         .into_iter()
-        .filter(|l| args.filter.is_empty() || l.scenario.tags.iter().any(|t| args.filter.contains(t)))
+        .filter(|l| {
+            args.filter.is_empty() || l.scenario.tags.iter().any(|t| args.filter.contains(t))
+        })
         .collect();
     if let Some((k, n)) = args.shard {
-        selected = selected.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, l)| l).collect();
+        selected = selected
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k - 1)
+            .map(|(_, l)| l)
+            .collect();
     }
     if selected.is_empty() {
         eprintln!("omnisim run: no scenario matched");
         return ExitCode::from(2);
     }
-    let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(selected.len() as u64) };
-    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(selected.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let mut judged: Vec<Judged> = Vec::with_capacity(selected.len());
     for l in &selected {
         bar.set_message(l.scenario.name.clone());
@@ -81,19 +98,29 @@ pub fn run(args: RunArgs) -> ExitCode {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let results = RunResults { schema_version: SCHEMA_VERSION, scenarios: judged.iter().map(|j| j.result.clone()).collect() };
+    let results = RunResults {
+        schema_version: SCHEMA_VERSION,
+        scenarios: judged.iter().map(|j| j.result.clone()).collect(),
+    };
     let out = args.out.clone().unwrap_or_else(default_out);
     if let Err(e) = write_outputs(&out, &results, &judged) {
-        eprintln!("omnisim run: cannot write results to {}: {e}", out.display());
+        eprintln!(
+            "omnisim run: cannot write results to {}: {e}",
+            out.display()
+        );
         return ExitCode::from(2);
     }
     if args.json {
-        println!("{}", omnisim_reports::to_json(&results));
+        crate::say!("{}", omnisim_reports::to_json(&results));
     } else {
         print_table(&results);
-        println!("results: {}", out.join("results.json").display());
+        crate::say!("results: {}", out.join("results.json").display());
     }
-    if results.failed().next().is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if results.failed().next().is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn default_out() -> PathBuf {
@@ -101,39 +128,70 @@ fn default_out() -> PathBuf {
     PathBuf::from("target/omnisim").join(format!("run-{stamp}"))
 }
 
-fn write_outputs(out: &std::path::Path, results: &RunResults, judged: &[Judged]) -> std::io::Result<()> {
+fn write_outputs(
+    out: &std::path::Path,
+    results: &RunResults,
+    judged: &[Judged],
+) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join("results.json"), omnisim_reports::to_json(results))?;
-    std::fs::write(out.join("junit.xml"), omnisim_reports::junit::render(results))?;
+    std::fs::write(
+        out.join("junit.xml"),
+        omnisim_reports::junit::render(results),
+    )?;
     let mut all = String::new();
     for j in judged {
         for line in j.history_jsonl.lines() {
-            all.push_str(&format!("{{\"scenario\":{},\"entry\":{line}}}\n", serde_json::to_string(&j.result.name).unwrap_or_default()));
+            all.push_str(&format!(
+                "{{\"scenario\":{},\"entry\":{line}}}\n",
+                serde_json::to_string(&j.result.name).unwrap_or_default()
+            ));
         }
     }
     std::fs::write(out.join("history.jsonl"), all)
 }
 
 fn print_table(results: &RunResults) {
-    let width = results.scenarios.iter().map(|s| s.name.len()).max().unwrap_or(10).min(70);
+    let width = results
+        .scenarios
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(10)
+        .min(70);
     for s in &results.scenarios {
-        let mark = if s.status == Status::Pass { "pass" } else { "FAIL" };
+        let mark = if s.status == Status::Pass {
+            "pass"
+        } else {
+            "FAIL"
+        };
         let mut name = s.name.clone();
         name.truncate(width);
-        println!("{mark}  {name:<width$}  {:>8} sim  {:>5} ms  seed {}", span(s.sim_span_ms), s.wall_ms, s.seed);
+        crate::say!(
+            "{mark}  {name:<width$}  {:>8} sim  {:>5} ms  seed {}",
+            span(s.sim_span_ms),
+            s.wall_ms,
+            s.seed
+        );
     }
     let failed: Vec<_> = results.failed().collect();
     for s in &failed {
-        println!();
-        println!("FAIL {} ({})", s.name, s.file);
+        crate::say!();
+        crate::say!("FAIL {} ({})", s.name, s.file);
         for r in &s.reasons {
-            println!("  {r}");
+            crate::say!("  {r}");
         }
-        println!("  reproduce: {}", s.reproduce);
+        crate::say!("  reproduce: {}", s.reproduce);
     }
     let wall: u64 = results.scenarios.iter().map(|s| s.wall_ms).sum();
-    println!();
-    println!("{} scenarios: {} passed, {} failed ({} ms)", results.scenarios.len(), results.scenarios.len() - failed.len(), failed.len(), wall);
+    crate::say!();
+    crate::say!(
+        "{} scenarios: {} passed, {} failed ({} ms)",
+        results.scenarios.len(),
+        results.scenarios.len() - failed.len(),
+        failed.len(),
+        wall
+    );
 }
 
 fn span(ms: i64) -> String {
