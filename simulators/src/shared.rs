@@ -63,9 +63,11 @@ async fn healthz(State(sim): State<Shared>) -> axum::Json<serde_json::Value> {
 pub struct EventsQuery {
     /// The cursor from the last page's `next_cursor`; from the start if absent.
     #[serde(default)]
+    #[param(pattern = "^[0-9]{0,19}$")]
     after: Option<String>,
     /// Page size, 1 to 1000 (100 by default).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -235,6 +237,50 @@ async fn deliveries(State(sim): State<Shared>) -> axum::Json<serde_json::Value> 
     axum::Json(serde_json::json!({ "data": d }))
 }
 
+/// Adds to every operation the answers the shared layers can give, so the
+/// document matches what clients actually see: 401 (auth), 400 (malformed
+/// input), 429 (rate limit), 503 and 504 (injected faults) everywhere; 413
+/// (body limit), 409 and 422 (idempotency) on POST, PUT and PATCH.
+fn document_shared_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build()
+    };
+    let everywhere = [
+        ("400", "Malformed request: `invalid_json`, `parameter_missing`, `parameter_unknown`, `parameter_invalid`"),
+        ("401", "Missing or wrong API key: `unauthorized`"),
+        ("404", "Unknown id or path"),
+        ("429", "Rate limited: `rate_limited`, with `Retry-After`"),
+        ("503", "Injected fault: `service_unavailable` (nothing applied)"),
+        ("504", "Injected fault: `timeout` (applied, answer lost)"),
+    ];
+    let writes = [
+        ("409", "Conflict, or `idempotency_key_in_use`"),
+        ("413", "Body over 1 MiB: `body_too_large`"),
+        ("422", "Semantic error, or `idempotency_error`"),
+    ];
+    for (path, item) in api.paths.paths.iter_mut() {
+        let open = path == "/healthz" || path == "/openapi.json";
+        let ops = [
+            (&mut item.get, false),
+            (&mut item.delete, false),
+            (&mut item.post, true),
+            (&mut item.put, true),
+            (&mut item.patch, true),
+        ];
+        for (op, write) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let extra = everywhere.iter().filter(|_| !open).chain(writes.iter().filter(|_| write));
+            for (code, description) in extra {
+                op.responses.responses.entry((*code).to_owned()).or_insert_with(|| error(description).into());
+            }
+        }
+    }
+}
+
 async fn not_found() -> SimError {
     SimError::not_found("not_found", "no such path; see /openapi.json")
 }
@@ -288,6 +334,8 @@ pub fn assemble<S: Platform>(
         .merge(own)
         .merge(common_routes(has_locations).with_state(shared))
         .split_for_parts();
+    let mut api = api;
+    document_shared_responses(&mut api);
     let api = Arc::new(api);
     router
         .route(
