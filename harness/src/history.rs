@@ -102,23 +102,62 @@ impl History {
     }
 
     /// Records an operation phase.
-    pub fn op(&self, time: DateTime<Utc>, step: usize, process: &str, kind: OpType, f: &str, value: serde_json::Value) {
-        self.push_with(|index| Entry::Op { index, time, step, process: process.to_owned(), kind, f: f.to_owned(), value });
+    pub fn op(
+        &self,
+        time: DateTime<Utc>,
+        step: usize,
+        process: &str,
+        kind: OpType,
+        f: &str,
+        value: serde_json::Value,
+    ) {
+        self.push_with(|index| Entry::Op {
+            index,
+            time,
+            step,
+            process: process.to_owned(),
+            kind,
+            f: f.to_owned(),
+            value,
+        });
     }
 
     /// Records an HTTP exchange.
-    pub fn http(&self, sent: DateTime<Utc>, time: DateTime<Utc>, method: &str, url: &str, status: Option<u16>, error: Option<String>) {
-        self.push_with(|index| Entry::Http { index, time, sent, method: method.to_owned(), url: url.to_owned(), status, error });
+    pub fn http(
+        &self,
+        sent: DateTime<Utc>,
+        time: DateTime<Utc>,
+        method: &str,
+        url: &str,
+        status: Option<u16>,
+        error: Option<String>,
+    ) {
+        self.push_with(|index| Entry::Http {
+            index,
+            time,
+            sent,
+            method: method.to_owned(),
+            url: url.to_owned(),
+            status,
+            error,
+        });
     }
 
     /// Records a platform event.
     pub fn event(&self, platform: &str, event: omnisim_api::Event) {
-        self.push_with(|index| Entry::Event { index, platform: platform.to_owned(), event });
+        self.push_with(|index| Entry::Event {
+            index,
+            platform: platform.to_owned(),
+            event,
+        });
     }
 
     /// Every entry so far.
     pub fn entries(&self) -> Vec<Entry> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The history as JSON Lines.

@@ -15,12 +15,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use http::Method;
 use omnisim_api::pay::{CancelIntent, CaptureMethod, CreateGiftCard, CreateRefund, PaymentMethod};
 use omnisim_api::pos::{
-    BatchChangeInventory, CreateItem, CreateReturn, CreateSale, InventoryChange, InventoryChangeType, InventoryState, RefundTo,
-    SaleLineRequest, TenderRequest, TenderType, UpdateItem,
+    BatchChangeInventory, CreateItem, CreateReturn, CreateSale, InventoryChange,
+    InventoryChangeType, InventoryState, RefundTo, SaleLineRequest, TenderRequest, TenderType,
+    UpdateItem,
 };
 use omnisim_api::shop::{
-    CancelOrder, CaptureOrder, Checkout, CheckoutLine, CreateDiscountCode, CreateOrderRefund, CreateProduct, DiscountKind, FulfillOrder,
-    FulfillmentStatus, ProductStatus, RefundLineRequest, RestockType, SetInventory, SetTaxRate, UpdateProduct,
+    CancelOrder, CaptureOrder, Checkout, CheckoutLine, CreateDiscountCode, CreateOrderRefund,
+    CreateProduct, DiscountKind, FulfillOrder, FulfillmentStatus, ProductStatus, RefundLineRequest,
+    RestockType, SetInventory, SetTaxRate, UpdateProduct,
 };
 use omnisim_api::{ApiError, common::CreateLocation, common::Faults, common::LocationKind};
 use omnisim_engine::{ReserveMode, Strategy, SyncMode, WriteMode};
@@ -57,9 +59,12 @@ pub struct Outcome {
 pub fn strategy_of(loaded: &Loaded) -> Strategy {
     let spec = &loaded.scenario.connector.engine;
     let mut s = Strategy::default();
-    let text = |v: &Option<crate::scenario::Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
+    let text =
+        |v: &Option<crate::scenario::Spanned<String>>| v.as_ref().map(|s| s.get_ref().clone());
     if text(&spec.sync).as_deref() == Some("poll") {
-        let every = text(&spec.poll_every).and_then(|p| parse_duration(&p)).unwrap_or(Duration::from_secs(900));
+        let every = text(&spec.poll_every)
+            .and_then(|p| parse_duration(&p))
+            .unwrap_or(Duration::from_secs(900));
         s.sync = SyncMode::Poll { every };
     }
     if let Some(r) = text(&spec.reconcile_every).and_then(|p| parse_duration(&p)) {
@@ -79,18 +84,27 @@ pub fn strategy_of(loaded: &Loaded) -> Strategy {
 }
 
 fn latency_of(loaded: &Loaded) -> NetworkLatency {
-    let Some(l) = &loaded.scenario.network.latency else { return NetworkLatency::default() };
+    let Some(l) = &loaded.scenario.network.latency else {
+        return NetworkLatency::default();
+    };
     let text = l.get_ref();
     let (a, b) = text.split_once("..").unwrap_or((text, text));
     match (parse_duration(a), parse_duration(b)) {
-        (Some(a), Some(b)) => NetworkLatency { min_ms: a.as_millis() as u64, max_ms: b.as_millis().max(a.as_millis()) as u64 },
+        (Some(a), Some(b)) => NetworkLatency {
+            min_ms: a.as_millis() as u64,
+            max_ms: b.as_millis().max(a.as_millis()) as u64,
+        },
         _ => NetworkLatency::default(),
     }
 }
 
 /// The simulated moment the business opens.
 pub fn opening(loaded: &Loaded) -> DateTime<Utc> {
-    let midnight = loaded.date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    let midnight = loaded
+        .date
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
     midnight + TimeDelta::from_std(loaded.opens).unwrap_or_default()
 }
 
@@ -165,8 +179,22 @@ async fn run_async(loaded: &Loaded, seed: u64) -> Outcome {
     w.crash_engine();
     let final_state = Some(crate::suite::final_state(loaded, w).await);
     let ended = w.clock.now();
-    problems.extend(ctx.problems.lock().unwrap_or_else(|p| p.into_inner()).drain(..));
-    Outcome { seed, history: w.history.clone(), snapshots, started, ended, step_problems: problems, engine_errors, final_state }
+    problems.extend(
+        ctx.problems
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..),
+    );
+    Outcome {
+        seed,
+        history: w.history.clone(),
+        snapshots,
+        started,
+        ended,
+        step_problems: problems,
+        engine_errors,
+        final_state,
+    }
 }
 
 fn with_world<T>(ctx: &Ctx, f: impl FnOnce(&World) -> T) -> T {
@@ -187,7 +215,11 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
             LocationKindSpec::Online => LocationKind::Online,
         };
         kinds.insert(id.clone(), l.kind);
-        let body = CreateLocation { id: id.clone(), name, kind };
+        let body = CreateLocation {
+            id: id.clone(),
+            name,
+            kind,
+        };
         tolerate_exists(shop.0.create_location(&body, None).await)?;
         if l.kind == LocationKindSpec::Store {
             tolerate_exists(pos.0.create_location(&body, None).await)?;
@@ -200,11 +232,22 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
         None => default.to_owned(),
     };
     let pos_policy = serde_json::json!({ "sell_when_out_of_stock": policy(m.pos.sell_when_out_of_stock, "allow") });
-    pos.0.send::<_, serde_json::Value>(Method::PUT, "/v1/settings", Some(&pos_policy), None).await?;
+    pos.0
+        .send::<_, serde_json::Value>(Method::PUT, "/v1/settings", Some(&pos_policy), None)
+        .await?;
     let shop_policy = serde_json::json!({ "sell_when_out_of_stock": policy(m.shop.sell_when_out_of_stock, "block") });
-    shop.0.send::<_, serde_json::Value>(Method::PUT, "/v1/settings", Some(&shop_policy), None).await?;
+    shop.0
+        .send::<_, serde_json::Value>(Method::PUT, "/v1/settings", Some(&shop_policy), None)
+        .await?;
     for (code, rate) in &m.pos.tax_rates {
-        pos.0.send::<_, serde_json::Value>(Method::PUT, &format!("/v1/tax_rates/{code}"), Some(&SetTaxRate { rate: *rate }), None).await?;
+        pos.0
+            .send::<_, serde_json::Value>(
+                Method::PUT,
+                &format!("/v1/tax_rates/{code}"),
+                Some(&SetTaxRate { rate: *rate }),
+                None,
+            )
+            .await?;
     }
     for (code, rate) in &m.shop.tax_rates {
         shop.set_tax_rate(code, &SetTaxRate { rate: *rate }).await?;
@@ -213,11 +256,21 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
     for item in &m.catalog {
         let sku = item.sku.get_ref().clone();
         if item.on_pos {
-            let body = CreateItem { sku: sku.clone(), name: item.title.clone(), price: item.price, currency: item.currency.clone(), tax_code: item.tax_code.clone() };
+            let body = CreateItem {
+                sku: sku.clone(),
+                name: item.title.clone(),
+                price: item.price,
+                currency: item.currency.clone(),
+                tax_code: item.tax_code.clone(),
+            };
             pos.create_item(&body, None).await?;
         }
         if item.on_shop {
-            let status = if item.status.as_deref() == Some("paused") { ProductStatus::Paused } else { ProductStatus::Active };
+            let status = if item.status.as_deref() == Some("paused") {
+                ProductStatus::Paused
+            } else {
+                ProductStatus::Active
+            };
             let body = CreateProduct {
                 sku: sku.clone(),
                 title: item.title.clone(),
@@ -242,21 +295,54 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
                     occurred_at: now,
                     reference: Some("setup".into()),
                 };
-                pos.change_inventory(&BatchChangeInventory { changes: vec![change] }, None).await?;
+                pos.change_inventory(
+                    &BatchChangeInventory {
+                        changes: vec![change],
+                    },
+                    None,
+                )
+                .await?;
             }
             if item.on_shop {
                 let available = if store { (*qty - buffer).max(0) } else { *qty };
-                let body = SetInventory { sku: sku.clone(), location: loc.clone(), available, change_from: None, reference: Some("setup".into()) };
+                let body = SetInventory {
+                    sku: sku.clone(),
+                    location: loc.clone(),
+                    available,
+                    change_from: None,
+                    reference: Some("setup".into()),
+                };
                 shop.set(&body, None).await?;
             }
         }
     }
     for d in &m.discounts {
-        let kind = if d.kind == "fixed_amount" { DiscountKind::FixedAmount } else { DiscountKind::Percentage };
-        shop.create_discount(&CreateDiscountCode { code: d.code.clone(), kind, value: d.value, usage_limit: None }, None).await?;
+        let kind = if d.kind == "fixed_amount" {
+            DiscountKind::FixedAmount
+        } else {
+            DiscountKind::Percentage
+        };
+        shop.create_discount(
+            &CreateDiscountCode {
+                code: d.code.clone(),
+                kind,
+                value: d.value,
+                usage_limit: None,
+            },
+            None,
+        )
+        .await?;
     }
     for g in &m.gift_cards {
-        pay.create_gift_card(&CreateGiftCard { code: Some(g.code.clone()), balance: g.balance, currency: g.currency.clone() }, None).await?;
+        pay.create_gift_card(
+            &CreateGiftCard {
+                code: Some(g.code.clone()),
+                balance: g.balance,
+                currency: g.currency.clone(),
+            },
+            None,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -270,17 +356,27 @@ fn tolerate_exists<T>(r: Result<T, ApiError>) -> Result<(), ApiError> {
 }
 
 fn lines_of(step: &Step) -> Vec<(String, i64)> {
-    step.lines.as_ref().map(|l| l.get_ref().iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default()
+    step.lines
+        .as_ref()
+        .map(|l| l.get_ref().iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default()
 }
 
 fn name_of(ctx: &Ctx, r: &Option<crate::scenario::Spanned<String>>) -> Option<String> {
     let key = r.as_ref()?.get_ref();
-    ctx.names.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    ctx.names
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(key)
+        .cloned()
 }
 
 fn remember(ctx: &Ctx, step: &Step, id: &str) {
     if let Some(n) = step.name.clone().or_else(|| step.customer.clone()) {
-        ctx.names.lock().unwrap_or_else(|p| p.into_inner()).insert(n, id.to_owned());
+        ctx.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(n, id.to_owned());
     }
 }
 
@@ -304,7 +400,10 @@ fn failed(e: &ApiError) -> Failed {
         Failed::Unknown(e.to_string())
     } else {
         let code = e.code().unwrap_or("error").to_owned();
-        Failed::Refused(code.clone(), serde_json::json!({ "error": code, "status": e.status(), "message": e.to_string() }))
+        Failed::Refused(
+            code.clone(),
+            serde_json::json!({ "error": code, "status": e.status(), "message": e.to_string() }),
+        )
     }
 }
 
@@ -313,17 +412,32 @@ async fn perform(ctx: &Ctx, i: usize, step: &Step) {
     let f = step.action.get_ref().clone();
     let invoke = serde_json::to_value(step).unwrap_or_default();
     let now = || with_world(ctx, |w| w.clock.now());
-    ctx.history.op(now(), i, &process, OpType::Invoke, &f, invoke);
+    ctx.history
+        .op(now(), i, &process, OpType::Invoke, &f, invoke);
     let result = act(ctx, i, step).await;
     match result {
         Ok(value) => ctx.history.op(now(), i, &process, OpType::Ok, &f, value),
         Err(Failed::Refused(code, value)) => {
             ctx.history.op(now(), i, &process, OpType::Fail, &f, value);
             if step.expect_error.as_deref() != Some(code.as_str()) {
-                ctx.problems.lock().unwrap_or_else(|p| p.into_inner()).push(format!("step {} ({} {f}) failed: {code}", i + 1, step.actor.get_ref()));
+                ctx.problems
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(format!(
+                        "step {} ({} {f}) failed: {code}",
+                        i + 1,
+                        step.actor.get_ref()
+                    ));
             }
         }
-        Err(Failed::Unknown(msg)) => ctx.history.op(now(), i, &process, OpType::Info, &f, serde_json::json!({ "unknown": msg })),
+        Err(Failed::Unknown(msg)) => ctx.history.op(
+            now(),
+            i,
+            &process,
+            OpType::Info,
+            &f,
+            serde_json::json!({ "unknown": msg }),
+        ),
     }
 }
 
@@ -332,12 +446,25 @@ fn ok<T: Serialize>(t: &T) -> Result<serde_json::Value, Failed> {
 }
 
 fn missing(what: &str) -> Failed {
-    Failed::Refused("unknown_reference".into(), serde_json::json!({ "error": "unknown_reference", "message": format!("{what} does not exist (yet)") }))
+    Failed::Refused(
+        "unknown_reference".into(),
+        serde_json::json!({ "error": "unknown_reference", "message": format!("{what} does not exist (yet)") }),
+    )
 }
 
 fn toml_to<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<T, Failed> {
-    let json = serde_json::to_value(v).map_err(|e| Failed::Refused("bad_step".into(), serde_json::json!({ "error": e.to_string() })))?;
-    serde_json::from_value(json).map_err(|e| Failed::Refused("bad_step".into(), serde_json::json!({ "error": e.to_string() })))
+    let json = serde_json::to_value(v).map_err(|e| {
+        Failed::Refused(
+            "bad_step".into(),
+            serde_json::json!({ "error": e.to_string() }),
+        )
+    })?;
+    serde_json::from_value(json).map_err(|e| {
+        Failed::Refused(
+            "bad_step".into(),
+            serde_json::json!({ "error": e.to_string() }),
+        )
+    })
 }
 
 fn pos_total(ctx: &Ctx, lines: &[(String, i64)]) -> Decimal {
@@ -345,9 +472,16 @@ fn pos_total(ctx: &Ctx, lines: &[(String, i64)]) -> Decimal {
     lines
         .iter()
         .map(|(sku, qty)| {
-            let Some(item) = m.catalog.iter().find(|c| c.sku.get_ref() == sku) else { return Decimal::ZERO };
+            let Some(item) = m.catalog.iter().find(|c| c.sku.get_ref() == sku) else {
+                return Decimal::ZERO;
+            };
             let sub = item.price * Decimal::from(*qty);
-            let rate = item.tax_code.as_ref().and_then(|c| m.pos.tax_rates.get(c)).copied().unwrap_or_default();
+            let rate = item
+                .tax_code
+                .as_ref()
+                .and_then(|c| m.pos.tax_rates.get(c))
+                .copied()
+                .unwrap_or_default();
             sub + omnisim_api::common::round_money(sub * rate, &item.currency)
         })
         .sum()
@@ -359,14 +493,25 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
     let location = step.location.as_ref().map(|l| l.get_ref().clone());
     let key = format!("step-{i}");
     let order_id = || name_of(ctx, &step.order).ok_or_else(|| missing("the order"));
-    match (step.actor.get_ref().as_str(), step.action.get_ref().as_str()) {
+    match (
+        step.actor.get_ref().as_str(),
+        step.action.get_ref().as_str(),
+    ) {
         ("shop", "checkout") => {
             let payment = match &step.payment {
                 Some(p) => toml_to::<PaymentMethod>(p)?,
-                None => PaymentMethod::Card { number: "4242424242424242".into() },
+                None => PaymentMethod::Card {
+                    number: "4242424242424242".into(),
+                },
             };
             let body = Checkout {
-                lines: lines.iter().map(|(sku, q)| CheckoutLine { sku: sku.clone(), quantity: *q }).collect(),
+                lines: lines
+                    .iter()
+                    .map(|(sku, q)| CheckoutLine {
+                        sku: sku.clone(),
+                        quantity: *q,
+                    })
+                    .collect(),
                 payment,
                 discount_code: step.discount_code.clone(),
                 pickup_location: step.pickup_location.as_ref().map(|l| l.get_ref().clone()),
@@ -375,24 +520,51 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 capture: CaptureMethod::Manual,
                 channel: step.channel.clone(),
             };
-            let order = shop.checkout(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+            let order = shop
+                .checkout(&body, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
             remember(ctx, step, &order.id);
             ok(&order)
         }
         ("shop" | "staff", "cancel") => {
             let id = order_id()?;
             let restock = step.restock.unwrap_or(true);
-            let order = shop.cancel(&id, &CancelOrder { reason: Default::default(), restock: Some(restock) }, Some(&key)).await.map_err(|e| failed(&e))?;
+            let order = shop
+                .cancel(
+                    &id,
+                    &CancelOrder {
+                        reason: Default::default(),
+                        restock: Some(restock),
+                    },
+                    Some(&key),
+                )
+                .await
+                .map_err(|e| failed(&e))?;
             ok(&order)
         }
         ("pos", "sale") => {
             let tenders = match &step.tenders {
-                Some(ts) => ts.iter().map(toml_to::<TenderRequest>).collect::<Result<Vec<_>, _>>()?,
-                None => vec![TenderRequest { kind: TenderType::Cash, amount: pos_total(ctx, &lines), number: None, code: None }],
+                Some(ts) => ts
+                    .iter()
+                    .map(toml_to::<TenderRequest>)
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => vec![TenderRequest {
+                    kind: TenderType::Cash,
+                    amount: pos_total(ctx, &lines),
+                    number: None,
+                    code: None,
+                }],
             };
             let body = CreateSale {
                 location: location.unwrap_or_default(),
-                lines: lines.iter().map(|(sku, q)| SaleLineRequest { sku: sku.clone(), quantity: *q }).collect(),
+                lines: lines
+                    .iter()
+                    .map(|(sku, q)| SaleLineRequest {
+                        sku: sku.clone(),
+                        quantity: *q,
+                    })
+                    .collect(),
                 tenders,
                 occurred_at: None,
                 customer: step.customer.clone(),
@@ -419,29 +591,53 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 sale_id,
                 order_ref,
                 location: location.unwrap_or_default(),
-                lines: lines.iter().map(|(sku, q)| SaleLineRequest { sku: sku.clone(), quantity: *q }).collect(),
+                lines: lines
+                    .iter()
+                    .map(|(sku, q)| SaleLineRequest {
+                        sku: sku.clone(),
+                        quantity: *q,
+                    })
+                    .collect(),
                 restock: step.restock.unwrap_or(true),
                 refund_to,
                 occurred_at: None,
             };
-            let ret = pos.create_return(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+            let ret = pos
+                .create_return(&body, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
             remember(ctx, step, &ret.id);
             ok(&ret)
         }
         ("pos", "pickup") => {
             let id = order_id()?;
-            let p = pos.complete_pickup(&id, Some(&key)).await.map_err(|e| failed(&e))?;
+            let p = pos
+                .complete_pickup(&id, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
             ok(&p)
         }
         ("pos", action @ ("count" | "receive" | "waste")) => {
             let (kind, from, to) = match action {
                 "count" => (InventoryChangeType::PhysicalCount, None, None),
-                "receive" => (InventoryChangeType::Adjustment, Some(InventoryState::None), Some(InventoryState::InStock)),
-                _ => (InventoryChangeType::Adjustment, Some(InventoryState::InStock), Some(InventoryState::Waste)),
+                "receive" => (
+                    InventoryChangeType::Adjustment,
+                    Some(InventoryState::None),
+                    Some(InventoryState::InStock),
+                ),
+                _ => (
+                    InventoryChangeType::Adjustment,
+                    Some(InventoryState::InStock),
+                    Some(InventoryState::Waste),
+                ),
             };
             let change = InventoryChange {
                 kind,
-                sku: step.sku.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default(),
+                sku: step
+                    .sku
+                    .as_ref()
+                    .map(|s| s.get_ref().clone())
+                    .unwrap_or_default(),
                 location: location.unwrap_or_default(),
                 quantity: step.quantity.unwrap_or(0),
                 from_state: from,
@@ -449,17 +645,37 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 occurred_at: with_world(ctx, |w| w.clock.now()),
                 reference: None,
             };
-            let counts = pos.change_inventory(&BatchChangeInventory { changes: vec![change] }, Some(&key)).await.map_err(|e| failed(&e))?;
+            let counts = pos
+                .change_inventory(
+                    &BatchChangeInventory {
+                        changes: vec![change],
+                    },
+                    Some(&key),
+                )
+                .await
+                .map_err(|e| failed(&e))?;
             ok(&counts)
         }
         ("staff", "fulfil") => {
             let id = order_id()?;
-            let order = shop.fulfill(&id, &FulfillOrder::default(), Some(&key)).await.map_err(|e| failed(&e))?;
+            let order = shop
+                .fulfill(&id, &FulfillOrder::default(), Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
             ok(&order)
         }
         ("staff", "capture") => {
             let id = order_id()?;
-            let order = shop.capture(&id, &CaptureOrder { amount: step.amount }, Some(&key)).await.map_err(|e| failed(&e))?;
+            let order = shop
+                .capture(
+                    &id,
+                    &CaptureOrder {
+                        amount: step.amount,
+                    },
+                    Some(&key),
+                )
+                .await
+                .map_err(|e| failed(&e))?;
             ok(&order)
         }
         ("staff", "refund") => {
@@ -468,38 +684,88 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             let fulfilled = order.fulfillment_status == FulfillmentStatus::Fulfilled;
             let mut refund_lines = Vec::new();
             for (sku, q) in &lines {
-                let Some(line) = order.lines.iter().find(|l| &l.sku == sku) else { return Err(missing(&format!("{sku} on the order"))) };
+                let Some(line) = order.lines.iter().find(|l| &l.sku == sku) else {
+                    return Err(missing(&format!("{sku} on the order")));
+                };
                 refund_lines.push(RefundLineRequest {
                     line_id: line.id.clone(),
                     quantity: *q,
-                    restock_type: if step.restock == Some(false) { RestockType::NoRestock } else if fulfilled { RestockType::Return } else { RestockType::Cancel },
+                    restock_type: if step.restock == Some(false) {
+                        RestockType::NoRestock
+                    } else if fulfilled {
+                        RestockType::Return
+                    } else {
+                        RestockType::Cancel
+                    },
                     location: location.clone(),
                 });
             }
-            let refund = shop.refund(&id, &CreateOrderRefund { lines: refund_lines, note: None }, Some(&key)).await.map_err(|e| failed(&e))?;
+            let refund = shop
+                .refund(
+                    &id,
+                    &CreateOrderRefund {
+                        lines: refund_lines,
+                        note: None,
+                    },
+                    Some(&key),
+                )
+                .await
+                .map_err(|e| failed(&e))?;
             ok(&refund)
         }
         ("staff", "price" | "tax" | "pause" | "resume") => {
-            let sku = step.sku.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();
-            let target = step.target.as_ref().map(|t| t.get_ref().as_str()).unwrap_or("shop");
+            let sku = step
+                .sku
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_default();
+            let target = step
+                .target
+                .as_ref()
+                .map(|t| t.get_ref().as_str())
+                .unwrap_or("shop");
             let action = step.action.get_ref().as_str();
             if target == "pos" {
-                let body = UpdateItem { name: None, price: step.price, currency: None, tax_code: step.tax_code.clone() };
+                let body = UpdateItem {
+                    name: None,
+                    price: step.price,
+                    currency: None,
+                    tax_code: step.tax_code.clone(),
+                };
                 let item = pos.update_item(&sku, &body).await.map_err(|e| failed(&e))?;
                 return ok(&item);
             }
-            let mut body = UpdateProduct { price: step.price, tax_code: step.tax_code.clone(), ..UpdateProduct::default() };
-            let status = if action == "pause" { Some(ProductStatus::Paused) } else if action == "resume" { Some(ProductStatus::Active) } else { None };
+            let mut body = UpdateProduct {
+                price: step.price,
+                tax_code: step.tax_code.clone(),
+                ..UpdateProduct::default()
+            };
+            let status = if action == "pause" {
+                Some(ProductStatus::Paused)
+            } else if action == "resume" {
+                Some(ProductStatus::Active)
+            } else {
+                None
+            };
             match (&step.channel, status) {
-                (Some(ch), Some(st)) => body.channels = Some([(ch.clone(), st)].into_iter().collect()),
+                (Some(ch), Some(st)) => {
+                    body.channels = Some([(ch.clone(), st)].into_iter().collect())
+                }
                 (None, Some(st)) => body.status = Some(st),
                 _ => {}
             }
-            let product = shop.update_product(&sku, &body).await.map_err(|e| failed(&e))?;
+            let product = shop
+                .update_product(&sku, &body)
+                .await
+                .map_err(|e| failed(&e))?;
             ok(&product)
         }
         ("staff", "adjust") => {
-            let sku = step.sku.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();
+            let sku = step
+                .sku
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_default();
             let body = omnisim_api::shop::AdjustInventory {
                 sku,
                 location: location.unwrap_or_default(),
@@ -508,19 +774,35 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 change_from: None,
                 reference: None,
             };
-            let level = shop.adjust(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+            let level = shop
+                .adjust(&body, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
             ok(&level)
         }
         ("pay", "void" | "refund") => {
             let id = order_id()?;
             let order = shop.order(&id).await.map_err(|e| failed(&e))?;
-            let Some(intent) = order.payment_intent else { return Err(missing("the order's payment")) };
+            let Some(intent) = order.payment_intent else {
+                return Err(missing("the order's payment"));
+            };
             if step.action.get_ref() == "void" {
-                let i = pay.cancel(&intent, &CancelIntent::default(), Some(&key)).await.map_err(|e| failed(&e))?;
+                let i = pay
+                    .cancel(&intent, &CancelIntent::default(), Some(&key))
+                    .await
+                    .map_err(|e| failed(&e))?;
                 ok(&i)
             } else {
-                let body = CreateRefund { payment_intent: intent, amount: step.amount, reason: None, metadata: Default::default() };
-                let r = pay.refund(&body, Some(&key)).await.map_err(|e| failed(&e))?;
+                let body = CreateRefund {
+                    payment_intent: intent,
+                    amount: step.amount,
+                    reason: None,
+                    metadata: Default::default(),
+                };
+                let r = pay
+                    .refund(&body, Some(&key))
+                    .await
+                    .map_err(|e| failed(&e))?;
                 ok(&r)
             }
         }
@@ -536,7 +818,11 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             for t in &targets {
                 set_faults(ctx, t, faults.clone())?;
             }
-            if let Some(d) = step.duration.as_ref().and_then(|d| parse_duration(d.get_ref())) {
+            if let Some(d) = step
+                .duration
+                .as_ref()
+                .and_then(|d| parse_duration(d.get_ref()))
+            {
                 tokio::time::sleep(d).await;
                 for t in &targets {
                     set_faults(ctx, t, Faults::default())?;
@@ -546,7 +832,11 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
         }
         ("nemesis", "crash") => {
             ctx.world.crash_engine();
-            if let Some(d) = step.duration.as_ref().and_then(|d| parse_duration(d.get_ref())) {
+            if let Some(d) = step
+                .duration
+                .as_ref()
+                .and_then(|d| parse_duration(d.get_ref()))
+            {
                 tokio::time::sleep(d).await;
                 restart(ctx).await?;
             }
@@ -556,7 +846,10 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             restart(ctx).await?;
             ok(&serde_json::json!({ "engine": "restarted" }))
         }
-        (actor, action) => Err(Failed::Refused("unsupported".into(), serde_json::json!({ "error": format!("`{actor}` `{action}` is not supported by this runner") }))),
+        (actor, action) => Err(Failed::Refused(
+            "unsupported".into(),
+            serde_json::json!({ "error": format!("`{actor}` `{action}` is not supported by this runner") }),
+        )),
     }
 }
 
@@ -566,10 +859,20 @@ fn set_faults(ctx: &Ctx, target: &str, faults: Faults) -> Result<(), Failed> {
         "shop" => w.sims.shop.core.set_faults(faults),
         _ => w.sims.pay.core.set_faults(faults),
     });
-    r.map(|_| ()).map_err(|e| Failed::Refused("bad_faults".into(), serde_json::json!({ "error": e.message })))
+    r.map(|_| ()).map_err(|e| {
+        Failed::Refused(
+            "bad_faults".into(),
+            serde_json::json!({ "error": e.message }),
+        )
+    })
 }
 
 async fn restart(ctx: &Ctx) -> Result<(), Failed> {
     let r = ctx.world.start_engine(ctx.strategy.clone()).await;
-    r.map_err(|e| Failed::Refused("restart_failed".into(), serde_json::json!({ "error": e.to_string() })))
+    r.map_err(|e| {
+        Failed::Refused(
+            "restart_failed".into(),
+            serde_json::json!({ "error": e.to_string() }),
+        )
+    })
 }

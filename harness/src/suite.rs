@@ -19,11 +19,23 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out).map_err(|e| ScenarioError { file: p.clone(), line: 1, column: 1, message: format!("cannot read the folder: {e}"), hint: None })?;
+            walk(p, &mut out).map_err(|e| ScenarioError {
+                file: p.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read the folder: {e}"),
+                hint: None,
+            })?;
         } else if p.exists() {
             out.push(p.clone());
         } else {
-            return Err(ScenarioError { file: p.clone(), line: 1, column: 1, message: "no such file or folder".into(), hint: None });
+            return Err(ScenarioError {
+                file: p.clone(),
+                line: 1,
+                column: 1,
+                message: "no such file or folder".into(),
+                hint: None,
+            });
         }
     }
     out.sort();
@@ -73,7 +85,11 @@ fn collect(loaded: &Loaded, outcome: &Outcome) -> FinalState {
 pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::World) -> FinalState {
     let t: Arc<dyn omnisim_api::Transport> = Arc::new(world.net.routes().clone());
     let client = |url: &str| ApiClient::new(Arc::clone(&t), url, API_KEY);
-    let (pos, shop, pay) = (client(crate::world::POS_URL), client(crate::world::SHOP_URL), client(crate::world::PAY_URL));
+    let (pos, shop, pay) = (
+        client(crate::world::POS_URL),
+        client(crate::world::SHOP_URL),
+        client(crate::world::PAY_URL),
+    );
     let mut state = FinalState::default();
     let m = &loaded.scenario.merchant;
     for item in &m.catalog {
@@ -81,21 +97,34 @@ pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::World) ->
         for loc in &m.locations {
             let id = loc.id.get_ref();
             if item.on_shop
-                && let Ok(level) = shop.get::<serde_json::Value>(&format!("/v1/inventory/{sku}?location={id}")).await
+                && let Ok(level) = shop
+                    .get::<serde_json::Value>(&format!("/v1/inventory/{sku}?location={id}"))
+                    .await
             {
                 state.shop_levels.insert(format!("{sku}@{id}"), level);
             }
             if item.on_pos
                 && loc.kind == crate::scenario::LocationKindSpec::Store
-                && let Ok(count) = pos.get::<serde_json::Value>(&format!("/v1/inventory/{sku}?location={id}")).await
+                && let Ok(count) = pos
+                    .get::<serde_json::Value>(&format!("/v1/inventory/{sku}?location={id}"))
+                    .await
             {
-                state.pos_counts.insert(format!("{sku}@{id}"), count["quantity"].as_i64().unwrap_or(0));
+                state.pos_counts.insert(
+                    format!("{sku}@{id}"),
+                    count["quantity"].as_i64().unwrap_or(0),
+                );
             }
         }
-        if let Ok(p) = shop.get::<serde_json::Value>(&format!("/v1/products/{sku}")).await {
+        if let Ok(p) = shop
+            .get::<serde_json::Value>(&format!("/v1/products/{sku}"))
+            .await
+        {
             state.products.insert(sku.clone(), p);
         }
-        if let Ok(i) = pos.get::<serde_json::Value>(&format!("/v1/items/{sku}")).await {
+        if let Ok(i) = pos
+            .get::<serde_json::Value>(&format!("/v1/items/{sku}"))
+            .await
+        {
             state.items.insert(sku.clone(), i);
         }
     }
@@ -108,9 +137,14 @@ pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::World) ->
             Some(a) => format!("/v1/payment_intents?limit=100&starting_after={a}"),
             None => "/v1/payment_intents?limit=100".to_owned(),
         };
-        let Ok(page) = pay.get::<serde_json::Value>(&path).await else { break };
+        let Ok(page) = pay.get::<serde_json::Value>(&path).await else {
+            break;
+        };
         let data = page["data"].as_array().cloned().unwrap_or_default();
-        after = data.last().and_then(|i| i["id"].as_str()).map(str::to_owned);
+        after = data
+            .last()
+            .and_then(|i| i["id"].as_str())
+            .map(str::to_owned);
         state.intents.extend(data);
         if page["has_more"].as_bool() != Some(true) || after.is_none() {
             break;
@@ -122,15 +156,33 @@ pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::World) ->
 fn judge(loaded: &Loaded, outcome: Outcome, state: FinalState, wall_ms: u64) -> Judged {
     let entries = outcome.history.entries();
     let truth = crate::truth::compute(loaded, &entries);
-    let input = Input { loaded, history: &entries, state: &state, truth: &truth, buffer: runner::strategy_of(loaded).buffer, ended: outcome.ended };
+    let input = Input {
+        loaded,
+        history: &entries,
+        state: &state,
+        truth: &truth,
+        buffer: runner::strategy_of(loaded).buffer,
+        ended: outcome.ended,
+    };
     let mut checks: Vec<CheckResult> = crate::checkers::run_all(&input);
     let expect = &loaded.scenario.expect;
-    let must_fail: Vec<String> = expect.fails.iter().map(|f| f.get_ref().clone()).chain(expect.oversold.as_ref().map(|_| "no_oversell".to_owned())).collect();
+    let must_fail: Vec<String> = expect
+        .fails
+        .iter()
+        .map(|f| f.get_ref().clone())
+        .chain(expect.oversold.as_ref().map(|_| "no_oversell".to_owned()))
+        .collect();
     let mut reasons = Vec::new();
     for c in &mut checks {
         c.expected_to_fail = must_fail.contains(&c.name);
         match (c.status, c.expected_to_fail) {
-            (Status::Fail, false) => reasons.push(format!("{}: {}", c.name, c.violations.first().map_or("failed", |v| v.message.as_str()))),
+            (Status::Fail, false) => reasons.push(format!(
+                "{}: {}",
+                c.name,
+                c.violations
+                    .first()
+                    .map_or("failed", |v| v.message.as_str())
+            )),
             (Status::Pass, true) => reasons.push(format!("{}: expected to fail, but held", c.name)),
             _ => {}
         }
@@ -141,10 +193,18 @@ fn judge(loaded: &Loaded, outcome: Outcome, state: FinalState, wall_ms: u64) -> 
             *got.entry(o.sku.clone()).or_insert(0) += o.units;
         }
         if &got != want.get_ref() {
-            reasons.push(format!("expected oversold {:?}, got {:?}", want.get_ref(), got));
+            reasons.push(format!(
+                "expected oversold {:?}, got {:?}",
+                want.get_ref(),
+                got
+            ));
         }
     }
-    let status = if reasons.is_empty() { Status::Pass } else { Status::Fail };
+    let status = if reasons.is_empty() {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
     let file = loaded.file.display().to_string();
     let result = ScenarioResult {
         name: loaded.scenario.name.clone(),
@@ -157,15 +217,28 @@ fn judge(loaded: &Loaded, outcome: Outcome, state: FinalState, wall_ms: u64) -> 
         checks,
         reasons,
         step_problems: outcome.step_problems.clone(),
-        engine_errors: outcome.engine_errors.iter().map(|e| serde_json::to_value(e).unwrap_or_default()).collect(),
-        reproduce: format!("omnisim replay {} --seed {}", shell_quote(&file), outcome.seed),
+        engine_errors: outcome
+            .engine_errors
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or_default())
+            .collect(),
+        reproduce: format!(
+            "omnisim replay {} --seed {}",
+            shell_quote(&file),
+            outcome.seed
+        ),
     };
-    Judged { result, history_jsonl: outcome.history.to_jsonl() }
+    Judged {
+        result,
+        history_jsonl: outcome.history.to_jsonl(),
+    }
 }
 
 /// Quotes a path for a POSIX shell when it needs it.
 pub fn shell_quote(s: &str) -> String {
-    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b)) {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
+    {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -182,5 +255,9 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<Loaded>, Vec<ScenarioError>> {
             Err(e) => errors.extend(e),
         }
     }
-    if errors.is_empty() { Ok(loaded) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(errors)
+    }
 }

@@ -64,20 +64,34 @@ pub struct Truth {
 impl Truth {
     /// Units claimed at a location for a SKU.
     pub fn claimed(&self, sku: &str, location: &str) -> i64 {
-        self.claims.values().filter(|c| c.location == location).map(|c| c.lines.get(sku).copied().unwrap_or(0)).sum()
+        self.claims
+            .values()
+            .filter(|c| c.location == location)
+            .map(|c| c.lines.get(sku).copied().unwrap_or(0))
+            .sum()
     }
 
     /// P − C.
     pub fn available(&self, sku: &str, location: &str) -> i64 {
-        self.physical.get(&(sku.to_owned(), location.to_owned())).copied().unwrap_or(0) - self.claimed(sku, location)
+        self.physical
+            .get(&(sku.to_owned(), location.to_owned()))
+            .copied()
+            .unwrap_or(0)
+            - self.claimed(sku, location)
     }
 
     fn take(&mut self, sku: &str, location: &str, q: i64) {
-        *self.physical.entry((sku.to_owned(), location.to_owned())).or_insert(0) -= q;
+        *self
+            .physical
+            .entry((sku.to_owned(), location.to_owned()))
+            .or_insert(0) -= q;
     }
 
     fn give(&mut self, sku: &str, location: &str, q: i64) {
-        *self.physical.entry((sku.to_owned(), location.to_owned())).or_insert(0) += q;
+        *self
+            .physical
+            .entry((sku.to_owned(), location.to_owned()))
+            .or_insert(0) += q;
     }
 
     fn release(&mut self, order: &str, sku: &str, q: i64) {
@@ -93,7 +107,10 @@ impl Truth {
     }
 
     fn remaining(&self, order: &str) -> (String, BTreeMap<String, i64>) {
-        self.claims.get(order).map(|c| (c.location.clone(), c.lines.clone())).unwrap_or_default()
+        self.claims
+            .get(order)
+            .map(|c| (c.location.clone(), c.lines.clone()))
+            .unwrap_or_default()
     }
 }
 
@@ -102,7 +119,14 @@ fn s(v: &serde_json::Value, k: &str) -> String {
 }
 
 fn lines(v: &serde_json::Value) -> Vec<(String, i64)> {
-    v["lines"].as_array().map(|ls| ls.iter().map(|l| (s(l, "sku"), l["quantity"].as_i64().unwrap_or(0))).collect()).unwrap_or_default()
+    v["lines"]
+        .as_array()
+        .map(|ls| {
+            ls.iter()
+                .map(|l| (s(l, "sku"), l["quantity"].as_i64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Computes the truth from the scenario's initial stock and the history's
@@ -115,17 +139,39 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
         }
     }
     for e in history {
-        let Entry::Op { index, time, kind: OpType::Ok, f, value, process, .. } = e else { continue };
+        let Entry::Op {
+            index,
+            time,
+            kind: OpType::Ok,
+            f,
+            value,
+            process,
+            ..
+        } = e
+        else {
+            continue;
+        };
         let actor = process.split(':').next().unwrap_or_default();
         match (actor, f.as_str()) {
             ("shop", "checkout") => {
-                let location = value["pickup_location"].as_str().map(str::to_owned).unwrap_or_else(|| s(value, "location"));
+                let location = value["pickup_location"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| s(value, "location"));
                 let id = s(value, "id");
-                let mut claim = Claim { location: location.clone(), lines: BTreeMap::new(), at: Some(*time) };
+                let mut claim = Claim {
+                    location: location.clone(),
+                    lines: BTreeMap::new(),
+                    at: Some(*time),
+                };
                 for (sku, q) in lines(value) {
                     *claim.lines.entry(sku).or_insert(0) += q;
                 }
-                let before: BTreeMap<String, i64> = claim.lines.keys().map(|k| (k.clone(), t.available(k, &location))).collect();
+                let before: BTreeMap<String, i64> = claim
+                    .lines
+                    .keys()
+                    .map(|k| (k.clone(), t.available(k, &location)))
+                    .collect();
                 t.claims.insert(id.clone(), claim.clone());
                 for (sku, q) in &claim.lines {
                     let was = before[sku];
@@ -200,7 +246,10 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
                     let q = l["quantity"].as_i64().unwrap_or(0);
                     match l["restock_type"].as_str() {
                         Some("return") => {
-                            let loc = l["location"].as_str().map(str::to_owned).unwrap_or_default();
+                            let loc = l["location"]
+                                .as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_default();
                             t.give(&sku, &loc, q);
                         }
                         _ => t.release(&order, &sku, q),
@@ -234,11 +283,19 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
 }
 
 fn step_stock(loaded: &Loaded, e: &Entry) -> (String, String, i64) {
-    let Entry::Op { step, .. } = e else { return Default::default() };
+    let Entry::Op { step, .. } = e else {
+        return Default::default();
+    };
     let st = &loaded.scenario.steps[*step];
     (
-        st.sku.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default(),
-        st.location.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default(),
+        st.sku
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default(),
+        st.location
+            .as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_default(),
         st.quantity.unwrap_or(0),
     )
 }

@@ -210,10 +210,16 @@ impl World {
             strategy,
             seed: self.seed,
         };
-        let engine = Engine::new(config, Arc::new(self.net.clone()), Arc::new(self.disk.clone()), self.clock.clone())?;
+        let engine = Engine::new(
+            config,
+            Arc::new(self.net.clone()),
+            Arc::new(self.disk.clone()),
+            self.clock.clone(),
+        )?;
         self.net.routes.mount("engine.sim", engine.router());
         let tasks = engine.start().await?;
-        *self.engine.lock().unwrap_or_else(|p| p.into_inner()) = Some(EngineInstance { engine, tasks });
+        *self.engine.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(EngineInstance { engine, tasks });
         Ok(())
     }
 
@@ -230,6 +236,10 @@ impl World {
 
     /// The running engine, if any.
     pub fn engine(&self) -> Option<Arc<Engine>> {
-        self.engine.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|i| Arc::clone(&i.engine))
+        self.engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|i| Arc::clone(&i.engine))
     }
 }

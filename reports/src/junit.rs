@@ -20,7 +20,12 @@ pub fn render(results: &RunResults) -> String {
                     for v in &c.violations {
                         body.push_str(&format!("[{}] {}\n", c.name, v.message));
                         for w in &v.witnesses {
-                            body.push_str(&format!("    #{} {} {}\n", w.index, w.time.format("%H:%M:%S%.3f"), w.what));
+                            body.push_str(&format!(
+                                "    #{} {} {}\n",
+                                w.index,
+                                w.time.format("%H:%M:%S%.3f"),
+                                w.what
+                            ));
                         }
                     }
                 }

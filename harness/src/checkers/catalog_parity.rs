@@ -17,7 +17,18 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let sla = chrono::TimeDelta::from_std(input.catalog_sla()).unwrap_or_default();
     let mut latencies = Vec::new();
     for e in input.history {
-        let Entry::Op { index, time, kind: OpType::Ok, f, value, process, step } = e else { continue };
+        let Entry::Op {
+            index,
+            time,
+            kind: OpType::Ok,
+            f,
+            value,
+            process,
+            step,
+        } = e
+        else {
+            continue;
+        };
         if process != "staff" || !(f == "price" || f == "tax") {
             continue;
         }
@@ -26,12 +37,23 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             continue;
         }
         let sku = value["sku"].as_str().unwrap_or_default();
-        if !input.loaded.scenario.merchant.catalog.iter().any(|c| c.sku.get_ref() == sku && c.on_pos) {
+        if !input
+            .loaded
+            .scenario
+            .merchant
+            .catalog
+            .iter()
+            .any(|c| c.sku.get_ref() == sku && c.on_pos)
+        {
             continue;
         }
         let want_price = dec(&value["price"]);
         let reached = input.events("pos").find(|(_, ev)| {
-            ev.kind == "item.updated" && ev.occurred_at >= *time && ev.data["sku"] == sku && dec(&ev.data["price"]) == want_price && ev.data["tax_code"] == value["tax_code"]
+            ev.kind == "item.updated"
+                && ev.occurred_at >= *time
+                && ev.data["sku"] == sku
+                && dec(&ev.data["price"]) == want_price
+                && ev.data["tax_code"] == value["tax_code"]
         });
         match reached {
             Some((_, ev)) => {
@@ -39,10 +61,18 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 latencies.push(lag.num_milliseconds());
                 if lag > sla {
                     violations.push(Violation {
-                        message: format!("{sku} {f} change at {} reached the POS only at {}", clock(*time), clock(ev.occurred_at)),
+                        message: format!(
+                            "{sku} {f} change at {} reached the POS only at {}",
+                            clock(*time),
+                            clock(ev.occurred_at)
+                        ),
                         sku: Some(sku.to_owned()),
                         units: None,
-                        witnesses: vec![Witness { index: *index, time: *time, what: format!("staff {f}") }],
+                        witnesses: vec![Witness {
+                            index: *index,
+                            time: *time,
+                            what: format!("staff {f}"),
+                        }],
                     });
                 }
             }
@@ -50,10 +80,18 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 message: format!("{sku} {f} change at {} never reached the POS", clock(*time)),
                 sku: Some(sku.to_owned()),
                 units: None,
-                witnesses: vec![Witness { index: *index, time: *time, what: format!("staff {f}") }],
+                witnesses: vec![Witness {
+                    index: *index,
+                    time: *time,
+                    what: format!("staff {f}"),
+                }],
             }),
         }
     }
     latencies.sort_unstable();
-    verdict("catalog_parity", violations, serde_json::json!({ "changes": latencies.len(), "max_ms": latencies.last() }))
+    verdict(
+        "catalog_parity",
+        violations,
+        serde_json::json!({ "changes": latencies.len(), "max_ms": latencies.last() }),
+    )
 }

@@ -15,12 +15,24 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     for platform in ["pos", "shop"] {
         for (index, e) in input.events(platform) {
             let d = &e.data;
-            let Some(reference) = d["cause"]["reference"].as_str() else { continue };
-            if !reference.starts_with("omnisim-engine:") || d["cause"]["delta"].as_i64() == Some(0) {
+            let Some(reference) = d["cause"]["reference"].as_str() else {
+                continue;
+            };
+            if !reference.starts_with("omnisim-engine:") || d["cause"]["delta"].as_i64() == Some(0)
+            {
                 continue;
             }
-            let key = (platform.to_owned(), reference.to_owned(), d["sku"].as_str().unwrap_or_default().to_owned(), d["location"].as_str().unwrap_or_default().to_owned());
-            seen.entry(key).or_default().push(Witness { index, time: e.occurred_at, what: format!("{platform} {} {}", e.kind, d["cause"]["delta"]) });
+            let key = (
+                platform.to_owned(),
+                reference.to_owned(),
+                d["sku"].as_str().unwrap_or_default().to_owned(),
+                d["location"].as_str().unwrap_or_default().to_owned(),
+            );
+            seen.entry(key).or_default().push(Witness {
+                index,
+                time: e.occurred_at,
+                what: format!("{platform} {} {}", e.kind, d["cause"]["delta"]),
+            });
         }
     }
     let mut writes = 0;
@@ -28,7 +40,11 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         writes += 1;
         if w.len() > 1 {
             violations.push(Violation {
-                message: format!("{} was applied {} times to {platform} {sku} at {location}", reference.trim_start_matches("omnisim-engine:"), w.len()),
+                message: format!(
+                    "{} was applied {} times to {platform} {sku} at {location}",
+                    reference.trim_start_matches("omnisim-engine:"),
+                    w.len()
+                ),
                 sku: Some(sku),
                 units: None,
                 witnesses: w,
@@ -41,13 +57,26 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             && let Some(note) = e.data["note"].as_str()
             && note.starts_with("store return ")
         {
-            refunds.entry(note.to_owned()).or_default().push(Witness { index, time: e.occurred_at, what: "refunds/create".into() });
+            refunds.entry(note.to_owned()).or_default().push(Witness {
+                index,
+                time: e.occurred_at,
+                what: "refunds/create".into(),
+            });
         }
     }
     for (note, w) in refunds {
         if w.len() > 1 {
-            violations.push(Violation { message: format!("{note} was refunded online {} times", w.len()), sku: None, units: None, witnesses: w });
+            violations.push(Violation {
+                message: format!("{note} was refunded online {} times", w.len()),
+                sku: None,
+                units: None,
+                witnesses: w,
+            });
         }
     }
-    verdict("exactly_once", violations, serde_json::json!({ "engine_writes": writes }))
+    verdict(
+        "exactly_once",
+        violations,
+        serde_json::json!({ "engine_writes": writes }),
+    )
 }

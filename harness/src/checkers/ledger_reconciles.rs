@@ -17,15 +17,31 @@ fn dec(v: &serde_json::Value) -> Decimal {
 
 pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let mut violations = Vec::new();
-    let intents: BTreeMap<&str, &serde_json::Value> = input.state.intents.iter().filter_map(|i| Some((i["id"].as_str()?, i))).collect();
-    let end = |what: String| Witness { index: input.history.len() as u64, time: input.ended, what };
+    let intents: BTreeMap<&str, &serde_json::Value> = input
+        .state
+        .intents
+        .iter()
+        .filter_map(|i| Some((i["id"].as_str()?, i)))
+        .collect();
+    let end = |what: String| Witness {
+        index: input.history.len() as u64,
+        time: input.ended,
+        what,
+    };
     let mut orders_by_id = BTreeMap::new();
     for o in &input.state.orders {
         let id = o["id"].as_str().unwrap_or_default();
         orders_by_id.insert(id, o);
-        let Some(pi) = o["payment_intent"].as_str() else { continue };
+        let Some(pi) = o["payment_intent"].as_str() else {
+            continue;
+        };
         let Some(intent) = intents.get(pi) else {
-            violations.push(Violation { message: format!("order {id} names intent {pi}, which the gateway does not have"), sku: None, units: None, witnesses: vec![end(format!("order {id}"))] });
+            violations.push(Violation {
+                message: format!("order {id} names intent {pi}, which the gateway does not have"),
+                sku: None,
+                units: None,
+                witnesses: vec![end(format!("order {id}"))],
+            });
             continue;
         };
         let shop_net = dec(&o["total_captured"]) - dec(&o["total_refunded"]);
@@ -40,10 +56,22 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         }
         let cancelled = o["status"] == "cancelled";
         if cancelled && intent["status"] == "requires_capture" {
-            violations.push(Violation { message: format!("order {id} is cancelled but its authorization {pi} is still open"), sku: None, units: None, witnesses: vec![end(format!("intent {pi}"))] });
+            violations.push(Violation {
+                message: format!(
+                    "order {id} is cancelled but its authorization {pi} is still open"
+                ),
+                sku: None,
+                units: None,
+                witnesses: vec![end(format!("intent {pi}"))],
+            });
         }
         if cancelled && pay_net > Decimal::ZERO {
-            violations.push(Violation { message: format!("order {id} is cancelled but {pay_net} is still captured on {pi}"), sku: None, units: None, witnesses: vec![end(format!("intent {pi}"))] });
+            violations.push(Violation {
+                message: format!("order {id} is cancelled but {pay_net} is still captured on {pi}"),
+                sku: None,
+                units: None,
+                witnesses: vec![end(format!("intent {pi}"))],
+            });
         }
         if !cancelled && o["fulfillment_status"] == "fulfilled" {
             let net_total = dec(&o["total"]) - dec(&o["total_refunded"]);
@@ -59,13 +87,23 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     }
     for (pi, intent) in &intents {
         if dec(&intent["amount_refunded"]) > dec(&intent["amount_received"]) {
-            violations.push(Violation { message: format!("intent {pi} refunded more than it captured"), sku: None, units: None, witnesses: vec![end(format!("intent {pi}"))] });
+            violations.push(Violation {
+                message: format!("intent {pi} refunded more than it captured"),
+                sku: None,
+                units: None,
+                witnesses: vec![end(format!("intent {pi}"))],
+            });
         }
         if let Some(order) = intent["metadata"]["order_id"].as_str()
             && intent["status"] == "requires_capture"
             && !orders_by_id.contains_key(order)
         {
-            violations.push(Violation { message: format!("orphan authorization {pi}: order {order} does not exist"), sku: None, units: None, witnesses: vec![end(format!("intent {pi}"))] });
+            violations.push(Violation {
+                message: format!("orphan authorization {pi}: order {order} does not exist"),
+                sku: None,
+                units: None,
+                witnesses: vec![end(format!("intent {pi}"))],
+            });
         }
     }
     // Store sales: each card or gift-card tender collected in full, less its refunds.
@@ -74,17 +112,35 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             continue;
         }
         for t in e.data["tenders"].as_array().cloned().unwrap_or_default() {
-            let Some(pi) = t["payment_intent"].as_str() else { continue };
-            let Some(intent) = intents.get(pi) else { continue };
+            let Some(pi) = t["payment_intent"].as_str() else {
+                continue;
+            };
+            let Some(intent) = intents.get(pi) else {
+                continue;
+            };
             if dec(&intent["amount_received"]) != dec(&t["amount"]) {
                 violations.push(Violation {
-                    message: format!("store sale {} took {} by {} but the gateway collected {}", e.data["id"].as_str().unwrap_or("?"), dec(&t["amount"]), pi, dec(&intent["amount_received"])),
+                    message: format!(
+                        "store sale {} took {} by {} but the gateway collected {}",
+                        e.data["id"].as_str().unwrap_or("?"),
+                        dec(&t["amount"]),
+                        pi,
+                        dec(&intent["amount_received"])
+                    ),
                     sku: None,
                     units: None,
-                    witnesses: vec![Witness { index, time: e.occurred_at, what: "sale.created".into() }],
+                    witnesses: vec![Witness {
+                        index,
+                        time: e.occurred_at,
+                        what: "sale.created".into(),
+                    }],
                 });
             }
         }
     }
-    verdict("ledger_reconciles", violations, serde_json::json!({ "orders": input.state.orders.len(), "intents": intents.len() }))
+    verdict(
+        "ledger_reconciles",
+        violations,
+        serde_json::json!({ "orders": input.state.orders.len(), "intents": intents.len() }),
+    )
 }

@@ -56,9 +56,16 @@ pub struct Input<'a> {
 
 impl Input<'_> {
     /// Platform events of one platform, in commit order.
-    pub fn events<'b>(&'b self, platform: &'b str) -> impl Iterator<Item = (u64, &'b omnisim_api::Event)> + 'b {
+    pub fn events<'b>(
+        &'b self,
+        platform: &'b str,
+    ) -> impl Iterator<Item = (u64, &'b omnisim_api::Event)> + 'b {
         self.history.iter().filter_map(move |e| match e {
-            Entry::Event { index, platform: p, event } if p == platform => Some((*index, event)),
+            Entry::Event {
+                index,
+                platform: p,
+                event,
+            } if p == platform => Some((*index, event)),
             _ => None,
         })
     }
@@ -75,12 +82,24 @@ impl Input<'_> {
 }
 
 fn sla(v: &Option<crate::scenario::Spanned<String>>, default: Duration) -> Duration {
-    v.as_ref().and_then(|s| crate::validate::parse_duration(s.get_ref())).unwrap_or(default)
+    v.as_ref()
+        .and_then(|s| crate::validate::parse_duration(s.get_ref()))
+        .unwrap_or(default)
 }
 
 fn verdict(name: &str, violations: Vec<Violation>, metrics: serde_json::Value) -> CheckResult {
-    let status = if violations.is_empty() { Status::Pass } else { Status::Fail };
-    CheckResult { name: name.to_owned(), status, violations, expected_to_fail: false, metrics }
+    let status = if violations.is_empty() {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    CheckResult {
+        name: name.to_owned(),
+        status,
+        violations,
+        expected_to_fail: false,
+        metrics,
+    }
 }
 
 /// Runs every checker, in the order of [`crate::validate::CHECKS`].

@@ -9,7 +9,11 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let mut violations = Vec::new();
     for o in &input.truth.oversells {
         // What did the channel that accepted it show just before?
-        let platform = if o.trigger.starts_with("store") { "pos" } else { "shop" };
+        let platform = if o.trigger.starts_with("store") {
+            "pos"
+        } else {
+            "shop"
+        };
         let mut shown: Option<(i64, chrono::DateTime<chrono::Utc>, u64)> = None;
         for (index, e) in input.events(platform) {
             if e.occurred_at > o.time {
@@ -17,7 +21,11 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             }
             let d = &e.data;
             if d["sku"] == o.sku.as_str() && d["location"] == o.location.as_str() {
-                let v = if platform == "pos" { d["quantity"].as_i64() } else { d["available"].as_i64() };
+                let v = if platform == "pos" {
+                    d["quantity"].as_i64()
+                } else {
+                    d["available"].as_i64()
+                };
                 if let Some(v) = v {
                     shown = Some((v, e.occurred_at, index));
                 }
@@ -27,18 +35,41 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             Some((v, at, _)) => format!("; {platform} showed {v}, as of {}", clock(at)),
             None => String::new(),
         };
-        let victim = o.victim.as_ref().filter(|v| !o.trigger.contains(v.as_str())).map(|v| format!(" (web order {v} can no longer be filled)")).unwrap_or_default();
-        let mut witnesses = vec![Witness { index: o.trigger_op, time: o.time, what: o.trigger.clone() }];
+        let victim = o
+            .victim
+            .as_ref()
+            .filter(|v| !o.trigger.contains(v.as_str()))
+            .map(|v| format!(" (web order {v} can no longer be filled)"))
+            .unwrap_or_default();
+        let mut witnesses = vec![Witness {
+            index: o.trigger_op,
+            time: o.time,
+            what: o.trigger.clone(),
+        }];
         if let Some((_, at, index)) = shown {
-            witnesses.push(Witness { index, time: at, what: format!("last {platform} stock update before it") });
+            witnesses.push(Witness {
+                index,
+                time: at,
+                what: format!("last {platform} stock update before it"),
+            });
         }
         if let Some(v) = &o.victim {
             for e in input.history {
-                if let Entry::Op { index, time, kind: crate::history::OpType::Ok, value, .. } = e
+                if let Entry::Op {
+                    index,
+                    time,
+                    kind: crate::history::OpType::Ok,
+                    value,
+                    ..
+                } = e
                     && value["id"] == v.as_str()
                     && !o.trigger.contains(v.as_str())
                 {
-                    witnesses.push(Witness { index: *index, time: *time, what: format!("web order {v} accepted") });
+                    witnesses.push(Witness {
+                        index: *index,
+                        time: *time,
+                        what: format!("web order {v} accepted"),
+                    });
                 }
             }
         }
@@ -58,5 +89,9 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         });
     }
     let total: i64 = input.truth.oversells.iter().map(|o| o.units).sum();
-    verdict("no_oversell", violations, serde_json::json!({ "oversold_units": total }))
+    verdict(
+        "no_oversell",
+        violations,
+        serde_json::json!({ "oversold_units": total }),
+    )
 }

@@ -25,13 +25,26 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             "sale.created" => {
                 for l in e.data["lines"].as_array().cloned().unwrap_or_default() {
                     let qty = l["quantity"].as_i64().unwrap_or(0);
-                    let total = if l["total"].is_string() { dec(&l["total"]) } else { dec(&l["price"]) * Decimal::from(qty) };
-                    sale_lines.insert((e.data["id"].as_str().unwrap_or_default().to_owned(), l["sku"].as_str().unwrap_or_default().to_owned()), (qty, total));
+                    let total = if l["total"].is_string() {
+                        dec(&l["total"])
+                    } else {
+                        dec(&l["price"]) * Decimal::from(qty)
+                    };
+                    sale_lines.insert(
+                        (
+                            e.data["id"].as_str().unwrap_or_default().to_owned(),
+                            l["sku"].as_str().unwrap_or_default().to_owned(),
+                        ),
+                        (qty, total),
+                    );
                 }
             }
             "inventory.count.updated" if e.data["cause"]["kind"] == "return" => {
                 let key = (
-                    e.data["cause"]["reference"].as_str().unwrap_or_default().to_owned(),
+                    e.data["cause"]["reference"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     e.data["sku"].as_str().unwrap_or_default().to_owned(),
                     e.data["location"].as_str().unwrap_or_default().to_owned(),
                 );
@@ -42,28 +55,58 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     }
     let mut checked = 0;
     for e in input.history {
-        let Entry::Op { index, time, kind: OpType::Ok, f, value, process, .. } = e else { continue };
+        let Entry::Op {
+            index,
+            time,
+            kind: OpType::Ok,
+            f,
+            value,
+            process,
+            ..
+        } = e
+        else {
+            continue;
+        };
         if !(process.starts_with("pos") && f == "return") {
             continue;
         }
         checked += 1;
         let id = value["id"].as_str().unwrap_or_default();
         let location = value["location"].as_str().unwrap_or_default();
-        let w = || vec![Witness { index: *index, time: *time, what: format!("store return {id}") }];
+        let w = || {
+            vec![Witness {
+                index: *index,
+                time: *time,
+                what: format!("store return {id}"),
+            }]
+        };
         for l in value["lines"].as_array().cloned().unwrap_or_default() {
             let sku = l["sku"].as_str().unwrap_or_default();
             let q = l["quantity"].as_i64().unwrap_or(0);
             if value["restock"].as_bool() == Some(true) {
-                let put_back = restocks.get(&(id.to_owned(), sku.to_owned(), location.to_owned())).copied().unwrap_or(0);
+                let put_back = restocks
+                    .get(&(id.to_owned(), sku.to_owned(), location.to_owned()))
+                    .copied()
+                    .unwrap_or(0);
                 if put_back != q {
-                    violations.push(Violation { message: format!("return {id} took back {q} {sku} at {location} but restocked {put_back}"), sku: Some(sku.to_owned()), units: Some(q - put_back), witnesses: w() });
+                    violations.push(Violation {
+                        message: format!(
+                            "return {id} took back {q} {sku} at {location} but restocked {put_back}"
+                        ),
+                        sku: Some(sku.to_owned()),
+                        units: Some(q - put_back),
+                        witnesses: w(),
+                    });
                 }
             }
             if let Some(sale) = value["sale_id"].as_str()
                 && let Some((qty, total)) = sale_lines.get(&(sale.to_owned(), sku.to_owned()))
                 && *qty > 0
             {
-                let fair = omnisim_api::common::round_money(*total * Decimal::from(q) / Decimal::from(*qty), value["currency"].as_str().unwrap_or("USD"));
+                let fair = omnisim_api::common::round_money(
+                    *total * Decimal::from(q) / Decimal::from(*qty),
+                    value["currency"].as_str().unwrap_or("USD"),
+                );
                 let paid_back = dec(&l["amount"]);
                 if (paid_back - fair).abs() > Decimal::new(1, 2) {
                     violations.push(Violation { message: format!("return {id} paid back {paid_back} for {q} {sku}; the paid price pro rata is {fair}"), sku: Some(sku.to_owned()), units: None, witnesses: w() });
@@ -71,5 +114,9 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             }
         }
     }
-    verdict("returns_restock", violations, serde_json::json!({ "returns_checked": checked }))
+    verdict(
+        "returns_restock",
+        violations,
+        serde_json::json!({ "returns_checked": checked }),
+    )
 }

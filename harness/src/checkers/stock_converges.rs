@@ -17,14 +17,20 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             let truth = input.truth.available(sku, id);
             let key = format!("{sku}@{id}");
             let store = loc.kind == LocationKindSpec::Store;
-            let witness = |what: String| Witness { index: input.history.len() as u64, time: input.ended, what };
+            let witness = |what: String| Witness {
+                index: input.history.len() as u64,
+                time: input.ended,
+                what,
+            };
             if store && item.on_pos && item.on_shop {
                 compared += 1;
                 if let Some(pos) = input.state.pos_counts.get(&key)
                     && *pos != truth
                 {
                     violations.push(Violation {
-                        message: format!("POS shows {pos} {sku} sellable at {id}; the truth is {truth}"),
+                        message: format!(
+                            "POS shows {pos} {sku} sellable at {id}; the truth is {truth}"
+                        ),
                         sku: Some(sku.clone()),
                         units: Some(pos - truth),
                         witnesses: vec![witness(format!("final POS count {pos}"))],
@@ -32,7 +38,11 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 }
             }
             if item.on_shop && (!store || item.on_pos) {
-                let want = if store { (truth - input.buffer).max(0).min(truth.max(0)) } else { truth };
+                let want = if store {
+                    (truth - input.buffer).max(0).min(truth.max(0))
+                } else {
+                    truth
+                };
                 if let Some(level) = input.state.shop_levels.get(&key) {
                     compared += 1;
                     let shown = level["available"].as_i64().unwrap_or(0);
@@ -49,5 +59,9 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             }
         }
     }
-    verdict("stock_converges", violations, serde_json::json!({ "views_compared": compared }))
+    verdict(
+        "stock_converges",
+        violations,
+        serde_json::json!({ "views_compared": compared }),
+    )
 }
