@@ -1422,17 +1422,21 @@ async fn bank_transfers_are_pending_until_they_settle() {
         .post(&format!("/v1/orders/{id}/capture"), json!({}))
         .await;
     fails(&r, StatusCode::CONFLICT, "payment_pending", None);
+    let o = ok(shop.get(&format!("/v1/orders/{id}")).await);
+    assert_eq!(o["financial_status"], "pending");
     pay.settle("pi_000001");
     let start = cursor(&shop).await;
-    let r = shop
-        .post(&format!("/v1/orders/{id}/capture"), json!({}))
-        .await;
-    fails(&r, StatusCode::CONFLICT, "nothing_to_capture", None);
+    // Reading the order asks the gateway how the transfer stands.
     let o = ok(shop.get(&format!("/v1/orders/{id}")).await);
     assert_eq!(
         (o["financial_status"].as_str(), o["total_captured"].as_str()),
         (Some("paid"), Some("5"))
     );
+    assert_eq!(types(&events_after(&shop, start).await), ["orders/paid"]);
+    let r = shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await;
+    fails(&r, StatusCode::CONFLICT, "nothing_to_capture", None);
     assert_eq!(types(&events_after(&shop, start).await), ["orders/paid"]);
 }
 

@@ -407,21 +407,29 @@ async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Or
     }
 }
 
-/// `GET /v1/orders`: every order, oldest first.
+/// `GET /v1/orders`: every order, oldest first. Orders whose payment is
+/// still settling are first brought up to date from the gateway (a settled
+/// transfer emits `orders/paid`); if the gateway cannot be reached they are
+/// shown as they were.
 #[utoipa::path(get, path = "/v1/orders", tag = "orders",
     responses((status = 200, body = OrderList)))]
 async fn list_orders(State(ctx): State<Ctx>) -> axum::Json<OrderList> {
+    for id in ctx.sim.read(ShopState::pending_orders) {
+        let _ = ctx.refresh(&id, false).await;
+    }
     axum::Json(OrderList {
         data: ctx.sim.read(ShopState::list_orders),
     })
 }
 
-/// `GET /v1/orders/{id}`.
+/// `GET /v1/orders/{id}`: the order; one whose payment is still settling is
+/// first brought up to date from the gateway, as in the listing.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
     params(("id" = String, Path, description = "The order id (`ord_…`)")),
     responses((status = 200, body = Order),
         (status = 404, description = "`unknown_order`", body = ErrorBody)))]
 async fn get_order(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply<Order> {
+    let _ = ctx.refresh(&id, false).await;
     ctx.sim.read(|s| s.get_order(&id)).map(axum::Json)
 }
 

@@ -11,6 +11,12 @@
 //! - every order's line totals add up to its total, and it never refunds more
 //!   than its total.
 //!
+//! Money on an order follows the gateway: `total_captured` is what the intent
+//! received and `total_refunded` what was refunded through it, so their
+//! difference is what the gateway holds. A refund before capture moves no
+//! money; it lowers what is left to capture (`total_released`). The
+//! financial status follows the refunds' goods value (`refunds[].amount`).
+//!
 //! Operations that call the payment gateway run in phases (see
 //! `routes.rs`): `begin_*` validates and reserves (an order id, or the order's
 //! payment lock), the route awaits the gateway, and `place_order` /
@@ -36,7 +42,7 @@ use rust_decimal::Decimal;
 use super::inventory::{Change, Inventory, Moves, QUANTITY_MAX};
 use super::pricing::{self, Discount, LineInput};
 use crate::core::Platform;
-use crate::error::{SimError, SimResult};
+use crate::error::{ErrorKind, SimError, SimResult};
 use crate::events::Effects;
 use crate::locations::Locations;
 use crate::webhooks::RetryPolicy;
@@ -233,8 +239,6 @@ pub enum PayStep {
 pub struct OrderPlan {
     /// The order.
     pub order_id: String,
-    /// Its currency.
-    pub currency: String,
     /// The gateway step.
     pub step: PayStep,
     /// The gateway idempotency key of the step.
@@ -415,7 +419,7 @@ fn order_cancelled(id: &str) -> SimError {
 
 fn busy(id: &str) -> SimError {
     SimError::new(
-        crate::error::ErrorKind::RateLimited,
+        ErrorKind::RateLimited,
         "lock_timeout",
         format!("another payment operation on order `{id}` is in progress; retry shortly"),
     )
@@ -1094,6 +1098,15 @@ impl ShopState {
         self.orders.values().map(|r| r.order.clone()).collect()
     }
 
+    /// The orders whose payment is still settling.
+    pub fn pending_orders(&self) -> Vec<String> {
+        self.orders
+            .values()
+            .filter(|r| r.payment == Payment::Pending)
+            .map(|r| r.order.id.clone())
+            .collect()
+    }
+
     /// The intent of an order whose payment is still settling (or, with
     /// `authorized_too`, only authorized), if it is.
     pub fn intent_to_refresh(&self, id: &str, authorized_too: bool) -> SimResult<Option<String>> {
@@ -1173,7 +1186,6 @@ impl ShopState {
         };
         let plan = OrderPlan {
             order_id: id.to_owned(),
-            currency: rec.order.currency.clone(),
             step,
             pay_key,
         };
@@ -2716,10 +2728,7 @@ mod tests {
         );
         // The order is locked until the route releases it.
         let e = s.begin_capture(&o.id, &part).unwrap_err();
-        assert_eq!(
-            (e.code, e.kind),
-            ("lock_timeout", crate::error::ErrorKind::RateLimited)
-        );
+        assert_eq!((e.code, e.kind), ("lock_timeout", ErrorKind::RateLimited));
         assert_eq!(
             err(s.fulfill(&mut fx(), &o.id, FulfillOrder::default())).0,
             "lock_timeout"
