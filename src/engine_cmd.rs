@@ -142,10 +142,10 @@ pub async fn run(args: EngineArgs) -> ExitCode {
             }
         }
     }
-    println!(
+    crate::say!(
         "omnisim engine listening on {public_url} (webhooks at {public_url}/webhooks/{{pos,shop,pay}}; /healthz, /status)"
     );
-    println!("  strategy: {:?}", engine.strategy());
+    crate::say!("  strategy: {:?}", engine.strategy());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     let result = server.await;

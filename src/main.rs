@@ -9,7 +9,18 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use omnisim_simulators::serve::{self, ServeConfig};
 
+/// Prints a line to stdout, ignoring a closed pipe: a server whose reader went
+/// away must keep serving, and `omnisim run | head` must not panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 mod engine_cmd;
+mod run_cmd;
 
 /// Simulators of a merchant's POS, shop and payment gateway, and a harness
 /// that proves sync connectors right.
@@ -24,6 +35,8 @@ struct Cli {
 enum Command {
     /// Serve the POS, shop and pay simulators over HTTP until Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Run scenario files in virtual time and check every invariant.
+    Run(run_cmd::RunArgs),
     /// Run the reference sync engine as a connector process against running simulators.
     Engine(engine_cmd::EngineArgs),
 }
@@ -62,6 +75,10 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("OMNISIM_LOG"))
         .with_writer(std::io::stderr)
         .init();
+    let command = match cli.command {
+        Command::Run(args) => return run_cmd::run(args),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,9 +89,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli.command {
+    match command {
         Command::Serve(args) => runtime.block_on(run_serve(args)),
         Command::Engine(args) => runtime.block_on(engine_cmd::run(args)),
+        Command::Run(args) => run_cmd::run(args),
     }
 }
 
@@ -97,17 +115,18 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
     };
     let urls = &running.urls;
     if args.json {
-        println!("{}", serde_json::to_string(urls).unwrap_or_default());
+        say!("{}", serde_json::to_string(urls).unwrap_or_default());
     } else {
-        println!("omnisim serve (seed {})", args.seed);
-        println!("  pos   {}   POS (Square-style)", urls.pos);
-        println!("  shop  {}   ecommerce (Shopify-style)", urls.shop);
-        println!("  pay   {}   payment gateway (Stripe-style)", urls.pay);
-        println!(
+        say!("omnisim serve (seed {})", args.seed);
+        say!("  pos   {}   POS (Square-style)", urls.pos);
+        say!("  shop  {}   ecommerce (Shopify-style)", urls.shop);
+        say!("  pay   {}   payment gateway (Stripe-style)", urls.pay);
+        say!(
             "  API key: {}   (send `Authorization: Bearer {}`)",
-            urls.api_key, urls.api_key
+            urls.api_key,
+            urls.api_key
         );
-        println!(
+        say!(
             "  OpenAPI: {}/openapi.json on each. Ctrl-C or SIGTERM stops.",
             urls.pos
         );

@@ -569,13 +569,17 @@ pub struct CreateDiscountCode {
     pub code: String,
     /// Percentage or fixed amount.
     pub kind: DiscountKind,
-    /// Percent (over 0, at most 100), or money (over 0, at most two
-    /// decimals) in the order's currency, rounded to it.
+    /// Percent (over 0, at most 100), or money (over 0) in `currency`, else
+    /// in the order's currency (at most two decimals, rounded to it).
     #[schema(value_type = String)]
     pub value: Decimal,
     /// How many orders may use it; unlimited if absent.
     #[serde(default)]
     pub usage_limit: Option<u32>,
+    /// For a fixed amount: the only currency it applies to. Without it the
+    /// amount applies in the order's currency.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// A discount code.
@@ -592,6 +596,8 @@ pub struct DiscountCode {
     pub usage_limit: Option<u32>,
     /// Orders that used it.
     pub times_used: u32,
+    /// For a fixed amount: the currency it is limited to.
+    pub currency: Option<String>,
 }
 
 /// `GET /v1/discount_codes`.

@@ -118,6 +118,7 @@ pub struct Engine {
     counters: Mutex<Counters>,
     errors: Mutex<VecDeque<SyncError>>,
     feed_heads: Mutex<BTreeMap<Plat, u64>>,
+    undeduped: AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -166,6 +167,7 @@ impl Engine {
             counters: Mutex::new(Counters::default()),
             errors: Mutex::new(VecDeque::new()),
             feed_heads: Mutex::new(BTreeMap::new()),
+            undeduped: AtomicU64::new(0),
         }))
     }
 
@@ -174,6 +176,18 @@ impl Engine {
             Plat::Pos => &self.pos.0,
             Plat::Shop => &self.shop.0,
             Plat::Pay => &self.pay.0,
+        }
+    }
+
+    /// The idempotency key for a write. Keys derive from the causing event, so
+    /// a re-applied event is replayed by the platform, not applied twice. With
+    /// deduplication switched off (a deliberate bug) every write gets a fresh
+    /// key, so duplicates really apply twice.
+    pub(crate) fn key(&self, base: String) -> String {
+        if self.cfg.strategy.dedupe {
+            base
+        } else {
+            format!("{base}:{}", self.undeduped.fetch_add(1, Ordering::SeqCst))
         }
     }
 

@@ -253,7 +253,7 @@ async fn push_to_shop(
     pos_quantity: Option<i64>,
 ) -> Outcome {
     let reference = reference(event);
-    let key = format!("eng:{}:shop-stock:{sku}:{location}", event.id);
+    let key = engine.key(format!("eng:{}:shop-stock:{sku}:{location}", event.id));
     let doing = format!("pushing {delta:+} {sku} at {location} to the shop");
     match engine.strategy().write {
         WriteMode::Adjust => {
@@ -309,7 +309,7 @@ async fn push_to_shop(
                     change_from: Some(level.available),
                     reference: Some(reference.clone()),
                 };
-                let key = format!("{key}:{attempt}");
+                let key = engine.key(format!("{key}:{attempt}"));
                 match engine.call(|| engine.shop.adjust(&body, Some(&key))).await {
                     Err(e) if e.code() == Some("change_from_quantity_stale") => continue,
                     r => {
@@ -349,7 +349,10 @@ async fn push_to_pos(
             reference: Some(reference(event)),
         }],
     };
-    let key = format!("eng:{}:pos-stock:{sku}:{location}:{from:?}", event.id);
+    let key = engine.key(format!(
+        "eng:{}:pos-stock:{sku}:{location}:{from:?}",
+        event.id
+    ));
     let doing = format!("pushing {delta:+} {sku} at {location} to the POS");
     settle(
         engine,
@@ -431,7 +434,7 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
     let cancelled = o.status == OrderStatus::Cancelled;
     if cancelled {
         if track.reserved && !track.released && !track.picked_up {
-            let key = format!("eng:release:{}", o.id);
+            let key = engine.key(format!("eng:release:{}", o.id));
             let r = engine
                 .call(|| engine.pos.cancel_pickup(&o.id, Some(&key)))
                 .await;
@@ -475,7 +478,7 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
             customer: o.customer.clone(),
         };
         if !body.lines.is_empty() {
-            let key = format!("eng:reserve:{}", o.id);
+            let key = engine.key(format!("eng:reserve:{}", o.id));
             match engine
                 .call(|| engine.pos.create_pickup(&body, Some(&key)))
                 .await
@@ -491,7 +494,7 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
     if o.fulfillment_status == FulfillmentStatus::Fulfilled {
         track.fulfilled = true;
         if at_store && track.reserved && !track.picked_up {
-            let key = format!("eng:handover:{}", o.id);
+            let key = engine.key(format!("eng:handover:{}", o.id));
             match engine
                 .call(|| engine.pos.complete_pickup(&o.id, Some(&key)))
                 .await
@@ -504,7 +507,7 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
             track.picked_up = true;
         }
         if o.financial_status == FinancialStatus::Authorized && !track.captured {
-            let key = format!("eng:capture:{}", o.id);
+            let key = engine.key(format!("eng:capture:{}", o.id));
             let all = CaptureOrder::default();
             let r = engine
                 .call(|| engine.shop.capture(&o.id, &all, Some(&key)))
@@ -543,7 +546,7 @@ async fn pos_pickup_completed(engine: &Engine, event: &Event) -> Outcome {
     {
         order
     } else {
-        let key = format!("eng:fulfil:{}", order.id);
+        let key = engine.key(format!("eng:fulfil:{}", order.id));
         let all = FulfillOrder::default();
         match settle(
             engine,
@@ -651,7 +654,7 @@ async fn pos_return(engine: &Engine, event: &Event) -> Outcome {
         lines,
         note: Some(format!("store return {}", ret.id)),
     };
-    let key = format!("eng:refund:{}", ret.id);
+    let key = engine.key(format!("eng:refund:{}", ret.id));
     settle(
         engine,
         event,
@@ -689,7 +692,7 @@ async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {
     {
         return Ok(());
     }
-    let key = format!("eng:cancel:{}", event.id);
+    let key = engine.key(format!("eng:cancel:{}", event.id));
     let body = CancelOrder {
         reason: CancelReason::Declined,
         restock: Some(true),
@@ -733,7 +736,8 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
         name: None,
         price: Some(product.price),
         currency: Some(product.currency.clone()),
-        tax_code: product.tax_code.clone(),
+        // The POS clears a tax code on an empty string; absent means unchanged.
+        tax_code: Some(product.tax_code.clone().unwrap_or_default()),
     };
     settle(
         engine,

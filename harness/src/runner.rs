@@ -328,6 +328,7 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
                 kind,
                 value: d.value,
                 usage_limit: None,
+                currency: None,
             },
             None,
         )
@@ -416,7 +417,19 @@ async fn perform(ctx: &Ctx, i: usize, step: &Step) {
         .op(now(), i, &process, OpType::Invoke, &f, invoke);
     let result = act(ctx, i, step).await;
     match result {
-        Ok(value) => ctx.history.op(now(), i, &process, OpType::Ok, &f, value),
+        Ok(value) => {
+            ctx.history.op(now(), i, &process, OpType::Ok, &f, value);
+            if let Some(want) = &step.expect_error {
+                ctx.problems
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(format!(
+                        "step {} ({} {f}) succeeded, but `{want}` was expected",
+                        i + 1,
+                        step.actor.get_ref()
+                    ));
+            }
+        }
         Err(Failed::Refused(code, value)) => {
             ctx.history.op(now(), i, &process, OpType::Fail, &f, value);
             if step.expect_error.as_deref() != Some(code.as_str()) {

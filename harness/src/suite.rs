@@ -200,6 +200,7 @@ fn judge(loaded: &Loaded, outcome: Outcome, state: FinalState, wall_ms: u64) -> 
             ));
         }
     }
+    reasons.extend(outcome.step_problems.iter().cloned());
     let status = if reasons.is_empty() {
         Status::Pass
     } else {

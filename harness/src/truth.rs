@@ -256,12 +256,10 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
                     }
                 }
             }
-            ("pos", "return") => {
-                if value["restock"].as_bool() == Some(true) {
-                    let location = s(value, "location");
-                    for (sku, q) in lines(value) {
-                        t.give(&sku, &location, q);
-                    }
+            ("pos", "return") if value["restock"].as_bool() == Some(true) => {
+                let location = s(value, "location");
+                for (sku, q) in lines(value) {
+                    t.give(&sku, &location, q);
                 }
             }
             ("pos", "receive") | ("staff", "adjust") => {

@@ -2043,6 +2043,7 @@ async fn the_typed_client_speaks_every_endpoint() {
                 kind: DiscountKind::Percentage,
                 value: dec!(10),
                 usage_limit: None,
+                currency: None,
             },
             None,
         )

@@ -15,11 +15,16 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             "shop"
         };
         let mut shown: Option<(i64, chrono::DateTime<chrono::Utc>, u64)> = None;
+        // The trigger's own stock change is not what the channel showed before it.
+        let own = o.trigger.rsplit(' ').next().unwrap_or_default();
         for (index, e) in input.events(platform) {
             if e.occurred_at > o.time {
                 break;
             }
             let d = &e.data;
+            if d["cause"]["reference"] == own {
+                continue;
+            }
             if d["sku"] == o.sku.as_str() && d["location"] == o.location.as_str() {
                 let v = if platform == "pos" {
                     d["quantity"].as_i64()

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use omnisim_api::Scheme;
-use omnisim_api::common::{LocationKind, fits_currency, is_currency_code};
+use omnisim_api::common::{LocationKind, currency_scale, fits_currency, is_currency_code};
 use omnisim_api::pay::{CaptureMethod, PaymentIntent, PaymentMethod, Refund};
 use omnisim_api::pos::SellPolicy;
 use omnisim_api::shop::{
@@ -749,6 +749,12 @@ impl ShopState {
                         "a percentage is over 0 and at most 100",
                     ));
                 }
+                if req.currency.is_some() {
+                    return Err(SimError::bad_value(
+                        "currency",
+                        "only a fixed amount has a currency",
+                    ));
+                }
             }
             DiscountKind::FixedAmount => {
                 if req.value <= Decimal::ZERO || req.value > PRICE_MAX {
@@ -757,10 +763,14 @@ impl ShopState {
                         format!("a fixed amount is over 0 and at most {PRICE_MAX}"),
                     ));
                 }
-                if req.value.normalize().scale() > 2 {
+                if let Some(c) = &req.currency {
+                    check_currency("currency", c)?;
+                }
+                let scale = req.currency.as_deref().map_or(2, currency_scale);
+                if req.value.normalize().scale() > scale {
                     return Err(SimError::bad_value(
                         "value",
-                        format!("{} has more than two decimals", req.value),
+                        format!("{} has more than {scale} decimals", req.value),
                     ));
                 }
             }
@@ -784,6 +794,7 @@ impl ShopState {
             value: req.value.normalize(),
             usage_limit: req.usage_limit,
             times_used: 0,
+            currency: req.currency,
         };
         self.discounts.insert(code.code.clone(), code.clone());
         Ok(code)
@@ -805,8 +816,9 @@ impl ShopState {
         self.discounts.values().cloned().collect()
     }
 
-    /// The discount `code`, or why it does not apply.
-    fn usable_discount(&self, code: &str) -> SimResult<Discount> {
+    /// The discount `code` for an order in `currency`, or why it does not
+    /// apply.
+    fn usable_discount(&self, code: &str, currency: &str) -> SimResult<Discount> {
         let d = self.discounts.get(code).ok_or_else(|| {
             SimError::invalid(
                 "unknown_discount_code",
@@ -818,6 +830,15 @@ impl ShopState {
             return Err(SimError::invalid(
                 "discount_unavailable",
                 format!("discount code `{code}` has been used up"),
+            )
+            .field("discount_code"));
+        }
+        if let Some(only) = d.currency.as_deref()
+            && only != currency
+        {
+            return Err(SimError::invalid(
+                "discount_unavailable",
+                format!("discount code `{code}` applies to {only} orders only"),
             )
             .field("discount_code"));
         }
@@ -924,7 +945,7 @@ impl ShopState {
             ));
         }
         let discount = match &req.discount_code {
-            Some(code) => Some(self.usable_discount(code)?),
+            Some(code) => Some(self.usable_discount(code, &currency)?),
             None => None,
         };
         let wanted: Vec<(String, i64)> = req
@@ -1033,7 +1054,7 @@ impl ShopState {
             .collect();
         self.out_of_stock(&wanted, &order.location)?;
         if let Some(code) = &order.discount_code {
-            self.usable_discount(code)?;
+            self.usable_discount(code, &order.currency)?;
         }
 
         let payment = match &outcome {
@@ -2325,6 +2346,7 @@ mod tests {
             kind,
             value,
             usage_limit: None,
+            currency: None,
         }
     }
 
@@ -2348,6 +2370,20 @@ mod tests {
                     ..discount("U", DiscountKind::Percentage, dec!(5))
                 },
                 "usage_limit",
+            ),
+            (
+                CreateDiscountCode {
+                    currency: Some("EUR".into()),
+                    ..discount("C", DiscountKind::Percentage, dec!(5))
+                },
+                "currency",
+            ),
+            (
+                CreateDiscountCode {
+                    currency: Some("JPY".into()),
+                    ..discount("Y", DiscountKind::FixedAmount, dec!(5.5))
+                },
+                "value",
             ),
         ] {
             assert_eq!(
@@ -2622,6 +2658,19 @@ mod tests {
         .unwrap();
         assert_eq!(
             err(s.begin_checkout(&mut fx(), once)),
+            ("discount_unavailable", Some("discount_code".into()))
+        );
+        s.create_discount(CreateDiscountCode {
+            currency: Some("EUR".into()),
+            ..discount("EURO", DiscountKind::FixedAmount, dec!(1))
+        })
+        .unwrap();
+        let euro = Checkout {
+            discount_code: Some("EURO".into()),
+            ..checkout(&[("B", 1)])
+        };
+        assert_eq!(
+            err(s.begin_checkout(&mut fx(), euro)),
             ("discount_unavailable", Some("discount_code".into()))
         );
     }

@@ -1,0 +1,200 @@
+//! `omnisim run`: the scenario suite in virtual time, for CI.
+//!
+//! Exit 0 when every scenario meets its expectation, 1 when one does not,
+//! 2 on bad input (a scenario that does not validate, a bad flag).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use omnisim_harness::suite::{self, Judged};
+use omnisim_reports::{RunResults, Status, model::SCHEMA_VERSION};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files or folders (searched for `.toml`).
+    #[arg(default_value = "scenarios")]
+    paths: Vec<PathBuf>,
+    /// Run every scenario with this seed instead of its own.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run only scenarios with this tag (repeatable: any of them).
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Write results here instead of `target/omnisim/<run>/`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run the K-th of N deterministic slices of the suite (`2/4`).
+    #[arg(long, value_parser = shard)]
+    shard: Option<(usize, usize)>,
+    /// Print the results as JSON on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}` is not K/N with 1 <= K <= N");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let files = match suite::discover(&args.paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let loaded = match suite::load_all(&files) {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "omnisim run: {} problem(s) in scenario files; nothing was run",
+                errors.len()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let mut selected: Vec<_> = loaded
+        .into_iter()
+        .filter(|l| {
+            args.filter.is_empty() || l.scenario.tags.iter().any(|t| args.filter.contains(t))
+        })
+        .collect();
+    if let Some((k, n)) = args.shard {
+        selected = selected
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % n == k - 1)
+            .map(|(_, l)| l)
+            .collect();
+    }
+    if selected.is_empty() {
+        eprintln!("omnisim run: no scenario matched");
+        return ExitCode::from(2);
+    }
+    let bar = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(selected.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut judged: Vec<Judged> = Vec::with_capacity(selected.len());
+    for l in &selected {
+        bar.set_message(l.scenario.name.clone());
+        judged.push(suite::run_one(l, args.seed));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let results = RunResults {
+        schema_version: SCHEMA_VERSION,
+        scenarios: judged.iter().map(|j| j.result.clone()).collect(),
+    };
+    let out = args.out.clone().unwrap_or_else(default_out);
+    if let Err(e) = write_outputs(&out, &results, &judged) {
+        eprintln!(
+            "omnisim run: cannot write results to {}: {e}",
+            out.display()
+        );
+        return ExitCode::from(2);
+    }
+    if args.json {
+        crate::say!("{}", omnisim_reports::to_json(&results));
+    } else {
+        print_table(&results);
+        crate::say!("results: {}", out.join("results.json").display());
+    }
+    if results.failed().next().is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn default_out() -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S"); // determinism-ok: names the output folder only
+    PathBuf::from("target/omnisim").join(format!("run-{stamp}"))
+}
+
+fn write_outputs(
+    out: &std::path::Path,
+    results: &RunResults,
+    judged: &[Judged],
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("results.json"), omnisim_reports::to_json(results))?;
+    std::fs::write(
+        out.join("junit.xml"),
+        omnisim_reports::junit::render(results),
+    )?;
+    let mut all = String::new();
+    for j in judged {
+        for line in j.history_jsonl.lines() {
+            all.push_str(&format!(
+                "{{\"scenario\":{},\"entry\":{line}}}\n",
+                serde_json::to_string(&j.result.name).unwrap_or_default()
+            ));
+        }
+    }
+    std::fs::write(out.join("history.jsonl"), all)
+}
+
+fn print_table(results: &RunResults) {
+    let width = results
+        .scenarios
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(10)
+        .min(70);
+    for s in &results.scenarios {
+        let mark = if s.status == Status::Pass {
+            "pass"
+        } else {
+            "FAIL"
+        };
+        let mut name = s.name.clone();
+        name.truncate(width);
+        crate::say!(
+            "{mark}  {name:<width$}  {:>8} sim  {:>5} ms  seed {}",
+            span(s.sim_span_ms),
+            s.wall_ms,
+            s.seed
+        );
+    }
+    let failed: Vec<_> = results.failed().collect();
+    for s in &failed {
+        crate::say!();
+        crate::say!("FAIL {} ({})", s.name, s.file);
+        for r in &s.reasons {
+            crate::say!("  {r}");
+        }
+        crate::say!("  reproduce: {}", s.reproduce);
+    }
+    let wall: u64 = results.scenarios.iter().map(|s| s.wall_ms).sum();
+    crate::say!();
+    crate::say!(
+        "{} scenarios: {} passed, {} failed ({} ms)",
+        results.scenarios.len(),
+        results.scenarios.len() - failed.len(),
+        failed.len(),
+        wall
+    );
+}
+
+fn span(ms: i64) -> String {
+    let m = ms / 60_000;
+    format!("{}h{:02}m", m / 60, m % 60)
+}

@@ -1,0 +1,279 @@
+//! `omnisim serve` and `omnisim engine` as real child processes on loopback:
+//! what a vendor sees. Readiness is polled; nothing sleeps a fixed time to wait.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const KEY: &str = "test_key";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `omnisim ARGS`, returning it and its first stdout line.
+fn spawn(args: &[&str], envs: &[(&str, String)]) -> (Proc, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_omnisim"));
+    cmd.args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn omnisim");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("first line");
+    (Proc(child), line)
+}
+
+fn serve() -> (Proc, Value) {
+    let (p, line) = spawn(
+        &[
+            "serve",
+            "--pos-port",
+            "0",
+            "--shop-port",
+            "0",
+            "--pay-port",
+            "0",
+            "--json",
+        ],
+        &[],
+    );
+    (p, serde_json::from_str(&line).expect("URLs as JSON"))
+}
+
+async fn until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn ready(c: &reqwest::Client, base: &str) {
+    until(&format!("{base}/healthz"), || async {
+        c.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}
+
+async fn post(c: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let r = c
+        .post(url)
+        .bearer_auth(KEY)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(c: &reqwest::Client, url: String) -> Value {
+    c.get(url)
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_adjusting_one_sku_end_with_an_exact_count() {
+    let (_serve, urls) = serve();
+    let shop = urls["shop"].as_str().unwrap().to_owned();
+    let c = reqwest::Client::new();
+    ready(&c, &shop).await;
+    let (s, _) = post(
+        &c,
+        format!("{shop}/v1/products"),
+        json!({"sku": "HOT", "title": "Hot item", "price": "5.00", "currency": "USD"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = post(
+        &c,
+        format!("{shop}/v1/inventory/set"),
+        json!({"sku": "HOT", "location": "web", "available": 1000}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut tasks = Vec::new();
+    for client in 0..64 {
+        let c = c.clone();
+        let shop = shop.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..10 {
+                let delta = if (client + n) % 3 == 0 { 2 } else { -1 };
+                let (s, body) = post(&c, format!("{shop}/v1/inventory/adjust"), json!({"sku": "HOT", "location": "web", "delta": delta, "reason": "correction"})).await;
+                assert_eq!(s, 200, "{body}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Deltas: per client, n in 0..10 with (client + n) % 3 == 0 adds 2, else removes 1.
+    let expected: i64 = 1000
+        + (0..64)
+            .map(|cl: i64| {
+                (0..10)
+                    .map(|n: i64| if (cl + n) % 3 == 0 { 2 } else { -1 })
+                    .sum::<i64>()
+            })
+            .sum::<i64>();
+    let level = get(&c, format!("{shop}/v1/inventory/HOT?location=web")).await;
+    assert_eq!(level["available"], expected);
+    let events = get(&c, format!("{shop}/v1/events?limit=1000")).await;
+    let adjusts = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["type"] == "inventory_levels/update" && e["data"]["cause"]["kind"] == "adjust"
+        })
+        .count();
+    assert_eq!(adjusts, 640, "one event per adjust, none lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_process_syncs_a_store_sale_and_refuses_forged_webhooks() {
+    let (_serve, urls) = serve();
+    let (pos, shop, pay) = (
+        urls["pos"].as_str().unwrap().to_owned(),
+        urls["shop"].as_str().unwrap().to_owned(),
+        urls["pay"].as_str().unwrap().to_owned(),
+    );
+    let c = reqwest::Client::new();
+    for base in [&pos, &shop, &pay] {
+        ready(&c, base).await;
+    }
+    // The merchant: 5 mugs in store-1 on both channels.
+    assert_eq!(
+        post(
+            &c,
+            format!("{pos}/v1/items"),
+            json!({"sku": "MUG", "name": "Mug", "price": "12.50", "currency": "USD"})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &c,
+            format!("{shop}/v1/products"),
+            json!({"sku": "MUG", "title": "Mug", "price": "12.50", "currency": "USD"})
+        )
+        .await
+        .0,
+        200
+    );
+    let now = get(&c, format!("{pos}/_control/clock")).await["now"].clone();
+    let (s, body) = post(&c, format!("{pos}/v1/inventory/changes"), json!({"changes": [{"type": "PHYSICAL_COUNT", "sku": "MUG", "location": "store-1", "quantity": 5, "occurred_at": now}]})).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        post(
+            &c,
+            format!("{shop}/v1/inventory/set"),
+            json!({"sku": "MUG", "location": "store-1", "available": 5})
+        )
+        .await
+        .0,
+        200
+    );
+
+    let state = std::env::temp_dir().join(format!("omnisim-engine-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let envs = [
+        ("OMNISIM_POS_URL", pos.clone()),
+        ("OMNISIM_SHOP_URL", shop.clone()),
+        ("OMNISIM_PAY_URL", pay.clone()),
+        ("OMNISIM_API_KEY", KEY.to_owned()),
+        ("OMNISIM_CONNECTOR_PORT", "0".to_owned()),
+        ("OMNISIM_STATE_DIR", state.display().to_string()),
+    ];
+    let (_engine, line) = spawn(&["engine"], &envs);
+    let engine = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the engine prints its URL")
+        .to_owned();
+    ready(&c, &engine).await;
+
+    // A store sale reaches shop availability.
+    let (s, body) = post(&c, format!("{pos}/v1/sales"), json!({"location": "store-1", "lines": [{"sku": "MUG", "quantity": 2}], "tenders": [{"type": "cash", "amount": "25.00"}]})).await;
+    assert_eq!(s, 200, "{body}");
+    until("the sale to reach the shop", || async {
+        get(&c, format!("{shop}/v1/inventory/MUG?location=store-1")).await["available"] == 3
+    })
+    .await;
+
+    // A shop cancellation voids the authorization.
+    let (s, order) = post(&c, format!("{shop}/v1/orders"), json!({"lines": [{"sku": "MUG", "quantity": 1}], "payment": {"type": "card", "number": "4242424242424242"}, "pickup_location": "store-1"})).await;
+    assert_eq!(s, 200, "{order}");
+    until("the order to be set aside in store", || async {
+        get(&c, format!("{pos}/v1/inventory/MUG?location=store-1")).await["quantity"] == 2
+    })
+    .await;
+    let (s, _) = post(
+        &c,
+        format!("{shop}/v1/orders/{}/cancel", order["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let intent = get(
+        &c,
+        format!(
+            "{pay}/v1/payment_intents/{}",
+            order["payment_intent"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(intent["status"], "canceled");
+    until("the reservation to be released", || async {
+        get(&c, format!("{pos}/v1/inventory/MUG?location=store-1")).await["quantity"] == 3
+    })
+    .await;
+
+    // A forged webhook is refused and applies nothing.
+    let forged = json!({"id": "evt_pos_forged", "seq": 99, "type": "inventory.count.updated", "occurred_at": now,
+        "data": {"sku": "MUG", "location": "store-1", "quantity": 0, "cause": {"kind": "sale", "reference": null, "delta": -3}}});
+    let r = c
+        .post(format!("{engine}/webhooks/pos"))
+        .header("x-square-hmacsha256-signature", "Zm9yZ2Vk")
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let status = get(&c, format!("{engine}/status")).await;
+    assert_eq!(status["counters"]["rejected_signatures"], 1);
+    assert_eq!(
+        get(&c, format!("{shop}/v1/inventory/MUG?location=store-1")).await["available"],
+        3
+    );
+    let _ = std::fs::remove_dir_all(&state);
+}
