@@ -242,7 +242,8 @@ pub struct Checkout {
     #[serde(default)]
     pub customer: Option<String>,
     /// Manual (authorize now, capture later) by default, as merchants who
-    /// capture on fulfilment configure it.
+    /// capture on fulfilment configure it. Bank transfers are always
+    /// automatic: they cannot be held, they settle by themselves.
     #[serde(default = "manual")]
     pub capture: CaptureMethod,
     /// The sales channel; `online_store` by default.
@@ -521,9 +522,14 @@ pub struct Order {
     /// took off it; zero once captured (a capture releases the rest).
     #[schema(value_type = String)]
     pub total_capturable: Decimal,
-    /// Refunded so far: the refunds' amounts, plus what a cancel gave back.
+    /// Money given back through the gateway so far, by refunds and by a
+    /// cancel: `total_captured − total_refunded` is what the gateway holds.
     #[schema(value_type = String)]
     pub total_refunded: Decimal,
+    /// What refunds took off the authorization before it was captured (never
+    /// collected, so never refunded): see each refund's `released_amount`.
+    #[schema(value_type = String)]
+    pub total_released: Decimal,
     /// The discount code used.
     pub discount_code: Option<String>,
     /// Refunds, oldest first.
@@ -563,7 +569,8 @@ pub struct CreateDiscountCode {
     pub code: String,
     /// Percentage or fixed amount.
     pub kind: DiscountKind,
-    /// Percent (over 0, at most 100) or money (over 0).
+    /// Percent (over 0, at most 100), or money (over 0) in `currency`, else
+    /// in the order's currency (at most two decimals, rounded to it).
     #[schema(value_type = String)]
     pub value: Decimal,
     /// How many orders may use it; unlimited if absent.

@@ -29,8 +29,10 @@ struct Gateway {
     calls: Vec<(String, Option<String>, Value)>,
     /// Stored answers by idempotency key, replayed like Stripe.
     replies: BTreeMap<String, (StatusCode, Value)>,
-    /// Answer the next request with this status (a fault).
+    /// Answer the next request with this status without applying it (a fault).
     fail_next: Option<StatusCode>,
+    /// Apply the next request, then answer with this status (a timeout).
+    lose_next_answer: Option<StatusCode>,
     /// Hold each intent creation this long (to interleave checkouts).
     create_delay: Option<Duration>,
 }
@@ -93,13 +95,13 @@ impl FakePay {
     }
 
     fn finish(&self, headers: &HeaderMap, status: StatusCode, body: Value) -> Response {
+        let mut g = self.0.lock().unwrap();
         if let Some(k) = headers.get("idempotency-key") {
             let k = k.to_str().unwrap().to_owned();
-            self.0
-                .lock()
-                .unwrap()
-                .replies
-                .insert(k, (status, body.clone()));
+            g.replies.insert(k, (status, body.clone()));
+        }
+        if let Some(lost) = g.lose_next_answer.take() {
+            return reply(lost, error("timeout", "applied, answer lost"));
         }
         reply(status, body)
     }
@@ -1179,23 +1181,42 @@ async fn declines_pass_through_and_create_no_order() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_gateway_fault_is_503_and_applies_nothing() {
+async fn gateway_faults_are_retried_with_the_same_key_then_503() {
     let w = World::new();
     let pay = FakePay::mount(&w);
     let shop = stocked(&w).await;
+    // A 503 that applied nothing: the retry authorizes.
     pay.fail_next(StatusCode::SERVICE_UNAVAILABLE);
-    let r = shop
+    let o = ok(shop
         .post(
             "/v1/orders",
             card_checkout(json!([{"sku": "MUG", "quantity": 1}])),
         )
-        .await;
-    fails(
-        &r,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "payment_gateway_unavailable",
-        None,
-    );
+        .await);
+    let calls = pay.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].1, calls[1].1);
+    assert_eq!(o["payment_intent"], "pi_000001");
+    // An authorization whose answer was lost (504): the retry replays it, so
+    // the order is created on the one intent and no authorization is orphaned.
+    pay.0.lock().unwrap().lose_next_answer = Some(StatusCode::GATEWAY_TIMEOUT);
+    let o = ok(shop
+        .post(
+            "/v1/orders",
+            card_checkout(json!([{"sku": "MUG", "quantity": 1}])),
+        )
+        .await);
+    assert_eq!(o["payment_intent"], "pi_000002");
+    assert_eq!(pay.calls().len(), 4);
+    assert_eq!(pay.0.lock().unwrap().intents.len(), 2);
+    // A capture whose answer was lost is recorded on the retry.
+    pay.0.lock().unwrap().lose_next_answer = Some(StatusCode::BAD_GATEWAY);
+    let id = o["id"].as_str().unwrap();
+    let c = ok(shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await);
+    assert_eq!(c["financial_status"], "paid");
+    // No gateway at all: 503 after the attempts, and nothing applied.
     w.transport.unmount(PAY_HOST);
     let r = shop
         .post(
@@ -1209,8 +1230,34 @@ async fn a_gateway_fault_is_503_and_applies_nothing() {
         "payment_gateway_unavailable",
         None,
     );
-    assert_eq!(ok(shop.get("/v1/orders").await)["data"], json!([]));
-    assert_eq!(level(&shop, "MUG", "web").await, (10, 0, 10));
+    assert_eq!(
+        ok(shop.get("/v1/orders").await)["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(level(&shop, "MUG", "web").await, (8, 2, 10));
+    // A client retry of a failed capture with the same shop key goes
+    // through once the gateway is back.
+    let r = shop
+        .post_idem("/v1/orders/ord_000001/capture", json!({}), "cap-x")
+        .await;
+    fails(
+        &r,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "payment_gateway_unavailable",
+        None,
+    );
+    assert_eq!(
+        ok(shop.get("/v1/orders/ord_000001").await)["financial_status"],
+        "authorized"
+    );
+    w.transport.mount(PAY_HOST, pay.router());
+    let c = ok(shop
+        .post_idem("/v1/orders/ord_000001/capture", json!({}), "cap-x")
+        .await);
+    assert_eq!(c["financial_status"], "paid");
 }
 
 #[tokio::test(start_paused = true)]
@@ -1326,7 +1373,7 @@ async fn capture_through_the_gateway_then_paid() {
     let (what, key, req) = pay.calls().last().unwrap().clone();
     assert_eq!(what, "POST /capture pi_000001");
     assert_eq!(req["amount_to_capture"], "6");
-    assert!(key.unwrap().ends_with("-op1-capture"));
+    assert!(key.unwrap().ends_with("-capture"));
     assert_eq!(types(&events_after(&shop, start).await), ["orders/paid"]);
     let r = shop
         .post(&format!("/v1/orders/{id}/capture"), json!({}))
@@ -1375,17 +1422,21 @@ async fn bank_transfers_are_pending_until_they_settle() {
         .post(&format!("/v1/orders/{id}/capture"), json!({}))
         .await;
     fails(&r, StatusCode::CONFLICT, "payment_pending", None);
+    let o = ok(shop.get(&format!("/v1/orders/{id}")).await);
+    assert_eq!(o["financial_status"], "pending");
     pay.settle("pi_000001");
     let start = cursor(&shop).await;
-    let r = shop
-        .post(&format!("/v1/orders/{id}/capture"), json!({}))
-        .await;
-    fails(&r, StatusCode::CONFLICT, "nothing_to_capture", None);
+    // Reading the order asks the gateway how the transfer stands.
     let o = ok(shop.get(&format!("/v1/orders/{id}")).await);
     assert_eq!(
         (o["financial_status"].as_str(), o["total_captured"].as_str()),
         (Some("paid"), Some("5"))
     );
+    assert_eq!(types(&events_after(&shop, start).await), ["orders/paid"]);
+    let r = shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await;
+    fails(&r, StatusCode::CONFLICT, "nothing_to_capture", None);
     assert_eq!(types(&events_after(&shop, start).await), ["orders/paid"]);
 }
 
@@ -1672,7 +1723,10 @@ async fn refunds_restock_by_type_and_refund_through_the_gateway() {
         (what.as_str(), req["amount"].as_str()),
         ("POST /v1/refunds", Some("13.75"))
     );
-    assert!(key.unwrap().contains("ref_000001-refund"));
+    assert!(
+        key.as_deref().unwrap().ends_with("-refund1-refund-13.75"),
+        "{key:?}"
+    );
     assert_eq!(level(&shop, "MUG", "store-1").await, (1, 0, 1));
     let ev = events_after(&shop, start).await;
     assert_eq!(types(&ev), ["refunds/create", "inventory_levels/update"]);
@@ -2095,4 +2149,335 @@ async fn the_typed_client_speaks_every_endpoint() {
     // 4 − 2 ordered, 1 handed over and returned, 1 released by the cancel.
     let l = c.level("HAT", "web").await.unwrap();
     assert_eq!((l.available, l.committed, l.on_hand), (4, 0, 4));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_capture_records_an_expired_authorization() {
+    let w = World::new();
+    let pay = FakePay::mount(&w);
+    let shop = stocked(&w).await;
+    let o = ok(shop
+        .post(
+            "/v1/orders",
+            card_checkout(json!([{"sku": "CAP", "quantity": 1}])),
+        )
+        .await);
+    let id = o["id"].as_str().unwrap();
+    // The gateway expired the authorization on its own.
+    pay.0.lock().unwrap().intents.get_mut("pi_000001").unwrap()["status"] = json!("canceled");
+    let r = shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await;
+    fails(
+        &r,
+        StatusCode::CONFLICT,
+        "payment_intent_unexpected_state",
+        Some("payment"),
+    );
+    let o = ok(shop.get(&format!("/v1/orders/{id}")).await);
+    assert_eq!(
+        (
+            o["financial_status"].as_str(),
+            o["total_capturable"].as_str()
+        ),
+        (Some("voided"), Some("0"))
+    );
+    let r = shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await;
+    fails(&r, StatusCode::CONFLICT, "payment_voided", None);
+    // Cancelling it moves no money and releases the stock.
+    let c = ok(shop
+        .post(&format!("/v1/orders/{id}/cancel"), json!({}))
+        .await);
+    assert_eq!(c["financial_status"], "voided");
+    assert_eq!(level(&shop, "CAP", "web").await, (5, 0, 5));
+}
+
+// ------------------------------------------------- against the real gateway
+
+/// Shop and gateway agree on the money of every order: what the shop says
+/// was captured net of refunds is what the gateway holds.
+async fn ledgers_agree(w: &World) {
+    let orders = ok(w.shop().get("/v1/orders").await);
+    for o in orders["data"].as_array().unwrap() {
+        let Some(pi) = o["payment_intent"].as_str() else {
+            continue;
+        };
+        let intent = ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await);
+        let d = |v: &Value| {
+            v.as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        };
+        assert_eq!(
+            d(&o["total_captured"]) - d(&o["total_refunded"]),
+            d(&intent["amount_received"]) - d(&intent["amount_refunded"]),
+            "order {} against {pi}",
+            o["id"]
+        );
+        if o["status"] == "cancelled" {
+            assert_ne!(intent["status"], "requires_capture", "{pi} left open");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn real_gateway_authorize_capture_fulfil_refund() {
+    let w = World::new();
+    let shop = stocked(&w).await;
+    let o = ok(shop
+        .post(
+            "/v1/orders",
+            card_checkout(json!([{"sku": "MUG", "quantity": 2}, {"sku": "CAP", "quantity": 1}])),
+        )
+        .await);
+    assert_eq!(
+        (o["financial_status"].as_str(), o["total"].as_str()),
+        (Some("authorized"), Some("32.5"))
+    );
+    let pi = o["payment_intent"].as_str().unwrap().to_owned();
+    let intent = ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await);
+    assert_eq!(intent["status"], "requires_capture");
+    assert_eq!(intent["amount"], "32.50");
+    assert_eq!(
+        intent["metadata"],
+        json!({"order_id": o["id"], "order_name": "#1001"})
+    );
+    let id = o["id"].as_str().unwrap().to_owned();
+    ok(shop
+        .post(&format!("/v1/orders/{id}/fulfill"), json!({}))
+        .await);
+    let c = ok(shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await);
+    assert_eq!(c["financial_status"], "paid");
+    assert_eq!(
+        c["total_captured"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        32.5
+    );
+    let mug = o["lines"][0]["id"].as_str().unwrap();
+    let r = ok(shop
+        .post(
+            &format!("/v1/orders/{id}/refunds"),
+            json!({"lines": [{"line_id": mug, "quantity": 1, "restock_type": "return"}]}),
+        )
+        .await);
+    assert_eq!(r["amount"], "13.75");
+    assert!(r["payment_refund"].as_str().unwrap().starts_with("re_"));
+    let intent = ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await);
+    assert_eq!(
+        intent["amount_refunded"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        13.75
+    );
+    // The gateway emitted the capture and the refund too.
+    let types_pay: Vec<String> = ok(w.pay().get("/v1/events?limit=1000").await)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        types_pay.contains(&"payment_intent.succeeded".to_owned()),
+        "{types_pay:?}"
+    );
+    assert!(
+        types_pay.contains(&"charge.refunded".to_owned()),
+        "{types_pay:?}"
+    );
+    // Cancelling refunds what is still held.
+    let c = ok(shop
+        .post(
+            &format!("/v1/orders/{id}/cancel"),
+            json!({"restock": false}),
+        )
+        .await);
+    assert_eq!(c["financial_status"], "refunded");
+    let intent = ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await);
+    assert_eq!(intent["amount_refunded"], intent["amount_received"]);
+    ledgers_agree(&w).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn real_gateway_declines_voids_and_partial_captures() {
+    let w = World::new();
+    let shop = stocked(&w).await;
+    let r = shop
+        .post(
+            "/v1/orders",
+            json!({"lines": [{"sku": "MUG", "quantity": 1}],
+                   "payment": {"type": "card", "number": "4000000000000002"}}),
+        )
+        .await;
+    fails(
+        &r,
+        StatusCode::PAYMENT_REQUIRED,
+        "card_declined",
+        Some("payment"),
+    );
+    assert_eq!(r.json["error"]["decline_code"], "generic_decline");
+    let pi = r.json["error"]["payment_intent"].as_str().unwrap();
+    assert_eq!(
+        ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await)["status"],
+        "requires_payment_method"
+    );
+    let r = shop
+        .post(
+            "/v1/orders",
+            json!({"lines": [{"sku": "MUG", "quantity": 1}],
+                   "payment": {"type": "card", "number": "4000000000003220"}}),
+        )
+        .await;
+    fails(
+        &r,
+        StatusCode::PAYMENT_REQUIRED,
+        "card_declined",
+        Some("payment"),
+    );
+    assert_eq!(r.json["error"]["decline_code"], "authentication_required");
+    let r = shop
+        .post(
+            "/v1/orders",
+            json!({"lines": [{"sku": "MUG", "quantity": 1}],
+                   "payment": {"type": "card", "number": "4111111111111111"}}),
+        )
+        .await;
+    fails(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "live_card_rejected",
+        Some("payment"),
+    );
+    assert_eq!(ok(shop.get("/v1/orders").await)["data"], json!([]));
+
+    // Cancel voids at the gateway.
+    let o = ok(shop
+        .post(
+            "/v1/orders",
+            card_checkout(json!([{"sku": "CAP", "quantity": 2}])),
+        )
+        .await);
+    let id = o["id"].as_str().unwrap();
+    ok(shop
+        .post(&format!("/v1/orders/{id}/cancel"), json!({}))
+        .await);
+    let pi = o["payment_intent"].as_str().unwrap();
+    assert_eq!(
+        ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await)["status"],
+        "canceled"
+    );
+
+    // A refund before capture takes money off the authorization; the capture
+    // then takes only the rest.
+    let o = ok(shop
+        .post(
+            "/v1/orders",
+            card_checkout(json!([{"sku": "CAP", "quantity": 2}])),
+        )
+        .await);
+    let id = o["id"].as_str().unwrap();
+    let line = o["lines"][0]["id"].as_str().unwrap();
+    let r = ok(shop
+        .post(
+            &format!("/v1/orders/{id}/refunds"),
+            json!({"lines": [{"line_id": line, "quantity": 1, "restock_type": "cancel"}]}),
+        )
+        .await);
+    assert_eq!(
+        (r["released_amount"].as_str(), r["payment_refund"].clone()),
+        (Some("5"), Value::Null)
+    );
+    let c = ok(shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await);
+    assert_eq!(
+        (
+            c["total_captured"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap(),
+            c["total_released"].as_str()
+        ),
+        (5.0, Some("5"))
+    );
+    let pi = o["payment_intent"].as_str().unwrap();
+    let intent = ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await);
+    assert_eq!(
+        (
+            intent["status"].as_str(),
+            intent["amount_capturable"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        ),
+        (Some("succeeded"), 0.0)
+    );
+    assert_eq!(
+        intent["amount_received"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap(),
+        5.0
+    );
+    ledgers_agree(&w).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn real_gateway_bank_transfer_settles_into_paid() {
+    let w = World::new();
+    let shop = stocked(&w).await;
+    let o = ok(shop
+        .post(
+            "/v1/orders",
+            json!({"lines": [{"sku": "CAP", "quantity": 1}], "payment": {"type": "bank_transfer"}}),
+        )
+        .await);
+    assert_eq!(o["financial_status"], "pending");
+    let id = o["id"].as_str().unwrap();
+    let r = shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await;
+    fails(&r, StatusCode::CONFLICT, "payment_pending", None);
+    let r = shop
+        .post(
+            &format!("/v1/orders/{id}/refunds"),
+            json!({"lines": [{"line_id": o["lines"][0]["id"], "quantity": 1, "restock_type": "cancel"}]}),
+        )
+        .await;
+    fails(&r, StatusCode::CONFLICT, "payment_pending", None);
+    // The transfer settles an hour later at the gateway.
+    tokio::time::sleep(Duration::from_secs(3601)).await;
+    let r = shop
+        .post(&format!("/v1/orders/{id}/capture"), json!({}))
+        .await;
+    fails(&r, StatusCode::CONFLICT, "nothing_to_capture", None);
+    let o = ok(shop.get(&format!("/v1/orders/{id}")).await);
+    assert_eq!(o["financial_status"], "paid");
+    // A failing account: the order's payment is voided once it is known.
+    let failing = ok(shop
+        .post(
+            "/v1/orders",
+            json!({"lines": [{"sku": "CAP", "quantity": 1}],
+                   "payment": {"type": "bank_transfer", "account": "000111111116"}}),
+        )
+        .await);
+    tokio::time::sleep(Duration::from_secs(3601)).await;
+    let fid = failing["id"].as_str().unwrap();
+    let c = ok(shop
+        .post(&format!("/v1/orders/{fid}/cancel"), json!({}))
+        .await);
+    assert_eq!(c["financial_status"], "voided");
+    ledgers_agree(&w).await;
 }

@@ -5,10 +5,13 @@
 //! - A 409 from the gateway is a 409 naming the `payment` field; any other
 //!   4xx is a 422 naming it. Codes pass through when they are known.
 //! - No answer, a 429, a 5xx or an unreadable answer (only under injected
-//!   faults) is a 503 `payment_gateway_unavailable`; the caller applies
-//!   nothing in that case.
+//!   faults) is retried with the same idempotency key (so an attempt that was
+//!   applied is replayed, not repeated) up to [`ATTEMPTS`] times, then is a
+//!   503 `payment_gateway_unavailable`; the caller applies nothing then.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
 
 use omnisim_api::ApiError;
 use omnisim_api::pay::{
@@ -118,6 +121,40 @@ pub fn pay_error(e: ApiError) -> SimError {
     }
 }
 
+/// How many times a gateway call is tried when its outcome is unknown.
+pub const ATTEMPTS: u32 = 3;
+
+/// Runs `call` until it gives a definite answer, at most [`ATTEMPTS`] times:
+/// 429, 5xx, transport failures and `idempotency_key_in_use` are tried again
+/// after a short wait (the `Retry-After`, capped at 2 s, or 100 ms × attempt).
+/// Every call site passes an idempotency key, so a retry is safe.
+pub async fn retrying<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e)
+                if attempt < ATTEMPTS
+                    && (e.is_retryable() || e.code() == Some("idempotency_key_in_use")) =>
+            {
+                let wait = match &e {
+                    ApiError::Status {
+                        retry_after_secs: Some(secs),
+                        ..
+                    } => Duration::from_secs((*secs).min(2)),
+                    _ => Duration::from_millis(100 * u64::from(attempt)),
+                };
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// What a gateway step returned.
 #[derive(Clone, Debug, Default)]
 pub struct Performed {
@@ -140,7 +177,9 @@ pub async fn perform(
             let body = CaptureIntent {
                 amount_to_capture: Some(*amount),
             };
-            let pi = pay.capture(intent, &body, key).await.map_err(pay_error)?;
+            let pi = retrying(|| pay.capture(intent, &body, key))
+                .await
+                .map_err(pay_error)?;
             Performed {
                 intent: Some(pi),
                 refund: None,
@@ -150,7 +189,9 @@ pub async fn perform(
             let body = CancelIntent {
                 reason: Some(reason),
             };
-            let pi = pay.cancel(intent, &body, key).await.map_err(pay_error)?;
+            let pi = retrying(|| pay.cancel(intent, &body, key))
+                .await
+                .map_err(pay_error)?;
             Performed {
                 intent: Some(pi),
                 refund: None,
@@ -163,7 +204,9 @@ pub async fn perform(
                 reason: Some(RefundReason::RequestedByCustomer),
                 metadata: BTreeMap::from([("order_id".to_owned(), plan.order_id.clone())]),
             };
-            let re = pay.refund(&body, key).await.map_err(pay_error)?;
+            let re = retrying(|| pay.refund(&body, key))
+                .await
+                .map_err(pay_error)?;
             Performed {
                 intent: None,
                 refund: Some(re),
@@ -184,12 +227,14 @@ pub async fn release(pay: &PayClient, intent: &PaymentIntent, captured: bool, ke
             reason: Some(RefundReason::RequestedByCustomer),
             metadata: BTreeMap::new(),
         };
-        pay.refund(&body, Some(&key)).await.map(|_| ())
+        retrying(|| pay.refund(&body, Some(&key))).await.map(|_| ())
     } else {
         let body = CancelIntent {
             reason: Some(CancellationReason::Abandoned),
         };
-        pay.cancel(&intent.id, &body, Some(&key)).await.map(|_| ())
+        retrying(|| pay.cancel(&intent.id, &body, Some(&key)))
+            .await
+            .map(|_| ())
     };
     if let Err(e) = result {
         tracing::warn!(intent = %intent.id, error = %e, "could not release the payment of a failed checkout");

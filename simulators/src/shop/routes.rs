@@ -31,7 +31,7 @@ use utoipa_axum::routes;
 use super::gateway::{self, pay_error};
 use super::state::{PaymentOutcome, ShopState};
 use crate::core::Simulator;
-use crate::error::SimResult;
+use crate::error::{ErrorKind, SimResult};
 use crate::extract::{Json, Query};
 use crate::shared::assemble;
 
@@ -101,13 +101,16 @@ impl Ctx {
         }
     }
 
-    /// For an order whose payment is still settling, asks the gateway how it
-    /// stands and records the answer.
-    async fn refresh_pending(&self, id: &str) -> SimResult<()> {
-        let Some(intent) = self.sim.read(|s| s.pending_intent(id))? else {
+    /// For an order whose payment is still settling (or, with
+    /// `authorized_too`, only authorized), asks the gateway how it stands and
+    /// records the answer.
+    async fn refresh(&self, id: &str, authorized_too: bool) -> SimResult<()> {
+        let Some(intent) = self.sim.read(|s| s.intent_to_refresh(id, authorized_too))? else {
             return Ok(());
         };
-        let pi = self.pay.intent(&intent).await.map_err(pay_error)?;
+        let pi = gateway::retrying(|| self.pay.intent(&intent))
+            .await
+            .map_err(pay_error)?;
         self.sim.commit(|s, fx| s.sync_payment(fx, id, &pi))?;
         Ok(())
     }
@@ -358,9 +361,7 @@ async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Or
                 ("order_name".to_owned(), draft.order.name.clone()),
             ]),
         };
-        let pi = ctx
-            .pay
-            .create_intent(&body, Some(&pay_key))
+        let pi = gateway::retrying(|| ctx.pay.create_intent(&body, Some(&pay_key)))
             .await
             .map_err(pay_error)?;
         match pi.status {
@@ -406,21 +407,29 @@ async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Or
     }
 }
 
-/// `GET /v1/orders`: every order, oldest first.
+/// `GET /v1/orders`: every order, oldest first. Orders whose payment is
+/// still settling are first brought up to date from the gateway (a settled
+/// transfer emits `orders/paid`); if the gateway cannot be reached they are
+/// shown as they were.
 #[utoipa::path(get, path = "/v1/orders", tag = "orders",
     responses((status = 200, body = OrderList)))]
 async fn list_orders(State(ctx): State<Ctx>) -> axum::Json<OrderList> {
+    for id in ctx.sim.read(ShopState::pending_orders) {
+        let _ = ctx.refresh(&id, false).await;
+    }
     axum::Json(OrderList {
         data: ctx.sim.read(ShopState::list_orders),
     })
 }
 
-/// `GET /v1/orders/{id}`.
+/// `GET /v1/orders/{id}`: the order; one whose payment is still settling is
+/// first brought up to date from the gateway, as in the listing.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
     params(("id" = String, Path, description = "The order id (`ord_…`)")),
     responses((status = 200, body = Order),
         (status = 404, description = "`unknown_order`", body = ErrorBody)))]
 async fn get_order(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply<Order> {
+    let _ = ctx.refresh(&id, false).await;
     ctx.sim.read(|s| s.get_order(&id)).map(axum::Json)
 }
 
@@ -443,10 +452,21 @@ async fn capture(
     Path(id): Path<String>,
     Json(req): Json<CaptureOrder>,
 ) -> Reply<Order> {
-    ctx.refresh_pending(&id).await?;
+    ctx.refresh(&id, false).await?;
     let plan = ctx.sim.commit(|s, _| s.begin_capture(&id, &req))?;
     let _unlock = ctx.unlock(&id);
-    let done = gateway::perform(&ctx.pay, &plan, CancellationReason::RequestedByCustomer).await?;
+    let done =
+        match gateway::perform(&ctx.pay, &plan, CancellationReason::RequestedByCustomer).await {
+            Ok(done) => done,
+            Err(e) => {
+                // The gateway refused: the authorization may have expired or been
+                // captured elsewhere. Record how it stands, then answer the refusal.
+                if matches!(e.kind, ErrorKind::Conflict | ErrorKind::Invalid) {
+                    let _ = ctx.refresh(&id, true).await;
+                }
+                return Err(e);
+            }
+        };
     let intent = done
         .intent
         .ok_or_else(|| gateway::unavailable("no intent in the capture answer"))?;
@@ -513,7 +533,7 @@ async fn cancel(
     Path(id): Path<String>,
     Json(req): Json<CancelOrder>,
 ) -> Reply<Order> {
-    ctx.refresh_pending(&id).await?;
+    ctx.refresh(&id, false).await?;
     let plan = ctx.sim.commit(|s, _| s.begin_cancel(&id))?;
     let _unlock = ctx.unlock(&id);
     let reason = match req.reason {
@@ -549,7 +569,7 @@ async fn refund(
     Path(id): Path<String>,
     Json(req): Json<CreateOrderRefund>,
 ) -> Reply<OrderRefund> {
-    ctx.refresh_pending(&id).await?;
+    ctx.refresh(&id, false).await?;
     let plan = ctx.sim.commit(|s, _| s.begin_refund(&id, &req))?;
     let _unlock = ctx.unlock(&id);
     let done = gateway::perform(

@@ -11,6 +11,12 @@
 //! - every order's line totals add up to its total, and it never refunds more
 //!   than its total.
 //!
+//! Money on an order follows the gateway: `total_captured` is what the intent
+//! received and `total_refunded` what was refunded through it, so their
+//! difference is what the gateway holds. A refund before capture moves no
+//! money; it lowers what is left to capture (`total_released`). The
+//! financial status follows the refunds' goods value (`refunds[].amount`).
+//!
 //! Operations that call the payment gateway run in phases (see
 //! `routes.rs`): `begin_*` validates and reserves (an order id, or the order's
 //! payment lock), the route awaits the gateway, and `place_order` /
@@ -21,8 +27,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use omnisim_api::Scheme;
-use omnisim_api::common::{LocationKind, fits_currency, is_currency_code};
-use omnisim_api::pay::{PaymentIntent, PaymentMethod, Refund};
+use omnisim_api::common::{LocationKind, currency_scale, fits_currency, is_currency_code};
+use omnisim_api::pay::{CaptureMethod, PaymentIntent, PaymentMethod, Refund};
 use omnisim_api::pos::SellPolicy;
 use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CaptureOrder, Checkout, CreateDiscountCode, CreateOrderRefund,
@@ -36,7 +42,7 @@ use rust_decimal::Decimal;
 use super::inventory::{Change, Inventory, Moves, QUANTITY_MAX};
 use super::pricing::{self, Discount, LineInput};
 use crate::core::Platform;
-use crate::error::{SimError, SimResult};
+use crate::error::{ErrorKind, SimError, SimResult};
 use crate::events::Effects;
 use crate::locations::Locations;
 use crate::webhooks::RetryPolicy;
@@ -99,10 +105,6 @@ struct OrderRec {
     order: Order,
     books: Vec<LineBook>,
     payment: Payment,
-    /// Refunded through the gateway so far.
-    payment_refunded: Decimal,
-    /// Payment operations begun, for deriving gateway idempotency keys.
-    ops: u32,
 }
 
 impl OrderRec {
@@ -117,18 +119,23 @@ impl OrderRec {
         self.order.updated_at = now;
     }
 
+    /// What the refunds gave back in goods value, whether the money came
+    /// back through the gateway or off the authorization.
+    fn refunded_value(&self) -> Decimal {
+        self.order.refunds.iter().map(|r| r.amount).sum()
+    }
+
     fn financial_status(&self) -> FinancialStatus {
         let o = &self.order;
         let cancelled = o.status == OrderStatus::Cancelled;
+        let refunded = self.refunded_value();
         match self.payment {
             Payment::Pending => FinancialStatus::Pending,
             Payment::Voided => FinancialStatus::Voided,
             Payment::Free | Payment::Authorized if cancelled => FinancialStatus::Voided,
             Payment::Captured if cancelled => FinancialStatus::Refunded,
-            _ if o.total > Decimal::ZERO && o.total_refunded >= o.total => {
-                FinancialStatus::Refunded
-            }
-            _ if o.total_refunded > Decimal::ZERO => FinancialStatus::PartiallyRefunded,
+            _ if o.total > Decimal::ZERO && refunded >= o.total => FinancialStatus::Refunded,
+            _ if refunded > Decimal::ZERO => FinancialStatus::PartiallyRefunded,
             _ if o.total_captured >= o.total => FinancialStatus::Paid,
             _ if o.total_captured > Decimal::ZERO => FinancialStatus::PartiallyPaid,
             _ => FinancialStatus::Authorized,
@@ -158,8 +165,10 @@ impl OrderRec {
         self.order.lines[i].fulfilled_quantity - self.books[i].refunded_fulfilled
     }
 
-    /// A gateway idempotency key for this order's payment step `what`. The
-    /// creation time keeps keys apart across resets of the shop alone.
+    /// The gateway idempotency key of this order's payment step `what`. Each
+    /// step has one key for good, so that a retry after an unknown outcome
+    /// (a timeout) replays at the gateway instead of repeating. The creation
+    /// time keeps keys apart across resets of the shop alone.
     fn pay_key(&self, what: &str) -> String {
         format!(
             "shop-{}-{}-{what}",
@@ -230,8 +239,6 @@ pub enum PayStep {
 pub struct OrderPlan {
     /// The order.
     pub order_id: String,
-    /// Its currency.
-    pub currency: String,
     /// The gateway step.
     pub step: PayStep,
     /// The gateway idempotency key of the step.
@@ -412,7 +419,7 @@ fn order_cancelled(id: &str) -> SimError {
 
 fn busy(id: &str) -> SimError {
     SimError::new(
-        crate::error::ErrorKind::RateLimited,
+        ErrorKind::RateLimited,
         "lock_timeout",
         format!("another payment operation on order `{id}` is in progress; retry shortly"),
     )
@@ -756,14 +763,14 @@ impl ShopState {
                         format!("a fixed amount is over 0 and at most {PRICE_MAX}"),
                     ));
                 }
-                let currency = req.currency.as_deref().unwrap_or("USD");
                 if let Some(c) = &req.currency {
                     check_currency("currency", c)?;
                 }
-                if !fits_currency(req.value, currency) {
+                let scale = req.currency.as_deref().map_or(2, currency_scale);
+                if req.value.normalize().scale() > scale {
                     return Err(SimError::bad_value(
                         "value",
-                        format!("{} has more decimals than {currency} allows", req.value),
+                        format!("{} has more than {scale} decimals", req.value),
                     ));
                 }
             }
@@ -809,7 +816,8 @@ impl ShopState {
         self.discounts.values().cloned().collect()
     }
 
-    /// The discount `code` applies to an order in `currency`, or why not.
+    /// The discount `code` for an order in `currency`, or why it does not
+    /// apply.
     fn usable_discount(&self, code: &str, currency: &str) -> SimResult<Discount> {
         let d = self.discounts.get(code).ok_or_else(|| {
             SimError::invalid(
@@ -825,13 +833,12 @@ impl ShopState {
             )
             .field("discount_code"));
         }
-        if d.currency.as_deref().is_some_and(|c| c != currency) {
+        if let Some(only) = d.currency.as_deref()
+            && only != currency
+        {
             return Err(SimError::invalid(
                 "discount_unavailable",
-                format!(
-                    "discount code `{code}` applies to {} orders only",
-                    d.currency.as_deref().unwrap_or_default()
-                ),
+                format!("discount code `{code}` applies to {only} orders only"),
             )
             .field("discount_code"));
         }
@@ -997,7 +1004,12 @@ impl ShopState {
             financial_status: FinancialStatus::Pending,
             fulfillment_status: FulfillmentStatus::Unfulfilled,
             payment_intent: None,
-            capture_method: req.capture,
+            capture_method: if matches!(req.payment, PaymentMethod::BankTransfer { .. }) {
+                // A transfer cannot be held: it settles, or fails, by itself.
+                CaptureMethod::Automatic
+            } else {
+                req.capture
+            },
             channel,
             currency,
             subtotal,
@@ -1007,6 +1019,7 @@ impl ShopState {
             total_captured: Decimal::ZERO,
             total_capturable: Decimal::ZERO,
             total_refunded: Decimal::ZERO,
+            total_released: Decimal::ZERO,
             discount_code: req.discount_code,
             refunds: Vec::new(),
             cancelled_at: None,
@@ -1077,8 +1090,6 @@ impl ShopState {
             books: vec![LineBook::default(); order.lines.len()],
             order,
             payment,
-            payment_refunded: Decimal::ZERO,
-            ops: 0,
         };
         rec.sync(fx.now());
         let order = rec.order.clone();
@@ -1108,18 +1119,29 @@ impl ShopState {
         self.orders.values().map(|r| r.order.clone()).collect()
     }
 
-    /// The intent of an order whose payment is still settling, if it is.
-    pub fn pending_intent(&self, id: &str) -> SimResult<Option<String>> {
+    /// The orders whose payment is still settling.
+    pub fn pending_orders(&self) -> Vec<String> {
+        self.orders
+            .values()
+            .filter(|r| r.payment == Payment::Pending)
+            .map(|r| r.order.id.clone())
+            .collect()
+    }
+
+    /// The intent of an order whose payment is still settling (or, with
+    /// `authorized_too`, only authorized), if it is.
+    pub fn intent_to_refresh(&self, id: &str, authorized_too: bool) -> SimResult<Option<String>> {
         let rec = self.rec(id)?;
         Ok(match rec.payment {
             Payment::Pending => rec.order.payment_intent.clone(),
+            Payment::Authorized if authorized_too => rec.order.payment_intent.clone(),
             _ => None,
         })
     }
 
-    /// Brings a pending order up to date with its intent as the gateway
-    /// reports it: settled (`orders/paid`), authorized, failed or still
-    /// processing.
+    /// Brings a pending or authorized order up to date with its intent as the
+    /// gateway reports it: settled or captured elsewhere (`orders/paid`),
+    /// authorized, failed, voided or expired, or unchanged.
     pub fn sync_payment(
         &mut self,
         fx: &mut Effects,
@@ -1129,16 +1151,19 @@ impl ShopState {
         use omnisim_api::pay::IntentStatus;
         let now = fx.now();
         let rec = self.rec_mut(id)?;
-        if rec.payment != Payment::Pending
-            || rec.order.payment_intent.as_deref() != Some(intent.id.as_str())
-        {
+        let open = matches!(rec.payment, Payment::Pending | Payment::Authorized);
+        if !open || rec.order.payment_intent.as_deref() != Some(intent.id.as_str()) {
             return Ok(rec.order.clone());
         }
         let paid = match intent.status {
             IntentStatus::Succeeded => {
                 rec.payment = Payment::Captured;
                 rec.order.total_captured = intent.amount_received;
+                rec.order.total_capturable = Decimal::ZERO;
                 true
+            }
+            IntentStatus::RequiresCapture if rec.payment == Payment::Authorized => {
+                return Ok(rec.order.clone());
             }
             IntentStatus::RequiresCapture => {
                 rec.payment = Payment::Authorized;
@@ -1147,6 +1172,7 @@ impl ShopState {
             }
             IntentStatus::Canceled | IntentStatus::RequiresPaymentMethod => {
                 rec.payment = Payment::Voided;
+                rec.order.total_capturable = Decimal::ZERO;
                 false
             }
             IntentStatus::Processing | IntentStatus::RequiresAction => {
@@ -1167,12 +1193,25 @@ impl ShopState {
         self.busy.remove(id);
     }
 
-    fn lock(&mut self, id: &str, what: &str) -> SimResult<(String, String)> {
+    /// Takes the order's payment lock and plans its gateway step for the
+    /// operation `op` (`capture`, `cancel`, or `refund<n>` for the n-th refund).
+    /// The same operation retried gets the same key; a refund's key also
+    /// names its amount, so that a different refund is a new one.
+    fn lock(&mut self, id: &str, op: &str, step: PayStep) -> SimResult<OrderPlan> {
+        let rec = self.rec(id)?;
+        let pay_key = match &step {
+            PayStep::Nothing => String::new(),
+            PayStep::Capture { .. } => rec.pay_key(op),
+            PayStep::Cancel { .. } => rec.pay_key(&format!("{op}-void")),
+            PayStep::Refund { amount, .. } => rec.pay_key(&format!("{op}-refund-{amount}")),
+        };
+        let plan = OrderPlan {
+            order_id: id.to_owned(),
+            step,
+            pay_key,
+        };
         self.busy.insert(id.to_owned());
-        let rec = self.rec_mut(id)?;
-        rec.ops += 1;
-        let key = rec.pay_key(&format!("op{}-{what}", rec.ops));
-        Ok((key, rec.order.currency.clone()))
+        Ok(plan)
     }
 
     // ---- capture
@@ -1226,16 +1265,11 @@ impl ShopState {
             )
             .field("amount"));
         }
-        let (pay_key, currency) = self.lock(id, "capture")?;
-        Ok(OrderPlan {
-            order_id: id.to_owned(),
-            currency,
-            step: PayStep::Capture {
-                intent,
-                amount: amount.normalize(),
-            },
-            pay_key,
-        })
+        let step = PayStep::Capture {
+            intent,
+            amount: amount.normalize(),
+        };
+        self.lock(id, "capture", step)
     }
 
     /// `POST /v1/orders/{id}/capture`, phase 3: records the capture (the rest
@@ -1381,7 +1415,7 @@ impl ShopState {
         let step = match rec.payment {
             Payment::Authorized | Payment::Pending => PayStep::Cancel { intent },
             Payment::Captured => {
-                let amount = rec.order.total_captured - rec.payment_refunded;
+                let amount = rec.order.total_captured - rec.order.total_refunded;
                 if amount > Decimal::ZERO {
                     PayStep::Refund { intent, amount }
                 } else {
@@ -1390,13 +1424,7 @@ impl ShopState {
             }
             Payment::Free | Payment::Voided => PayStep::Nothing,
         };
-        let (pay_key, currency) = self.lock(id, "cancel")?;
-        Ok(OrderPlan {
-            order_id: id.to_owned(),
-            currency,
-            step,
-            pay_key,
-        })
+        self.lock(id, "cancel", step)
     }
 
     /// `POST /v1/orders/{id}/cancel`, phase 3: cancels for good. Unfulfilled
@@ -1439,9 +1467,7 @@ impl ShopState {
                 rec.order.total_capturable = Decimal::ZERO;
             }
             PayStep::Refund { amount, .. } => {
-                let amount = refund.map_or(*amount, |r| r.amount);
-                rec.payment_refunded += amount;
-                rec.order.total_refunded += amount;
+                rec.order.total_refunded += refund.map_or(*amount, |r| r.amount);
             }
             PayStep::Nothing | PayStep::Capture { .. } => {}
         }
@@ -1581,7 +1607,7 @@ impl ShopState {
         let amount: Decimal = lines.iter().map(|l| l.amount).sum();
         let held = match rec.payment {
             Payment::Captured => {
-                (rec.order.total_captured - rec.payment_refunded).max(Decimal::ZERO)
+                (rec.order.total_captured - rec.order.total_refunded).max(Decimal::ZERO)
             }
             _ => Decimal::ZERO,
         };
@@ -1616,18 +1642,13 @@ impl ShopState {
             note: req.note.clone(),
             created_at: DateTime::<Utc>::UNIX_EPOCH,
         };
+        let n = rec.order.refunds.len() + 1;
+        let plan = self.lock(id, &format!("refund{n}"), step)?;
         self.next_refund += 1;
-        let refund_id = format!("ref_{:06}", self.next_refund);
-        let (pay_key, currency) = self.lock(id, &format!("{refund_id}-refund"))?;
         Ok(RefundPlan {
-            plan: OrderPlan {
-                order_id: id.to_owned(),
-                currency,
-                step,
-                pay_key,
-            },
+            plan,
             refund: OrderRefund {
-                id: refund_id,
+                id: format!("ref_{:06}", self.next_refund),
                 ..refund
             },
             splits,
@@ -1668,9 +1689,9 @@ impl ShopState {
                 }
             }
         }
-        rec.payment_refunded += refund.payment_amount;
+        rec.order.total_refunded += payment_refund.map_or(refund.payment_amount, |r| r.amount);
         rec.order.total_capturable -= refund.released_amount;
-        rec.order.total_refunded += refund.amount;
+        rec.order.total_released += refund.released_amount;
         if matches!(plan.plan.step, PayStep::Cancel { .. }) {
             rec.payment = Payment::Voided;
             rec.order.total_capturable = Decimal::ZERO;
@@ -1697,14 +1718,21 @@ impl ShopState {
             if sum != o.total {
                 out.push(format!("{}: line totals {sum} != total {}", o.id, o.total));
             }
-            if o.total_refunded > o.total {
+            let value = rec.refunded_value();
+            if value > o.total || o.total_refunded > o.total {
                 out.push(format!(
-                    "{}: refunded {} > total {}",
+                    "{}: refunded {value} (money {}) > total {}",
                     o.id, o.total_refunded, o.total
                 ));
             }
-            if o.total_captured > o.total || rec.payment_refunded > o.total_captured {
-                out.push(format!("{}: captured or refunded money out of range", o.id));
+            if o.total_captured > o.total
+                || o.total_refunded > o.total_captured
+                || o.total_captured + o.total_released > o.total
+            {
+                out.push(format!(
+                    "{}: captured, refunded or released money out of range",
+                    o.id
+                ));
             }
             for (l, b) in o.lines.iter().zip(&rec.books) {
                 if l.fulfillable_quantity < 0
@@ -2350,6 +2378,13 @@ mod tests {
                 },
                 "currency",
             ),
+            (
+                CreateDiscountCode {
+                    currency: Some("JPY".into()),
+                    ..discount("Y", DiscountKind::FixedAmount, dec!(5.5))
+                },
+                "value",
+            ),
         ] {
             assert_eq!(
                 err(s.create_discount(req)),
@@ -2610,11 +2645,6 @@ mod tests {
             ..discount("ONCE", DiscountKind::Percentage, dec!(10))
         })
         .unwrap();
-        s.create_discount(CreateDiscountCode {
-            currency: Some("EUR".into()),
-            ..discount("EURO", DiscountKind::FixedAmount, dec!(1))
-        })
-        .unwrap();
         let once = Checkout {
             discount_code: Some("ONCE".into()),
             ..checkout(&[("B", 1)])
@@ -2630,13 +2660,18 @@ mod tests {
             err(s.begin_checkout(&mut fx(), once)),
             ("discount_unavailable", Some("discount_code".into()))
         );
+        s.create_discount(CreateDiscountCode {
+            currency: Some("EUR".into()),
+            ..discount("EURO", DiscountKind::FixedAmount, dec!(1))
+        })
+        .unwrap();
         let euro = Checkout {
             discount_code: Some("EURO".into()),
             ..checkout(&[("B", 1)])
         };
         assert_eq!(
-            err(s.begin_checkout(&mut fx(), euro)).0,
-            "discount_unavailable"
+            err(s.begin_checkout(&mut fx(), euro)),
+            ("discount_unavailable", Some("discount_code".into()))
         );
     }
 
@@ -2738,14 +2773,11 @@ mod tests {
         );
         assert_eq!(
             plan.pay_key,
-            format!("shop-ord_000001-{}-op1-capture", now().timestamp_millis())
+            format!("shop-ord_000001-{}-capture", now().timestamp_millis())
         );
         // The order is locked until the route releases it.
         let e = s.begin_capture(&o.id, &part).unwrap_err();
-        assert_eq!(
-            (e.code, e.kind),
-            ("lock_timeout", crate::error::ErrorKind::RateLimited)
-        );
+        assert_eq!((e.code, e.kind), ("lock_timeout", ErrorKind::RateLimited));
         assert_eq!(
             err(s.fulfill(&mut fx(), &o.id, FulfillOrder::default())).0,
             "lock_timeout"
@@ -2784,7 +2816,10 @@ mod tests {
             IntentStatus::Processing,
         )
         .unwrap();
-        assert_eq!(s.pending_intent(&o.id).unwrap().as_deref(), Some("pi_1"));
+        assert_eq!(
+            s.intent_to_refresh(&o.id, false).unwrap().as_deref(),
+            Some("pi_1")
+        );
         assert_eq!(
             err(s.begin_capture(&o.id, &CaptureOrder::default())).0,
             "payment_pending"
@@ -2804,7 +2839,7 @@ mod tests {
             (FinancialStatus::Paid, dec!(5))
         );
         assert_eq!(kinds(&mut f), ["orders/paid"]);
-        assert_eq!(s.pending_intent(&o.id).unwrap(), None);
+        assert_eq!(s.intent_to_refresh(&o.id, false).unwrap(), None);
         let failed = buy(
             &mut s,
             &mut fx(),
@@ -3446,11 +3481,13 @@ mod tests {
                     prop_assert_eq!(l.on_hand, l.available + l.committed + l.unavailable);
                 }
                 for o in s.list_orders() {
-                    prop_assert!(o.total_refunded <= o.total);
-                    prop_assert_eq!(o.lines.iter().map(|l| l.total).sum::<Decimal>(), o.total);
-                    prop_assert!(o.total_captured <= o.total);
+                    // Refunded, in goods value and in money, never above the total.
                     let refunds: Decimal = o.refunds.iter().map(|r| r.amount).sum();
-                    prop_assert!(refunds <= o.total_refunded);
+                    prop_assert!(refunds <= o.total);
+                    prop_assert!(o.total_refunded <= o.total);
+                    prop_assert!(o.total_refunded <= o.total_captured);
+                    prop_assert!(o.total_captured + o.total_released <= o.total);
+                    prop_assert_eq!(o.lines.iter().map(|l| l.total).sum::<Decimal>(), o.total);
                 }
             }
         }
