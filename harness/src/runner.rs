@@ -700,17 +700,24 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 let Some(line) = order.lines.iter().find(|l| &l.sku == sku) else {
                     return Err(missing(&format!("{sku} on the order")));
                 };
+                let restock_type = if step.restock == Some(false) {
+                    RestockType::NoRestock
+                } else if fulfilled {
+                    RestockType::Return
+                } else {
+                    RestockType::Cancel
+                };
+                // Only goods coming back name where they go.
+                let to = if restock_type == RestockType::Return {
+                    location.clone()
+                } else {
+                    None
+                };
                 refund_lines.push(RefundLineRequest {
                     line_id: line.id.clone(),
                     quantity: *q,
-                    restock_type: if step.restock == Some(false) {
-                        RestockType::NoRestock
-                    } else if fulfilled {
-                        RestockType::Return
-                    } else {
-                        RestockType::Cancel
-                    },
-                    location: location.clone(),
+                    restock_type,
+                    location: to,
                 });
             }
             let refund = shop

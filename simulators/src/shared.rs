@@ -246,15 +246,26 @@ fn document_shared_responses(api: &mut utoipa::openapi::OpenApi) {
     let error = |description: &str| {
         ResponseBuilder::new()
             .description(description)
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
             .build()
     };
     let everywhere = [
-        ("400", "Malformed request: `invalid_json`, `parameter_missing`, `parameter_unknown`, `parameter_invalid`"),
+        (
+            "400",
+            "Malformed request: `invalid_json`, `parameter_missing`, `parameter_unknown`, `parameter_invalid`",
+        ),
         ("401", "Missing or wrong API key: `unauthorized`"),
         ("404", "Unknown id or path"),
         ("429", "Rate limited: `rate_limited`, with `Retry-After`"),
-        ("503", "Injected fault: `service_unavailable` (nothing applied)"),
+        (
+            "503",
+            "Injected fault: `service_unavailable` (nothing applied)",
+        ),
         ("504", "Injected fault: `timeout` (applied, answer lost)"),
     ];
     let writes = [
@@ -273,9 +284,15 @@ fn document_shared_responses(api: &mut utoipa::openapi::OpenApi) {
         ];
         for (op, write) in ops {
             let Some(op) = op.as_mut() else { continue };
-            let extra = everywhere.iter().filter(|_| !open).chain(writes.iter().filter(|_| write));
+            let extra = everywhere
+                .iter()
+                .filter(|_| !open)
+                .chain(writes.iter().filter(|_| write));
             for (code, description) in extra {
-                op.responses.responses.entry((*code).to_owned()).or_insert_with(|| error(description).into());
+                op.responses
+                    .responses
+                    .entry((*code).to_owned())
+                    .or_insert_with(|| error(description).into());
             }
         }
     }

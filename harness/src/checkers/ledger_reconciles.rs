@@ -74,7 +74,9 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             });
         }
         if !cancelled && o["fulfillment_status"] == "fulfilled" {
-            let net_total = dec(&o["total"]) - dec(&o["total_refunded"]);
+            // Refunds before capture lower what is captured instead of moving money back.
+            let net_total =
+                dec(&o["total"]) - dec(&o["total_refunded"]) - dec(&o["total_released"]);
             if pay_net != net_total {
                 violations.push(Violation {
                     message: format!("order {id} was handed over; its net total is {net_total} but {pay_net} was collected"),
