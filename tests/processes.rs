@@ -277,3 +277,107 @@ async fn the_engine_process_syncs_a_store_sale_and_refuses_forged_webhooks() {
     );
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_engine_resumes_from_its_cursors_and_applies_nothing_twice() {
+    let (_serve, urls) = serve();
+    let (pos, shop, pay) = (
+        urls["pos"].as_str().unwrap().to_owned(),
+        urls["shop"].as_str().unwrap().to_owned(),
+        urls["pay"].as_str().unwrap().to_owned(),
+    );
+    let c = reqwest::Client::new();
+    for base in [&pos, &shop, &pay] {
+        ready(&c, base).await;
+    }
+    assert_eq!(
+        post(
+            &c,
+            format!("{pos}/v1/items"),
+            json!({"sku": "MUG", "name": "Mug", "price": "12.50", "currency": "USD"})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &c,
+            format!("{shop}/v1/products"),
+            json!({"sku": "MUG", "title": "Mug", "price": "12.50", "currency": "USD"})
+        )
+        .await
+        .0,
+        200
+    );
+    let now = get(&c, format!("{pos}/_control/clock")).await["now"].clone();
+    post(&c, format!("{pos}/v1/inventory/changes"), json!({"changes": [{"type": "PHYSICAL_COUNT", "sku": "MUG", "location": "store-1", "quantity": 10, "occurred_at": now}]})).await;
+    post(
+        &c,
+        format!("{shop}/v1/inventory/set"),
+        json!({"sku": "MUG", "location": "store-1", "available": 10}),
+    )
+    .await;
+    let state = std::env::temp_dir().join(format!("omnisim-engine-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let envs = [
+        ("OMNISIM_POS_URL", pos.clone()),
+        ("OMNISIM_SHOP_URL", shop.clone()),
+        ("OMNISIM_PAY_URL", pay.clone()),
+        ("OMNISIM_API_KEY", KEY.to_owned()),
+        ("OMNISIM_CONNECTOR_PORT", "0".to_owned()),
+        ("OMNISIM_STATE_DIR", state.display().to_string()),
+        ("OMNISIM_ENGINE_RECONCILE_EVERY", "1s".to_owned()),
+    ];
+    // 12.50 a mug, in exact decimal strings.
+    let sale = |n: i64| {
+        let cents = 1250 * n;
+        json!({"location": "store-1", "lines": [{"sku": "MUG", "quantity": n}], "tenders": [{"type": "cash", "amount": format!("{}.{:02}", cents / 100, cents % 100)}]})
+    };
+    let level = || async {
+        get(&c, format!("{shop}/v1/inventory/MUG?location=store-1")).await["available"]
+            .as_i64()
+            .unwrap_or(-1)
+    };
+    {
+        let (mut engine, line) = spawn(&["engine"], &envs);
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .to_owned();
+        ready(&c, &url).await;
+        assert_eq!(post(&c, format!("{pos}/v1/sales"), sale(1)).await.0, 200);
+        until("the first sale to sync", || async { level().await == 9 }).await;
+        engine.0.kill().expect("SIGKILL");
+        engine.0.wait().unwrap();
+    }
+    assert_eq!(post(&c, format!("{pos}/v1/sales"), sale(2)).await.0, 200);
+    assert_eq!(post(&c, format!("{pos}/v1/sales"), sale(3)).await.0, 200);
+    assert_eq!(level().await, 9, "nobody syncs while the engine is down");
+    let (_engine, line) = spawn(&["engine"], &envs);
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    ready(&c, &url).await;
+    until("the restarted engine to catch up", || async {
+        level().await == 4
+    })
+    .await;
+    // Give duplicate paths (late webhooks, the next reconcile) their chance to double-apply.
+    let status = || async { get(&c, format!("{url}/status")).await };
+    let rounds = status().await["counters"]["poll_rounds"]
+        .as_i64()
+        .unwrap_or(0);
+    until("two more reconcile passes", || async {
+        status().await["counters"]["poll_rounds"]
+            .as_i64()
+            .unwrap_or(0)
+            >= rounds + 2
+    })
+    .await;
+    assert_eq!(level().await, 4, "each sale applied exactly once");
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -97,6 +97,7 @@ struct Counters {
     rejected_signatures: u64,
     applied: u64,
     failed: u64,
+    poll_rounds: u64,
 }
 
 /// The reference connector.
@@ -216,6 +217,8 @@ impl Engine {
                 self.subscribe(p).await?;
             }
         }
+        let fresh_install = self.with_state(|s| s.cursors.is_empty());
+        crate::sync::map_catalog(self, fresh_install).await?;
         for p in Plat::ALL {
             let fresh = self.with_state(|s| !s.cursors.contains_key(&p));
             if fresh {
@@ -369,12 +372,15 @@ impl Engine {
             SyncMode::Webhook => self.cfg.strategy.reconcile_every,
             SyncMode::Poll { every } => every,
         };
+        // Catch up at once (a restarted engine resumes from its cursors), then
+        // on every interval.
         loop {
-            tokio::time::sleep(every).await;
             for p in Plat::ALL {
                 self.poll_feed(p).await;
             }
             crate::sync::reconcile(&self).await;
+            lock(&self.counters).poll_rounds += 1;
+            tokio::time::sleep(every).await;
         }
     }
 

@@ -750,6 +750,85 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
     Ok(())
 }
 
+/// At start: checks that every SKU exists on both the POS and the shop and
+/// reports those that do not (never guessing a mapping). On a fresh install
+/// it also aligns each store's online availability with the POS count minus
+/// the buffer, with a compare-and-set write per level that differs.
+pub(crate) async fn map_catalog(
+    engine: &Engine,
+    fresh_install: bool,
+) -> Result<(), crate::engine::EngineError> {
+    use crate::engine::EngineError;
+    let api = |doing: &str, e: ApiError| EngineError::Api {
+        doing: doing.to_owned(),
+        source: e,
+    };
+    let items = engine
+        .call(|| engine.pos.items())
+        .await
+        .map_err(|e| api("listing POS items", e))?;
+    let products = engine
+        .call(|| engine.shop.products())
+        .await
+        .map_err(|e| api("listing shop products", e))?;
+    let pos_skus: std::collections::BTreeSet<String> =
+        items.data.iter().map(|i| i.sku.clone()).collect();
+    let shop_skus: std::collections::BTreeSet<String> =
+        products.data.iter().map(|p| p.sku.clone()).collect();
+    for sku in pos_skus.difference(&shop_skus) {
+        engine.report(
+            "unmapped_sku",
+            format!("`{sku}` is on the POS but not on the shop; its stock is not synced"),
+            None,
+        );
+    }
+    for sku in shop_skus.difference(&pos_skus) {
+        engine.report(
+            "unmapped_sku",
+            format!("`{sku}` is on the shop but not on the POS; store stock is not synced"),
+            None,
+        );
+    }
+    if !fresh_install {
+        return Ok(());
+    }
+    let stores = engine
+        .call(|| engine.pos.0.locations())
+        .await
+        .map_err(|e| api("listing POS locations", e))?;
+    let buffer = engine.strategy().buffer;
+    for sku in pos_skus.intersection(&shop_skus) {
+        for store in &stores.data {
+            let (Ok(count), Ok(level)) = (
+                engine.call(|| engine.pos.count(sku, &store.id)).await,
+                engine.call(|| engine.shop.level(sku, &store.id)).await,
+            ) else {
+                continue;
+            };
+            let target = (count.quantity - buffer).max(0);
+            if level.available == target {
+                continue;
+            }
+            let body = AdjustInventory {
+                sku: sku.clone(),
+                location: store.id.clone(),
+                delta: target - level.available,
+                reason: "correction".into(),
+                change_from: Some(level.available),
+                reference: Some(format!("{REFERENCE_PREFIX}align:{sku}:{}", store.id)),
+            };
+            if let Err(e) = engine.call(|| engine.shop.adjust(&body, None)).await {
+                engine.report(
+                    "align_failed",
+                    format!("aligning {sku} at {}: {e}", store.id),
+                    None,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The periodic pass after each poll: compares tracked orders with the gateway
 /// (three-way match) and reports mismatches.
 pub(crate) async fn reconcile(engine: &Engine) {

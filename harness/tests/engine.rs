@@ -383,6 +383,7 @@ async fn polling_only_notices_changes_at_its_interval() {
         ..Strategy::default()
     })
     .await;
+    pass(Duration::from_secs(60)).await;
     cash_sale(&w, 1).await;
     pass(Duration::from_secs(600)).await;
     assert_eq!(
@@ -392,4 +393,104 @@ async fn polling_only_notices_changes_at_its_interval() {
     );
     pass(Duration::from_secs(400)).await;
     assert_eq!(shop_available(&w).await, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_engine_holds_the_buffer_back_online() {
+    let w = world_with(Strategy {
+        buffer: 1,
+        ..Strategy::default()
+    })
+    .await;
+    pass(Duration::from_secs(5)).await;
+    assert_eq!(shop_available(&w).await, 4, "5 in store, 1 held back");
+    cash_sale(&w, 2).await;
+    pass(Duration::from_secs(5)).await;
+    assert_eq!(shop_available(&w).await, 2);
+    assert_eq!(pos_count(&w).await, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_engine_reports_skus_it_cannot_map() {
+    let w = World::new(7, epoch(), NetworkLatency::default());
+    w.pos()
+        .create_item(
+            &CreateItem {
+                sku: "ONLY-POS".into(),
+                name: "Only in store".into(),
+                price: dec!(3.00),
+                currency: "USD".into(),
+                tax_code: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    w.start_engine(Strategy::default()).await.unwrap();
+    let errors = w.engine().unwrap().errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, "unmapped_sku");
+    assert!(errors[0].message.contains("ONLY-POS"));
+}
+
+/// With 15-minute polling, an online order at 10:00 and a store sale at 10:01
+/// reach the engine together. `set` writes the POS count over the shop's
+/// level and erases the online order's claim; `adjust` keeps both.
+async fn poll_then_order_and_sale(write: omnisim_engine::WriteMode) -> (i64, i64) {
+    let w = world_with(Strategy {
+        sync: SyncMode::Poll {
+            every: Duration::from_secs(900),
+        },
+        write,
+        ..Strategy::default()
+    })
+    .await;
+    // After the poller's first look at start.
+    pass(Duration::from_secs(60)).await;
+    w.shop().checkout(&pickup_checkout(1), None).await.unwrap();
+    pass(Duration::from_secs(60)).await;
+    cash_sale(&w, 1).await;
+    pass(Duration::from_secs(1800)).await;
+    (shop_available(&w).await, pos_count(&w).await)
+}
+
+#[tokio::test(start_paused = true)]
+async fn set_loses_a_concurrent_update_that_adjust_keeps() {
+    assert_eq!(
+        poll_then_order_and_sale(omnisim_engine::WriteMode::Adjust).await,
+        (3, 3)
+    );
+    let (shop, pos) = poll_then_order_and_sale(omnisim_engine::WriteMode::Set).await;
+    assert_eq!(pos, 3, "the store sold one and set one aside");
+    assert_eq!(shop, 4, "the absolute write erased the online order's unit");
+}
+
+#[tokio::test(start_paused = true)]
+async fn compare_and_set_writes_converge() {
+    let w = world_with(Strategy {
+        write: omnisim_engine::WriteMode::CompareAndSet,
+        ..Strategy::default()
+    })
+    .await;
+    for _ in 0..3 {
+        cash_sale(&w, 1).await;
+    }
+    w.shop().checkout(&pickup_checkout(1), None).await.unwrap();
+    pass(Duration::from_secs(10)).await;
+    assert_eq!(shop_available(&w).await, 1);
+    assert_eq!(pos_count(&w).await, 1);
+    use omnisim_simulators::SimControl;
+    let engine_writes = w
+        .sims
+        .shop
+        .all_events()
+        .into_iter()
+        .filter(|e| {
+            e.kind == "inventory_levels/update"
+                && e.data["cause"]["reference"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("omnisim-engine:"))
+        })
+        .count();
+    assert_eq!(engine_writes, 3, "one guarded write per store sale");
 }

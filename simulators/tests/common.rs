@@ -332,3 +332,50 @@ async fn the_control_clock_moves_simulated_time() {
         "2026-03-02T10:00:00Z"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_key_still_in_flight_answers_409() {
+    let w = World::new();
+    let shop = w.shop();
+    let r = shop
+        .post(
+            "/v1/products",
+            json!({"sku": "MUG", "title": "Mug", "price": "12.50", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    shop.post(
+        "/v1/inventory/set",
+        json!({"sku": "MUG", "location": "web", "available": 3}),
+    )
+    .await;
+    // The gateway answers slowly, so the checkout holds its key while it waits.
+    w.pay()
+        .post(
+            "/_control/faults",
+            json!({"latency": {"kind": "fixed", "ms": 2000}}),
+        )
+        .await;
+    let body = json!({"lines": [{"sku": "MUG", "quantity": 1}], "payment": {"type": "card", "number": "4242424242424242"}});
+    let first = {
+        let shop = shop.clone();
+        let body = body.clone();
+        tokio::spawn(async move { shop.post_idem("/v1/orders", body, "chk-1").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = shop.post_idem("/v1/orders", body.clone(), "chk-1").await;
+    assert_eq!(second.status, StatusCode::CONFLICT);
+    assert_eq!(second.json["error"]["code"], "idempotency_key_in_use");
+    let first = first.await.unwrap();
+    assert_eq!(first.status, StatusCode::OK, "{}", first.json);
+    // Once done, the same key replays the first answer: still one order.
+    let third = shop.post_idem("/v1/orders", body, "chk-1").await;
+    assert_eq!(third.raw, first.raw);
+    assert_eq!(
+        shop.get("/v1/orders").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
