@@ -20,6 +20,7 @@ macro_rules! say {
 pub(crate) use say;
 
 mod engine_cmd;
+mod replay_cmd;
 mod run_cmd;
 
 /// Simulators of a merchant's POS, shop and payment gateway, and a harness
@@ -37,6 +38,10 @@ enum Command {
     Serve(ServeArgs),
     /// Run scenario files in virtual time and check every invariant.
     Run(run_cmd::RunArgs),
+    /// Rerun one scenario with a seed and print its timeline and verdicts.
+    Replay(replay_cmd::ReplayArgs),
+    /// Print the JSON Schema of scenario files (scenarios/schema.json).
+    Schema,
     /// Run the reference sync engine as a connector process against running simulators.
     Engine(engine_cmd::EngineArgs),
 }
@@ -77,6 +82,12 @@ fn main() -> ExitCode {
         .init();
     let command = match cli.command {
         Command::Run(args) => return run_cmd::run(args),
+        Command::Replay(args) => return replay_cmd::run(args),
+        Command::Schema => {
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(omnisim_harness::suite::schema_json().as_bytes());
+            return ExitCode::SUCCESS;
+        }
         other => other,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -93,6 +104,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(run_serve(args)),
         Command::Engine(args) => runtime.block_on(engine_cmd::run(args)),
         Command::Run(args) => run_cmd::run(args),
+        Command::Replay(args) => replay_cmd::run(args),
+        Command::Schema => ExitCode::SUCCESS,
     }
 }
 

@@ -110,12 +110,18 @@ pub fn opening(loaded: &Loaded) -> DateTime<Utc> {
 
 /// Runs one scenario to the end, in virtual time.
 pub fn run(loaded: &Loaded, seed: u64) -> Outcome {
+    run_with(loaded, seed, strategy_of(loaded))
+}
+
+/// Runs one scenario with another engine strategy than its file names (to
+/// show that a weaker connector breaks it).
+pub fn run_with(loaded: &Loaded, seed: u64, strategy: Strategy) -> Outcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .expect("a current-thread runtime builds");
-    runtime.block_on(run_async(loaded, seed))
+    runtime.block_on(run_async(loaded, seed, strategy))
 }
 
 struct Ctx {
@@ -127,11 +133,10 @@ struct Ctx {
     problems: Mutex<Vec<String>>,
 }
 
-async fn run_async(loaded: &Loaded, seed: u64) -> Outcome {
+async fn run_async(loaded: &Loaded, seed: u64, strategy: Strategy) -> Outcome {
     let started = opening(loaded);
     let world = World::new(seed, started, latency_of(loaded));
     let history = world.history.clone();
-    let strategy = strategy_of(loaded);
     let ctx = Arc::new(Ctx {
         world,
         history,

@@ -66,11 +66,27 @@ pub struct Judged {
 
 /// Runs and judges one loaded scenario. `seed` overrides the file's.
 pub fn run_one(loaded: &Loaded, seed: Option<u64>) -> Judged {
+    run_one_with(loaded, seed, runner::strategy_of(loaded))
+}
+
+/// Runs and judges one loaded scenario with another engine strategy.
+pub fn run_one_with(
+    loaded: &Loaded,
+    seed: Option<u64>,
+    strategy: omnisim_engine::Strategy,
+) -> Judged {
     let seed = seed.or(loaded.scenario.seed).unwrap_or(1);
+    let buffer = strategy.buffer;
     let wall = std::time::Instant::now(); // determinism-ok: wall time is reported, never used in the run
-    let outcome = runner::run(loaded, seed);
+    let outcome = runner::run_with(loaded, seed, strategy);
     let state = collect(loaded, &outcome);
-    judge(loaded, outcome, state, wall.elapsed().as_millis() as u64)
+    judge(
+        loaded,
+        outcome,
+        state,
+        wall.elapsed().as_millis() as u64,
+        buffer,
+    )
 }
 
 /// Reads the final state through the platforms' APIs, off the recorded network.
@@ -153,7 +169,13 @@ pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::World) ->
     state
 }
 
-fn judge(loaded: &Loaded, outcome: Outcome, state: FinalState, wall_ms: u64) -> Judged {
+fn judge(
+    loaded: &Loaded,
+    outcome: Outcome,
+    state: FinalState,
+    wall_ms: u64,
+    buffer: i64,
+) -> Judged {
     let entries = outcome.history.entries();
     let truth = crate::truth::compute(loaded, &entries);
     let input = Input {
@@ -161,7 +183,7 @@ fn judge(loaded: &Loaded, outcome: Outcome, state: FinalState, wall_ms: u64) -> 
         history: &entries,
         state: &state,
         truth: &truth,
-        buffer: runner::strategy_of(loaded).buffer,
+        buffer,
         ended: outcome.ended,
     };
     let mut checks: Vec<CheckResult> = crate::checkers::run_all(&input);
@@ -233,6 +255,14 @@ fn judge(loaded: &Loaded, outcome: Outcome, state: FinalState, wall_ms: u64) -> 
         result,
         history_jsonl: outcome.history.to_jsonl(),
     }
+}
+
+/// The JSON Schema of the scenario format, as `scenarios/schema.json` holds it.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(crate::scenario::Scenario);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// Quotes a path for a POSIX shell when it needs it.

@@ -184,11 +184,8 @@ pub fn load_str(file: &Path, src: &str) -> Result<Loaded, Vec<ScenarioError>> {
     let scenario: Scenario = toml::from_str(src).map_err(|e| {
         let (line, column) = e.span().map_or((1, 1), |s| line_col(src, s.start));
         let message = e.message().trim().to_owned();
-        let hint = if message.contains("unknown field") {
-            Some(
-                "see scenarios/README.md or scenarios/schema.json for the keys each table takes"
-                    .to_owned(),
-            )
+        let hint = if message.starts_with("unknown field") {
+            Some(unknown_key_hint(&message))
         } else {
             None
         };
@@ -211,6 +208,24 @@ pub fn load_str(file: &Path, src: &str) -> Result<Loaded, Vec<ScenarioError>> {
     } else {
         c.errors.sort_by_key(|e| (e.line, e.column));
         Err(c.errors)
+    }
+}
+
+/// `unknown field `custmer`, expected one of `at`, `customer`, …` → a hint
+/// naming the closest key.
+fn unknown_key_hint(message: &str) -> String {
+    let mut quoted = message.split('`').skip(1).step_by(2);
+    let Some(unknown) = quoted.next() else {
+        return String::new();
+    };
+    let closest = quoted
+        .map(|k| (strsim::damerau_levenshtein(unknown, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min();
+    match closest {
+        Some((_, k)) => format!("did you mean `{k}`? (scenarios/README.md lists every key)"),
+        None => "see scenarios/README.md or scenarios/schema.json for the keys each table takes"
+            .to_owned(),
     }
 }
 
@@ -351,6 +366,7 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
         times.push(now);
         let actor = step.actor.get_ref().as_str();
         let action = step.action.get_ref().as_str();
+        check_references(c, step, &skus, &locations, &names);
         match actions.get(actor) {
             None => c.at(
                 step.actor.span(),
@@ -362,7 +378,7 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
                 format!("`{actor}` cannot `{action}`"),
                 Some(known(&format!("actions of `{actor}`"), allowed.iter())),
             ),
-            Some(_) => check_step(c, step, &skus, &locations, &stores, &names),
+            Some(_) => check_step(c, step, &locations, &stores),
         }
         if let Some(n) = step.customer.clone().or_else(|| step.name.clone()) {
             names.insert(n);
@@ -449,26 +465,15 @@ fn known<'a, T: fmt::Display + 'a>(what: &str, items: impl Iterator<Item = T>) -
     format!("known {what}: {}", list.join(", "))
 }
 
-fn check_step(
+/// Checks what a step names (SKUs, locations, earlier steps, targets),
+/// whatever its actor and action.
+fn check_references(
     c: &mut Checker<'_>,
     step: &Step,
     skus: &BTreeSet<String>,
     locations: &BTreeMap<String, LocationKindSpec>,
-    stores: &BTreeSet<&String>,
     names: &BTreeSet<String>,
 ) {
-    let actor = step.actor.get_ref().as_str();
-    let action = step.action.get_ref().as_str();
-    let here = step.action.span();
-    let need = |c: &mut Checker<'_>, present: bool, field: &str| {
-        if !present {
-            c.at(
-                here.clone(),
-                format!("`{actor}` `{action}` needs `{field}`"),
-                None,
-            );
-        }
-    };
     if let Some(lines) = &step.lines {
         if lines.get_ref().is_empty() {
             c.at(lines.span(), "`lines` is empty", None);
@@ -529,6 +534,27 @@ fn check_step(
             Some("targets are `pos`, `shop` and `pay`".into()),
         );
     }
+}
+
+/// Checks the fields an action needs.
+fn check_step(
+    c: &mut Checker<'_>,
+    step: &Step,
+    locations: &BTreeMap<String, LocationKindSpec>,
+    stores: &BTreeSet<&String>,
+) {
+    let actor = step.actor.get_ref().as_str();
+    let action = step.action.get_ref().as_str();
+    let here = step.action.span();
+    let need = |c: &mut Checker<'_>, present: bool, field: &str| {
+        if !present {
+            c.at(
+                here.clone(),
+                format!("`{actor}` `{action}` needs `{field}`"),
+                None,
+            );
+        }
+    };
     match (actor, action) {
         ("shop", "checkout") => need(c, step.lines.is_some(), "lines"),
         ("shop" | "staff", "cancel")

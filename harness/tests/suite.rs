@@ -1,0 +1,152 @@
+//! The shipped suite, as CI must see it: every scenario meets its expectation
+//! and runs byte-identically twice; the schema file matches the format; and
+//! weaker connectors fail the checks that should catch them.
+
+use std::path::{Path, PathBuf};
+
+use omnisim_engine::{Strategy, WriteMode};
+use omnisim_harness::{suite, validate};
+use omnisim_reports::Status;
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+#[test]
+fn the_shipped_suite_passes_and_is_deterministic() {
+    let files = suite::discover(&[scenarios_dir()]).expect("scenarios exist");
+    assert!(!files.is_empty());
+    let loaded = suite::load_all(&files).unwrap_or_else(|errors| {
+        panic!(
+            "{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    let mut failures = Vec::new();
+    for l in &loaded {
+        let first = suite::run_one(l, None);
+        let second = suite::run_one(l, None);
+        if first.result.status != Status::Pass {
+            failures.push(format!(
+                "{}: {}",
+                l.file.display(),
+                first.result.reasons.join("; ")
+            ));
+        }
+        assert!(
+            first.history_jsonl == second.history_jsonl,
+            "{}: the same seed gave two histories",
+            l.file.display()
+        );
+        let mut a = first.result.clone();
+        let mut b = second.result.clone();
+        a.wall_ms = 0;
+        b.wall_ms = 0;
+        assert_eq!(
+            a,
+            b,
+            "{}: the same seed gave two verdicts",
+            l.file.display()
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_schema_file_matches_the_format() {
+    let committed = std::fs::read_to_string(scenarios_dir().join("schema.json"))
+        .expect("scenarios/schema.json");
+    assert!(
+        committed == suite::schema_json(),
+        "scenarios/schema.json is stale: run `cargo run -- schema > scenarios/schema.json`"
+    );
+}
+
+/// A store sale at 10:00:00 and an online order at 10:00:01, with POS
+/// webhooks late by 3 s and delivered twice. The sale's count reaches the
+/// engine after the online order was placed: an absolute write of that count
+/// erases the order's unit; a delta does not. Duplicates must apply once.
+const CONCURRENT: &str = r#"
+name = "Both channels sell the same SKU within a second, POS webhooks late and doubled"
+[merchant]
+locations = [{ id = "store-1", kind = "store" }]
+pos = { sell_when_out_of_stock = "allow" }
+[[merchant.catalog]]
+sku = "TEE"
+title = "Tee"
+price = "20.00"
+stock = { "store-1" = 6 }
+[[step]]
+at = "09:30"
+actor = "nemesis"
+action = "faults"
+target = "pos"
+faults = { webhooks = { delay = { kind = "fixed", ms = 3000 }, duplicate_rate = 1.0, duplicate_simultaneous = true } }
+[[step]]
+at = "10:00:00"
+actor = "pos"
+action = "sale"
+location = "store-1"
+lines = { TEE = 2 }
+[[step]]
+at = "10:00:01"
+actor = "shop"
+action = "checkout"
+customer = "ana"
+lines = { TEE = 1 }
+pickup_location = "store-1"
+"#;
+
+fn verdicts(strategy: Option<Strategy>) -> Vec<(String, Status)> {
+    let loaded = validate::load_str(Path::new("concurrent.toml"), CONCURRENT).expect("valid");
+    let judged = match strategy {
+        Some(s) => suite::run_one_with(&loaded, Some(3), s),
+        None => suite::run_one(&loaded, Some(3)),
+    };
+    judged
+        .result
+        .checks
+        .iter()
+        .map(|c| (c.name.clone(), c.status))
+        .collect()
+}
+
+fn failing(v: &[(String, Status)]) -> Vec<&str> {
+    v.iter()
+        .filter(|(_, s)| *s == Status::Fail)
+        .map(|(n, _)| n.as_str())
+        .collect()
+}
+
+#[test]
+fn weaker_connectors_fail_the_checks_that_catch_them() {
+    assert_eq!(
+        failing(&verdicts(None)),
+        Vec::<&str>::new(),
+        "the default engine keeps every invariant"
+    );
+    let set = verdicts(Some(Strategy {
+        write: WriteMode::Set,
+        ..Strategy::default()
+    }));
+    assert!(
+        failing(&set).contains(&"stock_converges"),
+        "absolute writes lose updates: {set:?}"
+    );
+    let no_dedupe = verdicts(Some(Strategy {
+        dedupe: false,
+        ..Strategy::default()
+    }));
+    assert!(
+        failing(&no_dedupe).contains(&"exactly_once"),
+        "duplicates apply twice: {no_dedupe:?}"
+    );
+    assert!(
+        failing(&no_dedupe).contains(&"stock_converges"),
+        "and stock drifts: {no_dedupe:?}"
+    );
+}

@@ -1,0 +1,93 @@
+//! What a QA engineer sees for a bad scenario file: file:line:column, the
+//! problem, and a hint. Snapshots are reviewed by hand.
+
+use std::path::Path;
+
+use omnisim_harness::validate::load_str;
+
+const BASE: &str = r#"name = "bad on purpose"
+[merchant]
+locations = [{ id = "store-1", kind = "store" }, { id = "wh", kind = "warehouse" }]
+
+[[merchant.catalog]]
+sku = "MUG-RED"
+title = "Red mug"
+price = "12.50"
+stock = { "store-1" = 1 }
+
+[[step]]
+at = "10:03"
+actor = "shop"
+action = "checkout"
+customer = "ana"
+lines = { MUG-RED = 1 }
+
+[[step]]
+at = "10:07"
+actor = "pos"
+action = "sale"
+location = "store-1"
+lines = { MUG-RED = 1 }
+"#;
+
+fn errors(src: &str) -> String {
+    match load_str(Path::new("scenarios/bad.toml"), src) {
+        Ok(_) => "loaded without errors".to_owned(),
+        Err(errors) => errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+#[test]
+fn the_base_file_is_valid() {
+    assert_eq!(errors(BASE), "loaded without errors");
+}
+
+#[test]
+fn unknown_key() {
+    insta::assert_snapshot!(errors(
+        &BASE.replace("customer = \"ana\"", "custmer = \"ana\"")
+    ));
+}
+
+#[test]
+fn unknown_sku_location_and_actor() {
+    let src = BASE
+        .replace(
+            "lines = { MUG-RED = 1 }\n\n[[step]]",
+            "lines = { MUG-BLUE = 1 }\n\n[[step]]",
+        )
+        .replace("location = \"store-1\"", "location = \"store-9\"")
+        .replace("actor = \"pos\"", "actor = \"clerk\"");
+    insta::assert_snapshot!(errors(&src));
+}
+
+#[test]
+fn time_goes_backwards() {
+    insta::assert_snapshot!(errors(&BASE.replace("at = \"10:07\"", "at = \"09:15\"")));
+}
+
+#[test]
+fn check_that_does_not_exist() {
+    insta::assert_snapshot!(errors(&format!(
+        "{BASE}\n[expect]\nfails = [\"no_overselling\"]\n"
+    )));
+}
+
+#[test]
+fn a_sale_in_a_warehouse_and_a_bad_time() {
+    let src = BASE
+        .replace("location = \"store-1\"", "location = \"wh\"")
+        .replace("at = \"10:03\"", "at = \"10h03\"");
+    insta::assert_snapshot!(errors(&src));
+}
+
+#[test]
+fn toml_syntax() {
+    insta::assert_snapshot!(errors(
+        &BASE.replace("title = \"Red mug\"", "title = \"Red mug")
+    ));
+}

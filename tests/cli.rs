@@ -1,0 +1,116 @@
+//! `omnisim run` and `omnisim replay` exit codes, as CI relies on them:
+//! 0 all pass, 1 a check failed, 2 bad input.
+
+use std::process::Command;
+
+fn omnisim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_omnisim"))
+        .args(args)
+        .output()
+        .expect("run omnisim");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("omnisim-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const GOOD: &str = r#"name = "one sale"
+[merchant]
+locations = [{ id = "store-1" }]
+[[merchant.catalog]]
+sku = "A"
+title = "A"
+price = "1.00"
+stock = { "store-1" = 2 }
+[[step]]
+at = "10:00"
+actor = "pos"
+action = "sale"
+location = "store-1"
+lines = { A = 1 }
+"#;
+
+#[test]
+fn an_unknown_key_exits_2_with_line_and_column() {
+    let path = temp_file("bad.toml", &GOOD.replace("title = \"A\"", "titel = \"A\""));
+    let (code, _, stderr) = omnisim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:6:1: unknown field `titel`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `title`?"), "{stderr}");
+}
+
+#[test]
+fn a_passing_file_exits_0_and_writes_results() {
+    let path = temp_file("good.toml", GOOD);
+    let out = path.parent().unwrap().join("out");
+    let (code, stdout, stderr) = omnisim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["schema_version"], 1);
+    let s = &results["scenarios"][0];
+    assert_eq!(
+        (s["name"].as_str(), s["status"].as_str(), s["seed"].as_u64()),
+        (Some("one sale"), Some("pass"), Some(1))
+    );
+    assert_eq!(s["checks"].as_array().unwrap().len(), 7);
+    assert!(
+        s["sim_span_ms"].as_i64().unwrap() >= 3_600_000,
+        "at least a business hour"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("junit.xml"))
+            .unwrap()
+            .contains("<testcase name=\"one sale\"")
+    );
+    assert!(
+        std::fs::read_to_string(out.join("history.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+            > 10
+    );
+}
+
+#[test]
+fn a_failing_expectation_exits_1_and_prints_the_reproduction() {
+    let path = temp_file(
+        "fails.toml",
+        &format!("{GOOD}\n[expect]\noversold = {{ A = 1 }}\n"),
+    );
+    let out = path.parent().unwrap().join("out");
+    let (code, stdout, _) = omnisim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("no_oversell: expected to fail, but held"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--seed 5"), "{stdout}");
+    let (code, stdout, _) = omnisim(&["replay", path.to_str().unwrap(), "--seed", "5"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("ok     sale"), "{stdout}");
+}
