@@ -1,0 +1,353 @@
+//! Each checker fed a history with a known violation, and the same history
+//! without it. Checkers are pure: history, final state and truth in, verdict out.
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use omnisim_api::Event;
+use omnisim_harness::checkers::{self, FinalState, Input};
+use omnisim_harness::history::{Entry, OpType};
+use omnisim_harness::validate::{Loaded, load_str};
+use omnisim_reports::{CheckResult, Status};
+use serde_json::{Value, json};
+
+const SCENARIO: &str = r#"name = "checker fixture"
+[merchant]
+locations = [{ id = "store-1", kind = "store" }]
+[[merchant.catalog]]
+sku = "MUG"
+title = "Mug"
+price = "10.00"
+stock = { "store-1" = 2 }
+[[step]]
+at = "10:00"
+actor = "pos"
+action = "sale"
+location = "store-1"
+lines = { MUG = 1 }
+[[step]]
+at = "10:05"
+actor = "pos"
+action = "return"
+location = "store-1"
+lines = { MUG = 1 }
+[[step]]
+at = "10:10"
+actor = "staff"
+action = "price"
+sku = "MUG"
+price = "12.00"
+"#;
+
+fn loaded() -> Loaded {
+    load_str(Path::new("fixture.toml"), SCENARIO).expect("fixture is valid")
+}
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+        + TimeDelta::minutes(minutes)
+}
+
+fn op(index: u64, minutes: i64, step: usize, process: &str, f: &str, value: Value) -> Entry {
+    Entry::Op {
+        index,
+        time: t(minutes),
+        step,
+        process: process.into(),
+        kind: OpType::Ok,
+        f: f.into(),
+        value,
+    }
+}
+
+fn event(index: u64, platform: &str, id: &str, kind: &str, seconds: i64, data: Value) -> Entry {
+    Entry::Event {
+        index,
+        platform: platform.into(),
+        event: Event {
+            id: id.into(),
+            seq: index,
+            kind: kind.into(),
+            occurred_at: t(0) + TimeDelta::seconds(seconds),
+            data,
+        },
+    }
+}
+
+fn sale(qty: i64) -> Entry {
+    op(
+        1,
+        0,
+        0,
+        "pos:store-1",
+        "sale",
+        json!({"id": "sale_1", "location": "store-1", "lines": [{"sku": "MUG", "quantity": qty, "price": "10.00", "total": format!("{}.00", 10 * qty)}]}),
+    )
+}
+
+fn check(name: &str, history: &[Entry], state: &FinalState) -> CheckResult {
+    let loaded = loaded();
+    let truth = omnisim_harness::truth::compute(&loaded, history);
+    let input = Input {
+        loaded: &loaded,
+        history,
+        state,
+        truth: &truth,
+        buffer: 0,
+        ended: t(60),
+    };
+    checkers::run_all(&input)
+        .into_iter()
+        .find(|c| c.name == name)
+        .expect("a checker of that name")
+}
+
+fn converged(pos: i64, shop: i64) -> FinalState {
+    let mut s = FinalState::default();
+    s.pos_counts.insert("MUG@store-1".into(), pos);
+    s.shop_levels
+        .insert("MUG@store-1".into(), json!({"available": shop}));
+    s
+}
+
+#[test]
+fn no_oversell() {
+    assert_eq!(
+        check("no_oversell", &[sale(2)], &converged(0, 0)).status,
+        Status::Pass
+    );
+    let c = check("no_oversell", &[sale(3)], &converged(0, 0));
+    assert_eq!(c.status, Status::Fail);
+    assert_eq!(c.violations[0].units, Some(1));
+    assert!(
+        c.violations[0].message.contains("when true stock was 2"),
+        "{}",
+        c.violations[0].message
+    );
+    assert_eq!(c.violations[0].witnesses[0].index, 1);
+}
+
+#[test]
+fn stock_converges() {
+    assert_eq!(
+        check("stock_converges", &[sale(1)], &converged(1, 1)).status,
+        Status::Pass
+    );
+    let c = check("stock_converges", &[sale(1)], &converged(1, 2));
+    assert_eq!(c.status, Status::Fail);
+    assert!(
+        c.violations[0].message.contains("shop shows 2"),
+        "{}",
+        c.violations[0].message
+    );
+}
+
+#[test]
+fn ledger_reconciles() {
+    let state = |received: &str| FinalState {
+        orders: vec![
+            json!({"id": "ord_1", "status": "open", "payment_intent": "pi_1", "total": "10.00", "total_captured": "10.00", "total_refunded": "0.00", "total_released": "0.00", "fulfillment_status": "fulfilled"}),
+        ],
+        intents: vec![
+            json!({"id": "pi_1", "status": "succeeded", "amount_received": received, "amount_refunded": "0.00", "metadata": {"order_id": "ord_1"}}),
+        ],
+        ..FinalState::default()
+    };
+    assert_eq!(
+        check("ledger_reconciles", &[], &state("10.00")).status,
+        Status::Pass
+    );
+    let c = check("ledger_reconciles", &[], &state("8.00"));
+    assert_eq!(c.status, Status::Fail);
+    assert!(
+        c.violations[0].message.contains("the gateway shows 8.00"),
+        "{}",
+        c.violations[0].message
+    );
+    let orphan = FinalState {
+        intents: vec![
+            json!({"id": "pi_9", "status": "requires_capture", "amount_received": "0.00", "amount_refunded": "0.00", "metadata": {"order_id": "ord_9"}}),
+        ],
+        ..FinalState::default()
+    };
+    assert!(
+        check("ledger_reconciles", &[], &orphan).violations[0]
+            .message
+            .contains("orphan authorization pi_9")
+    );
+}
+
+#[test]
+fn exactly_once() {
+    let write = |index| {
+        event(
+            index,
+            "shop",
+            &format!("evt_shop_{index}"),
+            "inventory_levels/update",
+            index as i64,
+            json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "adjust", "reference": "omnisim-engine:evt_pos_7", "delta": -1}}),
+        )
+    };
+    assert_eq!(
+        check("exactly_once", &[write(10)], &FinalState::default()).status,
+        Status::Pass
+    );
+    let c = check(
+        "exactly_once",
+        &[write(10), write(11)],
+        &FinalState::default(),
+    );
+    assert_eq!(c.status, Status::Fail);
+    assert!(
+        c.violations[0]
+            .message
+            .contains("evt_pos_7 was applied 2 times"),
+        "{}",
+        c.violations[0].message
+    );
+}
+
+#[test]
+fn returns_restock() {
+    let sale_event = event(
+        5,
+        "pos",
+        "evt_pos_5",
+        "sale.created",
+        0,
+        json!({"id": "sale_1", "lines": [{"sku": "MUG", "quantity": 2, "price": "10.00", "total": "20.00"}]}),
+    );
+    let ret = |amount: &str| {
+        op(
+            2,
+            5,
+            1,
+            "pos:store-1",
+            "return",
+            json!({"id": "ret_1", "sale_id": "sale_1", "location": "store-1", "restock": true, "currency": "USD", "lines": [{"sku": "MUG", "quantity": 1, "amount": amount}]}),
+        )
+    };
+    let restocked = event(
+        6,
+        "pos",
+        "evt_pos_6",
+        "inventory.count.updated",
+        300,
+        json!({"sku": "MUG", "location": "store-1", "quantity": 1, "cause": {"kind": "return", "reference": "ret_1", "delta": 1}}),
+    );
+    let ok = check(
+        "returns_restock",
+        &[ret("10.00"), sale_event.clone(), restocked],
+        &FinalState::default(),
+    );
+    assert_eq!(ok.status, Status::Pass, "{:?}", ok.violations);
+    let c = check(
+        "returns_restock",
+        &[ret("12.00"), sale_event],
+        &FinalState::default(),
+    );
+    assert_eq!(c.status, Status::Fail);
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("restocked 0")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("paid back 12.00") && m.contains("is 10.00")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn catalog_parity() {
+    let change = op(
+        3,
+        10,
+        2,
+        "staff",
+        "price",
+        json!({"sku": "MUG", "price": "12.00", "tax_code": null}),
+    );
+    let reached = |seconds| {
+        event(
+            9,
+            "pos",
+            "evt_pos_9",
+            "item.updated",
+            seconds,
+            json!({"sku": "MUG", "price": "12.00", "tax_code": null}),
+        )
+    };
+    assert_eq!(
+        check(
+            "catalog_parity",
+            &[change.clone(), reached(601)],
+            &FinalState::default()
+        )
+        .status,
+        Status::Pass
+    );
+    let late = check(
+        "catalog_parity",
+        &[change.clone(), reached(600 + 3600)],
+        &FinalState::default(),
+    );
+    assert_eq!(late.status, Status::Fail);
+    assert!(
+        late.violations[0]
+            .message
+            .contains("reached the POS only at 11:10:00"),
+        "{}",
+        late.violations[0].message
+    );
+    assert!(
+        check("catalog_parity", &[change], &FinalState::default()).violations[0]
+            .message
+            .contains("never reached")
+    );
+}
+
+#[test]
+fn sync_latency() {
+    let pos_change = event(
+        4,
+        "pos",
+        "evt_pos_4",
+        "inventory.count.updated",
+        0,
+        json!({"sku": "MUG", "location": "store-1", "quantity": 1, "cause": {"kind": "sale", "reference": "sale_1", "delta": -1}}),
+    );
+    let landed = |seconds| {
+        event(
+            8,
+            "shop",
+            "evt_shop_8",
+            "inventory_levels/update",
+            seconds,
+            json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "adjust", "reference": "omnisim-engine:evt_pos_4", "delta": -1}}),
+        )
+    };
+    let fast = check(
+        "sync_latency",
+        &[pos_change.clone(), landed(2)],
+        &FinalState::default(),
+    );
+    assert_eq!(fast.status, Status::Pass);
+    assert_eq!(fast.metrics["sale"]["p99_ms"], 2000);
+    let slow = check(
+        "sync_latency",
+        &[pos_change.clone(), landed(900)],
+        &FinalState::default(),
+    );
+    assert_eq!(slow.status, Status::Fail);
+    assert!(
+        check("sync_latency", &[pos_change], &FinalState::default()).violations[0]
+            .message
+            .contains("never reached the shop")
+    );
+}
