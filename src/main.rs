@@ -21,6 +21,7 @@ pub(crate) use say;
 
 mod engine_cmd;
 mod replay_cmd;
+mod report_cmd;
 mod run_cmd;
 
 /// Simulators of a merchant's POS, shop and payment gateway, and a harness
@@ -42,6 +43,8 @@ enum Command {
     Replay(replay_cmd::ReplayArgs),
     /// Print the JSON Schema of scenario files (scenarios/schema.json).
     Schema,
+    /// Work with saved results: merge shards.
+    Report(report_cmd::ReportArgs),
     /// Run the reference sync engine as a connector process against running simulators.
     Engine(engine_cmd::EngineArgs),
 }
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Run(args) => return run_cmd::run(args),
         Command::Replay(args) => return replay_cmd::run(args),
+        Command::Report(args) => return report_cmd::run(args),
         Command::Schema => {
             use std::io::Write as _;
             let _ = std::io::stdout().write_all(omnisim_harness::suite::schema_json().as_bytes());
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::Engine(args) => runtime.block_on(engine_cmd::run(args)),
         Command::Run(args) => run_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
+        Command::Report(args) => report_cmd::run(args),
         Command::Schema => ExitCode::SUCCESS,
     }
 }

@@ -114,3 +114,38 @@ fn a_failing_expectation_exits_1_and_prints_the_reproduction() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("ok     sale"), "{stdout}");
 }
+
+#[test]
+fn shards_split_the_suite_and_merge_back() {
+    let dir = temp_file("a.toml", GOOD).parent().unwrap().to_owned();
+    std::fs::write(dir.join("b.toml"), GOOD.replace("one sale", "another sale")).unwrap();
+    let (a, b, merged) = (dir.join("shard1"), dir.join("shard2"), dir.join("merged"));
+    for (k, out) in [("1/2", &a), ("2/2", &b)] {
+        let (code, stdout, stderr) = omnisim(&[
+            "run",
+            dir.to_str().unwrap(),
+            "--shard",
+            k,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+    let count = |p: &std::path::Path| {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("results.json")).unwrap())
+                .unwrap();
+        v["scenarios"].as_array().unwrap().len()
+    };
+    assert_eq!((count(&a), count(&b)), (1, 1));
+    let (code, stdout, _) = omnisim(&[
+        "report",
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(count(&merged), 2);
+}
