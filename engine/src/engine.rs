@@ -120,6 +120,8 @@ pub struct Engine {
     errors: Mutex<VecDeque<SyncError>>,
     feed_heads: Mutex<BTreeMap<Plat, u64>>,
     undeduped: AtomicU64,
+    /// Orders changed since the last three-way match.
+    pub(crate) to_match: Mutex<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -169,6 +171,7 @@ impl Engine {
             errors: Mutex::new(VecDeque::new()),
             feed_heads: Mutex::new(BTreeMap::new()),
             undeduped: AtomicU64::new(0),
+            to_match: Mutex::new(BTreeSet::new()),
         }))
     }
 

@@ -520,6 +520,11 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
     if paid {
         track.captured = true;
     }
+    engine
+        .to_match
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(o.id.clone());
     engine.with_state(|s| s.save_order(track));
     Ok(())
 }
@@ -829,17 +834,19 @@ pub(crate) async fn map_catalog(
     Ok(())
 }
 
-/// The periodic pass after each poll: compares tracked orders with the gateway
-/// (three-way match) and reports mismatches.
+/// The periodic pass after each poll: compares the orders that changed since
+/// the last pass with the gateway (three-way match) and reports mismatches.
+/// A mismatch that may still be settling (a capture in flight) is looked at
+/// again on the next pass.
 pub(crate) async fn reconcile(engine: &Engine) {
-    let orders: Vec<OrderTrack> = engine.with_state(|s| {
-        s.orders
-            .values()
-            .filter(|o| !o.cancelled)
-            .cloned()
-            .collect()
-    });
-    for track in orders.iter().rev().take(50) {
+    let changed: Vec<String> =
+        std::mem::take(&mut *engine.to_match.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_iter()
+            .collect();
+    for id in changed {
+        let Some(track) = engine.with_state(|s| s.orders.get(&id).cloned()) else {
+            continue;
+        };
         let Some(intent_id) = &track.payment_intent else {
             continue;
         };
@@ -847,6 +854,11 @@ pub(crate) async fn reconcile(engine: &Engine) {
             engine.shop.order(&track.id).await,
             engine.pay.intent(intent_id).await,
         ) else {
+            engine
+                .to_match
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id);
             continue;
         };
         let shop_net = order.total_captured - order.total_refunded;
