@@ -533,7 +533,9 @@ async fn cancel(
     Path(id): Path<String>,
     Json(req): Json<CancelOrder>,
 ) -> Reply<Order> {
-    ctx.refresh(&id, false).await?;
+    // An authorization may have expired or been voided at the gateway since
+    // the order last heard of it: cancelling then has nothing left to void.
+    ctx.refresh(&id, true).await?;
     let plan = ctx.sim.commit(|s, _| s.begin_cancel(&id))?;
     let _unlock = ctx.unlock(&id);
     let reason = match req.reason {
