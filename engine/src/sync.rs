@@ -678,18 +678,20 @@ async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {
     let Some(order_id) = intent.metadata.get("order_id") else {
         return Ok(());
     };
-    let Some(order) = settle(
-        engine,
-        event,
-        "reading the order of a failed payment",
-        engine.call(|| engine.shop.order(order_id)).await,
-    )?
-    else {
-        return Ok(());
+    let order = match engine.call(|| engine.shop.order(order_id)).await {
+        // A checkout declined at the gateway never became an order.
+        Err(e) if e.code() == Some("unknown_order") => return Ok(()),
+        r => match settle(engine, event, "reading the order of a failed payment", r)? {
+            Some(o) => o,
+            None => return Ok(()),
+        },
     };
+    // The shop may already have recorded the failure itself (reading an order
+    // brings a settling payment up to date): a voided payment on an open
+    // order still leaves its stock committed, so it is cancelled too.
     let open_money = matches!(
         order.financial_status,
-        FinancialStatus::Pending | FinancialStatus::Authorized
+        FinancialStatus::Pending | FinancialStatus::Authorized | FinancialStatus::Voided
     );
     if order.status == OrderStatus::Cancelled
         || !open_money

@@ -485,24 +485,34 @@ fn toml_to<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<T, Failed>
     })
 }
 
-fn pos_total(ctx: &Ctx, lines: &[(String, i64)]) -> Decimal {
+/// What the register asks for the lines: its current price and tax code for
+/// each item (a clerk tenders what the register shows, which may differ from
+/// the scenario's starting catalog after a price or tax change), with the
+/// POS's tax rates.
+async fn pos_total(
+    ctx: &Ctx,
+    pos: &omnisim_api::pos::PosClient,
+    lines: &[(String, i64)],
+) -> Decimal {
     let m = &ctx.loaded.scenario.merchant;
-    lines
-        .iter()
-        .map(|(sku, qty)| {
-            let Some(item) = m.catalog.iter().find(|c| c.sku.get_ref() == sku) else {
-                return Decimal::ZERO;
-            };
-            let sub = item.price * Decimal::from(*qty);
-            let rate = item
-                .tax_code
-                .as_ref()
-                .and_then(|c| m.pos.tax_rates.get(c))
-                .copied()
-                .unwrap_or_default();
-            sub + omnisim_api::common::round_money(sub * rate, &item.currency)
-        })
-        .sum()
+    let mut total = Decimal::ZERO;
+    for (sku, qty) in lines {
+        let Some(item) = m.catalog.iter().find(|c| c.sku.get_ref() == sku) else {
+            continue;
+        };
+        let (price, tax_code, currency) = match pos.item(sku).await {
+            Ok(now) => (now.price, now.tax_code, now.currency),
+            Err(_) => (item.price, item.tax_code.clone(), item.currency.clone()),
+        };
+        let sub = price * Decimal::from(*qty);
+        let rate = tax_code
+            .as_ref()
+            .and_then(|c| m.pos.tax_rates.get(c))
+            .copied()
+            .unwrap_or_default();
+        total += sub + omnisim_api::common::round_money(sub * rate, &currency);
+    }
+    total
 }
 
 async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Failed> {
@@ -569,7 +579,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                     .collect::<Result<Vec<_>, _>>()?,
                 None => vec![TenderRequest {
                     kind: TenderType::Cash,
-                    amount: pos_total(ctx, &lines),
+                    amount: pos_total(ctx, &pos, &lines).await,
                     number: None,
                     code: None,
                 }],

@@ -5,7 +5,10 @@
 //!   to customers + restocked returns − waste (a count re-anchors it: the count
 //!   is what is physically there).
 //! - Claims C(sku, location) = units of accepted web orders not yet handed over
-//!   or cancelled, at their fulfilling location.
+//!   or cancelled, at their fulfilling location. An order may be cancelled by
+//!   an actor or by the connector (a failed transfer, an expired
+//!   authorization): the shop's `orders/cancelled` event is the fact that the
+//!   customer will not get the goods, so it ends the claim at its time.
 //! - Oversell: an accepted sale or order after which P − C < 0 at the location
 //!   that must fill it. When a store sale takes a unit an online order had
 //!   claimed, the order is the victim and the sale the trigger.
@@ -138,7 +141,29 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
             t.give(item.sku.get_ref(), loc, *q);
         }
     }
+    // Orders cancelled on the shop, by whoever did it, in time order.
+    let mut cancellations: Vec<(DateTime<Utc>, String)> = history
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Event {
+                platform, event, ..
+            } if platform == "shop" && event.kind == "orders/cancelled" => {
+                Some((event.occurred_at, s(&event.data, "id")))
+            }
+            _ => None,
+        })
+        .collect();
+    cancellations.sort();
+    let mut next_cancellation = 0;
     for e in history {
+        if let Entry::Op { time, .. } = e {
+            while let Some((at, order)) = cancellations.get(next_cancellation)
+                && at <= time
+            {
+                t.claims.remove(order);
+                next_cancellation += 1;
+            }
+        }
         let Entry::Op {
             index,
             time,
@@ -277,6 +302,9 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
             _ => {}
         }
     }
+    for (_, order) in &cancellations[next_cancellation..] {
+        t.claims.remove(order);
+    }
     t
 }
 
@@ -296,4 +324,119 @@ fn step_stock(loaded: &Loaded, e: &Entry) -> (String, String, i64) {
             .unwrap_or_default(),
         st.quantity.unwrap_or(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const SCENARIO: &str = r#"
+name = "t"
+[merchant]
+locations = [{ id = "store-1", kind = "store" }]
+[[merchant.catalog]]
+sku = "MUG"
+title = "Mug"
+price = "10.00"
+stock = { "store-1" = 1 }
+[[step]]
+at = "10:00"
+actor = "shop"
+action = "checkout"
+customer = "ana"
+lines = { MUG = 1 }
+pickup_location = "store-1"
+[[step]]
+at = "11:30"
+actor = "pos"
+action = "sale"
+location = "store-1"
+lines = { MUG = 1 }
+"#;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
+            .and_then(|d| d.and_hms_opt(h, m, 0))
+            .expect("a valid time")
+            .and_utc()
+    }
+
+    fn op(
+        index: u64,
+        time: DateTime<Utc>,
+        step: usize,
+        process: &str,
+        f: &str,
+        value: serde_json::Value,
+    ) -> Entry {
+        Entry::Op {
+            index,
+            time,
+            step,
+            process: process.into(),
+            kind: OpType::Ok,
+            f: f.into(),
+            value,
+        }
+    }
+
+    fn history(cancelled_at: Option<DateTime<Utc>>) -> Vec<Entry> {
+        let mut h = vec![
+            op(
+                0,
+                at(10, 0),
+                0,
+                "shop:ana",
+                "checkout",
+                serde_json::json!({
+                    "id": "ord_1", "pickup_location": "store-1", "location": "store-1",
+                    "lines": [{ "sku": "MUG", "quantity": 1 }]
+                }),
+            ),
+            op(
+                1,
+                at(11, 30),
+                1,
+                "pos:store-1",
+                "sale",
+                serde_json::json!({
+                    "id": "sale_1", "location": "store-1",
+                    "lines": [{ "sku": "MUG", "quantity": 1 }]
+                }),
+            ),
+        ];
+        if let Some(when) = cancelled_at {
+            h.push(Entry::Event {
+                index: 2,
+                platform: "shop".into(),
+                event: omnisim_api::Event {
+                    id: "evt_1".into(),
+                    seq: 1,
+                    kind: "orders/cancelled".into(),
+                    occurred_at: when,
+                    data: serde_json::json!({ "id": "ord_1" }),
+                },
+            });
+        }
+        h
+    }
+
+    #[test]
+    fn an_order_the_connector_cancelled_no_longer_claims_its_unit() {
+        let loaded = crate::validate::load_str(Path::new("t.toml"), SCENARIO).expect("loads");
+        // Cancelled (a failed bank transfer) at 11:00: the 11:30 sale is fine.
+        let t = compute(&loaded, &history(Some(at(11, 0))));
+        assert!(t.oversells.is_empty(), "{:?}", t.oversells);
+        assert!(t.claims.is_empty());
+        assert_eq!(t.available("MUG", "store-1"), 0);
+        // Cancelled only after the sale: the sale took the order's unit.
+        let t = compute(&loaded, &history(Some(at(12, 0))));
+        assert_eq!(t.oversells.len(), 1);
+        assert!(t.claims.is_empty());
+        // Never cancelled: oversold, and the claim is still open.
+        let t = compute(&loaded, &history(None));
+        assert_eq!(t.oversells.len(), 1);
+        assert_eq!(t.available("MUG", "store-1"), -1);
+    }
 }

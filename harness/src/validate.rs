@@ -120,7 +120,7 @@ impl Checker<'_> {
     }
 }
 
-/// Parses `90s`, `15m`, `2h`, `250ms` (also `1h30m`).
+/// Parses `90s`, `15m`, `2h`, `8d`, `250ms` (also `1h30m`, `1d12h`).
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut rest = s.trim();
@@ -142,6 +142,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n * 60),
             "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86_400),
             _ => return None,
         };
         total += part;
@@ -241,7 +242,7 @@ fn duration_of(
             c.at(
                 s.span(),
                 format!("`{}` is not a duration for {what}", s.get_ref()),
-                Some("write it like 90s, 15m, 2h or 1h30m".into()),
+                Some("write it like 90s, 15m, 2h, 8d or 1h30m".into()),
             );
             default
         }),
@@ -694,6 +695,11 @@ oversold = { MUG-RED = 1 }
     fn durations_and_clocks_parse() {
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("8d"), Some(Duration::from_secs(8 * 86_400)));
+        assert_eq!(
+            parse_duration("1d12h"),
+            Some(Duration::from_secs(36 * 3600))
+        );
         assert_eq!(parse_duration("m"), None);
         assert_eq!(parse_clock("10:03:30"), Some(Duration::from_secs(36210)));
         assert_eq!(parse_clock("25:00"), None);

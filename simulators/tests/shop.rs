@@ -2224,6 +2224,34 @@ async fn ledgers_agree(w: &World) {
 }
 
 #[tokio::test(start_paused = true)]
+async fn real_gateway_cancelling_after_the_authorization_expired_cancels() {
+    let w = World::new();
+    let shop = stocked(&w).await;
+    let o = ok(shop
+        .post(
+            "/v1/orders",
+            card_checkout(json!([{"sku": "CAP", "quantity": 1}])),
+        )
+        .await);
+    let id = o["id"].as_str().unwrap().to_owned();
+    let pi = o["payment_intent"].as_str().unwrap().to_owned();
+    // Seven days on, the gateway expires the authorization on its own; the
+    // shop has not heard of it when the order is cancelled.
+    tokio::time::sleep(Duration::from_secs(7 * 86_400 + 1)).await;
+    let intent = ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await);
+    assert_eq!(intent["status"], "canceled");
+    let c = ok(shop
+        .post(&format!("/v1/orders/{id}/cancel"), json!({}))
+        .await);
+    assert_eq!(
+        (c["status"].as_str(), c["financial_status"].as_str()),
+        (Some("cancelled"), Some("voided"))
+    );
+    assert_eq!(level(&shop, "CAP", "web").await, (5, 0, 5));
+    ledgers_agree(&w).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn real_gateway_authorize_capture_fulfil_refund() {
     let w = World::new();
     let shop = stocked(&w).await;

@@ -1,6 +1,8 @@
 //! `returns_restock`: a restocked return puts exactly its units back at its
 //! location, and the money back is the paid price of those units (discount and
-//! tax pro rata).
+//! tax pro rata). Store returns are judged against their sale; online refunds
+//! against their order's lines, and goods returned online to a store must
+//! reach that store's register.
 
 use std::collections::BTreeMap;
 
@@ -114,9 +116,115 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             }
         }
     }
+    let refunds_checked = online_refunds(input, &mut violations);
     verdict(
         "returns_restock",
         violations,
-        serde_json::json!({ "returns_checked": checked }),
+        serde_json::json!({ "returns_checked": checked, "online_refunds_checked": refunds_checked }),
     )
+}
+
+/// Online refunds: each line's money back is its order line's total pro rata
+/// (discount and tax included), and units returned to a store reach the POS
+/// there (the connector's write names the refund event).
+fn online_refunds(input: &Input<'_>, violations: &mut Vec<Violation>) -> usize {
+    // Order line id → (quantity, total, currency).
+    let mut order_lines: BTreeMap<String, (i64, Decimal, String)> = BTreeMap::new();
+    for (_, e) in input.events("shop") {
+        if e.kind != "orders/create" {
+            continue;
+        }
+        let currency = e.data["currency"].as_str().unwrap_or("USD").to_owned();
+        for l in e.data["lines"].as_array().cloned().unwrap_or_default() {
+            if let Some(id) = l["id"].as_str() {
+                order_lines.insert(
+                    id.to_owned(),
+                    (
+                        l["quantity"].as_i64().unwrap_or(0),
+                        dec(&l["total"]),
+                        currency.clone(),
+                    ),
+                );
+            }
+        }
+    }
+    // What the engine put back on the POS, by (reference, sku, location).
+    let mut pos_writes: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for (_, e) in input.events("pos") {
+        if e.kind == "inventory.count.updated"
+            && let Some(r) = e.data["cause"]["reference"].as_str()
+        {
+            *pos_writes
+                .entry((
+                    r.to_owned(),
+                    e.data["sku"].as_str().unwrap_or_default().to_owned(),
+                    e.data["location"].as_str().unwrap_or_default().to_owned(),
+                ))
+                .or_insert(0) += e.data["cause"]["delta"].as_i64().unwrap_or(0);
+        }
+    }
+    let m = &input.loaded.scenario.merchant;
+    let on_pos_store = |sku: &str, location: &str| {
+        m.catalog.iter().any(|c| c.sku.get_ref() == sku && c.on_pos)
+            && m.locations.iter().any(|l| {
+                l.id.get_ref() == location && l.kind == crate::scenario::LocationKindSpec::Store
+            })
+    };
+    let mut checked = 0;
+    for (index, e) in input.events("shop") {
+        if e.kind != "refunds/create" {
+            continue;
+        }
+        checked += 1;
+        let order = e.data["order_id"].as_str().unwrap_or("?");
+        let w = || {
+            vec![Witness {
+                index,
+                time: e.occurred_at,
+                what: format!("refunds/create on {order}"),
+            }]
+        };
+        for l in e.data["lines"].as_array().cloned().unwrap_or_default() {
+            let sku = l["sku"].as_str().unwrap_or_default();
+            let q = l["quantity"].as_i64().unwrap_or(0);
+            if l["amount"].is_string()
+                && let Some((qty, total, currency)) =
+                    l["line_id"].as_str().and_then(|id| order_lines.get(id))
+                && *qty > 0
+            {
+                let fair = omnisim_api::common::round_money(
+                    *total * Decimal::from(q) / Decimal::from(*qty),
+                    currency,
+                );
+                let paid_back = dec(&l["amount"]);
+                if (paid_back - fair).abs() > Decimal::new(1, 2) {
+                    violations.push(Violation {
+                        message: format!("order {order} refunded {paid_back} for {q} {sku}; the paid price pro rata is {fair}"),
+                        sku: Some(sku.to_owned()),
+                        units: None,
+                        witnesses: w(),
+                    });
+                }
+            }
+            if l["restock_type"] == "return"
+                && let Some(location) = l["location"].as_str()
+                && on_pos_store(sku, location)
+            {
+                let reference = format!("omnisim-engine:{}", e.id);
+                let put_back = pos_writes
+                    .get(&(reference, sku.to_owned(), location.to_owned()))
+                    .copied()
+                    .unwrap_or(0);
+                if put_back != q {
+                    violations.push(Violation {
+                        message: format!("order {order} took back {q} {sku} at {location}, but the register there got {put_back}"),
+                        sku: Some(sku.to_owned()),
+                        units: Some(q - put_back),
+                        witnesses: w(),
+                    });
+                }
+            }
+        }
+    }
+    checked
 }

@@ -18,10 +18,10 @@ use omnisim_api::ErrorBody;
 use omnisim_api::pay::{CancellationReason, CreatePaymentIntent, IntentStatus, PayClient};
 use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CancelReason, CaptureOrder, Checkout, CreateDiscountCode,
-    CreateOrderRefund, CreateProduct, DiscountCode, DiscountCodeList, FulfillOrder, InventoryCause,
-    InventoryCauseKind, InventoryLevel, InventoryLevelList, InventoryLevelUpdate, Order, OrderList,
-    OrderRefund, Product, ProductList, SetInventory, SetTaxRate, ShopSettings, TaxRate,
-    TaxRateList, UpdateProduct,
+    CreateOrderRefund, CreateProduct, DiscountCode, DiscountCodeList, FinancialStatus,
+    FulfillOrder, InventoryCause, InventoryCauseKind, InventoryLevel, InventoryLevelList,
+    InventoryLevelUpdate, Order, OrderList, OrderRefund, Product, ProductList, SetInventory,
+    SetTaxRate, ShopSettings, TaxRate, TaxRateList, UpdateProduct,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::gateway::{self, pay_error};
-use super::state::{PaymentOutcome, ShopState};
+use super::state::{PayStep, PaymentOutcome, ShopState};
 use crate::core::Simulator;
 use crate::error::{ErrorKind, SimResult};
 use crate::extract::{Json, Query};
@@ -534,13 +534,31 @@ async fn cancel(
     Json(req): Json<CancelOrder>,
 ) -> Reply<Order> {
     ctx.refresh(&id, false).await?;
-    let plan = ctx.sim.commit(|s, _| s.begin_cancel(&id))?;
+    let mut plan = ctx.sim.commit(|s, _| s.begin_cancel(&id))?;
     let _unlock = ctx.unlock(&id);
     let reason = match req.reason {
         CancelReason::Fraud => CancellationReason::Fraudulent,
         _ => CancellationReason::RequestedByCustomer,
     };
-    let done = gateway::perform(&ctx.pay, &plan, reason).await?;
+    let done = match gateway::perform(&ctx.pay, &plan, reason).await {
+        Ok(done) => done,
+        Err(e) => {
+            // The gateway refused the void: the authorization may have expired
+            // or been voided elsewhere. Record how it stands; if nothing is
+            // left to void, the order is cancelled all the same.
+            let voiding = matches!(plan.step, PayStep::Cancel { .. });
+            if !(voiding && matches!(e.kind, ErrorKind::Conflict | ErrorKind::Invalid)) {
+                return Err(e);
+            }
+            let _ = ctx.refresh(&id, true).await;
+            let order = ctx.sim.read(|s| s.get_order(&id))?;
+            if order.financial_status != FinancialStatus::Voided {
+                return Err(e);
+            }
+            plan.step = PayStep::Nothing;
+            gateway::Performed::default()
+        }
+    };
     ctx.sim
         .commit(|s, fx| s.finish_cancel(fx, &plan, &req, done.refund.as_ref()))
         .map(axum::Json)
