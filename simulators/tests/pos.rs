@@ -2085,7 +2085,11 @@ async fn openapi_lists_every_pos_path() {
             .unwrap()
             .keys()
             .collect::<Vec<_>>(),
-        ["200", "400", "402", "404", "409", "422", "503"]
+        // The sale's own answers, plus those of the shared layers (auth, body
+        // limit, rate limit, timeouts) that every operation documents.
+        [
+            "200", "400", "401", "402", "404", "409", "413", "422", "429", "503", "504"
+        ]
     );
 }
 
