@@ -450,10 +450,14 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
         engine.with_state(|s| s.save_order(track));
         return Ok(());
     }
-    let paid = matches!(
-        o.financial_status,
-        FinancialStatus::Paid | FinancialStatus::PartiallyPaid | FinancialStatus::PartiallyRefunded
-    );
+    // Money taken, whatever refunds followed. A refund before capture makes the
+    // order `partially_refunded` while it is still only authorized, so the
+    // status alone does not say whether it was captured.
+    let paid = o.total_captured > rust_decimal::Decimal::ZERO
+        || matches!(
+            o.financial_status,
+            FinancialStatus::Paid | FinancialStatus::PartiallyPaid
+        );
     let reserve_now = match engine.strategy().reserve {
         ReserveMode::OnOrder => true,
         ReserveMode::OnCapture => paid,
@@ -506,7 +510,7 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
             }
             track.picked_up = true;
         }
-        if o.financial_status == FinancialStatus::Authorized && !track.captured {
+        if o.total_capturable > rust_decimal::Decimal::ZERO && !track.captured {
             let key = engine.key(format!("eng:capture:{}", o.id));
             let all = CaptureOrder::default();
             let r = engine

@@ -11,8 +11,8 @@ use omnisim_api::pos::{
     InventoryChangeType, RefundTo, SaleLineRequest, TenderRequest, TenderType,
 };
 use omnisim_api::shop::{
-    CancelOrder, Checkout, CheckoutLine, CreateProduct, FinancialStatus, FulfillmentStatus,
-    OrderStatus, ProductStatus, SetInventory,
+    CancelOrder, Checkout, CheckoutLine, CreateOrderRefund, CreateProduct, FinancialStatus,
+    FulfillmentStatus, OrderStatus, ProductStatus, RefundLineRequest, RestockType, SetInventory,
 };
 use omnisim_engine::{Strategy, SyncMode};
 use omnisim_harness::world::{NetworkLatency, World};
@@ -493,4 +493,62 @@ async fn compare_and_set_writes_converge() {
         })
         .count();
     assert_eq!(engine_writes, 3, "one guarded write per store sale");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_line_refunded_before_pickup_still_leaves_the_rest_to_capture() {
+    let w = world().await;
+    let order = w.shop().checkout(&pickup_checkout(2), None).await.unwrap();
+    pass(Duration::from_secs(5)).await;
+    // One mug is dropped before collection: it comes off the authorization.
+    w.shop()
+        .refund(
+            &order.id,
+            &CreateOrderRefund {
+                lines: vec![RefundLineRequest {
+                    line_id: order.lines[0].id.clone(),
+                    quantity: 1,
+                    restock_type: RestockType::Cancel,
+                    location: None,
+                }],
+                note: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    pass(Duration::from_secs(5)).await;
+    w.pos().complete_pickup(&order.id, None).await.unwrap();
+    pass(Duration::from_secs(10)).await;
+    let order = w.shop().order(&order.id).await.unwrap();
+    assert_eq!(order.fulfillment_status, FulfillmentStatus::Fulfilled);
+    let intent = w
+        .pay()
+        .intent(order.payment_intent.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (intent.status, intent.amount_received),
+        (IntentStatus::Succeeded, dec!(12.50)),
+        "the mug handed over is charged, though the order is partially refunded"
+    );
+    assert_eq!(pos_count(&w).await, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_bank_transfer_cancels_the_order_and_releases_the_unit() {
+    let w = world().await;
+    let mut checkout = pickup_checkout(1);
+    checkout.payment = PaymentMethod::BankTransfer {
+        account: Some("000111111116".into()),
+    };
+    let order = w.shop().checkout(&checkout, None).await.unwrap();
+    pass(Duration::from_secs(5)).await;
+    assert_eq!(pos_count(&w).await, 4, "the unit is set aside meanwhile");
+    // The transfer fails an hour later.
+    pass(Duration::from_secs(3600 + 120)).await;
+    let order = w.shop().order(&order.id).await.unwrap();
+    assert_eq!(order.status, OrderStatus::Cancelled);
+    assert_eq!(pos_count(&w).await, 5, "the reservation is released");
+    assert_eq!(shop_available(&w).await, 5);
 }

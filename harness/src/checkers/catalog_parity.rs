@@ -88,6 +88,36 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             }),
         }
     }
+    // Both agree at the end on every SKU listed on both.
+    for item in &input.loaded.scenario.merchant.catalog {
+        let sku = item.sku.get_ref();
+        let (Some(product), Some(pos_item)) =
+            (input.state.products.get(sku), input.state.items.get(sku))
+        else {
+            continue;
+        };
+        let price_differs = dec(&product["price"]) != dec(&pos_item["price"]);
+        let tax_differs = product["tax_code"].as_str().unwrap_or_default()
+            != pos_item["tax_code"].as_str().unwrap_or_default();
+        if price_differs || tax_differs {
+            violations.push(Violation {
+                message: format!(
+                    "at the end the shop sells {sku} at {} (tax {}) but the POS at {} (tax {})",
+                    product["price"].as_str().unwrap_or("?"),
+                    product["tax_code"].as_str().unwrap_or("none"),
+                    pos_item["price"].as_str().unwrap_or("?"),
+                    pos_item["tax_code"].as_str().unwrap_or("none"),
+                ),
+                sku: Some(sku.clone()),
+                units: None,
+                witnesses: vec![Witness {
+                    index: input.history.len() as u64,
+                    time: input.ended,
+                    what: "final catalog".into(),
+                }],
+            });
+        }
+    }
     latencies.sort_unstable();
     verdict(
         "catalog_parity",
