@@ -877,6 +877,71 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             }
             ok(&serde_json::json!({ "engine": "crashed" }))
         }
+        ("nemesis", "forge") => {
+            // A webhook the platform never sent: the connector must answer 401
+            // and apply nothing. It claims a sale of `quantity` units.
+            let target = step
+                .target
+                .as_ref()
+                .map(|t| t.get_ref().clone())
+                .unwrap_or_else(|| "pos".into());
+            let sku = step
+                .sku
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_default();
+            let quantity = step.quantity.unwrap_or(1);
+            let (kind, data, header) = match target.as_str() {
+                "shop" => (
+                    "inventory_levels/update",
+                    serde_json::json!({ "sku": sku, "location": location, "available": 0, "committed": 0, "on_hand": 0, "unavailable": 0,
+                        "cause": { "kind": "adjust", "reference": null, "delta": -quantity } }),
+                    ("x-shopify-hmac-sha256", "Zm9yZ2Vk"),
+                ),
+                "pay" => (
+                    "payment_intent.canceled",
+                    serde_json::json!({ "id": "pi_forged", "status": "canceled", "metadata": {} }),
+                    ("stripe-signature", "t=0,v1=00"),
+                ),
+                _ => (
+                    "inventory.count.updated",
+                    serde_json::json!({ "sku": sku, "location": location, "quantity": 0, "cause": { "kind": "sale", "reference": null, "delta": -quantity } }),
+                    ("x-square-hmacsha256-signature", "Zm9yZ2Vk"),
+                ),
+            };
+            let now = with_world(ctx, |w| w.clock.now());
+            let body = serde_json::json!({ "id": format!("evt_{target}_forged_{i}"), "seq": 999_999, "type": kind, "occurred_at": now, "data": data });
+            let request =
+                http::Request::post(format!("{}/webhooks/{target}", crate::world::ENGINE_URL))
+                    .header("content-type", "application/json")
+                    .header(header.0, header.1)
+                    .body(bytes::Bytes::from(
+                        serde_json::to_vec(&body).unwrap_or_default(),
+                    ))
+                    .map_err(|e| {
+                        Failed::Refused(
+                            "bad_step".into(),
+                            serde_json::json!({ "error": e.to_string() }),
+                        )
+                    })?;
+            use omnisim_api::Transport as _;
+            match ctx.world.net.send(request).await {
+                Ok(r) if r.status().is_success() => {
+                    ok(&serde_json::json!({ "accepted": true, "status": r.status().as_u16() }))
+                }
+                Ok(r) => {
+                    let code = serde_json::from_slice::<serde_json::Value>(r.body())
+                        .ok()
+                        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "rejected".into());
+                    Err(Failed::Refused(
+                        code.clone(),
+                        serde_json::json!({ "error": code, "status": r.status().as_u16() }),
+                    ))
+                }
+                Err(e) => Err(Failed::Unknown(e.to_string())),
+            }
+        }
         ("nemesis", "restart") => {
             restart(ctx).await?;
             ok(&serde_json::json!({ "engine": "restarted" }))

@@ -36,10 +36,7 @@ pub const ACTIONS: [(&str, &[&str]); 5] = [
         ],
     ),
     ("pay", &["void", "refund"]),
-    (
-        "nemesis",
-        &["faults", "clear", "crash", "restart", "partition"],
-    ),
+    ("nemesis", &["faults", "clear", "crash", "restart", "forge"]),
 ];
 
 /// A problem in a scenario file, with where it is.
@@ -600,7 +597,12 @@ fn check_step(
             need(c, step.location.is_some(), "location");
             need(c, step.quantity.is_some(), "quantity");
         }
-        ("nemesis", "faults" | "partition") => need(c, step.target.is_some(), "target"),
+        ("nemesis", "faults") => need(c, step.target.is_some(), "target"),
+        ("nemesis", "forge") => {
+            need(c, step.target.is_some(), "target");
+            need(c, step.sku.is_some(), "sku");
+            need(c, step.location.is_some(), "location");
+        }
         _ => {}
     }
 }
