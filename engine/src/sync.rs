@@ -726,8 +726,24 @@ async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {
 }
 
 async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
-    let Some(product) = parse::<ProductView>(engine, event) else {
+    let Some(changed) = parse::<ProductView>(engine, event) else {
         return Ok(());
+    };
+    // Webhooks may arrive out of order (an older price after a newer one):
+    // carry the product as it is now, not the event's copy.
+    let product = match settle(
+        engine,
+        event,
+        "reading the product",
+        engine.call(|| engine.shop.product(&changed.sku)).await,
+    )? {
+        Some(p) => ProductView {
+            sku: p.sku,
+            price: p.price,
+            currency: p.currency,
+            tax_code: p.tax_code,
+        },
+        None => return Ok(()),
     };
     let Some(item) = settle(
         engine,
