@@ -114,6 +114,11 @@ pub struct InventoryChange {
     /// The writer's cause, echoed back in `inventory.count.updated`.
     #[serde(default)]
     pub reference: Option<String>,
+    /// An adjustment out of RESERVED_FOR_SALE: the online order whose pickup
+    /// gives the units back (when an order is shortened before collection).
+    /// Without it, loose reserved units go first, then the oldest pickups'.
+    #[serde(default)]
+    pub order_ref: Option<String>,
 }
 
 /// `POST /v1/inventory/changes`.

@@ -335,6 +335,7 @@ async fn push_to_pos(
     location: &str,
     delta: i64,
     moves: (InventoryState, InventoryState),
+    order_ref: Option<&str>,
 ) -> Outcome {
     let (from, to) = if delta > 0 { moves } else { (moves.1, moves.0) };
     let body = BatchChangeInventory {
@@ -347,6 +348,7 @@ async fn push_to_pos(
             to_state: Some(to),
             occurred_at: engine.clock.now(),
             reference: Some(reference(event)),
+            order_ref: order_ref.map(str::to_owned),
         }],
     };
     let key = engine.key(format!(
@@ -383,6 +385,7 @@ async fn shop_stock_changed(engine: &Engine, event: &Event) -> Outcome {
                 &change.location,
                 cause.delta,
                 (InventoryState::None, InventoryState::InStock),
+                None,
             )
             .await
         }
@@ -591,6 +594,7 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
                         location,
                         line.quantity,
                         (InventoryState::None, InventoryState::InStock),
+                        None,
                     )
                     .await?;
                 }
@@ -609,6 +613,8 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
                         &t.location,
                         line.quantity,
                         (InventoryState::ReservedForSale, InventoryState::InStock),
+                        // From this order's pickup, not the oldest one's.
+                        Some(&t.id),
                     )
                     .await?;
                 }
@@ -725,8 +731,24 @@ async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {
 }
 
 async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
-    let Some(product) = parse::<ProductView>(engine, event) else {
+    let Some(changed) = parse::<ProductView>(engine, event) else {
         return Ok(());
+    };
+    // Webhooks may arrive out of order (an older price after a newer one):
+    // carry the product as it is now, not the event's copy.
+    let product = match settle(
+        engine,
+        event,
+        "reading the product",
+        engine.call(|| engine.shop.product(&changed.sku)).await,
+    )? {
+        Some(p) => ProductView {
+            sku: p.sku,
+            price: p.price,
+            currency: p.currency,
+            tax_code: p.tax_code,
+        },
+        None => return Ok(()),
     };
     let Some(item) = settle(
         engine,

@@ -299,6 +299,7 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
                     to_state: None,
                     occurred_at: now,
                     reference: Some("setup".into()),
+                    order_ref: None,
                 };
                 pos.change_inventory(
                     &BatchChangeInventory {
@@ -672,6 +673,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 to_state: to,
                 occurred_at: with_world(ctx, |w| w.clock.now()),
                 reference: None,
+                order_ref: None,
             };
             let counts = pos
                 .change_inventory(

@@ -71,6 +71,7 @@ async fn world_with(strategy: Strategy) -> World {
                     to_state: None,
                     occurred_at: now,
                     reference: None,
+                    order_ref: None,
                 }],
             },
             None,
@@ -551,4 +552,45 @@ async fn a_failed_bank_transfer_cancels_the_order_and_releases_the_unit() {
     assert_eq!(order.status, OrderStatus::Cancelled);
     assert_eq!(pos_count(&w).await, 5, "the reservation is released");
     assert_eq!(shop_available(&w).await, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shortened_pickup_releases_its_own_units_not_an_older_orders() {
+    let w = world().await;
+    let ana = w.shop().checkout(&pickup_checkout(2), None).await.unwrap();
+    pass(Duration::from_secs(5)).await;
+    let ben = w.shop().checkout(&pickup_checkout(2), None).await.unwrap();
+    pass(Duration::from_secs(5)).await;
+    assert_eq!(pos_count(&w).await, 1);
+    // Ben drops one mug before collecting.
+    w.shop()
+        .refund(
+            &ben.id,
+            &CreateOrderRefund {
+                lines: vec![RefundLineRequest {
+                    line_id: ben.lines[0].id.clone(),
+                    quantity: 1,
+                    restock_type: RestockType::Cancel,
+                    location: None,
+                }],
+                note: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    pass(Duration::from_secs(5)).await;
+    assert_eq!(pos_count(&w).await, 2);
+    // Ana never comes: both of her mugs go back on the shelf.
+    w.shop()
+        .cancel(&ana.id, &CancelOrder::default(), None)
+        .await
+        .unwrap();
+    pass(Duration::from_secs(5)).await;
+    assert_eq!(
+        pos_count(&w).await,
+        4,
+        "only Ben's one mug is still set aside"
+    );
+    assert_eq!(shop_available(&w).await, 4);
 }

@@ -1949,6 +1949,7 @@ async fn the_typed_client_reaches_every_endpoint() {
                     to_state: None,
                     occurred_at: w.clock.now(),
                     reference: None,
+                    order_ref: None,
                 }],
             },
             None,

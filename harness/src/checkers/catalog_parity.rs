@@ -16,6 +16,39 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let mut violations = Vec::new();
     let sla = chrono::TimeDelta::from_std(input.catalog_sla()).unwrap_or_default();
     let mut latencies = Vec::new();
+    // Every shop-side change as (history index, sku, price, tax code): a
+    // change superseded by a later one of the same SKU has reached the POS
+    // when the POS shows it or any later one (a connector may skip a price
+    // that no longer holds).
+    let shop_changes: Vec<(u64, String, Option<Decimal>, serde_json::Value)> = input
+        .history
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Op {
+                index,
+                kind: OpType::Ok,
+                f,
+                value,
+                process,
+                step,
+                ..
+            } if process == "staff"
+                && (f == "price" || f == "tax")
+                && input.loaded.scenario.steps[*step]
+                    .target
+                    .as_ref()
+                    .is_none_or(|t| t.get_ref() != "pos") =>
+            {
+                Some((
+                    *index,
+                    value["sku"].as_str().unwrap_or_default().to_owned(),
+                    dec(&value["price"]),
+                    value["tax_code"].clone(),
+                ))
+            }
+            _ => None,
+        })
+        .collect();
     for e in input.history {
         let Entry::Op {
             index,
@@ -47,13 +80,18 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         {
             continue;
         }
-        let want_price = dec(&value["price"]);
+        let acceptable: Vec<(Option<Decimal>, &serde_json::Value)> = shop_changes
+            .iter()
+            .filter(|(i, s, _, _)| i >= index && s == sku)
+            .map(|(_, _, price, tax)| (*price, tax))
+            .collect();
         let reached = input.events("pos").find(|(_, ev)| {
             ev.kind == "item.updated"
                 && ev.occurred_at >= *time
                 && ev.data["sku"] == sku
-                && dec(&ev.data["price"]) == want_price
-                && ev.data["tax_code"] == value["tax_code"]
+                && acceptable.iter().any(|(price, tax)| {
+                    dec(&ev.data["price"]) == *price && ev.data["tax_code"] == **tax
+                })
         });
         match reached {
             Some((_, ev)) => {

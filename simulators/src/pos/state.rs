@@ -676,6 +676,24 @@ impl PosState {
                     let left = reserved
                         .entry(key)
                         .or_insert_with(|| self.reserved_units(key.0, key.1));
+                    if let Some(order_ref) = &c.order_ref {
+                        if from != InventoryState::ReservedForSale {
+                            return Err(SimError::bad_value(
+                                f("order_ref"),
+                                "order_ref names the pickup of a release out of RESERVED_FOR_SALE",
+                            ));
+                        }
+                        let holds = self.pickup_holds(order_ref, &c.sku, &c.location);
+                        if c.quantity > holds {
+                            return Err(SimError::bad_value(
+                                f("order_ref"),
+                                format!(
+                                    "the pickup for `{order_ref}` holds {holds} `{}` at `{}`",
+                                    c.sku, c.location
+                                ),
+                            ));
+                        }
+                    }
                     if from == InventoryState::ReservedForSale {
                         if c.quantity > *left {
                             return Err(SimError::bad_value(
@@ -702,7 +720,7 @@ impl PosState {
         for (c, (mv, kind)) in req.changes.into_iter().zip(moves) {
             match (c.from_state, c.to_state) {
                 (Some(InventoryState::ReservedForSale), _) => {
-                    self.unreserve(&c.sku, &c.location, c.quantity);
+                    self.unreserve(&c.sku, &c.location, c.quantity, c.order_ref.as_deref());
                 }
                 (_, Some(InventoryState::ReservedForSale)) => {
                     *self
@@ -751,10 +769,37 @@ impl PosState {
         loose + held
     }
 
+    /// What the ready pickup of `order_ref` holds of `sku` at `location`.
+    fn pickup_holds(&self, order_ref: &str, sku: &str, location: &str) -> i64 {
+        self.pickups
+            .get(order_ref)
+            .filter(|b| b.pickup.status == PickupStatus::Ready && b.pickup.location == location)
+            .map(|b| {
+                b.pickup
+                    .lines
+                    .iter()
+                    .zip(&b.held)
+                    .filter(|(l, _)| l.sku == sku)
+                    .map(|(_, h)| *h)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// Takes `quantity` (validated) out of RESERVED_FOR_SALE by adjustment:
-    /// loose units first, then what the oldest ready pickups hold.
-    fn unreserve(&mut self, sku: &str, location: &str, quantity: i64) {
+    /// from the pickup of `order_ref` when one is named, otherwise loose
+    /// units first, then what the oldest ready pickups hold.
+    fn unreserve(&mut self, sku: &str, location: &str, quantity: i64, order_ref: Option<&str>) {
         let mut rest = quantity;
+        if let Some(book) = order_ref.and_then(|r| self.pickups.get_mut(r)) {
+            for (line, held) in book.pickup.lines.iter().zip(book.held.iter_mut()) {
+                if line.sku == sku && rest > 0 {
+                    let take = rest.min(*held);
+                    *held -= take;
+                    rest -= take;
+                }
+            }
+        }
         let key = (sku.to_owned(), location.to_owned());
         if let Some(loose) = self.reserved_loose.get_mut(&key) {
             let take = rest.min(*loose);
@@ -1814,6 +1859,7 @@ mod tests {
             to_state: states.map(|s| s.1),
             occurred_at: t(at),
             reference: None,
+            order_ref: None,
         }
     }
 
@@ -3159,6 +3205,40 @@ mod tests {
             ((NotFound, "unknown_pickup"), Some("order_ref".into()))
         );
         assert_eq!(s.pickup("web-1").unwrap(), done);
+    }
+
+    #[test]
+    fn a_release_naming_its_order_comes_from_that_pickup() {
+        use InventoryState::*;
+        let mut s = pos();
+        batch(&mut s, "09:00", vec![count_change("TEE", 10, "09:00")]).unwrap();
+        s.create_pickup(&mut fx("10:00"), pickup_req("web-1", vec![line("TEE", 2)]))
+            .unwrap();
+        s.create_pickup(&mut fx("10:05"), pickup_req("web-2", vec![line("TEE", 3)]))
+            .unwrap();
+        // web-2 is shortened by one before collection.
+        let mut release = adjust("TEE", 1, ReservedForSale, InStock, "11:00");
+        release.order_ref = Some("web-2".into());
+        batch(&mut s, "11:00", vec![release.clone()]).unwrap();
+        assert_eq!(stock(&s, "TEE"), 6);
+        assert_eq!(
+            (
+                s.pickups["web-1"].held.clone(),
+                s.pickups["web-2"].held.clone()
+            ),
+            (vec![2], vec![2])
+        );
+        // web-1 is a no-show: both of its units come back.
+        s.cancel_pickup(&mut fx("17:00"), "web-1").unwrap();
+        assert_eq!(stock(&s, "TEE"), 8);
+        // A pickup gives back no more than it holds, and only from RESERVED_FOR_SALE.
+        release.quantity = 3;
+        let e = batch(&mut s, "17:01", vec![release.clone()]);
+        assert_eq!(err_of(e).1, Some("changes[0].order_ref".into()));
+        let mut wrong = adjust("TEE", 1, InStock, Waste, "17:01");
+        wrong.order_ref = Some("web-2".into());
+        let e = batch(&mut s, "17:01", vec![wrong]);
+        assert_eq!(err_of(e).1, Some("changes[0].order_ref".into()));
     }
 
     #[test]
