@@ -202,6 +202,32 @@ pub struct ClockReading {
     pub now: DateTime<Utc>,
 }
 
+/// `PUT /v1/tax_rates/{code}` on the shop and the POS.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTaxRate {
+    /// The rate as a fraction from 0 to 1: `0.0825` is 8.25 %.
+    #[schema(value_type = String, example = "0.0825")]
+    pub rate: Decimal,
+}
+
+/// A tax rate for one tax code. Codes without a rate are taxed at 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxRate {
+    /// The tax code.
+    pub code: String,
+    /// The rate as a fraction.
+    #[schema(value_type = String)]
+    pub rate: Decimal,
+}
+
+/// `GET /v1/tax_rates`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaxRateList {
+    /// Every rate, by code. Codes not listed are taxed at 0.
+    pub data: Vec<TaxRate>,
+}
+
 /// Minor-unit scale of a currency: 0 for zero-decimal currencies, else 2.
 pub fn currency_scale(currency: &str) -> u32 {
     match currency {

@@ -443,31 +443,7 @@ pub struct ItemList {
     pub data: Vec<Item>,
 }
 
-/// `PUT /v1/tax_rates/{code}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetTaxRate {
-    /// The rate as a fraction from 0 to 1: `0.0825` is 8.25 %.
-    #[schema(value_type = String, example = "0.0825")]
-    pub rate: Decimal,
-}
-
-/// A tax rate for one tax code. Items whose code has no rate are taxed at 0.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct TaxRate {
-    /// The tax code.
-    pub code: String,
-    /// The rate as a fraction.
-    #[schema(value_type = String)]
-    pub rate: Decimal,
-}
-
-/// `GET /v1/tax_rates`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct TaxRateList {
-    /// Every rate, by code.
-    pub data: Vec<TaxRate>,
-}
+pub use crate::common::{SetTaxRate, TaxRate, TaxRateList};
 
 /// What made an IN_STOCK count change, as `inventory.count.updated` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

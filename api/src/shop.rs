@@ -607,31 +607,7 @@ pub struct DiscountCodeList {
     pub data: Vec<DiscountCode>,
 }
 
-/// `PUT /v1/tax_rates/{code}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetTaxRate {
-    /// The rate as a fraction: `0.0825` is 8.25 %.
-    #[schema(value_type = String)]
-    pub rate: Decimal,
-}
-
-/// A tax rate for one tax code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct TaxRate {
-    /// The tax code.
-    pub code: String,
-    /// The rate as a fraction.
-    #[schema(value_type = String)]
-    pub rate: Decimal,
-}
-
-/// `GET /v1/tax_rates`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct TaxRateList {
-    /// Every rate, by code. Codes not listed are taxed at 0.
-    pub data: Vec<TaxRate>,
-}
+pub use crate::common::{SetTaxRate, TaxRate, TaxRateList};
 
 /// `GET`/`PUT /v1/settings`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
