@@ -122,9 +122,11 @@ pub fn bank_account(field: &str, account: &str) -> SimResult<()> {
     Ok(())
 }
 
-/// The last four characters of an ASCII string.
+/// The last four characters of a card or account number: all that is ever
+/// stored or shown of it. Safe on any text, not only digits.
 pub fn last4(s: &str) -> String {
-    s[s.len().saturating_sub(4)..].to_owned()
+    let skip = s.chars().count().saturating_sub(4);
+    s.chars().skip(skip).collect()
 }
 
 /// Checks a currency code.

@@ -1668,10 +1668,7 @@ fn plan_tenders(
                     ));
                 }
                 let number = t.number.clone().unwrap_or_default();
-                let last4: String = {
-                    let chars: Vec<char> = number.chars().collect();
-                    chars[chars.len().saturating_sub(4)..].iter().collect()
-                };
+                let last4 = crate::pay::rules::last4(&number);
                 (Some(PaymentMethod::CardPresent { number }), Some(last4))
             }
             TenderType::GiftCard => {
