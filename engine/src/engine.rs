@@ -122,6 +122,8 @@ pub struct Engine {
     undeduped: AtomicU64,
     /// Orders changed since the last three-way match.
     pub(crate) to_match: Mutex<BTreeSet<String>>,
+    /// POS location ids seen so far (locations are never deleted).
+    pub(crate) pos_locations: Mutex<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -172,6 +174,7 @@ impl Engine {
             feed_heads: Mutex::new(BTreeMap::new()),
             undeduped: AtomicU64::new(0),
             to_match: Mutex::new(BTreeSet::new()),
+            pos_locations: Mutex::new(BTreeSet::new()),
         }))
     }
 

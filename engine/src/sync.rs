@@ -421,6 +421,17 @@ fn track_of(engine: &Engine, o: &Order) -> OrderTrack {
 }
 
 async fn is_store(engine: &Engine, location: &str) -> Result<bool, SyncFailure> {
+    let cached = |l: &str| {
+        engine
+            .pos_locations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(l)
+    };
+    if cached(location) {
+        return Ok(true);
+    }
+    // Unknown so far: the POS may have gained a store since the last look.
     let listed = engine
         .call(|| engine.pos.0.locations())
         .await
@@ -428,7 +439,12 @@ async fn is_store(engine: &Engine, location: &str) -> Result<bool, SyncFailure> 
             doing: "listing POS locations".into(),
             source: e,
         })?;
-    Ok(listed.data.iter().any(|l| l.id == location))
+    engine
+        .pos_locations
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(listed.data.into_iter().map(|l| l.id));
+    Ok(cached(location))
 }
 
 async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
