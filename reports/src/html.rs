@@ -65,6 +65,13 @@ pub fn render(page: &Page<'_>) -> String {
                         @if failed > 0 { ", " (failed) " failed" }
                     }
                 }
+                @if failed > 0 {
+                    p.jump { "Failed: "
+                        @for (i, s) in results.scenarios.iter().enumerate().filter(|(_, s)| s.status == Status::Fail) {
+                            a href=(format!("#s{i}")) { (s.name) } " "
+                        }
+                    }
+                }
                 @if !page.story.is_empty() {
                     pre.story { @for line in page.story { (line) "\n" } }
                 }
@@ -91,7 +98,7 @@ fn overview(results: &RunResults) -> Markup {
                 @for (i, s) in results.scenarios.iter().enumerate() {
                     tr.(status_class(s.status)) {
                         td { (badge(s.status)) }
-                        td { a href=(format!("#s{i}")) { (s.name) } div.file { (s.file) } }
+                        td { a href=(format!("#s{i}")) title=(s.file) { (s.name) } }
                         td { (checks_text(s)) }
                         td { (crate::markdown::span(s.sim_span_ms)) }
                         td { (s.wall_ms) " ms" }
@@ -143,6 +150,15 @@ fn hms(t: DateTime<Utc>) -> String {
 
 fn hm(t: DateTime<Utc>) -> String {
     t.format("%H:%M").to_string()
+}
+
+/// A tick's label: the day too when the window spans days.
+fn tick_label(tl: &Timeline, t: DateTime<Utc>) -> String {
+    if tl.end - tl.start > chrono::TimeDelta::hours(20) {
+        t.format("%b %d %H:%M").to_string()
+    } else {
+        hm(t)
+    }
 }
 
 fn scenario(i: usize, s: &ScenarioResult, tl: Option<&Timeline>) -> Markup {
@@ -232,16 +248,30 @@ fn frac(tl: &Timeline, t: DateTime<Utc>) -> f64 {
 
 /// Tick spacing (ms) giving about `n` ticks over `span_ms`.
 fn tick_every(span_ms: i64, n: i64) -> i64 {
-    const STEPS: [i64; 14] = [
-        1_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
-        3_600_000, 7_200_000, 21_600_000, 86_400_000,
+    const STEPS: [i64; 16] = [
+        1_000,
+        5_000,
+        10_000,
+        30_000,
+        60_000,
+        120_000,
+        300_000,
+        600_000,
+        900_000,
+        1_800_000,
+        3_600_000,
+        7_200_000,
+        21_600_000,
+        86_400_000,
+        172_800_000,
+        345_600_000,
     ];
     let want = span_ms / n.max(1);
     STEPS
         .iter()
         .copied()
         .find(|s| *s >= want)
-        .unwrap_or(86_400_000)
+        .unwrap_or(345_600_000)
 }
 
 fn ticks(tl: &Timeline, n: i64) -> Vec<DateTime<Utc>> {
@@ -311,7 +341,7 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
                 @for (k, t) in ticks(tl, 48).iter().enumerate() {
                     @let a = frac(tl, *t);
                     line.tick x1=(x(a)) x2=(x(a)) y1=(TOP - 4.0) y2=(h) data-a=(a) data-k=(k) {}
-                    text.tick x=(x(a)) y=(TOP - 8.0) data-a=(a) data-k=(k) { (hm(*t)) }
+                    text.tick x=(x(a)) y=(TOP - 8.0) data-a=(a) data-k=(k) { (tick_label(tl, *t)) }
                 }
                 @for (n, lane) in tl.lanes.iter().enumerate() {
                     @let y = TOP + LANE_H * n as f64;
@@ -509,8 +539,8 @@ fn chart(s: &ScenarioResult, tl: &Timeline, c: &StockChart) -> Markup {
                     line.grid.(if *v == 0 { "zero" } else { "" }) x1=(L) x2=(L + pw) y1=(y(*v)) y2=(y(*v)) {}
                     text.ylab x=(L - 6.0) y=(y(*v) + 4.0) { (v) }
                 }
-                @for t in ticks(tl, 6) {
-                    text.xlab x=(x(t)) y=(H - 6.0) { (hm(t)) }
+                @for t in ticks(tl, if tl.end - tl.start > chrono::TimeDelta::hours(20) { 4 } else { 6 }) {
+                    text.xlab x=(x(t)) y=(H - 6.0) { (tick_label(tl, t)) }
                     line.grid x1=(x(t)) x2=(x(t)) y1=(T) y2=(T + ph) {}
                 }
                 @for (t, what) in &witnesses {
@@ -623,6 +653,7 @@ const CSS: &str = r#"
 :root { --ok:#2e7d32; --fail:#c62828; --info:#9e9e9e; --change:#1565c0; --shop:#1e88e5; --pos:#8e24aa; --truth:#212121; --fault:#ffb74d; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1320px; padding: 16px 24px; color: #1f2328; }
 h1 { margin: 0 0 4px; font-size: 24px; } h2 { font-size: 19px; margin: 0 0 4px; } h3 { font-size: 15px; margin: 18px 0 6px; }
+.jump a { margin-right: 12px; color: var(--fail); }
 .verdict.pass { color: var(--ok); font-weight: 600; } .verdict.fail { color: var(--fail); font-weight: 600; }
 pre.story { background: #f6f8fa; border-left: 4px solid #57606a; padding: 10px 14px; white-space: pre-wrap; font: 13px/1.5 ui-monospace, Menlo, monospace; }
 table { border-collapse: collapse; } td, th { padding: 3px 8px; border-bottom: 1px solid #e5e7eb; text-align: left; vertical-align: top; }
