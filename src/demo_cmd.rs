@@ -83,6 +83,16 @@ const DEMOS: &[Demo] = &[
         must_fail: &["exactly_once", "stock_converges"],
         moral: "platforms deliver webhooks at least once: apply each change exactly once, by its event id",
     },
+    Demo {
+        name: "lost-update",
+        headline: "A web order and a store sale 20 ms apart, and a count copied over",
+        naive_setup: "the connector copies the register's count to the shop as an absolute number",
+        recommended_setup: "the connector passes each change on as an adjustment",
+        naive: demo_file!("demos/lost-update/naive.toml"),
+        recommended: demo_file!("demos/lost-update/recommended.toml"),
+        must_fail: &["no_oversell"],
+        moral: "send changes (one less), not totals: a total copied over a busy channel erases the sales made in between",
+    },
 ];
 
 pub fn run(args: DemoArgs) -> ExitCode {
@@ -202,7 +212,7 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
     for c in &tl.stock {
         let truth = value_at(tl, c, SeriesKind::Truth, tl.start);
         out.push(format!(
-            "   At opening: {} {} at {}.",
+            "   At opening: {} × {} at {}.",
             truth.unwrap_or(0),
             c.title,
             c.location_name
@@ -217,7 +227,9 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
     ops.sort_by_key(|o| (o.start, o.index));
     let faults: Vec<_> = tl.faults.iter().collect();
     let mut told_faults = 0;
+    let mut seen = tl.start;
     for (n, op) in ops.iter().enumerate() {
+        out.extend(catch_up(tl, seen, op.start));
         while let Some(f) = faults.get(told_faults)
             && f.from <= op.start
         {
@@ -245,12 +257,15 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
             .unwrap_or(op.end + TimeDelta::minutes(1))
             .min(op.end + TimeDelta::minutes(1))
             .max(op.end);
+        seen = look;
         for c in &tl.stock {
             let before = |k| value_at(tl, c, k, op.start - TimeDelta::milliseconds(1));
             let after = |k| value_at(tl, c, k, look);
             let view = |k, who: &str| match (before(k), after(k)) {
                 (Some(b), Some(a))
-                    if a == b && before(SeriesKind::Truth) != after(SeriesKind::Truth) =>
+                    if a == b
+                        && before(SeriesKind::Truth) != after(SeriesKind::Truth)
+                        && Some(a) != after(SeriesKind::Truth) =>
                 {
                     Some(format!("{who} still shows {a}"))
                 }
@@ -298,6 +313,30 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
             ));
         }
     }
+    out.extend(catch_up(tl, seen, tl.end));
+    for c in &tl.stock {
+        let v = |k| value_at(tl, c, k, tl.end);
+        let truth = v(SeriesKind::Truth).unwrap_or(0);
+        let there = truth.max(0);
+        for (k, who) in [
+            (SeriesKind::Shop, "the shop"),
+            (SeriesKind::Pos, "the register"),
+        ] {
+            match v(k) {
+                Some(x) if x > there => out.push(format!(
+                    "   !! At closing {who} offers {x} × {} at {}, but only {there} are there: {} too many.",
+                    c.title,
+                    c.location_name,
+                    x - there
+                )),
+                Some(x) if x < truth => out.push(format!(
+                    "   !! At closing {who} shows {x} × {} at {}, but {truth} are there: sales lost.",
+                    c.title, c.location_name
+                )),
+                _ => {}
+            }
+        }
+    }
     match r.status {
         Status::Pass => {
             out.push("   Verdict: every check held. Nothing oversold, every channel agrees.".into())
@@ -312,6 +351,57 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
         }
     }
     out.push(format!("   (reproduce: {})", r.reproduce));
+    out
+}
+
+/// The channels' views changing on their own between two moments (the
+/// connector catching up), one line per minute in which they changed.
+fn catch_up(tl: &Timeline, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+    let mut minutes: Vec<DateTime<Utc>> = tl
+        .stock
+        .iter()
+        .flat_map(|c| &c.series)
+        .filter(|s| s.kind != SeriesKind::Truth)
+        .flat_map(|s| &s.points)
+        .filter(|p| p.time > from && p.time < to)
+        .map(|p| p.time)
+        .collect();
+    minutes.sort();
+    let mut out = Vec::new();
+    let mut last_minute = String::new();
+    for (i, t) in minutes.iter().enumerate() {
+        let minute = t.format("%H:%M").to_string();
+        let next_same = minutes
+            .get(i + 1)
+            .is_some_and(|n| n.format("%H:%M").to_string() == minute);
+        if next_same || minute == last_minute {
+            continue;
+        }
+        last_minute = minute.clone();
+        let views: Vec<String> = tl
+            .stock
+            .iter()
+            .map(|c| {
+                let v = |k| c.series.iter().find(|s| s.kind == k).and_then(|s| s.at(*t));
+                let mut parts = Vec::new();
+                if let Some(x) = v(SeriesKind::Shop) {
+                    parts.push(format!("shop shows {x}"));
+                }
+                if let Some(x) = v(SeriesKind::Pos) {
+                    parts.push(format!("register shows {x}"));
+                }
+                format!("{}: {}", c.title, parts.join(", "))
+            })
+            .collect();
+        out.push(format!(
+            "   {minute} the connector passes the change on. {}.",
+            views.join("; ")
+        ));
+        if out.len() == 4 {
+            out.push("   …".into());
+            break;
+        }
+    }
     out
 }
 
