@@ -337,6 +337,28 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
             }
         }
     }
+    for m in &tl.money {
+        if m.intents.is_empty() {
+            continue;
+        }
+        let who = m
+            .customer
+            .as_ref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        out.push(format!(
+            "   Money, {} order {}{who}: total {} {}; card authorized {}, charged {}, refunded {} (the {} shows {} refunded).",
+            m.channel,
+            m.order,
+            m.total,
+            m.currency,
+            m.authorized,
+            m.captured,
+            m.refunded,
+            if m.channel == "online" { "shop" } else { "POS" },
+            m.refunded_by_seller
+        ));
+    }
     match r.status {
         Status::Pass => {
             out.push("   Verdict: every check held. Nothing oversold, every channel agrees.".into())

@@ -330,7 +330,7 @@ fn summary(op: &Op<'_>, names: &Names) -> String {
         ("nemesis", "faults") => format!(
             "faults on {}: {}{}",
             str_of(a, "target"),
-            compact(&a["faults"]),
+            describe_faults(&a["faults"]),
             a["duration"]
                 .as_str()
                 .map(|d| format!(" for {d}"))
@@ -822,6 +822,7 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
     let mut orders: BTreeMap<String, MoneyRow> = BTreeMap::new();
     let mut order_list: Vec<String> = Vec::new();
     let mut returns: BTreeMap<String, Decimal> = BTreeMap::new();
+    let mut shop_refunds: BTreeMap<String, Decimal> = BTreeMap::new();
     for e in history {
         let Entry::Event {
             platform, event, ..
@@ -831,7 +832,11 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
         };
         let d = &event.data;
         match (platform.as_str(), event.kind.as_str()) {
-            ("pay", k) if k.starts_with("payment_intent.") => {
+            // Intent events and refund events both carry the intent.
+            ("pay", k)
+                if k.starts_with("payment_intent.")
+                    || (k.starts_with("charge.") && str_of(d, "id").starts_with("pi_")) =>
+            {
                 let id = str_of(d, "id").to_owned();
                 let m = intents.entry(id.clone()).or_default();
                 m.authorized = m
@@ -879,6 +884,12 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
                     }
                 }
             }
+            ("shop", "refunds/create") => {
+                let order = str_of(d, "order_id");
+                if !order.is_empty() {
+                    *shop_refunds.entry(order.to_owned()).or_default() += dec(&d["amount"]);
+                }
+            }
             ("pos", "return.created") => {
                 let sale = str_of(d, "sale_id");
                 if !sale.is_empty() {
@@ -893,6 +904,12 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
         let Some(mut row) = orders.remove(&id) else {
             continue;
         };
+        if row.channel == "online" {
+            let refunded = Decimal::from_str(&row.refunded_by_seller)
+                .unwrap_or_default()
+                .max(shop_refunds.get(&id).copied().unwrap_or_default());
+            row.refunded_by_seller = money_text(refunded);
+        }
         if row.channel == "store" {
             let back = returns.get(&id).copied().unwrap_or_default();
             row.refunded_by_seller = money_text(back);
