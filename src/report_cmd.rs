@@ -240,38 +240,15 @@ fn merge(inputs: &[PathBuf], out: &std::path::Path) -> ExitCode {
         schema_version: SCHEMA_VERSION,
         scenarios: Vec::new(),
     };
+    // The shards' histories, joined, so the merged report has its timelines.
+    let mut history = String::new();
     for input in inputs {
-        let file = if input.is_dir() {
-            input.join("results.json")
-        } else {
-            input.clone()
-        };
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("omnisim report merge: cannot read {}: {e}", file.display());
-                return ExitCode::from(2);
-            }
-        };
-        let results: RunResults = match serde_json::from_str(&text) {
+        let (results, dir) = match read_results(input, "merge") {
             Ok(r) => r,
-            Err(e) => {
-                eprintln!(
-                    "omnisim report merge: {}:{}:{}: not a results.json: {e}",
-                    file.display(),
-                    e.line(),
-                    e.column()
-                );
-                return ExitCode::from(2);
-            }
+            Err(code) => return code,
         };
-        if results.schema_version != SCHEMA_VERSION {
-            eprintln!(
-                "omnisim report merge: {} has schema_version {}, this omnisim reads {SCHEMA_VERSION}",
-                file.display(),
-                results.schema_version
-            );
-            return ExitCode::from(2);
+        if let Ok(text) = std::fs::read_to_string(dir.join("history.jsonl")) {
+            history.push_str(&text);
         }
         merged.scenarios.extend(results.scenarios);
     }
@@ -281,7 +258,18 @@ fn merge(inputs: &[PathBuf], out: &std::path::Path) -> ExitCode {
     let written = std::fs::create_dir_all(out)
         .and_then(|()| std::fs::write(out.join("results.json"), omnisim_reports::to_json(&merged)))
         .and_then(|()| {
-            let tls = vec![None; merged.scenarios.len()];
+            if history.is_empty() {
+                Ok(())
+            } else {
+                std::fs::write(out.join("history.jsonl"), &history)
+            }
+        })
+        .and_then(|()| {
+            let tls = if history.is_empty() {
+                vec![None; merged.scenarios.len()]
+            } else {
+                timelines(&merged, out, "merge")
+            };
             crate::run_cmd::write_readable(out, &merged, &tls, "omnisim run (merged)")
         });
     if let Err(e) = written {

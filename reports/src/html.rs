@@ -34,6 +34,8 @@ pub struct Page<'a> {
 
 /// Lanes with more operations than this are drawn as density bars.
 const DENSE: usize = 250;
+/// Lanes with at most this many operations label each one.
+const LABELLED: usize = 12;
 /// Stock charts shown before the rest fold away.
 const CHARTS_SHOWN: usize = 6;
 /// Money rows shown before the rest fold away.
@@ -223,6 +225,12 @@ fn scenario(i: usize, s: &ScenarioResult, tl: Option<&Timeline>) -> Markup {
                 }
                 (operations(i, tl))
             }
+            @if !s.engine_errors.is_empty() {
+                details.errors {
+                    summary { "Sync errors the connector reported (" (s.engine_errors.len()) ")" }
+                    ul { @for e in s.engine_errors.iter().take(100) { li { code { (e.to_string()) } } } }
+                }
+            }
             details.checks {
                 summary { "Checks and figures" }
                 table {
@@ -351,6 +359,15 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
                     } @else {
                         @for op in &lane.ops {
                             (op_rect(i, tl, op, y, LANE_H))
+                        }
+                        // A quiet lane names its operations.
+                        @if lane.ops.len() <= LABELLED && lane.key != "engine" && lane.key != "gateway" {
+                            @for op in &lane.ops {
+                                @let b = frac(tl, op.end);
+                                text.oplab x=(LANE_L + b * LANE_W + 4.0) y=(y + LANE_H / 2.0 + 4.0) data-a=(b) data-o="4" {
+                                    (op.action) @if op.outcome == OpOutcome::Fail { " ✗" }
+                                }
+                            }
                         }
                     }
                 }
@@ -674,7 +691,7 @@ ul.witnesses { margin: 2px 0; padding-left: 20px; font-size: 13px; color: #37415
 .sw.fault { background: var(--fault); opacity: .5; } .sw.viol { background: var(--fail); } .sw.shop { background: var(--shop); } .sw.pos { background: var(--pos); } .sw.truth { background: var(--truth); }
 svg text { font: 11px system-ui, sans-serif; fill: #374151; }
 svg.lanes .lanebg:nth-of-type(odd) { fill: #fafbfc; } svg.lanes .lanebg { fill: #ffffff; stroke: #eef1f4; }
-svg .lanelabel { font-weight: 600; } svg text.tick { text-anchor: middle; fill: #6b7280; } svg line.tick { stroke: #eef1f4; }
+svg .lanelabel { font-weight: 600; } svg text.oplab { font-size: 10px; fill: #57606a; } svg text.tick { text-anchor: middle; fill: #6b7280; } svg line.tick { stroke: #eef1f4; }
 svg .op.ok { fill: var(--ok); } svg .op.failop { fill: var(--fail); } svg .op.info { fill: var(--info); } svg .op.change { fill: var(--change); opacity: .8; }
 svg .fault { fill: var(--fault); opacity: .28; } svg line.viol { stroke: var(--fail); stroke-width: 1.5; stroke-dasharray: 4 3; }
 svg .violmark, svg .oversold { fill: var(--fail); }
@@ -706,7 +723,7 @@ const JS: &str = r#"
       var a = +e.dataset.a, x = L + a * W, o = +(e.dataset.o || 0);
       if (e.dataset.k !== undefined) { e.style.display = (+e.dataset.k % every === 0) ? '' : 'none'; }
       if (e.tagName === 'line') { e.setAttribute('x1', x); e.setAttribute('x2', x); }
-      else if (e.tagName === 'text') { e.setAttribute('x', x); }
+      else if (e.tagName === 'text') { e.setAttribute('x', x + o); }
       else if (e.dataset.b !== undefined) { e.setAttribute('x', x); e.setAttribute('width', Math.max(+(e.dataset.m || 2), (+e.dataset.b - a) * W)); }
       else { e.setAttribute('x', x + o); }
     });
