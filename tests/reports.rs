@@ -212,3 +212,38 @@ fn the_shipped_suite_report_opens_in_chromium_without_console_errors() {
         eprintln!("screenshot: {}", png.display());
     }
 }
+
+#[test]
+fn merged_shards_keep_their_timelines() {
+    let dirs: Vec<PathBuf> = (1..=2).map(|k| temp_dir(&format!("shard{k}"))).collect();
+    for (k, dir) in dirs.iter().enumerate() {
+        let shard = format!("{}/2", k + 1);
+        let (code, stdout, stderr) = omnisim(&[
+            "run",
+            "demos/oversell",
+            "--shard",
+            &shard,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(code == 0 || code == 1, "{stdout}\n{stderr}");
+    }
+    let out = temp_dir("merged");
+    let (code, stdout, stderr) = omnisim(&[
+        "report",
+        "merge",
+        dirs[0].to_str().unwrap(),
+        dirs[1].to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "the naive demo fails: {stdout}\n{stderr}");
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert_eq!(
+        html.matches("<figure class=\"chart\"").count(),
+        2,
+        "a chart per scenario"
+    );
+    assert!(html.contains("oversold 1 at 10:07"));
+    assert!(out.join("summary.md").exists() && out.join("history.jsonl").exists());
+}

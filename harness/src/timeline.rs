@@ -85,6 +85,7 @@ pub fn derive(loaded: &Loaded, history: &[Entry], witnessed: &[u64]) -> Timeline
     entries.sort_by_key(|e| e.index);
     entries.dedup_by_key(|e| e.index);
     Timeline {
+        description: loaded.scenario.description.trim().to_owned(),
         start,
         end,
         lanes,

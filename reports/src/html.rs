@@ -173,6 +173,9 @@ fn scenario(i: usize, s: &ScenarioResult, tl: Option<&Timeline>) -> Markup {
                 (crate::markdown::span(s.sim_span_ms)) " simulated · " (s.wall_ms) " ms"
                 @if !s.tags.is_empty() { " · " @for t in &s.tags { span.tag { (t) } } }
             }
+            @if let Some(tl) = tl && !tl.description.is_empty() {
+                p.description { (tl.description) }
+            }
             @if !s.reasons.is_empty() {
                 div.reasons {
                     strong { "Why it failed:" }
@@ -678,7 +681,7 @@ table.overview { width: 100%; margin: 12px 0 24px; } table.overview .file { colo
 .badge { display: inline-block; font-size: 11px; font-weight: 700; padding: 1px 6px; border-radius: 3px; color: #fff; }
 .badge.pass { background: var(--ok); } .badge.fail { background: var(--fail); }
 section.scenario { border-top: 2px solid #d0d7de; padding: 14px 0 20px; }
-.meta { color: #57606a; margin: 0 0 8px; } .tag { background: #eef1f4; border-radius: 3px; padding: 0 5px; margin-right: 4px; font-size: 12px; }
+.meta { color: #57606a; margin: 0 0 8px; } p.description { max-width: 900px; margin: 4px 0 10px; } .tag { background: #eef1f4; border-radius: 3px; padding: 0 5px; margin-right: 4px; font-size: 12px; }
 .reasons { background: #fff5f5; border-left: 4px solid var(--fail); padding: 6px 12px; margin: 8px 0; } .reasons ul { margin: 4px 0; }
 p.oversell { background: #fff5f5; border-left: 4px solid var(--fail); padding: 6px 12px; margin: 6px 0; }
 .violation { border-left: 4px solid var(--fail); padding: 2px 12px; margin: 6px 0; } .violation.expected { border-color: var(--fault); }

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// Everything drawn for one scenario.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timeline {
+    /// The scenario's story, as its file tells it.
+    #[serde(default)]
+    pub description: String,
     /// Start of the window drawn (a little before the first step).
     pub start: DateTime<Utc>,
     /// End of the window drawn.
