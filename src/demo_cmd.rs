@@ -210,7 +210,7 @@ pub fn run(args: DemoArgs) -> ExitCode {
 fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<String> {
     let mut out = Vec::new();
     for c in &tl.stock {
-        let truth = value_at(tl, c, SeriesKind::Truth, tl.start);
+        let truth = value_at(c, SeriesKind::Truth, tl.start);
         out.push(format!(
             "   At opening: {} × {} at {}.",
             truth.unwrap_or(0),
@@ -259,8 +259,8 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
             .max(op.end);
         seen = look;
         for c in &tl.stock {
-            let before = |k| value_at(tl, c, k, op.start - TimeDelta::milliseconds(1));
-            let after = |k| value_at(tl, c, k, look);
+            let before = |k| value_at(c, k, op.start - TimeDelta::milliseconds(1));
+            let after = |k| value_at(c, k, look);
             let view = |k, who: &str| match (before(k), after(k)) {
                 (Some(b), Some(a))
                     if a == b
@@ -315,7 +315,7 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
     }
     out.extend(catch_up(tl, seen, tl.end));
     for c in &tl.stock {
-        let v = |k| value_at(tl, c, k, tl.end);
+        let v = |k| value_at(c, k, tl.end);
         let truth = v(SeriesKind::Truth).unwrap_or(0);
         let there = truth.max(0);
         for (k, who) in [
@@ -443,12 +443,10 @@ fn ops_touch(op: &omnisim_reports::timeline::LaneOp, loaded: &validate::Loaded, 
 }
 
 fn value_at(
-    tl: &Timeline,
     c: &omnisim_reports::timeline::StockChart,
     kind: SeriesKind,
     t: DateTime<Utc>,
 ) -> Option<i64> {
-    let _ = tl;
     c.series
         .iter()
         .find(|s| s.kind == kind)

@@ -345,7 +345,7 @@ fn summary(op: &Op<'_>, names: &Names) -> String {
             str_of(a, "target")
         ),
         (_, f) => {
-            let mut parts = vec![format!("{f}")];
+            let mut parts = vec![f.to_owned()];
             for k in [
                 "order", "sale", "sku", "location", "amount", "price", "tax_code",
             ] {

@@ -131,8 +131,13 @@ fn the_html_marks_the_oversell_and_every_witness_link_has_a_target() {
     let (results, judged) = run();
     let page = html(&results, &judged);
     assert!(page.contains("oversold 1 at 10:07"), "the chart marks it");
-    assert!(!page.contains("http://") || !page.contains("<script src"));
+    // Self-contained: nothing is fetched (the SVG namespace is only a name).
+    assert!(!page.contains(" src="), "no outside script or image");
     assert!(!page.contains("<link "), "no outside stylesheet");
+    assert!(
+        !page.contains("url("),
+        "no outside font or image in the CSS"
+    );
     let mut links = 0;
     for (at, _) in page.match_indices("href=\"#s") {
         let rest = &page[at + 7..];
