@@ -163,11 +163,21 @@ fn in_chromium(chrome: &Path, page: &Path, png: &Path) -> (String, String) {
     (String::from_utf8_lossy(&dom.stdout).into_owned(), log)
 }
 
-/// Lines of the browser's log that are the page's own errors.
+/// Lines of the browser's log that come from the page: the report logs
+/// nothing, so any console line (`:CONSOLE:1]` or `:CONSOLE(1)]`, by version)
+/// or uncaught exception is a fault.
 fn page_errors(log: &str) -> Vec<&str> {
     log.lines()
-        .filter(|l| l.contains("Uncaught") || (l.contains(":CONSOLE(") && l.contains("rror")))
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
         .collect()
+}
+
+#[test]
+fn the_console_filter_catches_what_chromium_prints() {
+    let log = "[1:1:1127/034533.434756:INFO:CONSOLE:1] \"boom\", source: file:///x.html (1)\n\
+               [1:1:1127/034533.436615:INFO:CONSOLE(1)] \"Uncaught ReferenceError: f\", source: x\n\
+               [1:1:1127/034533.436615:WARNING:gpu_init.cc(1)] unrelated\n";
+    assert_eq!(page_errors(log).len(), 2);
 }
 
 #[test]

@@ -186,6 +186,9 @@ fn scenario(i: usize, s: &ScenarioResult, tl: Option<&Timeline>) -> Markup {
                 @for o in &tl.oversells {
                     p.oversell {
                         strong { "Oversold: " }
+                        @if s.checks.iter().any(|c| c.name == "no_oversell" && c.expected_to_fail) {
+                            span.tag { "expected by the scenario" }
+                        }
                         a href=(anchor(o.index)) { (hms(o.time)) }
                         " " (o.trigger) " sold " (o.units) " × " (o.sku) " at " (o.location)
                         " that was no longer there"
