@@ -368,8 +368,7 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
                         }
                         // A quiet lane names its operations.
                         @if lane.ops.len() <= LABELLED && lane.key != "engine" && lane.key != "gateway" {
-                            @for op in &lane.ops {
-                                @let b = frac(tl, op.end);
+                            @for (op, b) in spaced_labels(tl, &lane.ops) {
                                 text.oplab x=(LANE_L + b * LANE_W + 4.0) y=(y + LANE_H / 2.0 + 4.0) data-a=(b) data-o="4" {
                                     (op.action) @if op.outcome == OpOutcome::Fail { " ✗" }
                                 }
@@ -396,6 +395,22 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
             }
         }
     }
+}
+
+/// The operations whose labels fit at zoom 1 (each at least 60 px after
+/// the previous one), with where each ends as a fraction of the window.
+fn spaced_labels<'a>(tl: &Timeline, ops: &'a [LaneOp]) -> Vec<(&'a LaneOp, f64)> {
+    let mut out: Vec<(&LaneOp, f64)> = Vec::new();
+    for op in ops {
+        let b = frac(tl, op.end);
+        if out
+            .last()
+            .is_none_or(|(_, prev)| (b - prev) * LANE_W >= 60.0)
+        {
+            out.push((op, b));
+        }
+    }
+    out
 }
 
 fn op_rect(i: usize, tl: &Timeline, op: &LaneOp, y: f64, lane_h: f64) -> Markup {
