@@ -39,7 +39,7 @@ pub fn derive(loaded: &Loaded, history: &[Entry], witnessed: &[u64]) -> Timeline
             "connector (writes to shop and POS)",
             changes.engine,
         ),
-        ("gateway", "gateway (its own moves)", changes.gateway),
+        ("pay", "gateway (captures, voids, refunds)", changes.gateway),
     ] {
         if !list.is_empty() {
             match lanes.iter_mut().find(|l| l.key == key) {
@@ -98,12 +98,10 @@ pub fn derive(loaded: &Loaded, history: &[Entry], witnessed: &[u64]) -> Timeline
 }
 
 fn lane_rank(key: &str) -> usize {
-    [
-        "shop", "pos", "staff", "pay", "gateway", "engine", "nemesis",
-    ]
-    .iter()
-    .position(|k| *k == key)
-    .unwrap_or(99)
+    ["shop", "pos", "staff", "pay", "engine", "nemesis"]
+        .iter()
+        .position(|k| *k == key)
+        .unwrap_or(99)
 }
 
 /// Display names of SKUs and locations.
@@ -231,7 +229,7 @@ fn lane_of(process: &str) -> (&'static str, &'static str) {
         "shop" => ("shop", "customers (online shop)"),
         "pos" => ("pos", "clerks (store POS)"),
         "staff" => ("staff", "staff (shop admin)"),
-        "pay" => ("pay", "gateway (dashboard)"),
+        "pay" => ("pay", "gateway (dashboard and its own moves)"),
         "nemesis" => ("nemesis", "nemesis (faults)"),
         _ => ("other", "other"),
     }

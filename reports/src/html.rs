@@ -343,7 +343,10 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
         }
         div.scroll {
             svg.lanes id=(id) width=(LANE_L + LANE_W + 10.0) height=(h)
-                data-w=(LANE_W) data-l=(LANE_L) xmlns="http://www.w3.org/2000/svg" {
+                data-w=(LANE_W) data-l=(LANE_L)
+                data-span=((tl.end - tl.start).num_milliseconds().max(1))
+                data-tb=(tick_every((tl.end - tl.start).num_milliseconds().max(1), 48))
+                xmlns="http://www.w3.org/2000/svg" {
                 @for (n, _) in tl.lanes.iter().enumerate() {
                     rect.lanebg x="0" y=(TOP + LANE_H * n as f64) width="100%" height=(LANE_H) {}
                 }
@@ -352,10 +355,10 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
                     rect.fault x=(x(a)) y=(TOP) width=(((b - a) * LANE_W).max(2.0)) height=(h - TOP)
                         data-a=(a) data-b=(b) { title { (hms(f.from)) "–" (hms(f.to)) " " (f.label) } }
                 }
-                @for (k, t) in ticks(tl, 48).iter().enumerate() {
+                @for t in &ticks(tl, 48) {
                     @let a = frac(tl, *t);
-                    line.tick x1=(x(a)) x2=(x(a)) y1=(TOP - 4.0) y2=(h) data-a=(a) data-k=(k) {}
-                    text.tick x=(x(a)) y=(TOP - 8.0) data-a=(a) data-k=(k) { (tick_label(tl, *t)) }
+                    line.tick x1=(x(a)) x2=(x(a)) y1=(TOP - 4.0) y2=(h) data-a=(a) data-t=(t.timestamp_millis()) {}
+                    text.tick x=(x(a)) y=(TOP - 8.0) data-a=(a) data-t=(t.timestamp_millis()) { (tick_label(tl, *t)) }
                 }
                 @for (n, lane) in tl.lanes.iter().enumerate() {
                     @let y = TOP + LANE_H * n as f64;
@@ -367,7 +370,7 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
                             (op_rect(i, tl, op, y, LANE_H))
                         }
                         // A quiet lane names its operations.
-                        @if lane.ops.len() <= LABELLED && lane.key != "engine" && lane.key != "gateway" {
+                        @if lane.ops.len() <= LABELLED && lane.key != "engine" {
                             @for (op, b) in spaced_labels(tl, &lane.ops) {
                                 text.oplab x=(LANE_L + b * LANE_W + 4.0) y=(y + LANE_H / 2.0 + 4.0) data-a=(b) data-o="4" {
                                     (op.action) @if op.outcome == OpOutcome::Fail { " ✗" }
@@ -397,16 +400,24 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
     }
 }
 
-/// The operations whose labels fit at zoom 1 (each at least 60 px after
-/// the previous one), with where each ends as a fraction of the window.
+/// The operations whose labels fit at zoom 1: 60 px clear of the next
+/// operation and of the previous label. Each comes with where it ends, as a
+/// fraction of the window.
 fn spaced_labels<'a>(tl: &Timeline, ops: &'a [LaneOp]) -> Vec<(&'a LaneOp, f64)> {
+    let ops: Vec<&LaneOp> = ops
+        .iter()
+        .filter(|o| o.outcome != OpOutcome::Change)
+        .collect();
     let mut out: Vec<(&LaneOp, f64)> = Vec::new();
-    for op in ops {
+    for (n, op) in ops.iter().enumerate() {
         let b = frac(tl, op.end);
-        if out
+        let clear_next = ops
+            .get(n + 1)
+            .is_none_or(|next| (frac(tl, next.start) - b) * LANE_W >= 60.0);
+        let clear_prev = out
             .last()
-            .is_none_or(|(_, prev)| (b - prev) * LANE_W >= 60.0)
-        {
+            .is_none_or(|(_, prev)| (b - prev) * LANE_W >= 60.0);
+        if clear_next && clear_prev {
             out.push((op, b));
         }
     }
@@ -738,11 +749,13 @@ const JS: &str = r#"
   function lay(svg) {
     var z = +(svg.dataset.z || 1), W = +svg.dataset.w * z, L = +svg.dataset.l;
     svg.setAttribute('width', L + W + 10);
-    var ticks = svg.querySelectorAll('text.tick').length || 1;
-    var every = Math.max(1, Math.ceil(70 / (W / ticks)));
+    // Show ticks at the roundest interval that leaves 70 px between labels.
+    var base = +svg.dataset.tb, want = 70 * (+svg.dataset.span) / W, every = base;
+    [1e3, 5e3, 1e4, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 3456e5]
+      .some(function (n) { every = n; return n >= base && n % base === 0 && n >= want; });
     svg.querySelectorAll('[data-a]').forEach(function (e) {
       var a = +e.dataset.a, x = L + a * W, o = +(e.dataset.o || 0);
-      if (e.dataset.k !== undefined) { e.style.display = (+e.dataset.k % every === 0) ? '' : 'none'; }
+      if (e.dataset.t !== undefined) { e.style.display = (+e.dataset.t % every === 0) ? '' : 'none'; }
       if (e.tagName === 'line') { e.setAttribute('x1', x); e.setAttribute('x2', x); }
       else if (e.tagName === 'text') { e.setAttribute('x', x + o); }
       else if (e.dataset.b !== undefined) { e.setAttribute('x', x); e.setAttribute('width', Math.max(+(e.dataset.m || 2), (+e.dataset.b - a) * W)); }
