@@ -19,6 +19,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+mod demo_cmd;
 mod engine_cmd;
 mod replay_cmd;
 mod report_cmd;
@@ -43,7 +44,9 @@ enum Command {
     Replay(replay_cmd::ReplayArgs),
     /// Print the JSON Schema of scenario files (scenarios/schema.json).
     Schema,
-    /// Work with saved results: merge shards.
+    /// Show a merchant a failure and its fix: the naive setup, then the recommended one.
+    Demo(demo_cmd::DemoArgs),
+    /// Work with saved results: re-render, merge shards, convert.
     Report(report_cmd::ReportArgs),
     /// Run the reference sync engine as a connector process against running simulators.
     Engine(engine_cmd::EngineArgs),
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Run(args) => return run_cmd::run(args),
         Command::Replay(args) => return replay_cmd::run(args),
         Command::Report(args) => return report_cmd::run(args),
+        Command::Demo(args) => return demo_cmd::run(args),
         Command::Schema => {
             use std::io::Write as _;
             let _ = std::io::stdout().write_all(omnisim_harness::suite::schema_json().as_bytes());
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Report(args) => report_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
         Command::Schema => ExitCode::SUCCESS,
     }
 }

@@ -115,6 +115,8 @@ pub fn run(args: RunArgs) -> ExitCode {
     } else {
         print_table(&results);
         crate::say!("results: {}", out.join("results.json").display());
+        crate::say!("summary: {}", out.join("summary.md").display());
+        crate::say!("report:  {}", out.join("report.html").display());
     }
     if results.failed().next().is_some() {
         ExitCode::from(1)
@@ -135,10 +137,8 @@ fn write_outputs(
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join("results.json"), omnisim_reports::to_json(results))?;
-    std::fs::write(
-        out.join("junit.xml"),
-        omnisim_reports::junit::render(results),
-    )?;
+    let timelines: Vec<_> = judged.iter().map(|j| Some(j.timeline.clone())).collect();
+    write_readable(out, results, &timelines, "omnisim run")?;
     let mut all = String::new();
     for j in judged {
         for line in j.history_jsonl.lines() {
@@ -149,6 +149,33 @@ fn write_outputs(
         }
     }
     std::fs::write(out.join("history.jsonl"), all)
+}
+
+/// Writes `junit.xml`, `summary.md` and `report.html` beside `results.json`.
+pub fn write_readable(
+    out: &std::path::Path,
+    results: &RunResults,
+    timelines: &[Option<omnisim_reports::timeline::Timeline>],
+    title: &str,
+) -> std::io::Result<()> {
+    std::fs::write(
+        out.join("junit.xml"),
+        omnisim_reports::junit::render(results),
+    )?;
+    std::fs::write(
+        out.join("summary.md"),
+        omnisim_reports::markdown::render(results),
+    )?;
+    let page = omnisim_reports::html::Page {
+        title,
+        story: &[],
+        results,
+        timelines,
+    };
+    std::fs::write(
+        out.join("report.html"),
+        omnisim_reports::html::render(&page),
+    )
 }
 
 fn print_table(results: &RunResults) {

@@ -15,6 +15,7 @@ pub mod history;
 pub mod runner;
 pub mod scenario;
 pub mod suite;
+pub mod timeline;
 pub mod truth;
 pub mod validate;
 pub mod world;

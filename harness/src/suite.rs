@@ -62,6 +62,8 @@ pub struct Judged {
     pub result: ScenarioResult,
     /// The history as JSON Lines.
     pub history_jsonl: String,
+    /// What the HTML report draws for it.
+    pub timeline: omnisim_reports::timeline::Timeline,
 }
 
 /// Runs and judges one loaded scenario. `seed` overrides the file's.
@@ -251,10 +253,23 @@ fn judge(
             outcome.seed
         ),
     };
+    let timeline = crate::timeline::derive(loaded, &entries, &witnessed(&result));
     Judged {
         result,
         history_jsonl: outcome.history.to_jsonl(),
+        timeline,
     }
+}
+
+/// Every history index the checks cite as a witness.
+pub fn witnessed(result: &ScenarioResult) -> Vec<u64> {
+    result
+        .checks
+        .iter()
+        .flat_map(|c| &c.violations)
+        .flat_map(|v| &v.witnesses)
+        .map(|w| w.index)
+        .collect()
 }
 
 /// The JSON Schema of the scenario format, as `scenarios/schema.json` holds it.
