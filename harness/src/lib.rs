@@ -8,8 +8,10 @@
 //! format, runner and checkers arrive with the scenario-suite issue.
 #![deny(missing_docs)]
 
+pub mod certify;
 pub mod checkers;
 pub mod history;
+pub mod realtime;
 pub mod runner;
 pub mod scenario;
 pub mod suite;
