@@ -247,6 +247,8 @@ impl World {
 /// The world one run drives: the in-process world on virtual time, or the
 /// simulators on real ports with a connector process on the wall clock. The
 /// runner's setup, steps and checkers are the same for both.
+// One per run, built once and never moved in a hot path.
+#[allow(clippy::large_enum_variant)]
 pub enum RunWorld {
     /// In process, virtual time, the reference engine inside.
     Virtual(World),

@@ -45,11 +45,11 @@ code{{font-size:90%}}</style></head><body>\n<h1>omnisim connector certificate</h
         cls = if c.certified { "ok" } else { "bad" },
         verdict = esc(&verdict),
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<table><tr><th>Connector</th><td>{} {}</td></tr><tr><th>Command</th><td><code>{}</code></td></tr>\
 <tr><th>omnisim</th><td>{}</td></tr><tr><th>Profile</th><td>{} {}</td></tr><tr><th>Time scale</th><td>{}×</td></tr>\
-<tr><th>Issued</th><td>{}</td></tr><tr><th>Wall time</th><td>{:.1} s</td></tr><tr><th>SHA-256</th><td><code>{}</code></td></tr></table>\n",
+<tr><th>Issued</th><td>{}</td></tr><tr><th>Wall time</th><td>{:.1} s</td></tr><tr><th>SHA-256</th><td><code>{}</code></td></tr></table>",
         esc(&c.connector.name),
         esc(&c.connector.version),
         esc(&c.connector.command),
@@ -62,9 +62,9 @@ code{{font-size:90%}}</style></head><body>\n<h1>omnisim connector certificate</h
         esc(&c.results_sha256),
     );
     if let Some(e) = &c.connector_start_error {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"bad\">The connector could not start: {}</p>\n",
+            "<p class=\"bad\">The connector could not start: {}</p>",
             esc(e)
         );
     }
@@ -125,9 +125,9 @@ code{{font-size:90%}}</style></head><body>\n<h1>omnisim connector certificate</h
                     esc(&s.stdout_tail)
                 );
             }
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td><strong>{}</strong><br><code>{}</code></td><td class=\"{cls}\">{}</td><td>{:.1} s</td><td>{}</td></tr>\n",
+                "<tr><td><strong>{}</strong><br><code>{}</code></td><td class=\"{cls}\">{}</td><td>{:.1} s</td><td>{}</td></tr>",
                 esc(&s.title),
                 esc(&s.id),
                 esc(s.status.label()),
