@@ -59,7 +59,7 @@ fn the_reference_engine_is_certified_and_the_certificate_verifies() {
             "--level",
             "3",
             "--time-scale",
-            "120",
+            "60",
             "--connector-name",
             "omnisim-engine",
             "--connector-version",

@@ -1016,6 +1016,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             };
             let now = with_world(ctx, |w| w.clock().now());
             let body = serde_json::json!({ "id": format!("evt_{target}_forged_{i}"), "seq": 999_999, "type": kind, "occurred_at": now, "data": data });
+            let raw = serde_json::to_vec(&body).unwrap_or_default();
             let Some(url) = ctx.world.receiver_url(&target) else {
                 // The connector subscribed to nothing there: nothing to forge.
                 return Err(Failed::Refused(
@@ -1023,12 +1024,37 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                     serde_json::json!({ "error": "invalid_signature", "note": "no receiver registered" }),
                 ));
             };
-            let request = http::Request::post(url)
+            // The gateway's forgery is correctly signed with the live secret
+            // but an hour stale (Stripe's scheme signs its timestamp); the
+            // others carry a MAC that does not verify.
+            let stale = (target == "pay")
+                .then(|| {
+                    let secrets = ctx
+                        .world
+                        .sims()
+                        .pay
+                        .core
+                        .webhooks
+                        .live_secrets_for(&url, now);
+                    omnisim_api::signing::sign(
+                        omnisim_api::signing::Scheme::Stripe,
+                        &secrets,
+                        omnisim_api::signing::Delivery {
+                            url: &url,
+                            body: &raw,
+                            event_id: "evt_pay_forged",
+                            topic: kind,
+                            sent_at: now - chrono::TimeDelta::hours(1),
+                        },
+                    )
+                })
+                .and_then(|h| h.into_iter().next())
+                .and_then(|(_, v)| v.to_str().ok().map(str::to_owned));
+            let header_value = stale.unwrap_or_else(|| header.1.to_owned());
+            let request = http::Request::post(url.as_str())
                 .header("content-type", "application/json")
-                .header(header.0, header.1)
-                .body(bytes::Bytes::from(
-                    serde_json::to_vec(&body).unwrap_or_default(),
-                ))
+                .header(header.0, header_value)
+                .body(bytes::Bytes::from(raw))
                 .map_err(|e| {
                     Failed::Refused(
                         "bad_step".into(),
