@@ -64,6 +64,15 @@ pub struct EngineArgs {
     seed: u64,
 }
 
+/// The wall clock, 250 ms behind. The POS refuses an `occurred_at` in its
+/// future, and another process's clock may be a fraction of a millisecond (or,
+/// across machines, much more) behind ours: stamping slightly in the past keeps
+/// inventory writes from being refused for clock skew. (`omnisim certify`
+/// found this: one write in a few hundred was refused.)
+fn lagging_clock() -> Clock {
+    Clock::new(chrono::Utc::now() - chrono::TimeDelta::milliseconds(250)) // determinism-ok: real-time mode picks its epoch once
+}
+
 fn time_scale(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 1.0 => Ok(x),
@@ -128,7 +137,7 @@ pub async fn run(args: EngineArgs) -> ExitCode {
         config,
         Arc::new(HttpTransport::default()),
         store,
-        Clock::real(),
+        lagging_clock(),
     ) {
         Ok(e) => e,
         Err(e) => {
