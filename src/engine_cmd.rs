@@ -55,9 +55,29 @@ pub struct EngineArgs {
     /// `on_order` or `on_capture`.
     #[arg(long, env = "OMNISIM_ENGINE_RESERVE", default_value = "on_order")]
     reserve: ReserveMode,
+    /// Scenario time runs this many times faster than the wall clock (set by
+    /// `omnisim certify`): the reconcile and poll intervals are divided by it.
+    #[arg(long, env = "OMNISIM_TIME_SCALE", default_value_t = 1.0, value_parser = time_scale)]
+    time_scale: f64,
     /// Seed for retry jitter.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+}
+
+/// The wall clock, 250 ms behind. The POS refuses an `occurred_at` in its
+/// future, and another process's clock may be a fraction of a millisecond (or,
+/// across machines, much more) behind ours: stamping slightly in the past keeps
+/// inventory writes from being refused for clock skew. (`omnisim certify`
+/// found this: one write in a few hundred was refused.)
+fn lagging_clock() -> Clock {
+    Clock::new(chrono::Utc::now() - chrono::TimeDelta::milliseconds(250)) // determinism-ok: real-time mode picks its epoch once
+}
+
+fn time_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 1.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a time scale of 1 or more")),
+    }
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -87,9 +107,16 @@ pub async fn run(args: EngineArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let scale = |d: Duration| d.div_f64(args.time_scale).max(Duration::from_millis(100));
+    let sync = match args.sync {
+        SyncMode::Poll { every } => SyncMode::Poll {
+            every: scale(every),
+        },
+        other => other,
+    };
     let strategy = Strategy {
-        sync: args.sync,
-        reconcile_every: args.reconcile_every,
+        sync,
+        reconcile_every: scale(args.reconcile_every),
         write: args.write,
         buffer: args.buffer,
         reserve: args.reserve,
@@ -110,7 +137,7 @@ pub async fn run(args: EngineArgs) -> ExitCode {
         config,
         Arc::new(HttpTransport::default()),
         store,
-        Clock::real(),
+        lagging_clock(),
     ) {
         Ok(e) => e,
         Err(e) => {

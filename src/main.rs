@@ -1,7 +1,7 @@
 //! The `omnisim` command line: one subcommand per job.
 //!
 //! Exit codes: 0 success, 1 a check failed, 2 bad input (clap's usage errors
-//! included).
+//! included), 3 (`certify`) the connector could not start.
 
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -20,6 +20,7 @@ macro_rules! say {
 pub(crate) use say;
 
 mod demo_cmd;
+mod certify_cmd;
 mod engine_cmd;
 mod replay_cmd;
 mod report_cmd;
@@ -50,6 +51,8 @@ enum Command {
     Report(report_cmd::ReportArgs),
     /// Run the reference sync engine as a connector process against running simulators.
     Engine(engine_cmd::EngineArgs),
+    /// Certify a connector process over real HTTP and write its certificate.
+    Certify(certify_cmd::CertifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => return replay_cmd::run(args),
         Command::Report(args) => return report_cmd::run(args),
         Command::Demo(args) => return demo_cmd::run(args),
+        Command::Certify(args) => return certify_cmd::run(args),
         Command::Schema => {
             use std::io::Write as _;
             let _ = std::io::stdout().write_all(omnisim_harness::suite::schema_json().as_bytes());
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay_cmd::run(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
+        Command::Certify(args) => certify_cmd::run(args),
         Command::Schema => ExitCode::SUCCESS,
     }
 }

@@ -481,21 +481,30 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
         ReserveMode::OnOrder => true,
         ReserveMode::OnCapture => paid,
     };
-    if at_store
-        && !track.reserved
-        && reserve_now
-        && o.fulfillment_status != FulfillmentStatus::Fulfilled
-    {
+    let fulfilled = o.fulfillment_status == FulfillmentStatus::Fulfilled;
+    // An order first seen already fulfilled (its webhooks were late or
+    // reordered, or the connector was down) still took its units from the
+    // store: reserve them now so that the handover below takes them off the
+    // register.
+    let unreserved_handover = fulfilled && !track.picked_up;
+    if at_store && !track.reserved && (unreserved_handover || (reserve_now && !fulfilled)) {
+        let left = |l: &omnisim_api::shop::OrderLine| {
+            if unreserved_handover {
+                l.quantity - l.refunded_quantity
+            } else {
+                l.quantity - l.refunded_quantity - l.fulfilled_quantity
+            }
+        };
         let body = CreatePickup {
             order_ref: o.id.clone(),
             location: track.location.clone(),
             lines: o
                 .lines
                 .iter()
-                .filter(|l| l.quantity - l.refunded_quantity - l.fulfilled_quantity > 0)
+                .filter(|l| left(l) > 0)
                 .map(|l| SaleLineRequest {
                     sku: l.sku.clone(),
-                    quantity: l.quantity - l.refunded_quantity - l.fulfilled_quantity,
+                    quantity: left(l),
                 })
                 .collect(),
             customer: o.customer.clone(),

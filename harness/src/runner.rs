@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::history::{History, OpType};
 use crate::scenario::{LocationKindSpec, SellPolicySpec, Step};
 use crate::validate::{Loaded, parse_duration};
-use crate::world::{NetworkLatency, World};
+use crate::world::{NetworkLatency, RunWorld, World};
 
 /// What one run produced: everything the checkers and reports need.
 #[derive(Debug)]
@@ -125,7 +125,7 @@ pub fn run_with(loaded: &Loaded, seed: u64, strategy: Strategy) -> Outcome {
 }
 
 struct Ctx {
-    world: World,
+    world: RunWorld,
     history: History,
     names: Mutex<BTreeMap<String, String>>,
     strategy: Strategy,
@@ -136,7 +136,79 @@ struct Ctx {
 async fn run_async(loaded: &Loaded, seed: u64, strategy: Strategy) -> Outcome {
     let started = opening(loaded);
     let world = World::new(seed, started, latency_of(loaded));
-    let history = world.history.clone();
+    run_in(RunWorld::Virtual(world), loaded, seed, strategy)
+        .await
+        .0
+}
+
+/// Why a real-time run could not take place.
+#[derive(Debug)]
+pub struct RealRunError {
+    /// Why the connector did not start.
+    pub error: crate::realtime::StartError,
+    /// What it printed.
+    pub logs: crate::realtime::ConnectorLogs,
+}
+
+/// Runs one scenario in real time against a connector process: fresh
+/// simulators on loopback ports, a fresh connector, the same setup, steps and
+/// settling as in virtual time (step times divided by the time scale). The
+/// connector's output comes back with the outcome.
+pub fn run_real(
+    loaded: &Loaded,
+    seed: u64,
+    spec: crate::realtime::ConnectorSpec,
+    scenario_id: &str,
+) -> Result<(Outcome, crate::realtime::ConnectorLogs), RealRunError> {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(RealRunError {
+                error: crate::realtime::StartError::Harness(e.to_string()),
+                logs: Default::default(),
+            });
+        }
+    };
+    runtime.block_on(async {
+        let world = crate::realtime::RealWorld::new(seed, spec, scenario_id)
+            .await
+            .map_err(|error| RealRunError {
+                error,
+                logs: Default::default(),
+            })?;
+        let logs = world.logs();
+        // The connector is black-box: the harness sets up with no buffer.
+        let (outcome, start) = run_in(
+            RunWorld::Real(world),
+            loaded,
+            seed,
+            Strategy {
+                buffer: 0,
+                ..Strategy::default()
+            },
+        )
+        .await;
+        match start {
+            Some(error) => Err(RealRunError { error, logs }),
+            None => Ok((outcome, logs)),
+        }
+    })
+}
+
+/// The one code path of both modes. Returns the outcome and, in real time,
+/// why the connector did not start (the run stops there).
+async fn run_in(
+    world: RunWorld,
+    loaded: &Loaded,
+    seed: u64,
+    strategy: Strategy,
+) -> (Outcome, Option<crate::realtime::StartError>) {
+    let started = world.clock().now();
+    let history = world.history().clone();
     let ctx = Arc::new(Ctx {
         world,
         history,
@@ -149,13 +221,37 @@ async fn run_async(loaded: &Loaded, seed: u64, strategy: Strategy) -> Outcome {
     if let Err(e) = setup(&ctx).await {
         problems.push(format!("setup failed: {e}"));
     }
-    if let Err(e) = ctx.world.start_engine(strategy).await {
+    let start_failure = match &ctx.world {
+        RunWorld::Real(w) => w.start_connector().await.err(),
+        RunWorld::Virtual(_) => None,
+    };
+    if let Some(error) = start_failure {
+        let ctx = Arc::into_inner(ctx).expect("no step holds the context yet");
+        if let RunWorld::Real(w) = ctx.world {
+            w.shutdown().await;
+        }
+        let outcome = Outcome {
+            seed,
+            history: ctx.history,
+            snapshots: BTreeMap::new(),
+            started,
+            ended: started,
+            step_problems: problems,
+            engine_errors: Vec::new(),
+            final_state: None,
+        };
+        return (outcome, Some(error));
+    }
+    if matches!(ctx.world, RunWorld::Virtual(_))
+        && let Err(e) = ctx.world.start_connector(strategy).await
+    {
         problems.push(format!("the engine did not start: {e}"));
     }
     let t0 = tokio::time::Instant::now();
     let mut tasks = Vec::new();
     for (i, step) in loaded.scenario.steps.iter().enumerate() {
-        let at = t0 + loaded.step_times[i].saturating_sub(loaded.opens);
+        let offset = loaded.step_times[i].saturating_sub(loaded.opens);
+        let at = t0 + ctx.world.scaled(offset);
         let ctx = Arc::clone(&ctx);
         let step = step.clone();
         tasks.push(tokio::spawn(async move {
@@ -166,43 +262,50 @@ async fn run_async(loaded: &Loaded, seed: u64, strategy: Strategy) -> Outcome {
     for t in tasks {
         let _ = t.await;
     }
-    tokio::time::sleep(loaded.settle).await;
+    ctx.world.settle(loaded.settle).await;
     let w = &ctx.world;
     use omnisim_simulators::SimControl;
+    let sims = w.sims();
     let mut snapshots = BTreeMap::new();
     for (name, events, snap) in [
-        ("pos", w.sims.pos.all_events(), w.sims.pos.snapshot()),
-        ("shop", w.sims.shop.all_events(), w.sims.shop.snapshot()),
-        ("pay", w.sims.pay.all_events(), w.sims.pay.snapshot()),
+        ("pos", sims.pos.all_events(), sims.pos.snapshot()),
+        ("shop", sims.shop.all_events(), sims.shop.snapshot()),
+        ("pay", sims.pay.all_events(), sims.pay.snapshot()),
     ] {
         for e in events {
-            w.history.event(name, e);
+            w.history().event(name, e);
         }
         snapshots.insert(name.to_owned(), snap);
     }
-    let engine_errors = w.engine().map(|e| e.errors()).unwrap_or_default();
-    w.crash_engine();
+    let engine_errors = w.engine_errors();
+    w.crash_connector().await;
     let final_state = Some(crate::suite::final_state(loaded, w).await);
-    let ended = w.clock.now();
+    let ended = w.clock().now();
     problems.extend(
         ctx.problems
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain(..),
     );
-    Outcome {
+    let outcome = Outcome {
         seed,
-        history: w.history.clone(),
+        history: w.history().clone(),
         snapshots,
         started,
         ended,
         step_problems: problems,
         engine_errors,
         final_state,
+    };
+    if let Ok(ctx) = Arc::try_unwrap(ctx)
+        && let RunWorld::Real(w) = ctx.world
+    {
+        w.shutdown().await;
     }
+    (outcome, None)
 }
 
-fn with_world<T>(ctx: &Ctx, f: impl FnOnce(&World) -> T) -> T {
+fn with_world<T>(ctx: &Ctx, f: impl FnOnce(&RunWorld) -> T) -> T {
     f(&ctx.world)
 }
 
@@ -257,7 +360,7 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
     for (code, rate) in &m.shop.tax_rates {
         shop.set_tax_rate(code, &SetTaxRate { rate: *rate }).await?;
     }
-    let now = with_world(ctx, |w| w.clock.now());
+    let now = with_world(ctx, |w| w.clock().now());
     for item in &m.catalog {
         let sku = item.sku.get_ref().clone();
         if item.on_pos {
@@ -418,7 +521,7 @@ async fn perform(ctx: &Ctx, i: usize, step: &Step) {
     let process = process_of(step);
     let f = step.action.get_ref().clone();
     let invoke = serde_json::to_value(step).unwrap_or_default();
-    let now = || with_world(ctx, |w| w.clock.now());
+    let now = || with_world(ctx, |w| w.clock().now());
     ctx.history
         .op(now(), i, &process, OpType::Invoke, &f, invoke);
     let result = act(ctx, i, step).await;
@@ -671,7 +774,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 quantity: step.quantity.unwrap_or(0),
                 from_state: from,
                 to_state: to,
-                occurred_at: with_world(ctx, |w| w.clock.now()),
+                occurred_at: with_world(ctx, |w| w.clock().now()),
                 reference: None,
                 order_ref: None,
             };
@@ -860,7 +963,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .as_ref()
                 .and_then(|d| parse_duration(d.get_ref()))
             {
-                tokio::time::sleep(d).await;
+                tokio::time::sleep(ctx.world.scaled(d)).await;
                 for t in &targets {
                     set_faults(ctx, t, Faults::default())?;
                 }
@@ -868,13 +971,13 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             ok(&serde_json::json!({ "targets": targets }))
         }
         ("nemesis", "crash") => {
-            ctx.world.crash_engine();
+            ctx.world.crash_connector().await;
             if let Some(d) = step
                 .duration
                 .as_ref()
                 .and_then(|d| parse_duration(d.get_ref()))
             {
-                tokio::time::sleep(d).await;
+                tokio::time::sleep(ctx.world.scaled(d)).await;
                 restart(ctx).await?;
             }
             ok(&serde_json::json!({ "engine": "crashed" }))
@@ -911,31 +1014,68 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                     ("x-square-hmacsha256-signature", "Zm9yZ2Vk"),
                 ),
             };
-            let now = with_world(ctx, |w| w.clock.now());
+            let now = with_world(ctx, |w| w.clock().now());
             let body = serde_json::json!({ "id": format!("evt_{target}_forged_{i}"), "seq": 999_999, "type": kind, "occurred_at": now, "data": data });
-            let request =
-                http::Request::post(format!("{}/webhooks/{target}", crate::world::ENGINE_URL))
-                    .header("content-type", "application/json")
-                    .header(header.0, header.1)
-                    .body(bytes::Bytes::from(
-                        serde_json::to_vec(&body).unwrap_or_default(),
-                    ))
-                    .map_err(|e| {
-                        Failed::Refused(
-                            "bad_step".into(),
-                            serde_json::json!({ "error": e.to_string() }),
-                        )
-                    })?;
-            use omnisim_api::Transport as _;
-            match ctx.world.net.send(request).await {
+            let raw = serde_json::to_vec(&body).unwrap_or_default();
+            let Some(url) = ctx.world.receiver_url(&target) else {
+                // The connector subscribed to nothing there: nothing to forge.
+                return Err(Failed::Refused(
+                    "invalid_signature".into(),
+                    serde_json::json!({ "error": "invalid_signature", "note": "no receiver registered" }),
+                ));
+            };
+            // The gateway's forgery is correctly signed with the live secret
+            // but an hour stale (Stripe's scheme signs its timestamp); the
+            // others carry a MAC that does not verify.
+            let stale = (target == "pay")
+                .then(|| {
+                    let secrets = ctx
+                        .world
+                        .sims()
+                        .pay
+                        .core
+                        .webhooks
+                        .live_secrets_for(&url, now);
+                    omnisim_api::signing::sign(
+                        omnisim_api::signing::Scheme::Stripe,
+                        &secrets,
+                        omnisim_api::signing::Delivery {
+                            url: &url,
+                            body: &raw,
+                            event_id: "evt_pay_forged",
+                            topic: kind,
+                            sent_at: now - chrono::TimeDelta::hours(1),
+                        },
+                    )
+                })
+                .and_then(|h| h.into_iter().next())
+                .and_then(|(_, v)| v.to_str().ok().map(str::to_owned));
+            let header_value = stale.unwrap_or_else(|| header.1.to_owned());
+            let request = http::Request::post(url.as_str())
+                .header("content-type", "application/json")
+                .header(header.0, header_value)
+                .body(bytes::Bytes::from(raw))
+                .map_err(|e| {
+                    Failed::Refused(
+                        "bad_step".into(),
+                        serde_json::json!({ "error": e.to_string() }),
+                    )
+                })?;
+            let (net, _) = ctx.world.network();
+            match net.send(request).await {
                 Ok(r) if r.status().is_success() => {
                     ok(&serde_json::json!({ "accepted": true, "status": r.status().as_u16() }))
                 }
                 Ok(r) => {
-                    let code = serde_json::from_slice::<serde_json::Value>(r.body())
-                        .ok()
-                        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
-                        .unwrap_or_else(|| "rejected".into());
+                    // The contract asks for 401; any body will do.
+                    let code = if r.status() == http::StatusCode::UNAUTHORIZED {
+                        "invalid_signature".to_owned()
+                    } else {
+                        serde_json::from_slice::<serde_json::Value>(r.body())
+                            .ok()
+                            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+                            .unwrap_or_else(|| "rejected".into())
+                    };
                     Err(Failed::Refused(
                         code.clone(),
                         serde_json::json!({ "error": code, "status": r.status().as_u16() }),
@@ -957,9 +1097,9 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
 
 fn set_faults(ctx: &Ctx, target: &str, faults: Faults) -> Result<(), Failed> {
     let r = with_world(ctx, |w| match target {
-        "pos" => w.sims.pos.core.set_faults(faults),
-        "shop" => w.sims.shop.core.set_faults(faults),
-        _ => w.sims.pay.core.set_faults(faults),
+        "pos" => w.sims().pos.core.set_faults(faults),
+        "shop" => w.sims().shop.core.set_faults(faults),
+        _ => w.sims().pay.core.set_faults(faults),
     });
     r.map(|_| ()).map_err(|e| {
         Failed::Refused(
@@ -970,7 +1110,7 @@ fn set_faults(ctx: &Ctx, target: &str, faults: Faults) -> Result<(), Failed> {
 }
 
 async fn restart(ctx: &Ctx) -> Result<(), Failed> {
-    let r = ctx.world.start_engine(ctx.strategy.clone()).await;
+    let r = ctx.world.start_connector(ctx.strategy.clone()).await;
     r.map_err(|e| {
         Failed::Refused(
             "restart_failed".into(),

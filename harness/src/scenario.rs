@@ -20,6 +20,11 @@ use serde::{Deserialize, Serialize};
 pub struct Spanned<T>(toml::Spanned<T>);
 
 impl<T> Spanned<T> {
+    /// A value said to come from `span` (for values the harness derives).
+    pub fn new(span: std::ops::Range<usize>, value: T) -> Self {
+        Spanned(toml::Spanned::new(span, value))
+    }
+
     /// The value.
     pub fn get_ref(&self) -> &T {
         self.0.get_ref()

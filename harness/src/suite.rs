@@ -12,7 +12,6 @@ use omnisim_reports::{CheckResult, ScenarioResult, Status};
 use crate::checkers::{FinalState, Input};
 use crate::runner::{self, Outcome};
 use crate::validate::{self, Loaded, ScenarioError};
-use crate::world::API_KEY;
 
 /// Every `.toml` file under `paths` (files are taken as given), sorted.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
@@ -91,6 +90,13 @@ pub fn run_one_with(
     )
 }
 
+/// Judges an outcome the caller ran itself (the real-time runner), with
+/// `wall_ms` as its wall time.
+pub fn judge_outcome(loaded: &Loaded, outcome: Outcome, wall_ms: u64) -> Judged {
+    let state = collect(loaded, &outcome);
+    judge(loaded, outcome, state, wall_ms, 0)
+}
+
 /// Reads the final state through the platforms' APIs, off the recorded network.
 fn collect(loaded: &Loaded, outcome: &Outcome) -> FinalState {
     outcome.final_state.clone().unwrap_or_else(|| {
@@ -100,14 +106,11 @@ fn collect(loaded: &Loaded, outcome: &Outcome) -> FinalState {
 }
 
 /// Gathers the final state in the run's runtime (called by the runner).
-pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::World) -> FinalState {
-    let t: Arc<dyn omnisim_api::Transport> = Arc::new(world.net.routes().clone());
-    let client = |url: &str| ApiClient::new(Arc::clone(&t), url, API_KEY);
-    let (pos, shop, pay) = (
-        client(crate::world::POS_URL),
-        client(crate::world::SHOP_URL),
-        client(crate::world::PAY_URL),
-    );
+pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::RunWorld) -> FinalState {
+    let (t, urls) = world.quiet_network();
+    let key = world.api_key();
+    let client = |url: &str| ApiClient::new(Arc::clone(&t), url, key);
+    let (pos, shop, pay) = (client(&urls[0]), client(&urls[1]), client(&urls[2]));
     let mut state = FinalState::default();
     let m = &loaded.scenario.merchant;
     for item in &m.catalog {

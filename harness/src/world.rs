@@ -243,3 +243,160 @@ impl World {
             .map(|i| Arc::clone(&i.engine))
     }
 }
+
+/// The world one run drives: the in-process world on virtual time, or the
+/// simulators on real ports with a connector process on the wall clock. The
+/// runner's setup, steps and checkers are the same for both.
+// One per run, built once and never moved in a hot path.
+#[allow(clippy::large_enum_variant)]
+pub enum RunWorld {
+    /// In process, virtual time, the reference engine inside.
+    Virtual(World),
+    /// Real ports, real time, any connector as a child process.
+    Real(crate::realtime::RealWorld),
+}
+
+impl RunWorld {
+    /// The shared clock.
+    pub fn clock(&self) -> &Clock {
+        match self {
+            RunWorld::Virtual(w) => &w.clock,
+            RunWorld::Real(w) => &w.clock,
+        }
+    }
+
+    /// The history.
+    pub fn history(&self) -> &History {
+        match self {
+            RunWorld::Virtual(w) => &w.history,
+            RunWorld::Real(w) => &w.history,
+        }
+    }
+
+    /// The simulators (in this process in both modes).
+    pub fn sims(&self) -> &Simulators {
+        match self {
+            RunWorld::Virtual(w) => &w.sims,
+            RunWorld::Real(w) => &w.running.sims,
+        }
+    }
+
+    /// The transport the harness's requests go through (recorded) and the
+    /// POS, shop and pay base URLs.
+    pub fn network(&self) -> (Arc<dyn Transport>, [String; 3]) {
+        match self {
+            RunWorld::Virtual(w) => (
+                Arc::new(w.net.clone()),
+                [POS_URL.into(), SHOP_URL.into(), PAY_URL.into()],
+            ),
+            RunWorld::Real(w) => {
+                let u = &w.running.urls;
+                (
+                    Arc::new(w.transport.clone()),
+                    [u.pos.clone(), u.shop.clone(), u.pay.clone()],
+                )
+            }
+        }
+    }
+
+    /// A transport that reaches the platforms without being recorded, and
+    /// their URLs: for reading the final state.
+    pub fn quiet_network(&self) -> (Arc<dyn Transport>, [String; 3]) {
+        match self {
+            RunWorld::Virtual(w) => (
+                Arc::new(w.net.routes().clone()),
+                [POS_URL.into(), SHOP_URL.into(), PAY_URL.into()],
+            ),
+            RunWorld::Real(w) => {
+                let u = &w.running.urls;
+                (
+                    Arc::new(omnisim_api::HttpTransport::new(Duration::from_secs(10))),
+                    [u.pos.clone(), u.shop.clone(), u.pay.clone()],
+                )
+            }
+        }
+    }
+
+    /// The API key.
+    pub fn api_key(&self) -> &'static str {
+        match self {
+            RunWorld::Virtual(_) => API_KEY,
+            RunWorld::Real(_) => crate::realtime::API_KEY,
+        }
+    }
+
+    fn client(&self, i: usize) -> ApiClient {
+        let (t, urls) = self.network();
+        ApiClient::new(t, &urls[i], self.api_key())
+    }
+
+    /// A POS client.
+    pub fn pos(&self) -> PosClient {
+        PosClient(self.client(0))
+    }
+
+    /// A shop client.
+    pub fn shop(&self) -> ShopClient {
+        ShopClient(self.client(1))
+    }
+
+    /// A pay client.
+    pub fn pay(&self) -> PayClient {
+        PayClient(self.client(2))
+    }
+
+    /// Scenario time to the time the runtime waits: the same in virtual
+    /// time, divided by the time scale in real time.
+    pub fn scaled(&self, d: Duration) -> Duration {
+        match self {
+            RunWorld::Virtual(_) => d,
+            RunWorld::Real(w) => w.scaled(d),
+        }
+    }
+
+    /// Starts (or restarts) the connector.
+    pub async fn start_connector(&self, strategy: Strategy) -> Result<(), String> {
+        match self {
+            RunWorld::Virtual(w) => w.start_engine(strategy).await.map_err(|e| e.to_string()),
+            RunWorld::Real(w) => w.start_connector().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Kills the connector; what it committed stays.
+    pub async fn crash_connector(&self) {
+        match self {
+            RunWorld::Virtual(w) => w.crash_engine(),
+            RunWorld::Real(w) => w.kill_connector().await,
+        }
+    }
+
+    /// Where `platform` delivers webhooks to the connector (`None`: the
+    /// connector registered no receiver there).
+    pub fn receiver_url(&self, platform: &str) -> Option<String> {
+        match self {
+            RunWorld::Virtual(_) => Some(format!("{ENGINE_URL}/webhooks/{platform}")),
+            RunWorld::Real(w) => w.receiver_url(platform),
+        }
+    }
+
+    /// Lets the world settle after the last step.
+    pub async fn settle(&self, settle: Duration) {
+        match self {
+            RunWorld::Virtual(_) => tokio::time::sleep(settle).await,
+            RunWorld::Real(w) => {
+                let wall = w.scaled(settle);
+                let min = wall.min(Duration::from_secs(3));
+                w.settle(min, Duration::from_secs(2), wall + Duration::from_secs(5))
+                    .await
+            }
+        }
+    }
+
+    /// The reference engine's own sync errors (none for a process).
+    pub fn engine_errors(&self) -> Vec<omnisim_engine::SyncError> {
+        match self {
+            RunWorld::Virtual(w) => w.engine().map(|e| e.errors()).unwrap_or_default(),
+            RunWorld::Real(_) => Vec::new(),
+        }
+    }
+}

@@ -258,6 +258,16 @@ impl Webhooks {
         Ok(sub.wire(true))
     }
 
+    /// The secrets currently signing deliveries to `url`, newest first. For
+    /// the harness's stale-signature step only; never served over HTTP.
+    pub fn live_secrets_for(&self, url: &str, now: DateTime<Utc>) -> Vec<String> {
+        lock(&self.subs)
+            .values()
+            .find(|s| s.url == url)
+            .map(|s| s.live_secrets(now))
+            .unwrap_or_default()
+    }
+
     /// Delivery attempts so far, oldest first.
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
         lock(&self.log).iter().cloned().collect()

@@ -1,0 +1,259 @@
+//! `omnisim certify`: certify a connector process over real HTTP.
+//!
+//! Exit codes: 0 certified at the requested level, 1 not certified, 2 bad
+//! input, 3 the connector could not start.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use omnisim_harness::certify::{self, CertifyConfig, Claims, ScenarioCert, ScenarioStatus};
+use omnisim_harness::realtime::ConnectorSpec;
+
+/// The exit code when the connector could not start.
+pub const EXIT_CONNECTOR_DID_NOT_START: u8 = 3;
+
+#[derive(Debug, Args)]
+pub struct CertifyArgs {
+    /// The connector's command line, run with `sh -c "exec CMD"` (see docs/connector-contract.md).
+    #[arg(long, required_unless_present = "verify")]
+    connector: Option<String>,
+    /// A built-in profile (`default`, `smoke`) or a profile folder.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// The level to certify: 1 inventory, 2 orders and payments, 3 resilience.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=3))]
+    level: u8,
+    /// Scenario time runs this many times faster than the wall clock (60: a 15-minute gap takes 15 s).
+    #[arg(long, default_value_t = 60.0, value_parser = time_scale)]
+    time_scale: f64,
+    /// The connector's name on the certificate (default: the command's program name).
+    #[arg(long)]
+    connector_name: Option<String>,
+    /// The connector's version on the certificate.
+    #[arg(long, default_value = "unversioned")]
+    connector_version: String,
+    /// A TOML file declaring unsupported capabilities, each with a reason.
+    #[arg(long)]
+    claims: Option<PathBuf>,
+    /// Where certificate.json, certificate.html and history/<scenario>.jsonl go.
+    #[arg(long, default_value = "certification")]
+    out: PathBuf,
+    /// For connectors without /healthz: consider it ready this long after it starts (`2s`).
+    #[arg(long, value_parser = duration)]
+    ready_after: Option<Duration>,
+    /// How long /healthz may take to answer 200 after each start.
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    start_timeout: Duration,
+    /// Check a certificate.json's SHA-256 instead of certifying.
+    #[arg(long, value_name = "FILE", conflicts_with = "connector")]
+    verify: Option<PathBuf>,
+}
+
+fn time_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && (1.0..=10_000.0).contains(&x) => Ok(x),
+        _ => Err(format!("`{s}` is not a time scale between 1 and 10000")),
+    }
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    omnisim_harness::validate::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration such as 500ms, 2s or 1m"))
+}
+
+fn progress(s: &ScenarioCert) {
+    let extra = match s.status {
+        ScenarioStatus::NotClaimed => format!(" ({})", s.claim_reason.clone().unwrap_or_default()),
+        ScenarioStatus::Passed => String::new(),
+        _ => s
+            .reasons
+            .first()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default(),
+    };
+    crate::say!(
+        "  L{} {:<44} {:<12} {:>6.1} s{}",
+        s.level,
+        s.id,
+        s.status.label(),
+        s.wall_ms as f64 / 1000.0,
+        extra
+    );
+}
+
+pub fn run(args: CertifyArgs) -> ExitCode {
+    if let Some(file) = &args.verify {
+        return verify(file);
+    }
+    let Some(command) = args.connector.clone().filter(|c| !c.trim().is_empty()) else {
+        eprintln!("omnisim certify: --connector needs a command");
+        return ExitCode::from(2);
+    };
+    let profile = match certify::profile::find(&args.profile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("omnisim certify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for s in &profile.scenarios {
+        if let Err(e) = s.load() {
+            eprintln!(
+                "omnisim certify: profile scenario {}: {e}",
+                s.file.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let claims = match &args.claims {
+        Some(f) => match Claims::load(f, &profile) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("omnisim certify: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Claims::default(),
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("omnisim certify: --out {}: {e}", args.out.display());
+        return ExitCode::from(2);
+    }
+    let out = std::fs::canonicalize(&args.out).unwrap_or_else(|_| args.out.clone());
+    let name = args.connector_name.clone().unwrap_or_else(|| {
+        command
+            .split_whitespace()
+            .find(|w| !w.contains('=') && !w.starts_with("python"))
+            .or_else(|| command.split_whitespace().next())
+            .map(|w| w.rsplit('/').next().unwrap_or(w).to_owned())
+            .unwrap_or_default()
+    });
+    let config = CertifyConfig {
+        connector: ConnectorSpec {
+            command: command.clone(),
+            workdir: None,
+            ready_after: args.ready_after,
+            start_timeout: args.start_timeout,
+            time_scale: args.time_scale,
+            state_root: out.join("state"),
+        },
+        connector_name: name,
+        connector_version: args.connector_version.clone(),
+        profile,
+        level: args.level,
+        claims,
+        progress,
+        history_dir: Some(out.join("history")),
+    };
+    crate::say!(
+        "omnisim certify: {} {} against profile {} {} up to level {} (time scale {}x)",
+        config.connector_name,
+        config.connector_version,
+        config.profile.name,
+        config.profile.version,
+        config.level,
+        args.time_scale
+    );
+    let cert = certify::certify(&config);
+    let json = match serde_json::to_string_pretty(&cert) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("omnisim certify: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json_path = out.join("certificate.json");
+    let html_path = out.join("certificate.html");
+    if let Err(e) = std::fs::write(&json_path, format!("{json}\n"))
+        .and_then(|()| std::fs::write(&html_path, certify::html::render(&cert)))
+    {
+        eprintln!("omnisim certify: cannot write to {}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    let _ = std::fs::remove_dir_all(out.join("state"));
+    if let Some(e) = &cert.connector_start_error {
+        eprintln!("omnisim certify: {e}");
+        if let Some(s) = cert
+            .levels
+            .iter()
+            .flat_map(|l| &l.scenarios)
+            .find(|s| s.status == ScenarioStatus::ConnectorDidNotStart)
+        {
+            if !s.stderr_tail.is_empty() {
+                eprintln!("--- connector stderr ---\n{}", s.stderr_tail);
+            }
+            if !s.stdout_tail.is_empty() {
+                eprintln!("--- connector stdout ---\n{}", s.stdout_tail);
+            }
+        }
+        eprintln!("certificate: {}", json_path.display());
+        return ExitCode::from(EXIT_CONNECTOR_DID_NOT_START);
+    }
+    for l in &cert.levels {
+        crate::say!(
+            "level {} ({}): {}",
+            l.level,
+            l.title,
+            if l.certified {
+                "certified"
+            } else {
+                "NOT certified"
+            }
+        );
+    }
+    crate::say!(
+        "{} in {:.1} s; certificate: {} (sha256 {})",
+        if cert.certified {
+            format!("CERTIFIED at level {}", cert.certified_level)
+        } else {
+            format!(
+                "NOT CERTIFIED at level {} (certified level {})",
+                cert.requested_level, cert.certified_level
+            )
+        },
+        cert.wall_ms as f64 / 1000.0,
+        json_path.display(),
+        cert.results_sha256
+    );
+    if cert.certified {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn verify(file: &PathBuf) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("omnisim certify --verify {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match certify::certificate::verify(&text) {
+        Ok(c) => {
+            crate::say!(
+                "{}: valid. {} {}: {} (profile {} {}, omnisim {}, sha256 {})",
+                file.display(),
+                c.connector.name,
+                c.connector.version,
+                if c.certified {
+                    format!("certified at level {}", c.certified_level)
+                } else {
+                    format!("not certified at level {}", c.requested_level)
+                },
+                c.profile.name,
+                c.profile.version,
+                c.omnisim_version,
+                c.results_sha256
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: INVALID: {e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
