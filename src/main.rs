@@ -19,6 +19,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+mod bench_cmd;
 mod engine_cmd;
 mod replay_cmd;
 mod report_cmd;
@@ -47,6 +48,8 @@ enum Command {
     Report(report_cmd::ReportArgs),
     /// Run the reference sync engine as a connector process against running simulators.
     Engine(engine_cmd::EngineArgs),
+    /// Measure speed and memory against targets and peers; writes BENCHMARKS.md.
+    Bench(bench_cmd::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Run(args) => return run_cmd::run(args),
         Command::Replay(args) => return replay_cmd::run(args),
         Command::Report(args) => return report_cmd::run(args),
+        Command::Bench(args) => return bench_cmd::run(args),
         Command::Schema => {
             use std::io::Write as _;
             let _ = std::io::stdout().write_all(omnisim_harness::suite::schema_json().as_bytes());
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
         Command::Report(args) => report_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
         Command::Schema => ExitCode::SUCCESS,
     }
 }
@@ -123,6 +128,7 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
         api_key: args.api_key,
         seed: args.seed,
         retry_time_scale: args.webhook_retry_scale.max(1),
+        retention: omnisim_simulators::Retention::default(),
     };
     let running = match serve::start(config).await {
         Ok(r) => r,

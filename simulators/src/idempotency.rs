@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -27,6 +28,8 @@ use crate::extract::BODY_LIMIT_BYTES;
 
 /// How long a stored answer is replayed.
 pub const RETENTION_HOURS: i64 = 24;
+/// [`RETENTION_HOURS`] as a duration: the default key window.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(RETENTION_HOURS as u64 * 3600);
 /// The most keys kept; the oldest go first past this.
 pub const MAX_KEYS: usize = 200_000;
 /// Longest key accepted, as Stripe allows.
@@ -49,10 +52,18 @@ enum Entry {
 }
 
 /// Stored answers by (API key, idempotency key).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IdempotencyStore {
     entries: BTreeMap<Scope, (DateTime<Utc>, Entry)>,
     by_age: VecDeque<(DateTime<Utc>, Scope)>,
+    max_age: TimeDelta,
+    max_keys: usize,
+}
+
+impl Default for IdempotencyStore {
+    fn default() -> Self {
+        IdempotencyStore::new(KEYS_MAX_AGE, MAX_KEYS)
+    }
 }
 
 /// What to do with an incoming keyed request.
@@ -67,10 +78,26 @@ pub enum Begin {
 }
 
 impl IdempotencyStore {
+    /// An empty store keeping keys for `max_age`, at most `max_keys` of them.
+    pub fn new(max_age: Duration, max_keys: usize) -> Self {
+        IdempotencyStore {
+            entries: BTreeMap::new(),
+            by_age: VecDeque::new(),
+            max_age: TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX),
+            max_keys: max_keys.max(1),
+        }
+    }
+
+    /// Changes the window; takes effect at the next request.
+    pub fn set_limits(&mut self, max_age: Duration, max_keys: usize) {
+        self.max_age = TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX);
+        self.max_keys = max_keys.max(1);
+    }
+
     fn expire(&mut self, now: DateTime<Utc>) {
-        let horizon = now - TimeDelta::hours(RETENTION_HOURS);
+        let horizon = now.checked_sub_signed(self.max_age);
         while let Some((at, scope)) = self.by_age.front() {
-            if *at > horizon && self.by_age.len() <= MAX_KEYS {
+            if horizon.is_none_or(|h| *at > h) && self.by_age.len() <= self.max_keys {
                 break;
             }
             let (at, scope) = (*at, scope.clone());
