@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-
 mod cases;
 mod load;
 mod machine;

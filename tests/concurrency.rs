@@ -115,7 +115,10 @@ async fn racing_requests_with_one_idempotency_key_apply_exactly_once() {
                 other => panic!("unexpected {other}: {body}"),
             }
         }
-        assert!(!applied.is_empty(), "at least the first request answers 200");
+        assert!(
+            !applied.is_empty(),
+            "at least the first request answers 200"
+        );
         assert!(
             applied.windows(2).all(|w| w[0] == w[1]),
             "replays repeat the first answer: {applied:?}"

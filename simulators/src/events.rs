@@ -226,7 +226,10 @@ mod tests {
         log.append((0..5).map(|_| draft()).collect(), at);
         assert_eq!((log.len(), log.held()), (5, 3));
         let p = log.page(0, 10);
-        assert_eq!(p.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(
+            p.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
         assert_eq!(log.page(4, 10).events[0].seq, 5);
         // Two hours later, everything before is past the age window.
         log.append(vec![draft()], at + TimeDelta::hours(2));

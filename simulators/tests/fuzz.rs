@@ -174,7 +174,10 @@ fn shaped(doc: &Value, schema: &Value, depth: u32) -> BoxedStrategy<Value> {
                     .boxed()
                 })
                 .collect();
-            (fields, prop::option::weighted(0.1, ("[a-z_]{1,10}", any_json())))
+            (
+                fields,
+                prop::option::weighted(0.1, ("[a-z_]{1,10}", any_json())),
+            )
                 .prop_map(|(fs, extra)| {
                     let mut m: Map<String, Value> = fs.into_iter().flatten().collect();
                     if let Some((k, v)) = extra {
@@ -264,7 +267,11 @@ fn fill_path(path: &str, params: &[String]) -> String {
         out.push_str(&rest[..open]);
         let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
         let v = params.get(i).cloned().unwrap_or_default();
-        out.push_str(&if v.is_empty() { "x".to_owned() } else { encode(&v) });
+        out.push_str(&if v.is_empty() {
+            "x".to_owned()
+        } else {
+            encode(&v)
+        });
         i += 1;
         rest = &rest[close..];
     }
@@ -293,8 +300,10 @@ async fn check(app: &App, op: &Operation, path: &str, body: Option<&Value>) -> R
         }
         // A body that is not an object at all (null, an array) has no field
         // to name; its message says what was expected instead.
-        let about_body = matches!(r.status, StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY)
-            && body.is_some_and(Value::is_object);
+        let about_body = matches!(
+            r.status,
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+        ) && body.is_some_and(Value::is_object);
         if about_body && !e["field"].is_string() {
             return Err(format!("a 400/422 that names no field: {what}"));
         }
@@ -313,7 +322,11 @@ fn fuzz_router(name: &str, app_of: fn(&World) -> App) {
         app_of(&w).get_unauthed("/openapi.json").await.json
     });
     let ops = operations(&doc);
-    assert!(ops.len() >= 10, "{name}: only {} operations found", ops.len());
+    assert!(
+        ops.len() >= 10,
+        "{name}: only {} operations found",
+        ops.len()
+    );
     let cases: u32 = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -326,10 +339,16 @@ fn fuzz_router(name: &str, app_of: fn(&World) -> App) {
             let app = app_of(&w);
             // Something to find: a product/item and a location exist.
             let _ = app
-                .post("/v1/products", json!({"sku": "HOT", "title": "Hot", "price": "12.50", "currency": "USD"}))
+                .post(
+                    "/v1/products",
+                    json!({"sku": "HOT", "title": "Hot", "price": "12.50", "currency": "USD"}),
+                )
                 .await;
             let _ = app
-                .post("/v1/items", json!({"sku": "HOT", "name": "Hot", "price": "12.50", "currency": "USD"}))
+                .post(
+                    "/v1/items",
+                    json!({"sku": "HOT", "name": "Hot", "price": "12.50", "currency": "USD"}),
+                )
                 .await;
             (w, app)
         });

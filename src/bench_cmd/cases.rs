@@ -101,7 +101,10 @@ pub fn suite(ctx: &Ctx) -> Vec<Row> {
             return vec![not_measured(
                 CASE,
                 "whole suite",
-                format!("no scenarios at `{}` (--scenarios)", ctx.scenarios.display()),
+                format!(
+                    "no scenarios at `{}` (--scenarios)",
+                    ctx.scenarios.display()
+                ),
             )];
         }
     };
@@ -265,7 +268,11 @@ pub fn flash_sale(ctx: &Ctx) -> Vec<Row> {
         Ok(l) => l,
         Err(e) => {
             let first = e.first().map(ToString::to_string).unwrap_or_default();
-            return vec![not_measured(CASE, "flash sale", format!("does not load: {first}"))];
+            return vec![not_measured(
+                CASE,
+                "flash sale",
+                format!("does not load: {first}"),
+            )];
         }
     };
     let (mut walls, mut status, mut oversell, mut reasons) =
@@ -459,7 +466,10 @@ fn failures_row(case: &'static str, name: &str, s: &Series) -> Option<Row> {
             format!(
                 "{} (first: {})",
                 s.failed,
-                s.first_failure.clone().unwrap_or_default().replace('\n', " ")
+                s.first_failure
+                    .clone()
+                    .unwrap_or_default()
+                    .replace('\n', " ")
             ),
         )
     })
@@ -511,20 +521,18 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
     let (c_rps, c_lo, c_hi) = median(&mut ceil.rps);
     let (c_p99, _, _) = median(&mut ceil.p99);
     let (c_p50, _, _) = median(&mut ceil.p50);
-    let mut rows = vec![
-        Row {
-            runs: range(n, thousands(c_lo), thousands(c_hi)),
-            ..Row::info(
-                CASE,
-                format!(
-                    "ceiling: plain axum handler, static JSON (p50 {}, p99 {})",
-                    ms(c_p50),
-                    ms(c_p99)
-                ),
-                format!("{} req/s", thousands(c_rps)),
-            )
-        },
-    ];
+    let mut rows = vec![Row {
+        runs: range(n, thousands(c_lo), thousands(c_hi)),
+        ..Row::info(
+            CASE,
+            format!(
+                "ceiling: plain axum handler, static JSON (p50 {}, p99 {})",
+                ms(c_p50),
+                ms(c_p99)
+            ),
+            format!("{} req/s", thousands(c_rps)),
+        )
+    }];
     for (name, s, what) in [
         (
             "stock adjust",
@@ -548,7 +556,11 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
             ..Row::info(
                 CASE,
                 format!("{name} ({what})"),
-                format!("{} req/s = {:.0}% of ceiling", thousands(rps), share * 100.0),
+                format!(
+                    "{} req/s = {:.0}% of ceiling",
+                    thousands(rps),
+                    share * 100.0
+                ),
             )
         });
         rows.push(Row {
@@ -574,9 +586,11 @@ async fn wiremock_crate() -> wiremock::MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/inventory/adjust"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"sku": "HOT", "location": "web", "available": 1, "on_hand": 1}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"sku": "HOT", "location": "web", "available": 1, "on_hand": 1}),
+            ),
+        )
         .mount(&server)
         .await;
     server
@@ -655,7 +669,11 @@ pub fn peers(ctx: &Ctx) -> Vec<Row> {
             },
         ));
         if probe.ok == 1 {
-            targets.push((format!("{} (stateless stub)", ext.name), t, ext.target_ratio));
+            targets.push((
+                format!("{} (stateless stub)", ext.name),
+                t,
+                ext.target_ratio,
+            ));
         } else {
             rows.push(not_measured(
                 CASE,
@@ -753,7 +771,11 @@ pub fn bench_retention() -> Retention {
 pub fn memory(ctx: &Ctx) -> Vec<Row> {
     const CASE: &str = "memory";
     let Ok(exe) = std::env::current_exe() else {
-        return vec![not_measured(CASE, "memory", "cannot find own binary".into())];
+        return vec![not_measured(
+            CASE,
+            "memory",
+            "cannot find own binary".into(),
+        )];
     };
     let child = |which: &str, n: u64| -> Result<Value, String> {
         let out = Command::new(&exe)

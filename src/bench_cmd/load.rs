@@ -148,7 +148,9 @@ pub async fn run(target: Arc<Target>, spec: Spec) -> Measured {
     });
     if let Some(d) = deadline {
         // Tasks stop at their first answer past the deadline: count to it.
-        out.elapsed = d.saturating_duration_since(measure_from).max(Duration::from_millis(1));
+        out.elapsed = d
+            .saturating_duration_since(measure_from)
+            .max(Duration::from_millis(1));
     }
     lat.sort_unstable();
     let pct = |p: f64| -> u64 {
