@@ -349,12 +349,12 @@ async fn sink() -> std::io::Result<String> {
 }
 
 /// Running simulators set up for load: a product with plenty of stock, and
-/// every platform's webhooks subscribed to a sink.
+/// (with `webhooks`) every platform's webhooks subscribed to a sink.
 struct Stack {
     running: serve::Running,
 }
 
-async fn stack(retention: Retention) -> Result<Stack, String> {
+async fn stack(retention: Retention, webhooks: bool) -> Result<Stack, String> {
     let running = serve::start(ServeConfig {
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         pos_port: 0,
@@ -371,7 +371,12 @@ async fn stack(retention: Retention) -> Result<Stack, String> {
     let t: Arc<dyn Transport> = Arc::new(HttpTransport::new(Duration::from_secs(10)));
     let urls = &running.urls;
     let client = |u: &str| ApiClient::new(Arc::clone(&t), u, KEY);
-    for base in [&urls.pos, &urls.shop, &urls.pay] {
+    let subscribed: &[&String] = if webhooks {
+        &[&urls.pos, &urls.shop, &urls.pay]
+    } else {
+        &[]
+    };
+    for base in subscribed {
         client(base)
             .post::<_, Value>(
                 "/v1/webhook_subscriptions",
@@ -482,10 +487,11 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
     let client = runtime(2);
     let setup = server.block_on(async {
         let ceiling = ceiling().await.map_err(|e| e.to_string())?;
-        let stack = stack(Retention::default()).await?;
-        Ok::<_, String>((ceiling, stack))
+        let plain = stack(Retention::default(), false).await?;
+        let hooked = stack(Retention::default(), true).await?;
+        Ok::<_, String>((ceiling, plain, hooked))
     });
-    let (ceiling_url, stack) = match setup {
+    let (ceiling_url, stack, hooked) = match setup {
         Ok(s) => s,
         Err(e) => return vec![not_measured(CASE, "HTTP", format!("setup failed: {e}"))],
     };
@@ -497,16 +503,17 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
             &json!({"sku": "HOT", "location": "web", "delta": 1, "reason": "correction"}),
         )),
         Arc::new(adjust_target(&stack.running.urls.shop)),
+        Arc::new(adjust_target(&hooked.running.urls.shop)),
         Arc::new(order_target(&stack.running.urls.shop)),
     ];
-    let mut series: [Series; 3] = Default::default();
+    let mut series: [Series; 4] = Default::default();
     for run in 0..ctx.runs {
         for (i, t) in targets.iter().enumerate() {
             let m = client.block_on(load::run(Arc::clone(t), spec(ctx)));
             say!(
-                "   run {} {:<8} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  failed {}",
+                "   run {} {:<14} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  failed {}",
                 run + 1,
-                ["ceiling", "adjust", "order"][i],
+                ["ceiling", "adjust", "adjust+hooks", "order"][i],
                 m.rps(),
                 m.p50_us as f64 / 1000.0,
                 m.p99_us as f64 / 1000.0,
@@ -516,8 +523,9 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
         }
     }
     let _ = server.block_on(stack.running.shutdown());
+    let _ = server.block_on(hooked.running.shutdown());
     let n = ctx.runs;
-    let [mut ceil, mut adj, mut ord] = series;
+    let [mut ceil, mut adj, mut hook, mut ord] = series;
     let (c_rps, c_lo, c_hi) = median(&mut ceil.rps);
     let (c_p99, _, _) = median(&mut ceil.p99);
     let (c_p50, _, _) = median(&mut ceil.p50);
@@ -537,12 +545,17 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
         (
             "stock adjust",
             &mut adj,
-            "auth, idempotency key, commit, event, 3 webhook subscriptions",
+            "auth, rate limit, faults, fresh idempotency key, commit, event log",
+        ),
+        (
+            "stock adjust + webhooks",
+            &mut hook,
+            "as above, each event signed and POSTed to a subscribed sink on loopback",
         ),
         (
             "order create",
             &mut ord,
-            "as adjust, plus a card authorization over HTTP to pay",
+            "as adjust, plus a card authorization over HTTP to pay: two exchanges",
         ),
     ] {
         let (rps, lo, hi) = median(&mut s.rps);
@@ -626,7 +639,7 @@ pub fn peers(ctx: &Ctx) -> Vec<Row> {
     let client = runtime(2);
     let body = json!({"sku": "HOT", "location": "web", "delta": 1, "reason": "correction"});
     let setup = server.block_on(async {
-        let stack = stack(Retention::default()).await?;
+        let stack = stack(Retention::default(), false).await?;
         let wm = wiremock_crate().await;
         Ok::<_, String>((stack, wm))
     });
@@ -636,7 +649,7 @@ pub fn peers(ctx: &Ctx) -> Vec<Row> {
     };
     let mut targets: Vec<(String, Arc<Target>, Option<f64>)> = vec![
         (
-            "omnisim stock adjust (full stack)".into(),
+            "omnisim stock adjust (stateful: auth, idempotency, commit, event log)".into(),
             Arc::new(adjust_target(&stack.running.urls.shop)),
             None,
         ),
@@ -885,7 +898,7 @@ pub fn child(which: &str, n: u64) -> ExitCode {
 fn child_sustained(n: u64) -> Result<Value, String> {
     let server = runtime(2);
     let client = runtime(2);
-    let stack = server.block_on(stack(bench_retention()))?;
+    let stack = server.block_on(stack(bench_retention(), true))?;
     let target = Arc::new(adjust_target(&stack.running.urls.shop));
     let warm = (bench_retention().keys_max as u64) + 20_000;
     let count = |k| Spec {

@@ -108,8 +108,12 @@ impl Measured {
     }
 }
 
+/// Numbers load runs, so idempotency keys never repeat across runs.
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
 /// Drives `target` on the current tokio runtime.
 pub async fn run(target: Arc<Target>, spec: Spec) -> Measured {
+    let run_id = RUNS.fetch_add(1, Ordering::Relaxed);
     let start = Instant::now(); // determinism-ok: benchmark
     let measure_from = start + spec.warmup;
     let deadline = match spec.stop {
@@ -125,7 +129,7 @@ pub async fn run(target: Arc<Target>, spec: Spec) -> Measured {
         let target = Arc::clone(&target);
         let budget = Arc::clone(&budget);
         tasks.push(tokio::spawn(async move {
-            connection(conn, target, measure_from, deadline, budget).await
+            connection((run_id, conn), target, measure_from, deadline, budget).await
         }));
     }
     let mut lat = Vec::new();
@@ -174,7 +178,7 @@ struct ConnResult {
 }
 
 async fn connection(
-    conn: usize,
+    (run_id, conn): (u64, usize),
     target: Arc<Target>,
     measure_from: Instant,
     deadline: Option<Instant>,
@@ -199,6 +203,8 @@ async fn connection(
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
         else {
             r.failed += 1;
+            r.first_failure
+                .get_or_insert_with(|| "HTTP/1.1 handshake failed".to_owned());
             return r;
         };
         tokio::spawn(async move {
@@ -228,13 +234,14 @@ async fn connection(
                 req = req.header(k, v);
             }
             if target.idempotency_keys {
-                req = req.header("idempotency-key", format!("bench-{conn}-{n}"));
+                req = req.header("idempotency-key", format!("bench-{run_id}-{conn}-{n}"));
             }
             let Ok(req) = req.body(Full::new(target.body.clone())) else {
                 return r;
             };
             if sender.ready().await.is_err() {
-                r.failed += 1;
+                // The server closed the connection between requests (no
+                // keep-alive): nothing was sent, reconnect.
                 continue 'reconnect;
             }
             let sent = Instant::now(); // determinism-ok: benchmark
@@ -269,7 +276,8 @@ async fn connection(
                 }
                 Err(e) => {
                     r.failed += 1;
-                    r.first_failure.get_or_insert(e);
+                    r.first_failure
+                        .get_or_insert_with(|| format!("connection error: {e}"));
                     continue 'reconnect;
                 }
             }
