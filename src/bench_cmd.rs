@@ -267,7 +267,7 @@ fn render(machine: &Machine, ctx: &Ctx, rows: &[Row], total: Duration, args: &Be
         "Everything in the table below is written by one command; rerun it to check \
          the figures on your machine:\n\n",
     );
-    s.push_str(&format!("```sh\ncargo run --release -- bench\n```\n\n"));
+    s.push_str("```sh\ncargo run --release -- bench\n```\n\n");
     s.push_str(&format!(
         "- **Machine:** {}\n- **Run:** `{cmd}` on {date}, {:.0} s in all. Timed cases: \
          median of {} runs (range in brackets); HTTP runs: {} connections, {:.1} s measured \

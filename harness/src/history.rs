@@ -220,7 +220,7 @@ fn mask_pan(s: &str) -> Option<String> {
             }
         })
         .sum();
-    if luhn % 10 != 0 {
+    if !luhn.is_multiple_of(10) {
         return None;
     }
     let last4: String = digits[digits.len() - 4..]
