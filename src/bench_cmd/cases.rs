@@ -874,6 +874,24 @@ pub fn memory(ctx: &Ctx) -> Vec<Row> {
         }
         Err(e) => rows.push(not_measured(CASE, "1M orders", e)),
     }
+    // The same with the event log and keys capped: what the orders themselves cost.
+    match child("orders-capped", orders) {
+        Ok(v) => {
+            let held = v["orders"].as_f64().unwrap_or(0.0).max(1.0);
+            let grown =
+                v["rss_after"].as_f64().unwrap_or(0.0) - v["rss_before"].as_f64().unwrap_or(0.0);
+            rows.push(Row::info(
+                CASE,
+                format!(
+                    "the same with events and keys capped at {} each: RSS per order held ({} orders)",
+                    thousands(r.events_max.unwrap_or(0) as f64),
+                    thousands(held)
+                ),
+                format!("{:.1} KB", grown / held / 1000.0),
+            ));
+        }
+        Err(e) => rows.push(not_measured(CASE, "orders, capped", e)),
+    }
     rows
 }
 
@@ -881,7 +899,8 @@ pub fn memory(ctx: &Ctx) -> Vec<Row> {
 pub fn child(which: &str, n: u64) -> ExitCode {
     let result = match which {
         "sustained" => child_sustained(n),
-        "orders" => child_orders(n),
+        "orders" => child_orders(n, false),
+        "orders-capped" => child_orders(n, true),
         other => Err(format!("no child case `{other}`")),
     };
     match result {
@@ -931,7 +950,7 @@ fn child_sustained(n: u64) -> Result<Value, String> {
 /// target the figure is already a miss, and the machine is shared.
 const RSS_GUARD: u64 = 3 << 30;
 
-fn child_orders(n: u64) -> Result<Value, String> {
+fn child_orders(n: u64, capped: bool) -> Result<Value, String> {
     use omnisim_simulators::inprocess::RouterTransport;
     use tower::ServiceExt;
     let rt = runtime(2);
@@ -945,6 +964,9 @@ fn child_orders(n: u64) -> Result<Value, String> {
             pay_url: "http://pay.sim".to_owned(),
             retry_time_scale: 60,
         });
+        if capped {
+            sims.set_retention(bench_retention());
+        }
         transport.mount("pay.sim", sims.pay_router());
         transport.mount("shop.sim", sims.shop_router());
         let t: Arc<dyn Transport> = Arc::new(transport.clone());
