@@ -20,7 +20,9 @@ STUB='{"sku":"HOT","location":"web","available":1,"on_hand":1}'
 stop() {
   for f in .wiremock.pid .mountebank.pid; do
     if [[ -f $f ]]; then
-      kill "$(cat "$f")" 2>/dev/null || true
+      # Each server runs in its own process group (setsid): stop the whole group,
+      # npx's node wrapper and the JVM or node server under it.
+      kill -- "-$(cat "$f")" 2>/dev/null || true
       rm -f "$f"
     fi
   done
@@ -48,15 +50,15 @@ wait_for() { # url
 }
 
 # WireMock: no request journal, so it does not grow per request (its fairest setting).
-npx --no-install wiremock --port "$WIREMOCK_PORT" --bind-address 127.0.0.1 \
-  --no-request-journal --disable-banner > wiremock.log 2>&1 &
+setsid npx --no-install wiremock --port "$WIREMOCK_PORT" --bind-address 127.0.0.1 \
+  --no-request-journal --disable-banner > wiremock.log 2>&1 < /dev/null &
 echo $! > .wiremock.pid
 wait_for "http://127.0.0.1:$WIREMOCK_PORT/__admin/mappings"
 curl -fsS -X POST "http://127.0.0.1:$WIREMOCK_PORT/__admin/mappings" \
   -H 'content-type: application/json' \
   -d "{\"request\":{\"method\":\"POST\",\"url\":\"/v1/inventory/adjust\"},\"response\":{\"status\":200,\"jsonBody\":$STUB}}" > /dev/null
 
-npx --no-install mb --port "$MB_PORT" --host 127.0.0.1 > mountebank.log 2>&1 &
+setsid npx --no-install mb --port "$MB_PORT" --host 127.0.0.1 > mountebank.log 2>&1 < /dev/null &
 echo $! > .mountebank.pid
 wait_for "http://127.0.0.1:$MB_PORT/imposters"
 curl -fsS -X POST "http://127.0.0.1:$MB_PORT/imposters" -H 'content-type: application/json' -d "{
