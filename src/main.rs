@@ -19,8 +19,9 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-mod demo_cmd;
+mod bench_cmd;
 mod certify_cmd;
+mod demo_cmd;
 mod engine_cmd;
 mod replay_cmd;
 mod report_cmd;
@@ -53,6 +54,8 @@ enum Command {
     Engine(engine_cmd::EngineArgs),
     /// Certify a connector process over real HTTP and write its certificate.
     Certify(certify_cmd::CertifyArgs),
+    /// Measure speed and memory against targets and peers; writes BENCHMARKS.md.
+    Bench(bench_cmd::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::Report(args) => return report_cmd::run(args),
         Command::Demo(args) => return demo_cmd::run(args),
         Command::Certify(args) => return certify_cmd::run(args),
+        Command::Bench(args) => return bench_cmd::run(args),
         Command::Schema => {
             use std::io::Write as _;
             let _ = std::io::stdout().write_all(omnisim_harness::suite::schema_json().as_bytes());
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Certify(args) => certify_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
         Command::Schema => ExitCode::SUCCESS,
     }
 }
@@ -133,6 +138,7 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
         api_key: args.api_key,
         seed: args.seed,
         retry_time_scale: args.webhook_retry_scale.max(1),
+        retention: omnisim_simulators::Retention::default(),
     };
     let running = match serve::start(config).await {
         Ok(r) => r,

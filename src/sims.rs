@@ -121,6 +121,7 @@ impl SimulatorsBuilder {
                     pay_port: 0,
                     api_key: self.api_key.clone(),
                     seed: self.seed,
+                    retention: Default::default(),
                     retry_time_scale: self.webhook_retry_scale,
                 })
                 .await

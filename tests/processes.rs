@@ -1,103 +1,10 @@
 //! `omnisim serve` and `omnisim engine` as real child processes on loopback:
 //! what a vendor sees. Readiness is polled; nothing sleeps a fixed time to wait.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod support;
 
-use serde_json::{Value, json};
-
-const KEY: &str = "test_key";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Spawns `omnisim ARGS`, returning it and its first stdout line.
-fn spawn(args: &[&str], envs: &[(&str, String)]) -> (Proc, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_omnisim"));
-    cmd.args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn omnisim");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("first line");
-    (Proc(child), line)
-}
-
-fn serve() -> (Proc, Value) {
-    let (p, line) = spawn(
-        &[
-            "serve",
-            "--pos-port",
-            "0",
-            "--shop-port",
-            "0",
-            "--pay-port",
-            "0",
-            "--json",
-        ],
-        &[],
-    );
-    (p, serde_json::from_str(&line).expect("URLs as JSON"))
-}
-
-async fn until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..600 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-async fn ready(c: &reqwest::Client, base: &str) {
-    until(&format!("{base}/healthz"), || async {
-        c.get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-}
-
-async fn post(c: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
-    let r = c
-        .post(url)
-        .bearer_auth(KEY)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(c: &reqwest::Client, url: String) -> Value {
-    c.get(url)
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
-}
+use serde_json::json;
+use support::{KEY, get, post, ready, serve, spawn, until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_clients_adjusting_one_sku_end_with_an_exact_count() {

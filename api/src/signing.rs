@@ -249,7 +249,8 @@ fn verify_stripe(
 }
 
 fn check_age(t: i64, now: DateTime<Utc>) -> Result<(), SignatureError> {
-    let age_secs = (now.timestamp() - t).abs();
+    // Saturating: a signed timestamp may be any i64, even i64::MIN.
+    let age_secs = now.timestamp().saturating_sub(t).saturating_abs();
     if age_secs > TOLERANCE_SECS {
         Err(SignatureError::Stale { age_secs })
     } else {

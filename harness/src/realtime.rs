@@ -180,6 +180,7 @@ impl RealWorld {
             pay_port: 0,
             api_key: API_KEY.into(),
             seed,
+            retention: Default::default(),
             retry_time_scale: scale.max(1),
         })
         .await

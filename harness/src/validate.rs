@@ -90,11 +90,16 @@ pub struct Loaded {
     pub settle: Duration,
 }
 
+/// 1-based line and column (in characters, as editors count) of a byte offset.
 fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(src.len());
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &src[..offset];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+    let col = before[line_start..].chars().count() + 1;
     (line, col)
 }
 

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::Notify;
 
 use crate::error::{SimError, SimResult};
-use crate::events::{Effects, EventLog};
+use crate::events::{EVENTS_MAX_AGE, Effects, EventLog};
 use crate::idempotency::IdempotencyStore;
 use crate::layers::RateLimiter;
 use crate::locations::Locations;
@@ -65,6 +65,33 @@ pub trait Platform: Default + Send + 'static {
     }
 }
 
+/// What a simulator keeps, and for how long, of what would otherwise grow
+/// forever: its event log and its idempotency keys. The defaults are the real
+/// platforms' (30 days of events, 24 h of keys); a long-running server under
+/// load also caps their counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Events older than this leave the feed (default 30 days).
+    pub events_max_age: Duration,
+    /// At most this many events are held (default: no cap besides age).
+    pub events_max: Option<usize>,
+    /// Idempotency keys older than this are forgotten (default 24 h).
+    pub keys_max_age: Duration,
+    /// At most this many keys are held; the oldest go first (default 200,000).
+    pub keys_max: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            events_max_age: EVENTS_MAX_AGE,
+            events_max: None,
+            keys_max_age: crate::idempotency::KEYS_MAX_AGE,
+            keys_max: crate::idempotency::MAX_KEYS,
+        }
+    }
+}
+
 /// How a simulator is built.
 #[derive(Clone)]
 pub struct CoreConfig {
@@ -96,6 +123,7 @@ pub struct Core {
     faults: Mutex<Faults>,
     pub(crate) rate: Mutex<RateLimiter>,
     pub(crate) idempotency: Mutex<IdempotencyStore>,
+    retention: Mutex<Retention>,
     /// Webhook subscriptions and delivery.
     pub webhooks: Webhooks,
 }
@@ -131,6 +159,7 @@ impl Core {
             faults: Mutex::new(Faults::default()),
             rate: Mutex::new(RateLimiter::default()),
             idempotency: Mutex::new(IdempotencyStore::default()),
+            retention: Mutex::new(Retention::default()),
             webhooks: Webhooks::new(config.webhook_transport, retry, config.retry_time_scale),
         }
     }
@@ -165,7 +194,8 @@ impl Core {
         *lock(&self.rng) = rng_for(self.platform, self.seed);
         *lock(&self.faults) = Faults::default();
         *lock(&self.rate) = RateLimiter::default();
-        *lock(&self.idempotency) = IdempotencyStore::default();
+        let r = *lock(&self.retention);
+        *lock(&self.idempotency) = IdempotencyStore::new(r.keys_max_age, r.keys_max);
         self.webhooks.reset();
     }
 }
@@ -242,6 +272,15 @@ impl<S: Platform> Simulator<S> {
             tokio::spawn(Arc::clone(&sim).run_timers());
         }
         sim
+    }
+
+    /// Sets how long events and idempotency keys are kept (kept across resets).
+    pub fn set_retention(&self, r: Retention) {
+        *lock(&self.core.retention) = r;
+        lock(&self.core.idempotency).set_limits(r.keys_max_age, r.keys_max);
+        lock(&self.inner)
+            .log
+            .set_retention(r.events_max_age, r.events_max);
     }
 
     /// Applies one transition atomically: due timers first, then `f`. On
@@ -341,14 +380,15 @@ impl<S: Platform> SimControl for Simulator<S> {
     }
 
     fn all_events(&self) -> Vec<omnisim_api::Event> {
-        lock(&self.inner).log.all().to_vec()
+        lock(&self.inner).log.all()
     }
 
     fn reset(&self) {
         {
             let mut inner = lock(&self.inner);
+            let r = *lock(&self.core.retention);
             inner.state = S::default();
-            inner.log = EventLog::new(S::NAME);
+            inner.log = EventLog::with_retention(S::NAME, r.events_max_age, r.events_max);
         }
         self.core.reset();
         self.wake.notify_one();

@@ -1,10 +1,16 @@
 //! The append-only event log behind each simulator's change feed and webhooks.
 //!
 //! A state machine describes a change as an [`EventDraft`]; committing it gives
-//! it the next `seq`, an id and the commit time. Events are never removed, so a
-//! poller that keeps its cursor never misses one.
+//! it the next `seq`, an id and the commit time. Like the real platforms' event
+//! APIs (Stripe keeps 30 days), the log keeps a bounded window: events older
+//! than the retention age, or past the retention count, are dropped from the
+//! front. `seq` numbers never change, so a poller within the window never
+//! misses one; a cursor from before the window resumes at its oldest event.
 
-use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
 use omnisim_api::{Event, EventPage};
 use serde::Serialize;
 
@@ -65,19 +71,57 @@ impl Effects {
     }
 }
 
+/// How long events stay readable by default: 30 days, as Stripe keeps them.
+pub const EVENTS_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
+
 /// The committed events of one simulator, in commit order.
 #[derive(Debug)]
 pub struct EventLog {
     id_prefix: &'static str,
-    events: Vec<Event>,
+    events: VecDeque<Event>,
+    /// Events dropped from the front: the held ones start at `dropped + 1`.
+    dropped: u64,
+    max_age: TimeDelta,
+    max_events: Option<usize>,
 }
 
 impl EventLog {
-    /// An empty log; event ids read `evt_<platform>_<seq>`.
+    /// An empty log keeping 30 days of events; event ids read `evt_<platform>_<seq>`.
     pub fn new(platform: &'static str) -> Self {
+        EventLog::with_retention(platform, EVENTS_MAX_AGE, None)
+    }
+
+    /// An empty log keeping events for `max_age`, and at most `max_events` of them.
+    pub fn with_retention(
+        platform: &'static str,
+        max_age: Duration,
+        max_events: Option<usize>,
+    ) -> Self {
         EventLog {
             id_prefix: platform,
-            events: Vec::new(),
+            events: VecDeque::new(),
+            dropped: 0,
+            max_age: TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX),
+            max_events: max_events.map(|m| m.max(1)),
+        }
+    }
+
+    /// Changes the retention; takes effect at the next append.
+    pub fn set_retention(&mut self, max_age: Duration, max_events: Option<usize>) {
+        self.max_age = TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX);
+        self.max_events = max_events.map(|m| m.max(1));
+    }
+
+    fn expire(&mut self, now: DateTime<Utc>) {
+        let horizon = now.checked_sub_signed(self.max_age);
+        while let Some(first) = self.events.front() {
+            let too_old = horizon.is_some_and(|h| first.occurred_at < h);
+            let too_many = self.max_events.is_some_and(|m| self.events.len() > m);
+            if !too_old && !too_many {
+                break;
+            }
+            self.events.pop_front();
+            self.dropped += 1;
         }
     }
 
@@ -85,7 +129,7 @@ impl EventLog {
     pub fn append(&mut self, drafts: Vec<EventDraft>, at: DateTime<Utc>) -> Vec<Event> {
         let mut out = Vec::with_capacity(drafts.len());
         for draft in drafts {
-            let seq = self.events.len() as u64 + 1;
+            let seq = self.len() as u64 + 1;
             let event = Event {
                 id: format!("evt_{}_{seq:08}", self.id_prefix),
                 seq,
@@ -93,23 +137,26 @@ impl EventLog {
                 occurred_at: at,
                 data: draft.data,
             };
-            self.events.push(event.clone());
+            self.events.push_back(event.clone());
             out.push(event);
+        }
+        if !out.is_empty() {
+            self.expire(at);
         }
         out
     }
 
     /// Events with `seq > after`, at most `limit` (capped at [`PAGE_LIMIT_MAX`]).
+    /// A cursor from before the retention window starts at the oldest held event.
     pub fn page(&self, after: u64, limit: usize) -> EventPage {
         let limit = limit.clamp(1, PAGE_LIMIT_MAX);
-        let start = usize::try_from(after)
+        let total = self.len() as u64;
+        let start = usize::try_from(after.saturating_sub(self.dropped))
             .unwrap_or(usize::MAX)
             .min(self.events.len());
         let end = start.saturating_add(limit).min(self.events.len());
-        let events = self.events[start..end].to_vec();
-        let next = events
-            .last()
-            .map_or(after.min(self.events.len() as u64), |e| e.seq);
+        let events: Vec<Event> = self.events.range(start..end).cloned().collect();
+        let next = events.last().map_or(after.min(total), |e| e.seq);
         EventPage {
             events,
             next_cursor: next.to_string(),
@@ -117,19 +164,24 @@ impl EventLog {
         }
     }
 
-    /// Every event, oldest first.
-    pub fn all(&self) -> &[Event] {
-        &self.events
+    /// Every event held, oldest first.
+    pub fn all(&self) -> Vec<Event> {
+        self.events.iter().cloned().collect()
     }
 
-    /// How many events were committed.
+    /// How many events were committed, held or dropped.
     pub fn len(&self) -> usize {
+        self.events.len() + usize::try_from(self.dropped).unwrap_or(usize::MAX)
+    }
+
+    /// How many events are held now.
+    pub fn held(&self) -> usize {
         self.events.len()
     }
 
     /// True when nothing was committed.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.len() == 0
     }
 }
 
@@ -161,5 +213,27 @@ mod tests {
         assert!(p3.events.is_empty());
         assert_eq!(p3.next_cursor, "5");
         assert_eq!(log.all()[0].id, "evt_pos_00000001");
+    }
+
+    #[test]
+    fn retention_drops_the_oldest_and_keeps_seq_numbers() {
+        let at = DateTime::from_timestamp(0, 0).unwrap();
+        let mut log = EventLog::with_retention("pos", Duration::from_secs(3600), Some(3));
+        let draft = || EventDraft {
+            kind: "sale.created",
+            data: serde_json::json!({}),
+        };
+        log.append((0..5).map(|_| draft()).collect(), at);
+        assert_eq!((log.len(), log.held()), (5, 3));
+        let p = log.page(0, 10);
+        assert_eq!(
+            p.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        assert_eq!(log.page(4, 10).events[0].seq, 5);
+        // Two hours later, everything before is past the age window.
+        log.append(vec![draft()], at + TimeDelta::hours(2));
+        assert_eq!(log.all().iter().map(|e| e.seq).collect::<Vec<_>>(), [6]);
+        assert_eq!(log.page(5, 10).events[0].id, "evt_pos_00000006");
     }
 }

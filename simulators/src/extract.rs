@@ -45,7 +45,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SimError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        shape_error(&path, &inner.to_string(), inner.classify())
+        let mut class = inner.classify();
+        let mut message = inner.to_string();
+        // serde_json reports some type errors (a `null` or an array where an
+        // enum goes) as syntax errors; valid JSON makes them shape errors.
+        if class == serde_json::error::Category::Syntax
+            && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
+        {
+            class = serde_json::error::Category::Data;
+            message = format!("invalid value for `{path}`: {message}");
+        }
+        shape_error(&path, &message, class)
     })
 }
 

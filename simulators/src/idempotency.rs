@@ -10,8 +10,9 @@
 //!
 //! Keys are scoped by API key and bounded in number and age.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -27,13 +28,16 @@ use crate::extract::BODY_LIMIT_BYTES;
 
 /// How long a stored answer is replayed.
 pub const RETENTION_HOURS: i64 = 24;
+/// [`RETENTION_HOURS`] as a duration: the default key window.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(RETENTION_HOURS as u64 * 3600);
 /// The most keys kept; the oldest go first past this.
 pub const MAX_KEYS: usize = 200_000;
 /// Longest key accepted, as Stripe allows.
 pub const MAX_KEY_LEN: usize = 255;
 
 type Fingerprint = [u8; 32];
-type Scope = (String, String);
+/// (API key, idempotency key), shared by the map and the age queue.
+type Scope = Arc<(String, String)>;
 
 #[derive(Clone, Debug)]
 enum Entry {
@@ -49,10 +53,21 @@ enum Entry {
 }
 
 /// Stored answers by (API key, idempotency key).
-#[derive(Debug, Default)]
+///
+/// A hash map: it is only ever looked up, never iterated, so its order cannot
+/// leak into a run.
+#[derive(Debug)]
 pub struct IdempotencyStore {
-    entries: BTreeMap<Scope, (DateTime<Utc>, Entry)>,
+    entries: HashMap<Scope, (DateTime<Utc>, Entry)>,
     by_age: VecDeque<(DateTime<Utc>, Scope)>,
+    max_age: TimeDelta,
+    max_keys: usize,
+}
+
+impl Default for IdempotencyStore {
+    fn default() -> Self {
+        IdempotencyStore::new(KEYS_MAX_AGE, MAX_KEYS)
+    }
 }
 
 /// What to do with an incoming keyed request.
@@ -67,13 +82,29 @@ pub enum Begin {
 }
 
 impl IdempotencyStore {
+    /// An empty store keeping keys for `max_age`, at most `max_keys` of them.
+    pub fn new(max_age: Duration, max_keys: usize) -> Self {
+        IdempotencyStore {
+            entries: HashMap::new(),
+            by_age: VecDeque::new(),
+            max_age: TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX),
+            max_keys: max_keys.max(1),
+        }
+    }
+
+    /// Changes the window; takes effect at the next request.
+    pub fn set_limits(&mut self, max_age: Duration, max_keys: usize) {
+        self.max_age = TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX);
+        self.max_keys = max_keys.max(1);
+    }
+
     fn expire(&mut self, now: DateTime<Utc>) {
-        let horizon = now - TimeDelta::hours(RETENTION_HOURS);
+        let horizon = now.checked_sub_signed(self.max_age);
         while let Some((at, scope)) = self.by_age.front() {
-            if *at > horizon && self.by_age.len() <= MAX_KEYS {
+            if horizon.is_none_or(|h| *at > h) && self.by_age.len() <= self.max_keys {
                 break;
             }
-            let (at, scope) = (*at, scope.clone());
+            let (at, scope) = (*at, Arc::clone(scope));
             self.by_age.pop_front();
             if self.entries.get(&scope).is_some_and(|(t, _)| *t == at) {
                 self.entries.remove(&scope);
@@ -118,7 +149,7 @@ impl IdempotencyStore {
             }
             None => {
                 self.entries
-                    .insert(scope.clone(), (now, Entry::InFlight { fingerprint }));
+                    .insert(Arc::clone(&scope), (now, Entry::InFlight { fingerprint }));
                 self.by_age.push_back((now, scope));
                 Begin::Proceed
             }
@@ -230,9 +261,9 @@ pub async fn layer(State(core): State<Arc<Core>>, req: Request, next: Next) -> R
         h.update(&bytes);
         h.finalize().into()
     };
-    let scope = (api_key, key);
+    let scope: Scope = Arc::new((api_key, key));
     let now = core.clock.now();
-    let begin = lock(&core.idempotency).begin(scope.clone(), fingerprint, now);
+    let begin = lock(&core.idempotency).begin(Arc::clone(&scope), fingerprint, now);
     match begin {
         Begin::Replay(response) => return response,
         Begin::Refuse(e) => return e.into_response(),
@@ -240,7 +271,7 @@ pub async fn layer(State(core): State<Arc<Core>>, req: Request, next: Next) -> R
     }
     let mut guard = InFlightGuard {
         core: Arc::clone(&core),
-        scope: Some(scope.clone()),
+        scope: Some(Arc::clone(&scope)),
     };
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))

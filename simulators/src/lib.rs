@@ -54,7 +54,7 @@ pub mod webhooks;
 
 mod world;
 
-pub use crate::core::{Core, CoreConfig, Platform, SimControl, Simulator};
+pub use crate::core::{Core, CoreConfig, Platform, Retention, SimControl, Simulator};
 pub use crate::error::{ErrorKind, SimError, SimResult};
 pub use crate::events::{Effects, EventDraft};
 pub use crate::world::{Simulators, SimulatorsConfig};

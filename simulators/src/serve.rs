@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::core::Retention;
 use crate::world::{Simulators, SimulatorsConfig};
 
 /// How `omnisim serve` runs.
@@ -34,6 +35,8 @@ pub struct ServeConfig {
     pub seed: u64,
     /// Divisor of webhook retry delays: 60 turns minutes into seconds.
     pub retry_time_scale: u32,
+    /// What the simulators keep of events and idempotency keys.
+    pub retention: Retention,
 }
 
 /// The base URLs of running simulators, as printed at start.
@@ -89,6 +92,7 @@ pub async fn start(config: ServeConfig) -> std::io::Result<Running> {
         pay_url: urls.pay.clone(),
         retry_time_scale: config.retry_time_scale,
     });
+    sims.set_retention(config.retention);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     for (listener, router) in [

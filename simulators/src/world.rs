@@ -6,7 +6,7 @@ use axum::Router;
 use omnisim_api::pay::PayClient;
 use omnisim_api::{ApiClient, Clock, Transport};
 
-use crate::core::{CoreConfig, Simulator};
+use crate::core::{CoreConfig, Retention, Simulator};
 use crate::pay::PayState;
 use crate::pos::PosState;
 use crate::shop::ShopState;
@@ -62,6 +62,13 @@ impl Simulators {
             pay: Simulator::new(core(3)),
             pay_client,
         }
+    }
+
+    /// Sets what all three keep of events and idempotency keys.
+    pub fn set_retention(&self, r: Retention) {
+        self.pos.set_retention(r);
+        self.shop.set_retention(r);
+        self.pay.set_retention(r);
     }
 
     /// The POS router.
