@@ -20,6 +20,7 @@ macro_rules! say {
 pub(crate) use say;
 
 mod engine_cmd;
+mod explore_cmd;
 mod replay_cmd;
 mod report_cmd;
 mod run_cmd;
@@ -41,6 +42,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Rerun one scenario with a seed and print its timeline and verdicts.
     Replay(replay_cmd::ReplayArgs),
+    /// Generate random scenarios with faults, run them, and shrink the first failure.
+    Explore(explore_cmd::ExploreArgs),
     /// Print the JSON Schema of scenario files (scenarios/schema.json).
     Schema,
     /// Work with saved results: merge shards.
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Run(args) => return run_cmd::run(args),
         Command::Replay(args) => return replay_cmd::run(args),
+        Command::Explore(args) => return explore_cmd::run(args),
         Command::Report(args) => return report_cmd::run(args),
         Command::Schema => {
             use std::io::Write as _;
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Command::Engine(args) => runtime.block_on(engine_cmd::run(args)),
         Command::Run(args) => run_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
+        Command::Explore(args) => explore_cmd::run(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Schema => ExitCode::SUCCESS,
     }

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod checkers;
+pub mod explore;
 pub mod history;
 pub mod runner;
 pub mod scenario;
