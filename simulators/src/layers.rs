@@ -207,7 +207,19 @@ pub async fn faults(State(core): State<Arc<Core>>, req: Request, next: Next) -> 
     let mut response = match plan.reject {
         Some(e) => e.into_response(),
         None => {
-            let response = next.run(req).await;
+            // Once accepted, a request runs to completion even if its caller
+            // hangs up, as a platform's own transaction does: a client that
+            // times out must not leave half a checkout behind (an
+            // authorization at the gateway without its order).
+            let response = match tokio::spawn(next.run(req)).await {
+                Ok(r) => r,
+                Err(_) => SimError::new(
+                    ErrorKind::Unavailable,
+                    "internal_error",
+                    "the request failed inside the simulator",
+                )
+                .into_response(),
+            };
             match plan.timeout {
                 Some(hang) => {
                     // Applied, but the answer never comes back in time.
