@@ -13,7 +13,12 @@ use omnisim_harness::history::{Entry, OpType};
 use omnisim_harness::{suite, validate};
 use omnisim_reports::Status;
 
-fn config(engine: EngineChoice, faults: FaultProfile, cases: u64, max_steps: usize) -> ExploreConfig {
+fn config(
+    engine: EngineChoice,
+    faults: FaultProfile,
+    cases: u64,
+    max_steps: usize,
+) -> ExploreConfig {
     ExploreConfig {
         seed: 1,
         budget: Budget::Cases(cases),
@@ -26,7 +31,7 @@ fn config(engine: EngineChoice, faults: FaultProfile, cases: u64, max_steps: usi
         check_determinism: false,
         jobs: 1,
         shrink: ShrinkLimits {
-            max_runs: 400,
+            max_runs: 250,
             max_time: std::time::Duration::from_secs(300),
         },
         checks: Vec::new(),
@@ -44,12 +49,17 @@ fn no_finding(report: &explore::Report) {
 
 #[test]
 fn naive_set_strategy_oversells_and_shrinks_to_at_most_six_steps() {
-    let mut c = config(EngineChoice::Naive, FaultProfile::None, 100, 12);
+    let mut c = config(EngineChoice::Naive, FaultProfile::None, 100, 10);
     c.checks = vec!["no_oversell".into()];
     let report = explore::explore(&c, &|_| {});
-    let found = report.found.expect("the naive engine oversells within 100 cases");
+    let found = report
+        .found
+        .expect("the naive engine oversells within 100 cases");
     assert!(
-        found.violations.iter().any(|v| v.starts_with("no_oversell")),
+        found
+            .violations
+            .iter()
+            .any(|v| v.starts_with("no_oversell")),
         "{:?}",
         found.violations
     );
@@ -84,10 +94,10 @@ fn naive_set_strategy_oversells_and_shrinks_to_at_most_six_steps() {
 #[test]
 fn default_strategy_survives_random_windows_of_every_fault() {
     let report = explore::explore(
-        &config(EngineChoice::Default, FaultProfile::Random, 250, 12),
+        &config(EngineChoice::Default, FaultProfile::Random, 200, 10),
         &|_| {},
     );
-    assert_eq!(report.cases, 250);
+    assert_eq!(report.cases, 200);
     no_finding(&report);
 }
 
@@ -96,16 +106,16 @@ fn default_strategy_keeps_every_invariant_on_a_fault_heavy_day() {
     // 20 % of webhooks dropped, 20 % duplicated, reordered, 5 % of API calls
     // 5xx, and the engine crashing every 10 simulated minutes.
     let report = explore::explore(
-        &config(EngineChoice::Default, FaultProfile::Heavy, 25, 30),
+        &config(EngineChoice::Default, FaultProfile::Heavy, 15, 25),
         &|_| {},
     );
-    assert_eq!(report.cases, 25);
+    assert_eq!(report.cases, 15);
     no_finding(&report);
 }
 
 #[test]
 fn determinism_guard_every_case_runs_twice_to_the_same_bytes() {
-    let mut c = config(EngineChoice::Default, FaultProfile::Random, 200, 8);
+    let mut c = config(EngineChoice::Default, FaultProfile::Random, 200, 4);
     c.seed = 7;
     c.check_determinism = true;
     let report = explore::explore(&c, &|_| {});
@@ -174,11 +184,12 @@ fn a_partition_cuts_the_connector_off_and_costs_an_oversell() {
     assert_eq!(j.result.status, Status::Pass, "{:?}", j.result.reasons);
     let cut = entries
         .iter()
-        .filter(|e| {
-            matches!(e, Entry::Http { error: Some(m), .. } if m.contains("partitioned"))
-        })
+        .filter(|e| matches!(e, Entry::Http { error: Some(m), .. } if m.contains("partitioned")))
         .count();
-    assert!(cut > 10, "the connector's polls and the POS webhooks were cut: {cut}");
+    assert!(
+        cut > 10,
+        "the connector's polls and the POS webhooks were cut: {cut}"
+    );
     // The clerk's own sale went through: only the connector was cut off.
     assert!(entries.iter().any(|e| matches!(
         e,
@@ -208,8 +219,14 @@ fn a_rotated_secret_signs_twice_during_the_overlap_only() {
             }
         }
     }
-    assert!(!before.is_empty() && before.iter().all(|s| *s == Some(200)), "{before:?}");
-    assert!(!after.is_empty() && after.iter().all(|s| *s == Some(401)), "{after:?}");
+    assert!(
+        !before.is_empty() && before.iter().all(|s| *s == Some(200)),
+        "{before:?}"
+    );
+    assert!(
+        !after.is_empty() && after.iter().all(|s| *s == Some(401)),
+        "{after:?}"
+    );
     assert_eq!(status(&j, "ledger_reconciles"), Status::Pass);
 }
 
@@ -238,8 +255,10 @@ fn duplicate_deliveries_arrive_twice_and_apply_once() {
     assert_eq!(j.result.status, Status::Pass, "{:?}", j.result.reasons);
     let pos_events_in_window = entries
         .iter()
-        .filter(|e| matches!(e, Entry::Event { platform, event, .. }
-            if platform == "pos" && event.occurred_at.format("%H").to_string() == "10"))
+        .filter(|e| {
+            matches!(e, Entry::Event { platform, event, .. }
+            if platform == "pos" && event.occurred_at.format("%H").to_string() == "10")
+        })
         .count();
     let deliveries = http(&entries, "http://engine.sim/webhooks/pos").len();
     assert!(pos_events_in_window > 0);
@@ -288,11 +307,15 @@ action = "rotate"
         .map(ToString::to_string)
         .collect();
     assert!(
-        errors.iter().any(|e| e.contains("`nemesis` `partition` needs `duration`")),
+        errors
+            .iter()
+            .any(|e| e.contains("`nemesis` `partition` needs `duration`")),
         "{errors:?}"
     );
     assert!(
-        errors.iter().any(|e| e.contains("`nemesis` `rotate` needs `target`")),
+        errors
+            .iter()
+            .any(|e| e.contains("`nemesis` `rotate` needs `target`")),
         "{errors:?}"
     );
 }

@@ -75,6 +75,16 @@ impl EngineChoice {
         }
     }
 
+    /// How long a case settles: every fault window has closed when settling
+    /// starts, and a connector that reconciles every minute needs far less
+    /// than the default half hour; a 15-minute poll needs the half hour.
+    pub fn settle(self) -> Option<String> {
+        match self {
+            EngineChoice::Naive | EngineChoice::Poll => None,
+            _ => Some("10m".into()),
+        }
+    }
+
     /// The `[connector] engine = …` value of the scenario file.
     pub fn engine_toml(self) -> Option<String> {
         let s = match self {
@@ -135,6 +145,7 @@ pub fn run_case(
         name: format!("Explored case (seed {seed}, strategy {})", engine.name()),
         engine: engine.engine_toml(),
         sla: engine.sla(),
+        settle: engine.settle(),
         ..Header::default()
     };
     let rendered = render(plan, seed, profile, &header);

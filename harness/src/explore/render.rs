@@ -29,6 +29,8 @@ pub struct Header {
     /// Service levels (`[sla]` stock and catalog), when not the defaults: a
     /// polling connector is held to what its interval allows.
     pub sla: Option<String>,
+    /// How long the world settles after the last step, when not the default.
+    pub settle: Option<String>,
     /// Error codes expected of steps, by rendered step number (0-based).
     pub expect_errors: std::collections::BTreeMap<usize, String>,
 }
@@ -103,6 +105,9 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     let _ = writeln!(out, "name = {}", quote(&header.name));
     let _ = writeln!(out, "tags = [\"explore\", \"regression\"]");
     let _ = writeln!(out, "seed = {seed}");
+    if let Some(settle) = &header.settle {
+        let _ = writeln!(out, "settle = \"{settle}\"");
+    }
     if let Some(sla) = &header.sla {
         let _ = writeln!(out, "sla = {{ stock = \"{sla}\", catalog = \"{sla}\" }}");
     }

@@ -178,6 +178,7 @@ pub fn shrink(
         comments: comments(config, index, seed, original_steps, &best_result, runs),
         engine: config.engine.engine_toml(),
         sla: config.engine.sla(),
+        settle: config.engine.settle(),
         expect_errors: best_result.refused.clone(),
     };
     let rendered = render(&best, seed, profile, &header);
