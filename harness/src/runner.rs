@@ -672,7 +672,9 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 from_state: from,
                 to_state: to,
                 occurred_at: with_world(ctx, |w| w.clock.now()),
-                reference: None,
+                // Names the step, so an unanswered write can be found in the
+                // platform's log (see `truth::resolve_unknown`).
+                reference: Some(key.clone()),
                 order_ref: None,
             };
             let counts = pos
@@ -809,7 +811,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 delta: step.quantity.unwrap_or(0),
                 reason: "received".into(),
                 change_from: None,
-                reference: None,
+                reference: Some(key.clone()),
             };
             let level = shop
                 .adjust(&body, Some(&key))

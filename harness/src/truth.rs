@@ -321,8 +321,9 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
 /// timed out), resolved from what the platforms recorded, as a Jepsen checker
 /// resolves indeterminate operations: an order, sale, return, pickup or
 /// fulfilment that the platform's event log shows was applied counts as done,
-/// with the platform's record as its value. Keyed by history index. Stock
-/// writes (receive, adjust, count, waste) that timed out stay unknown.
+/// with the platform's record as its value; so does a stock write (receive,
+/// waste, count, adjust) whose change the platform logged under the step's
+/// reference. Keyed by history index.
 pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serde_json::Value> {
     let mut out = BTreeMap::new();
     let events: Vec<(&str, &omnisim_api::Event)> = history
@@ -437,6 +438,18 @@ pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serd
                         && ev.kind == "orders/fulfilled"
                         && order.is_some()
                         && id.as_str() == order.as_deref().unwrap_or_default()
+                }
+                // Stock writes name their step in `reference` (the runner
+                // sets it to the step's idempotency key).
+                ("pos", "receive" | "waste" | "count") => {
+                    *platform == "pos"
+                        && ev.kind == "inventory.count.updated"
+                        && d["cause"]["reference"].as_str() == Some(&format!("step-{step}"))
+                }
+                ("staff", "adjust") => {
+                    *platform == "shop"
+                        && ev.kind == "inventory_levels/update"
+                        && d["cause"]["reference"].as_str() == Some(&format!("step-{step}"))
                 }
                 _ => false,
             }
