@@ -141,11 +141,24 @@ pub fn run_case(
     profile: FaultProfile,
     check_determinism: bool,
 ) -> CaseResult {
+    run_case_pruned(plan, seed, engine, profile, check_determinism, false)
+}
+
+/// [`run_case`], optionally listing only the SKUs some step names.
+pub fn run_case_pruned(
+    plan: &Plan,
+    seed: u64,
+    engine: EngineChoice,
+    profile: FaultProfile,
+    check_determinism: bool,
+    prune_skus: bool,
+) -> CaseResult {
     let header = Header {
         name: format!("Explored case (seed {seed}, strategy {})", engine.name()),
         engine: engine.engine_toml(),
         sla: engine.sla(),
         settle: engine.settle(),
+        prune_skus,
         ..Header::default()
     };
     let rendered = render(plan, seed, profile, &header);

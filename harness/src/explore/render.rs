@@ -31,6 +31,8 @@ pub struct Header {
     pub sla: Option<String>,
     /// How long the world settles after the last step, when not the default.
     pub settle: Option<String>,
+    /// List only the SKUs some step names (shrinking's last pass).
+    pub prune_skus: bool,
     /// Error codes expected of steps, by rendered step number (0-based).
     pub expect_errors: std::collections::BTreeMap<usize, String>,
 }
@@ -130,6 +132,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     }
     let _ = writeln!(out, "]");
     let mut skus = Vec::new();
+    let mut catalog = Vec::new();
     for (i, item) in plan.items.iter().enumerate() {
         let noun = PRODUCTS[(seed as usize + i * 5) % PRODUCTS.len()];
         let brand: String = LastName().fake_with_rng(&mut rng);
@@ -142,23 +145,20 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         if plan.warehouse {
             stock.push(format!("warehouse = {}", item.stock[2]));
         }
-        let _ = writeln!(out);
-        let _ = writeln!(out, "[[merchant.catalog]]");
-        let _ = writeln!(out, "sku = \"{sku}\"");
-        let _ = writeln!(out, "title = {}", quote(&title));
+        let mut text = String::new();
+        let _ = writeln!(text);
+        let _ = writeln!(text, "[[merchant.catalog]]");
+        let _ = writeln!(text, "sku = \"{sku}\"");
+        let _ = writeln!(text, "title = {}", quote(&title));
         let _ = writeln!(
-            out,
+            text,
             "price = \"{}.{:02}\"",
             item.price_cents / 100,
             item.price_cents % 100
         );
-        let _ = writeln!(out, "stock = {{ {} }}", stock.join(", "));
+        let _ = writeln!(text, "stock = {{ {} }}", stock.join(", "));
+        catalog.push(text);
         skus.push(sku);
-    }
-    if let Some(engine) = &header.engine {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "[connector]");
-        let _ = writeln!(out, "engine = {engine}");
     }
 
     // Steps, with absolute times.
@@ -361,6 +361,25 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         // Stable: at equal times the business step keeps its place first.
         body.sort_by_key(|(at, _)| *at);
     }
+    // The catalog: every SKU, or with `prune_skus` only those a step names.
+    let named = |sku: &str| {
+        body.iter().any(|(_, text)| {
+            text.contains(&format!(" {sku} = ")) || text.contains(&format!("\"{sku}\""))
+        })
+    };
+    let mut listed = 0;
+    for (i, (sku, text)) in skus.iter().zip(&catalog).enumerate() {
+        let last_chance = i + 1 == skus.len() && listed == 0;
+        if !header.prune_skus || named(sku) || last_chance {
+            out.push_str(text);
+            listed += 1;
+        }
+    }
+    if let Some(engine) = &header.engine {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[connector]");
+        let _ = writeln!(out, "engine = {engine}");
+    }
     let steps = body.len();
     for (i, (at, text)) in body.into_iter().enumerate() {
         let _ = writeln!(out);
@@ -374,7 +393,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     Rendered {
         toml: out,
         steps,
-        skus: skus.len(),
+        skus: listed,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use super::case::{CaseResult, run_case};
+use super::case::{CaseResult, run_case, run_case_pruned};
 use super::plan::{Plan, Shape, plan};
 use super::render::{Header, render};
 use super::{ExploreConfig, FaultProfile};
@@ -158,6 +158,18 @@ pub fn shrink(
             }
         }
     }
+    // Last pass: list only the SKUs a step names, if the failure survives it
+    // (dropping a SKU from the plan would renumber the others).
+    let mut prune_skus = false;
+    if within(runs) {
+        runs += 1;
+        let mut r = run_case_pruned(&best, seed, config.engine, profile, nondeterministic, true);
+        r.keep_checks(&config.checks);
+        if still_fails(&r) && r.rendered.skus < best_result.rendered.skus {
+            prune_skus = true;
+            best_result = r;
+        }
+    }
     // The final file: annotate refused steps so that `omnisim run` fails on
     // the invariant alone, not on a customer turned away by design.
     let header = Header {
@@ -180,6 +192,7 @@ pub fn shrink(
         sla: config.engine.sla(),
         settle: config.engine.settle(),
         expect_errors: best_result.refused.clone(),
+        prune_skus,
     };
     let rendered = render(&best, seed, profile, &header);
     Found {
