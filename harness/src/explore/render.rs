@@ -417,10 +417,10 @@ fn fault_table(kind: FaultKind, minutes: u8) -> String {
         FaultKind::WebhookDuplicate => format!(
             "{{ webhooks = {{ duplicate_rate = {:.2}, duplicate_simultaneous = {} }} }}",
             0.2 + 0.8 * strength,
-            minutes % 2 == 0
+            minutes.is_multiple_of(2)
         ),
         FaultKind::WebhookDrop => {
-            if minutes % 2 == 0 {
+            if minutes.is_multiple_of(2) {
                 format!(
                     "{{ webhooks = {{ drop_rate = {:.2}, redeliver_dropped_after_ms = 30000 }} }}",
                     0.2 + 0.8 * strength
