@@ -23,6 +23,7 @@ mod bench_cmd;
 mod certify_cmd;
 mod demo_cmd;
 mod engine_cmd;
+mod explore_cmd;
 mod replay_cmd;
 mod report_cmd;
 mod run_cmd;
@@ -44,6 +45,8 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Rerun one scenario with a seed and print its timeline and verdicts.
     Replay(replay_cmd::ReplayArgs),
+    /// Generate random scenarios with faults, run them, and shrink the first failure.
+    Explore(explore_cmd::ExploreArgs),
     /// Print the JSON Schema of scenario files (scenarios/schema.json).
     Schema,
     /// Show a merchant a failure and its fix: the naive setup, then the recommended one.
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Run(args) => return run_cmd::run(args),
         Command::Replay(args) => return replay_cmd::run(args),
+        Command::Explore(args) => return explore_cmd::run(args),
         Command::Report(args) => return report_cmd::run(args),
         Command::Demo(args) => return demo_cmd::run(args),
         Command::Certify(args) => return certify_cmd::run(args),
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
         Command::Engine(args) => runtime.block_on(engine_cmd::run(args)),
         Command::Run(args) => run_cmd::run(args),
         Command::Replay(args) => replay_cmd::run(args),
+        Command::Explore(args) => explore_cmd::run(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Certify(args) => certify_cmd::run(args),

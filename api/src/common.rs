@@ -184,6 +184,11 @@ pub struct Faults {
     pub rate_limit: Option<RateLimit>,
     /// Faults on outgoing webhooks.
     pub webhooks: WebhookFaults,
+    /// Clock skew: the platform stamps its events' `occurred_at` this many
+    /// milliseconds ahead of true time (behind when negative), as a platform
+    /// whose clock drifts does. Its timers and the data it returns are not
+    /// affected.
+    pub clock_skew_ms: i64,
 }
 
 /// `POST /_control/clock`: move simulated time forward (for expiries and

@@ -250,10 +250,15 @@ impl Engine {
         let url = self.webhook_url(p);
         let existing = self.with_state(|s| s.subscriptions.get(&p).cloned());
         let client = self.client(p);
-        let listed = client.subscriptions().await.map_err(|e| EngineError::Api {
-            doing: format!("listing {} subscriptions", p.name()),
-            source: e,
-        })?;
+        // Start-up rides out transient failures like every other call: one
+        // 503 while listing must not leave a restarted connector dead.
+        let listed = self
+            .call(|| client.subscriptions())
+            .await
+            .map_err(|e| EngineError::Api {
+                doing: format!("listing {} subscriptions", p.name()),
+                source: e,
+            })?;
         if let Some(rec) = existing
             && rec.url == url
             && listed.data.iter().any(|s| {
@@ -262,14 +267,15 @@ impl Engine {
         {
             return Ok(());
         }
-        let created = client
-            .subscribe(
-                &CreateWebhookSubscription {
-                    url: url.clone(),
-                    topics: vec!["*".into()],
-                },
-                None,
-            )
+        // Keyed, so a retry after a lost answer does not subscribe twice; the
+        // key moves on with every subscription the platform already lists.
+        let key = format!("subscribe-{}-{}", p.name(), listed.data.len());
+        let body = CreateWebhookSubscription {
+            url: url.clone(),
+            topics: vec!["*".into()],
+        };
+        let created = self
+            .call(|| client.subscribe(&body, Some(&key)))
             .await
             .map_err(|e| EngineError::Api {
                 doing: format!("subscribing to {} webhooks", p.name()),
@@ -292,9 +298,9 @@ impl Engine {
     async fn feed_head(&self, p: Plat) -> Result<u64, EngineError> {
         let mut cursor: Option<String> = None;
         loop {
+            let client = self.client(p);
             let page = self
-                .client(p)
-                .events(cursor.as_deref(), 1000)
+                .call(|| client.events(cursor.as_deref(), 1000))
                 .await
                 .map_err(|e| EngineError::Api {
                     doing: format!("reading the {} feed", p.name()),

@@ -14,6 +14,7 @@
 
 pub mod certify;
 pub mod checkers;
+pub mod explore;
 pub mod history;
 pub mod realtime;
 pub mod runner;

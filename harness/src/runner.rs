@@ -775,7 +775,9 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 from_state: from,
                 to_state: to,
                 occurred_at: with_world(ctx, |w| w.clock().now()),
-                reference: None,
+                // Names the step, so an unanswered write can be found in the
+                // platform's log (see `truth::resolve_unknown`).
+                reference: Some(key.clone()),
                 order_ref: None,
             };
             let counts = pos
@@ -912,7 +914,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 delta: step.quantity.unwrap_or(0),
                 reason: "received".into(),
                 change_from: None,
-                reference: None,
+                reference: Some(key.clone()),
             };
             let level = shop
                 .adjust(&body, Some(&key))
@@ -1083,6 +1085,65 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 }
                 Err(e) => Err(Failed::Unknown(e.to_string())),
             }
+        }
+        ("nemesis", "partition") => {
+            // Validation makes `target` and `duration` present.
+            let target = step
+                .target
+                .as_ref()
+                .map(|t| t.get_ref().clone())
+                .unwrap_or_else(|| "pos".into());
+            let d = step
+                .duration
+                .as_ref()
+                .and_then(|d| parse_duration(d.get_ref()))
+                .unwrap_or_default();
+            if let Err(why) = ctx.world.set_partitioned(&target, true) {
+                return Err(Failed::Refused(
+                    "unsupported".into(),
+                    serde_json::json!({ "error": "unsupported", "message": why }),
+                ));
+            }
+            tokio::time::sleep(ctx.world.scaled(d)).await;
+            let _ = ctx.world.set_partitioned(&target, false);
+            ok(
+                &serde_json::json!({ "partitioned": target, "healed_after_ms": d.as_millis() as u64 }),
+            )
+        }
+        ("nemesis", "rotate") => {
+            // The platform issues a new webhook secret and signs with both for
+            // the overlap (`duration`, 24 h by default). The connector is not
+            // told the new one: after the overlap it must cope without webhooks.
+            let target = step
+                .target
+                .as_ref()
+                .map(|t| t.get_ref().clone())
+                .unwrap_or_else(|| "pos".into());
+            let overlap = step
+                .duration
+                .as_ref()
+                .and_then(|d| parse_duration(d.get_ref()))
+                .unwrap_or(Duration::from_secs(86_400));
+            let client = match target.as_str() {
+                "shop" => shop.0.clone(),
+                "pay" => pay.0.clone(),
+                _ => pos.0.clone(),
+            };
+            let subs = client.subscriptions().await.map_err(|e| failed(&e))?;
+            let mut rotated = Vec::new();
+            for sub in subs.data {
+                let body = omnisim_api::common::RotateSecret {
+                    overlap_secs: Some(overlap.as_secs()),
+                };
+                let r = client
+                    .rotate_secret(&sub.id, &body)
+                    .await
+                    .map_err(|e| failed(&e))?;
+                rotated.push(r.id);
+            }
+            ok(
+                &serde_json::json!({ "target": target, "rotated": rotated, "overlap_secs": overlap.as_secs() }),
+            )
         }
         ("nemesis", "restart") => {
             restart(ctx).await?;

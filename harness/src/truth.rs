@@ -155,6 +155,7 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
         .collect();
     cancellations.sort();
     let mut next_cancellation = 0;
+    let resolved = resolve_unknown(loaded, history);
     for e in history {
         if let Entry::Op { time, .. } = e {
             while let Some((at, order)) = cancellations.get(next_cancellation)
@@ -167,7 +168,7 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
         let Entry::Op {
             index,
             time,
-            kind: OpType::Ok,
+            kind,
             f,
             value,
             process,
@@ -175,6 +176,14 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
         } = e
         else {
             continue;
+        };
+        let value = match kind {
+            OpType::Ok => value,
+            OpType::Info => match resolved.get(index) {
+                Some(v) => v,
+                None => continue,
+            },
+            _ => continue,
         };
         let actor = process.split(':').next().unwrap_or_default();
         match (actor, f.as_str()) {
@@ -306,6 +315,159 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
         t.claims.remove(order);
     }
     t
+}
+
+/// Operations whose outcome the actor never learned (`info`: the request
+/// timed out), resolved from what the platforms recorded, as a Jepsen checker
+/// resolves indeterminate operations: an order, sale, return, pickup or
+/// fulfilment that the platform's event log shows was applied counts as done,
+/// with the platform's record as its value; so does a stock write (receive,
+/// waste, count, adjust) whose change the platform logged under the step's
+/// reference. Keyed by history index.
+pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    let events: Vec<(&str, &omnisim_api::Event)> = history
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Event {
+                platform, event, ..
+            } => Some((platform.as_str(), event)),
+            _ => None,
+        })
+        .collect();
+    if !history.iter().any(|e| {
+        matches!(
+            e,
+            Entry::Op {
+                kind: OpType::Info,
+                ..
+            }
+        )
+    }) {
+        return out;
+    }
+    // Ids the actors saw, and which name (customer or step name) each order has.
+    let mut used: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut orders: BTreeMap<String, String> = BTreeMap::new();
+    let step_of = |i: usize| loaded.scenario.steps.get(i);
+    let name_of =
+        |i: usize| step_of(i).and_then(|st| st.name.clone().or_else(|| st.customer.clone()));
+    for e in history {
+        if let Entry::Op {
+            kind: OpType::Ok,
+            value,
+            step,
+            f,
+            ..
+        } = e
+        {
+            let id = s(value, "id");
+            if !id.is_empty() {
+                used.insert(id.clone());
+                if f == "checkout"
+                    && let Some(n) = name_of(*step)
+                {
+                    orders.insert(n, id);
+                }
+            }
+        }
+    }
+    let same_lines = |data: &serde_json::Value, i: usize| {
+        let want: BTreeMap<String, i64> = step_of(i)
+            .and_then(|st| st.lines.as_ref())
+            .map(|l| l.get_ref().clone())
+            .unwrap_or_default();
+        let mut got: BTreeMap<String, i64> = BTreeMap::new();
+        for (sku, q) in lines(data) {
+            *got.entry(sku).or_insert(0) += q;
+        }
+        got == want
+    };
+    for e in history {
+        let Entry::Op {
+            index,
+            kind: OpType::Info,
+            step,
+            f,
+            process,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        let Some(st) = step_of(*step) else { continue };
+        let actor = process.split(':').next().unwrap_or_default();
+        let location = st.location.as_ref().map(|l| l.get_ref().clone());
+        let order = st
+            .order
+            .as_ref()
+            .and_then(|o| orders.get(o.get_ref()).cloned());
+        let found = events.iter().find(|(platform, ev)| {
+            let d = &ev.data;
+            let id = s(d, "id");
+            match (actor, f.as_str()) {
+                ("shop", "checkout") => {
+                    *platform == "shop"
+                        && ev.kind == "orders/create"
+                        && !used.contains(&id)
+                        && st.customer.is_some()
+                        && d["customer"].as_str() == st.customer.as_deref()
+                }
+                ("pos", "sale") => {
+                    *platform == "pos"
+                        && ev.kind == "sale.created"
+                        && !used.contains(&id)
+                        && d["location"].as_str() == location.as_deref()
+                        && same_lines(d, *step)
+                }
+                ("pos", "return") => {
+                    *platform == "pos"
+                        && ev.kind == "return.created"
+                        && !used.contains(&id)
+                        && d["location"].as_str() == location.as_deref()
+                        && same_lines(d, *step)
+                }
+                ("pos", "pickup") => {
+                    *platform == "pos"
+                        && ev.kind == "pickup.completed"
+                        && order.is_some()
+                        && d["order_ref"].as_str() == order.as_deref()
+                }
+                ("staff", "fulfil") => {
+                    *platform == "shop"
+                        && ev.kind == "orders/fulfilled"
+                        && order.is_some()
+                        && id.as_str() == order.as_deref().unwrap_or_default()
+                }
+                // Stock writes name their step in `reference` (the runner
+                // sets it to the step's idempotency key).
+                ("pos", "receive" | "waste" | "count") => {
+                    *platform == "pos"
+                        && ev.kind == "inventory.count.updated"
+                        && d["cause"]["reference"].as_str() == Some(&format!("step-{step}"))
+                }
+                ("staff", "adjust") => {
+                    *platform == "shop"
+                        && ev.kind == "inventory_levels/update"
+                        && d["cause"]["reference"].as_str() == Some(&format!("step-{step}"))
+                }
+                _ => false,
+            }
+        });
+        if let Some((_, ev)) = found {
+            let id = s(&ev.data, "id");
+            if !id.is_empty() {
+                used.insert(id.clone());
+                if f == "checkout"
+                    && let Some(n) = name_of(*step)
+                {
+                    orders.insert(n, id);
+                }
+            }
+            out.insert(*index, ev.data.clone());
+        }
+    }
+    out
 }
 
 fn step_stock(loaded: &Loaded, e: &Entry) -> (String, String, i64) {

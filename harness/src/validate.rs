@@ -36,7 +36,18 @@ pub const ACTIONS: [(&str, &[&str]); 5] = [
         ],
     ),
     ("pay", &["void", "refund"]),
-    ("nemesis", &["faults", "clear", "crash", "restart", "forge"]),
+    (
+        "nemesis",
+        &[
+            "faults",
+            "clear",
+            "crash",
+            "restart",
+            "forge",
+            "partition",
+            "rotate",
+        ],
+    ),
 ];
 
 /// A problem in a scenario file, with where it is.
@@ -602,7 +613,11 @@ fn check_step(
             need(c, step.location.is_some(), "location");
             need(c, step.quantity.is_some(), "quantity");
         }
-        ("nemesis", "faults") => need(c, step.target.is_some(), "target"),
+        ("nemesis", "faults" | "rotate") => need(c, step.target.is_some(), "target"),
+        ("nemesis", "partition") => {
+            need(c, step.target.is_some(), "target");
+            need(c, step.duration.is_some(), "duration");
+        }
         ("nemesis", "forge") => {
             need(c, step.target.is_some(), "target");
             need(c, step.sku.is_some(), "sku");

@@ -63,6 +63,10 @@ pub struct SimNetwork {
     timeout: Duration,
     clock: Clock,
     history: History,
+    /// Platforms (`pos`, `shop`, `pay`) cut off from the engine.
+    partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// This handle is the engine's: its requests to a partitioned platform fail.
+    from_engine: bool,
 }
 
 impl SimNetwork {
@@ -75,7 +79,48 @@ impl SimNetwork {
             timeout: Duration::from_secs(10),
             clock,
             history,
+            partitioned: Arc::default(),
+            from_engine: false,
         }
+    }
+
+    /// The same network as the engine sees it: its requests to a partitioned
+    /// platform cannot connect.
+    pub fn for_engine(&self) -> SimNetwork {
+        SimNetwork {
+            from_engine: true,
+            ..self.clone()
+        }
+    }
+
+    /// Cuts `platform` (`pos`, `shop`, `pay`) off from the engine, or heals
+    /// the cut: the engine cannot reach its API and its webhooks cannot reach
+    /// the engine. Customers and clerks still reach it.
+    pub fn set_partitioned(&self, platform: &str, cut: bool) {
+        let mut p = self.partitioned.lock().unwrap_or_else(|p| p.into_inner());
+        if cut {
+            p.insert(platform.to_owned());
+        } else {
+            p.remove(platform);
+        }
+    }
+
+    fn is_cut(&self, request: &http::Request<bytes::Bytes>) -> bool {
+        let p = self.partitioned.lock().unwrap_or_else(|p| p.into_inner());
+        if p.is_empty() {
+            return false;
+        }
+        let host = request.uri().host().unwrap_or_default();
+        if host == "engine.sim" {
+            let path = request.uri().path();
+            return p
+                .iter()
+                .any(|name| path.strip_prefix("/webhooks/") == Some(name.as_str()));
+        }
+        self.from_engine
+            && host
+                .strip_suffix(".sim")
+                .is_some_and(|name| p.contains(name))
     }
 
     /// The routes by host.
@@ -102,6 +147,17 @@ impl Transport for SimNetwork {
         let clock = self.clock.clone();
         let history = self.history.clone();
         let sent = clock.now();
+        if self.is_cut(&request) {
+            return Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                let e = TransportError::Connect {
+                    url: url.clone(),
+                    message: "partitioned (nemesis): the host is unreachable".into(),
+                };
+                history.http(sent, clock.now(), &method, &url, None, Some(e.to_string()));
+                Err(e)
+            });
+        }
         let inner = self.routes.send(request);
         Box::pin(async move {
             tokio::time::sleep(delay).await;
@@ -141,6 +197,12 @@ pub struct World {
     disk: MemStore,
     engine: Mutex<Option<EngineInstance>>,
     seed: u64,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
 }
 
 impl World {
@@ -212,7 +274,7 @@ impl World {
         };
         let engine = Engine::new(
             config,
-            Arc::new(self.net.clone()),
+            Arc::new(self.net.for_engine()),
             Arc::new(self.disk.clone()),
             self.clock.clone(),
         )?;
@@ -231,6 +293,17 @@ impl World {
                 t.abort();
             }
             self.net.routes.unmount("engine.sim");
+        }
+    }
+
+    /// Stops the engine and unmounts every host. The routers hold the
+    /// simulators and the simulators hold the network that holds the routers:
+    /// without this the whole world would outlive its run (a leak that
+    /// exploration, with thousands of worlds, turns into gigabytes).
+    pub fn shut_down(&self) {
+        self.crash_engine();
+        for host in ["pos.sim", "shop.sim", "pay.sim", "engine.sim"] {
+            self.net.routes.unmount(host);
         }
     }
 
@@ -257,6 +330,22 @@ pub enum RunWorld {
 }
 
 impl RunWorld {
+    /// Cuts (or heals) the network between one simulator and the connector.
+    /// Only the in-process network can do this; a real-time world answers why
+    /// not.
+    pub fn set_partitioned(&self, platform: &str, cut: bool) -> Result<(), String> {
+        match self {
+            RunWorld::Virtual(w) => {
+                w.net.set_partitioned(platform, cut);
+                Ok(())
+            }
+            RunWorld::Real(_) => Err(
+                "a partition needs the in-process network; real-time runs cannot cut loopback"
+                    .into(),
+            ),
+        }
+    }
+
     /// The shared clock.
     pub fn clock(&self) -> &Clock {
         match self {

@@ -215,6 +215,12 @@ fn validate_faults(f: &Faults) -> SimResult<()> {
             ));
         }
     }
+    if f.clock_skew_ms.abs() > 86_400_000 {
+        return Err(SimError::bad_value(
+            "clock_skew_ms",
+            "`clock_skew_ms` is at most a day either way (86400000)",
+        ));
+    }
     if let Some(rl) = &f.rate_limit
         && (rl.capacity == 0 || rl.leak_per_sec == 0)
     {
@@ -298,7 +304,9 @@ impl<S: Platform> Simulator<S> {
             if result.is_ok() {
                 drafts.extend(fx.take());
             }
-            let events = inner.log.append(drafts, now);
+            // A skewed platform clock shows in its events' stamps only.
+            let skew = chrono::TimeDelta::milliseconds(lock(&self.core.faults).clock_skew_ms);
+            let events = inner.log.append(drafts, now + skew);
             let moved = inner.state.next_deadline() != before;
             (result, events, moved)
         };

@@ -207,7 +207,26 @@ pub async fn faults(State(core): State<Arc<Core>>, req: Request, next: Next) -> 
     let mut response = match plan.reject {
         Some(e) => e.into_response(),
         None => {
-            let response = next.run(req).await;
+            // Once accepted, a shop or gateway request runs to completion even
+            // if its caller hangs up, as a platform's own transaction does: a
+            // client that times out must not leave half a checkout behind (an
+            // authorization at the gateway without its order). The register
+            // is different on purpose: a sale at the counter is abandoned when
+            // the register gives up, releasing its units and voiding its
+            // authorizations (see the POS's pending sales).
+            let response = if core.platform == "pos" {
+                next.run(req).await
+            } else {
+                match tokio::spawn(next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => SimError::new(
+                        ErrorKind::Unavailable,
+                        "internal_error",
+                        "the request failed inside the simulator",
+                    )
+                    .into_response(),
+                }
+            };
             match plan.timeout {
                 Some(hang) => {
                     // Applied, but the answer never comes back in time.

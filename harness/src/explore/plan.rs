@@ -1,0 +1,299 @@
+//! What exploration generates: a small, plain plan of a merchant's day that
+//! renders to an ordinary scenario file.
+//!
+//! The plan refers to earlier things by *choice numbers* (`order: 3` means
+//! "one of the orders still open, picked by 3"), never by position, so that
+//! any sub-sequence of a plan is still a valid plan: shrinking may drop any
+//! step, and the renderer resolves each choice against what exists at that
+//! point, dropping a step whose precondition no longer holds (a pickup with
+//! no open order left, a return with no sale to return).
+
+use proptest::prelude::*;
+
+/// How much of the fault catalogue a case uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FaultProfile {
+    /// No faults: a clean network and a connector that never crashes.
+    None,
+    /// Fault windows drawn at random among the steps (every kind of fault).
+    #[default]
+    Random,
+    /// A hostile day from start to end: 20 % of webhooks dropped, 20 %
+    /// duplicated, reordered, 5 % of API calls answered 5xx, and the engine
+    /// crashing every 10 simulated minutes.
+    Heavy,
+}
+
+impl std::str::FromStr for FaultProfile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(FaultProfile::None),
+            "random" => Ok(FaultProfile::Random),
+            "heavy" => Ok(FaultProfile::Heavy),
+            _ => Err(format!(
+                "`{s}` is not a fault profile: expected `none`, `random` or `heavy`"
+            )),
+        }
+    }
+}
+
+/// The shape of generated cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// At most this many actor and nemesis steps (before preconditions drop any).
+    pub max_steps: usize,
+    /// At most this many SKUs.
+    pub max_skus: usize,
+    /// Which faults are drawn.
+    pub faults: FaultProfile,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Shape {
+            max_steps: 50,
+            max_skus: 4,
+            faults: FaultProfile::Random,
+        }
+    }
+}
+
+/// One generated case, before rendering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Number of stores (1 or 2).
+    pub stores: u8,
+    /// Whether a warehouse ships online orders too.
+    pub warehouse: bool,
+    /// The catalog.
+    pub items: Vec<ItemPlan>,
+    /// What happens, in order.
+    pub steps: Vec<StepPlan>,
+}
+
+/// One SKU: its price and its starting stock per location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemPlan {
+    /// Price in cents.
+    pub price_cents: u32,
+    /// Starting units at store 1, store 2 and the warehouse.
+    pub stock: [u8; 3],
+}
+
+/// One step: when, and what.
+///
+/// Times are offsets from opening, not gaps, so that dropping a step while
+/// shrinking does not move the others. The renderer sorts steps by time and
+/// keeps them at least [`MIN_GAP_SECS`] apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepPlan {
+    /// Seconds after opening.
+    pub at_secs: u32,
+    /// What happens.
+    pub act: Act,
+}
+
+/// An action, with choice numbers for what it refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// A customer orders online, for pickup at a store or for shipping.
+    Checkout {
+        /// Which SKU.
+        item: u8,
+        /// How many units (1..=3).
+        qty: u8,
+        /// Which store (pickup) or fulfilling location (shipping).
+        at: u8,
+        /// Ship rather than pick up.
+        ship: bool,
+    },
+    /// A clerk sells at the counter.
+    Sale {
+        /// Which store.
+        store: u8,
+        /// Which SKU.
+        item: u8,
+        /// How many units.
+        qty: u8,
+    },
+    /// A customer brings back an earlier counter sale.
+    Return {
+        /// Which sale still unreturned.
+        sale: u8,
+        /// Whether the units go back on the shelf.
+        restock: bool,
+    },
+    /// An open online order is cancelled (by the customer or staff).
+    Cancel {
+        /// Which open order.
+        order: u8,
+    },
+    /// An open pickup order is collected at its store.
+    Pickup {
+        /// Which open pickup order.
+        order: u8,
+    },
+    /// Staff ship an open shipping order.
+    Fulfil {
+        /// Which open shipping order.
+        order: u8,
+    },
+    /// Staff adjust stock in the shop's admin.
+    Adjust {
+        /// Which SKU.
+        item: u8,
+        /// Which location.
+        at: u8,
+        /// Units added (1..=5).
+        qty: u8,
+    },
+    /// A delivery is received at the register.
+    Receive {
+        /// Which SKU.
+        item: u8,
+        /// Which store.
+        store: u8,
+        /// Units received.
+        qty: u8,
+    },
+    /// A window of injected faults on one platform.
+    Fault {
+        /// Which platform (`pos`, `shop`, `pay`).
+        target: u8,
+        /// Which fault.
+        kind: FaultKind,
+        /// How long, in minutes.
+        minutes: u8,
+    },
+    /// The connector crashes and is restarted after `downtime_secs`.
+    Crash {
+        /// Seconds before the restart.
+        downtime_secs: u16,
+    },
+    /// One platform is cut off from the connector for a window.
+    Partition {
+        /// Which platform.
+        target: u8,
+        /// Seconds.
+        secs: u16,
+    },
+    /// A platform rotates its webhook signing secret; the old one keeps
+    /// signing for the overlap.
+    Rotate {
+        /// Which platform.
+        target: u8,
+        /// Overlap in minutes.
+        minutes: u8,
+    },
+    /// A platform's clock runs ahead or behind for a window.
+    Skew {
+        /// Which platform.
+        target: u8,
+        /// Seconds of skew (negative: behind).
+        secs: i16,
+        /// How long, in minutes.
+        minutes: u8,
+    },
+}
+
+/// The kinds of fault window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Log-normal API latency.
+    Latency,
+    /// 5xx answers.
+    Errors,
+    /// Requests applied but never answered in time.
+    Timeouts,
+    /// 429 bursts from a small leaky bucket.
+    RateLimit,
+    /// Webhooks delayed.
+    WebhookDelay,
+    /// Webhooks delivered twice (sometimes both at once).
+    WebhookDuplicate,
+    /// Webhooks dropped (sometimes redelivered later).
+    WebhookDrop,
+    /// Webhooks reordered.
+    WebhookReorder,
+}
+
+const FAULT_KINDS: [FaultKind; 8] = [
+    FaultKind::Latency,
+    FaultKind::Errors,
+    FaultKind::Timeouts,
+    FaultKind::RateLimit,
+    FaultKind::WebhookDelay,
+    FaultKind::WebhookDuplicate,
+    FaultKind::WebhookDrop,
+    FaultKind::WebhookReorder,
+];
+
+fn fault_kind() -> impl Strategy<Value = FaultKind> {
+    (0..FAULT_KINDS.len()).prop_map(|i| FAULT_KINDS[i])
+}
+
+fn business_act() -> BoxedStrategy<Act> {
+    prop_oneof![
+        5 => (any::<u8>(), 1u8..=3, any::<u8>(), any::<bool>())
+            .prop_map(|(item, qty, at, ship)| Act::Checkout { item, qty, at, ship }),
+        5 => (any::<u8>(), any::<u8>(), 1u8..=3)
+            .prop_map(|(store, item, qty)| Act::Sale { store, item, qty }),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(sale, restock)| Act::Return { sale, restock }),
+        1 => any::<u8>().prop_map(|order| Act::Cancel { order }),
+        2 => any::<u8>().prop_map(|order| Act::Pickup { order }),
+        1 => any::<u8>().prop_map(|order| Act::Fulfil { order }),
+        1 => (any::<u8>(), any::<u8>(), 1u8..=5).prop_map(|(item, at, qty)| Act::Adjust { item, at, qty }),
+        1 => (any::<u8>(), any::<u8>(), 1u8..=5)
+            .prop_map(|(item, store, qty)| Act::Receive { item, store, qty }),
+    ]
+    .boxed()
+}
+
+fn fault_act() -> BoxedStrategy<Act> {
+    prop_oneof![
+        4 => (0u8..3, fault_kind(), 1u8..=10)
+            .prop_map(|(target, kind, minutes)| Act::Fault { target, kind, minutes }),
+        2 => (5u16..=60).prop_map(|downtime_secs| Act::Crash { downtime_secs }),
+        1 => (0u8..3, 5u16..=45).prop_map(|(target, secs)| Act::Partition { target, secs }),
+        1 => (0u8..3, 1u8..=30).prop_map(|(target, minutes)| Act::Rotate { target, minutes }),
+        1 => (0u8..3, -120i16..=120, 1u8..=20)
+            .prop_map(|(target, secs, minutes)| Act::Skew { target, secs, minutes }),
+    ]
+    .boxed()
+}
+
+/// Steps are at least this far apart: close enough that a polling connector
+/// is caught out, far enough that a correct one has synced in between (a last
+/// unit sold on both channels within the same second is an oversell no
+/// connector can prevent, not a finding).
+pub const MIN_GAP_SECS: u32 = 90;
+
+fn step(shape: Shape) -> BoxedStrategy<StepPlan> {
+    let act = match shape.faults {
+        FaultProfile::Random => prop_oneof![9 => business_act(), 1 => fault_act()].boxed(),
+        FaultProfile::None | FaultProfile::Heavy => business_act(),
+    };
+    let span = u32::try_from(shape.max_steps.max(1)).unwrap_or(u32::MAX / 240) * 225;
+    (0..=span, act)
+        .prop_map(|(at_secs, act)| StepPlan { at_secs, act })
+        .boxed()
+}
+
+/// The proptest strategy for whole plans of the given shape.
+pub fn plan(shape: Shape) -> impl Strategy<Value = Plan> {
+    let item = (100u32..=9_999, [0u8..=6, 0u8..=6, 0u8..=10])
+        .prop_map(|(price_cents, stock)| ItemPlan { price_cents, stock });
+    (
+        1u8..=2,
+        any::<bool>(),
+        proptest::collection::vec(item, 1..=shape.max_skus.max(1)),
+        proptest::collection::vec(step(shape), 1..=shape.max_steps.max(1)),
+    )
+        .prop_map(|(stores, warehouse, items, steps)| Plan {
+            stores,
+            warehouse,
+            items,
+            steps,
+        })
+}

@@ -1,0 +1,441 @@
+//! Rendering a [`Plan`] into scenario TOML: the one format the runner, the
+//! validator and `omnisim run` already understand.
+//!
+//! The renderer walks the plan with a small model of what exists (open
+//! orders, unreturned sales), resolves each choice number against it, and
+//! drops steps whose precondition does not hold. Names (customers, products)
+//! come from the `fake` crate with an RNG seeded by the case seed, so the
+//! same seed always reads the same.
+
+use std::fmt::Write as _;
+
+use fake::Fake;
+use fake::faker::name::en::FirstName;
+use fake::faker::name::en::LastName;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::plan::{Act, FaultKind, FaultProfile, Plan};
+
+/// What a rendered case says about itself (the header of its file).
+#[derive(Clone, Debug, Default)]
+pub struct Header {
+    /// The scenario's title.
+    pub name: String,
+    /// Comment lines put at the top of the file.
+    pub comments: Vec<String>,
+    /// The `[connector]` table's `engine = { … }` value, if not the default.
+    pub engine: Option<String>,
+    /// Service levels (`[sla]` stock and catalog), when not the defaults: a
+    /// polling connector is held to what its interval allows.
+    pub sla: Option<String>,
+    /// How long the world settles after the last step, when not the default.
+    pub settle: Option<String>,
+    /// List only the SKUs some step names (shrinking's last pass).
+    pub prune_skus: bool,
+    /// Error codes expected of steps, by rendered step number (0-based).
+    pub expect_errors: std::collections::BTreeMap<usize, String>,
+}
+
+const PRODUCTS: [&str; 12] = [
+    "mug", "tee", "scarf", "cap", "tote", "candle", "notebook", "beanie", "socks", "apron",
+    "bottle", "poster",
+];
+
+const TARGETS: [&str; 3] = ["pos", "shop", "pay"];
+
+struct Order {
+    name: String,
+    pickup: bool,
+    location: String,
+    open: bool,
+}
+
+struct Sale {
+    name: String,
+    store: String,
+    sku: String,
+    qty: u8,
+    returned: bool,
+}
+
+/// One rendered step (for counting and for the model of the file).
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    /// The scenario text.
+    pub toml: String,
+    /// How many steps it has.
+    pub steps: usize,
+    /// How many SKUs.
+    pub skus: usize,
+}
+
+fn clock(secs: u64) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+fn pick<T>(items: &[T], choice: u8) -> Option<&T> {
+    if items.is_empty() {
+        None
+    } else {
+        items.get(usize::from(choice) % items.len())
+    }
+}
+
+/// Renders `plan` as a scenario file for `seed` under `profile`.
+pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) -> Rendered {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6e61_6d65);
+    let stores: Vec<String> = (1..=plan.stores.max(1))
+        .map(|i| format!("store-{i}"))
+        .collect();
+    let mut fulfil_from: Vec<String> = stores.clone();
+    if plan.warehouse {
+        fulfil_from.push("warehouse".into());
+    }
+    let mut out = String::new();
+    for c in &header.comments {
+        let _ = writeln!(out, "# {c}");
+    }
+    if !header.comments.is_empty() {
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "name = {}", quote(&header.name));
+    let _ = writeln!(out, "tags = [\"explore\", \"regression\"]");
+    let _ = writeln!(out, "seed = {seed}");
+    if let Some(settle) = &header.settle {
+        let _ = writeln!(out, "settle = \"{settle}\"");
+    }
+    if let Some(sla) = &header.sla {
+        let _ = writeln!(out, "sla = {{ stock = \"{sla}\", catalog = \"{sla}\" }}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "[merchant]");
+    let _ = writeln!(out, "pos = {{ sell_when_out_of_stock = \"block\" }}");
+    let _ = writeln!(out, "locations = [");
+    for (i, s) in stores.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {{ id = \"{s}\", name = \"Store {}\", kind = \"store\" }},",
+            i + 1
+        );
+    }
+    if plan.warehouse {
+        let _ = writeln!(
+            out,
+            "  {{ id = \"warehouse\", name = \"Warehouse\", kind = \"warehouse\" }},"
+        );
+    }
+    let _ = writeln!(out, "]");
+    let mut skus = Vec::new();
+    let mut catalog = Vec::new();
+    for (i, item) in plan.items.iter().enumerate() {
+        let noun = PRODUCTS[(seed as usize + i * 5) % PRODUCTS.len()];
+        let brand: String = LastName().fake_with_rng(&mut rng);
+        let sku = format!("{}-{}", noun.to_uppercase(), i + 1);
+        let title = format!("{brand} {noun}");
+        let mut stock = Vec::new();
+        for (j, s) in stores.iter().enumerate() {
+            stock.push(format!("\"{s}\" = {}", item.stock[j.min(1)]));
+        }
+        if plan.warehouse {
+            stock.push(format!("warehouse = {}", item.stock[2]));
+        }
+        let mut text = String::new();
+        let _ = writeln!(text);
+        let _ = writeln!(text, "[[merchant.catalog]]");
+        let _ = writeln!(text, "sku = \"{sku}\"");
+        let _ = writeln!(text, "title = {}", quote(&title));
+        let _ = writeln!(
+            text,
+            "price = \"{}.{:02}\"",
+            item.price_cents / 100,
+            item.price_cents % 100
+        );
+        let _ = writeln!(text, "stock = {{ {} }}", stock.join(", "));
+        catalog.push(text);
+        skus.push(sku);
+    }
+
+    // Steps, with absolute times.
+    let opens = 9 * 3600u64;
+    let mut t = opens;
+    let mut order: Vec<&super::plan::StepPlan> = plan.steps.iter().collect();
+    order.sort_by_key(|s| s.at_secs);
+    let mut orders: Vec<Order> = Vec::new();
+    let mut sales: Vec<Sale> = Vec::new();
+    let mut body: Vec<(u64, String)> = Vec::new();
+    let mut customers = 0usize;
+    for s in order {
+        let gap = u64::from(super::plan::MIN_GAP_SECS);
+        t = (opens + gap + u64::from(s.at_secs)).max(t + gap);
+        let mut step = String::new();
+        let w = &mut step;
+        match &s.act {
+            Act::Checkout {
+                item,
+                qty,
+                at,
+                ship,
+            } => {
+                let Some(sku) = pick(&skus, *item) else {
+                    continue;
+                };
+                let first: String = FirstName().fake_with_rng(&mut rng);
+                customers += 1;
+                let customer = format!("{}-{customers}", first.to_lowercase());
+                let (location, pickup) = if *ship {
+                    (pick(&fulfil_from, *at).cloned().unwrap_or_default(), false)
+                } else {
+                    (pick(&stores, *at).cloned().unwrap_or_default(), true)
+                };
+                let _ = writeln!(w, "actor = \"shop\"\naction = \"checkout\"");
+                let _ = writeln!(w, "customer = \"{customer}\"");
+                let _ = writeln!(w, "lines = {{ {sku} = {qty} }}");
+                if pickup {
+                    let _ = writeln!(w, "pickup_location = \"{location}\"");
+                } else {
+                    let _ = writeln!(w, "location = \"{location}\"");
+                }
+                orders.push(Order {
+                    name: customer,
+                    pickup,
+                    location,
+                    open: true,
+                });
+            }
+            Act::Sale { store, item, qty } => {
+                let (Some(sku), Some(store)) = (pick(&skus, *item), pick(&stores, *store)) else {
+                    continue;
+                };
+                let name = format!("sale-{}", sales.len() + 1);
+                let _ = writeln!(w, "actor = \"pos\"\naction = \"sale\"\nname = \"{name}\"");
+                let _ = writeln!(w, "location = \"{store}\"\nlines = {{ {sku} = {qty} }}");
+                sales.push(Sale {
+                    name,
+                    store: store.clone(),
+                    sku: sku.clone(),
+                    qty: *qty,
+                    returned: false,
+                });
+            }
+            Act::Return { sale, restock } => {
+                let open: Vec<usize> = (0..sales.len()).filter(|i| !sales[*i].returned).collect();
+                let Some(&i) = pick(&open, *sale) else {
+                    continue;
+                };
+                let s = &mut sales[i];
+                s.returned = true;
+                let _ = writeln!(w, "actor = \"pos\"\naction = \"return\"");
+                let _ = writeln!(w, "sale = \"{}\"\nlocation = \"{}\"", s.name, s.store);
+                let _ = writeln!(
+                    w,
+                    "lines = {{ {} = {} }}\nrestock = {restock}",
+                    s.sku, s.qty
+                );
+            }
+            Act::Cancel { order } | Act::Pickup { order } | Act::Fulfil { order } => {
+                let want_pickup = match &s.act {
+                    Act::Pickup { .. } => Some(true),
+                    Act::Fulfil { .. } => Some(false),
+                    _ => None,
+                };
+                let open: Vec<usize> = (0..orders.len())
+                    .filter(|i| {
+                        orders[*i].open && want_pickup.is_none_or(|p| orders[*i].pickup == p)
+                    })
+                    .collect();
+                let Some(&i) = pick(&open, *order) else {
+                    continue;
+                };
+                let o = &mut orders[i];
+                o.open = false;
+                match &s.act {
+                    Act::Cancel { .. } => {
+                        let _ = writeln!(w, "actor = \"staff\"\naction = \"cancel\"");
+                        let _ = writeln!(w, "order = \"{}\"", o.name);
+                    }
+                    Act::Pickup { .. } => {
+                        let _ = writeln!(w, "actor = \"pos\"\naction = \"pickup\"");
+                        let _ =
+                            writeln!(w, "location = \"{}\"\norder = \"{}\"", o.location, o.name);
+                    }
+                    _ => {
+                        let _ = writeln!(w, "actor = \"staff\"\naction = \"fulfil\"");
+                        let _ = writeln!(w, "order = \"{}\"", o.name);
+                    }
+                }
+            }
+            Act::Adjust { item, at, qty } => {
+                let (Some(sku), Some(loc)) = (pick(&skus, *item), pick(&fulfil_from, *at)) else {
+                    continue;
+                };
+                let _ = writeln!(w, "actor = \"staff\"\naction = \"adjust\"");
+                let _ = writeln!(w, "sku = \"{sku}\"\nlocation = \"{loc}\"\nquantity = {qty}");
+            }
+            Act::Receive { item, store, qty } => {
+                let (Some(sku), Some(store)) = (pick(&skus, *item), pick(&stores, *store)) else {
+                    continue;
+                };
+                let _ = writeln!(w, "actor = \"pos\"\naction = \"receive\"");
+                let _ = writeln!(
+                    w,
+                    "sku = \"{sku}\"\nlocation = \"{store}\"\nquantity = {qty}"
+                );
+            }
+            Act::Fault {
+                target,
+                kind,
+                minutes,
+            } => {
+                let target = TARGETS[usize::from(*target) % 3];
+                let _ = writeln!(w, "actor = \"nemesis\"\naction = \"faults\"");
+                let _ = writeln!(w, "target = \"{target}\"");
+                let _ = writeln!(w, "faults = {}", fault_table(*kind, *minutes));
+                let _ = writeln!(w, "duration = \"{minutes}m\"");
+            }
+            Act::Crash { downtime_secs } => {
+                let _ = writeln!(w, "actor = \"nemesis\"\naction = \"crash\"");
+                let _ = writeln!(w, "duration = \"{downtime_secs}s\"");
+            }
+            Act::Partition { target, secs } => {
+                let target = TARGETS[usize::from(*target) % 3];
+                let _ = writeln!(w, "actor = \"nemesis\"\naction = \"partition\"");
+                let _ = writeln!(w, "target = \"{target}\"\nduration = \"{secs}s\"");
+            }
+            Act::Rotate { target, minutes } => {
+                let target = TARGETS[usize::from(*target) % 3];
+                let _ = writeln!(w, "actor = \"nemesis\"\naction = \"rotate\"");
+                let _ = writeln!(w, "target = \"{target}\"\nduration = \"{minutes}m\"");
+            }
+            Act::Skew {
+                target,
+                secs,
+                minutes,
+            } => {
+                let target = TARGETS[usize::from(*target) % 3];
+                let _ = writeln!(w, "actor = \"nemesis\"\naction = \"faults\"");
+                let _ = writeln!(w, "target = \"{target}\"");
+                let _ = writeln!(
+                    w,
+                    "faults = {{ clock_skew_ms = {} }}",
+                    i64::from(*secs) * 1000
+                );
+                let _ = writeln!(w, "duration = \"{minutes}m\"");
+            }
+        }
+        body.push((t, step));
+    }
+    if profile == FaultProfile::Heavy {
+        let end = t.max(opens + 600) + 300;
+        let span = end - opens;
+        let mut nemesis = Vec::new();
+        for target in TARGETS {
+            let webhooks = if target == "pay" {
+                String::new()
+            } else {
+                ", webhooks = { drop_rate = 0.2, duplicate_rate = 0.2, reorder_window_ms = 5000 }"
+                    .to_owned()
+            };
+            nemesis.push((
+                opens + 1,
+                format!(
+                    "actor = \"nemesis\"\naction = \"faults\"\ntarget = \"{target}\"\n\
+                     faults = {{ error_rate = 0.05{webhooks} }}\nduration = \"{span}s\"\n"
+                ),
+            ));
+        }
+        let mut c = opens + 600;
+        while c < end {
+            nemesis.push((
+                c,
+                "actor = \"nemesis\"\naction = \"crash\"\nduration = \"20s\"\n".to_owned(),
+            ));
+            c += 600;
+        }
+        body.extend(nemesis);
+        // Stable: at equal times the business step keeps its place first.
+        body.sort_by_key(|(at, _)| *at);
+    }
+    // The catalog: every SKU, or with `prune_skus` only those a step names.
+    let named = |sku: &str| {
+        body.iter().any(|(_, text)| {
+            text.contains(&format!(" {sku} = ")) || text.contains(&format!("\"{sku}\""))
+        })
+    };
+    let mut listed = 0;
+    for (i, (sku, text)) in skus.iter().zip(&catalog).enumerate() {
+        let last_chance = i + 1 == skus.len() && listed == 0;
+        if !header.prune_skus || named(sku) || last_chance {
+            out.push_str(text);
+            listed += 1;
+        }
+    }
+    if let Some(engine) = &header.engine {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[connector]");
+        let _ = writeln!(out, "engine = {engine}");
+    }
+    let steps = body.len();
+    for (i, (at, text)) in body.into_iter().enumerate() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[[step]]");
+        let _ = writeln!(out, "at = \"{}\"", clock(at));
+        out.push_str(&text);
+        if let Some(code) = header.expect_errors.get(&i) {
+            let _ = writeln!(out, "expect_error = \"{code}\"");
+        }
+    }
+    Rendered {
+        toml: out,
+        steps,
+        skus: listed,
+    }
+}
+
+fn fault_table(kind: FaultKind, minutes: u8) -> String {
+    // Vary the strength a little with the window so shrinking can weaken it.
+    let strength = f64::from(minutes.clamp(1, 10)) / 10.0;
+    match kind {
+        FaultKind::Latency => {
+            "{ latency = { kind = \"lognormal\", p50_ms = 80, p99_ms = 3000 } }".to_owned()
+        }
+        FaultKind::Errors => format!("{{ error_rate = {:.2} }}", 0.1 + 0.3 * strength),
+        FaultKind::Timeouts => format!(
+            "{{ timeout_rate = {:.2}, timeout_ms = 15000 }}",
+            0.05 + 0.2 * strength
+        ),
+        FaultKind::RateLimit => "{ rate_limit = { capacity = 4, leak_per_sec = 1 } }".to_owned(),
+        FaultKind::WebhookDelay => {
+            "{ webhooks = { delay = { kind = \"uniform\", min_ms = 0, max_ms = 20000 } } }"
+                .to_owned()
+        }
+        FaultKind::WebhookDuplicate => format!(
+            "{{ webhooks = {{ duplicate_rate = {:.2}, duplicate_simultaneous = {} }} }}",
+            0.2 + 0.8 * strength,
+            minutes.is_multiple_of(2)
+        ),
+        FaultKind::WebhookDrop => {
+            if minutes.is_multiple_of(2) {
+                format!(
+                    "{{ webhooks = {{ drop_rate = {:.2}, redeliver_dropped_after_ms = 30000 }} }}",
+                    0.2 + 0.8 * strength
+                )
+            } else {
+                format!(
+                    "{{ webhooks = {{ drop_rate = {:.2} }} }}",
+                    0.2 + 0.8 * strength
+                )
+            }
+        }
+        FaultKind::WebhookReorder => "{ webhooks = { reorder_window_ms = 10000 } }".to_owned(),
+    }
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
