@@ -1042,3 +1042,59 @@ fn child_orders(n: u64, capped: bool) -> Result<Value, String> {
         }))
     })
 }
+
+// ------------------------------------------------------------ exploration
+
+/// Random 50-step cases per second on one core: `omnisim explore` with one
+/// job, the default engine and random faults, shrinking excluded.
+pub fn exploration(ctx: &Ctx) -> Vec<Row> {
+    use omnisim_harness::explore::{self, Budget, ExploreConfig};
+    const CASE: &str = "exploration";
+    let cases: u64 = if ctx.quick { 100 } else { 500 };
+    let (mut rates, mut step_rates, mut found, mut avg_steps) = (Vec::new(), Vec::new(), 0, 0.0);
+    for run in 0..ctx.runs {
+        let config = ExploreConfig {
+            seed: 1 + run as u64,
+            budget: Budget::Cases(cases),
+            jobs: 1,
+            ..ExploreConfig::default()
+        };
+        let report = explore::explore(&config, &|_| {});
+        let secs = report.explore_time.as_secs_f64().max(1e-9);
+        rates.push(report.cases as f64 / secs);
+        step_rates.push(report.steps as f64 / secs);
+        avg_steps = report.steps as f64 / report.cases.max(1) as f64;
+        found += usize::from(report.found.is_some());
+    }
+    let (rate, lo, hi) = median(&mut rates);
+    let (steps, _, _) = median(&mut step_rates);
+    vec![
+        Row {
+            runs: range(ctx.runs, thousands(lo), thousands(hi)),
+            target: "≥ 1,000 cases of 50 steps/s".into(),
+            verdict: verdict(rate >= 1000.0 && avg_steps >= 50.0),
+            ..Row::info(
+                CASE,
+                format!(
+                    "random cases per second on one core ({cases} cases per run, \
+                     up to 50 steps, {avg_steps:.1} on average; default engine, random faults)"
+                ),
+                format!("{rate:.1} cases/s"),
+            )
+        },
+        Row {
+            target: "≥ 50,000 steps/s".into(),
+            verdict: verdict(steps >= 50_000.0),
+            ..Row::info(CASE, "steps per second on one core", thousands(steps))
+        },
+        Row {
+            target: "none".into(),
+            verdict: verdict(found == 0),
+            ..Row::info(
+                CASE,
+                "violations found under the default engine",
+                found.to_string(),
+            )
+        },
+    ]
+}
