@@ -716,7 +716,7 @@ async fn inventory_changes_are_checked_and_all_or_nothing() {
             "changes[1].to_state",
         ),
         (
-            json!({"occurred_at": "2026-03-02T09:00:01Z"}),
+            json!({"occurred_at": "2026-03-02T09:00:03Z"}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "parameter_invalid",
             "changes[1].occurred_at",
@@ -734,7 +734,7 @@ async fn inventory_changes_are_checked_and_all_or_nothing() {
             "changes[1].occurred_at",
         ),
         (
-            json!({"type": "PHYSICAL_COUNT", "from_state": null, "to_state": null, "occurred_at": "2026-03-02T09:00:01Z"}),
+            json!({"type": "PHYSICAL_COUNT", "from_state": null, "to_state": null, "occurred_at": "2026-03-02T09:00:03Z"}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "parameter_invalid",
             "changes[1].occurred_at",
@@ -1080,7 +1080,7 @@ async fn sale_requests_are_checked() {
             "tenders[0].type",
         ),
         (
-            json!({"location": "store-1", "lines": mug, "tenders": [{"type": "cash", "amount": "20"}], "occurred_at": "2026-03-02T09:00:01Z"}),
+            json!({"location": "store-1", "lines": mug, "tenders": [{"type": "cash", "amount": "20"}], "occurred_at": "2026-03-02T09:00:03Z"}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "parameter_invalid",
             "occurred_at",
@@ -1587,7 +1587,7 @@ async fn return_requests_are_checked() {
             "lines",
         ),
         (
-            ret(json!({"occurred_at": "2026-03-02T09:00:01Z"})),
+            ret(json!({"occurred_at": "2026-03-02T09:00:03Z"})),
             StatusCode::UNPROCESSABLE_ENTITY,
             "parameter_invalid",
             "occurred_at",

@@ -270,8 +270,13 @@ fn check_lines(lines: &[SaleLineRequest]) -> SimResult<()> {
     Ok(())
 }
 
+/// How far ahead of the POS's clock a client's `occurred_at` may be: two hosts'
+/// clocks are never exactly equal, and a register a few milliseconds ahead is
+/// not reporting the future.
+pub const CLOCK_SKEW_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
 fn check_not_future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> SimResult<()> {
-    if at > now {
+    if at > now + CLOCK_SKEW_TOLERANCE {
         Err(SimError::bad_value(
             field,
             format!("`{field}` {at} is in the future (now is {now})"),
@@ -2596,6 +2601,16 @@ mod tests {
             err_of(s.finish_sale(&mut f, &plan.id, &[])).0,
             (Conflict, "sale_aborted")
         );
+    }
+
+    #[test]
+    fn occurred_at_may_lead_the_pos_clock_by_the_skew_tolerance_only() {
+        let now = t("10:00");
+        let within = now + CLOCK_SKEW_TOLERANCE;
+        assert!(check_not_future("occurred_at", within, now).is_ok());
+        let beyond = within + chrono::TimeDelta::milliseconds(1);
+        let err = check_not_future("occurred_at", beyond, now).expect_err("too far ahead");
+        assert_eq!(err.field.as_deref(), Some("occurred_at"));
     }
 
     #[test]
