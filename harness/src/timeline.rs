@@ -611,6 +611,11 @@ fn stock_charts(loaded: &Loaded, history: &[Entry], names: &Names) -> Vec<StockC
         .collect()
 }
 
+/// Histories with more completed operations than this get no true-stock line.
+const TRUTH_MAX_OPS: usize = 3_000;
+/// At most this many points of the true-stock line per chart.
+const TRUTH_MAX_CHECKPOINTS: usize = 250;
+
 /// The true stock (P − C) of each pair after each completed operation and
 /// each cancellation, by recomputing the truth on the history up to then.
 fn truth_series(
@@ -679,6 +684,20 @@ fn truth_series(
         .collect();
     checkpoints.sort();
     let mut out: BTreeMap<(String, String), Vec<StockPoint>> = BTreeMap::new();
+    // Each checkpoint recomputes the truth over the history up to it: bound
+    // the work, so a 10,000-order run still reports in seconds. Past
+    // `TRUTH_MAX_OPS` operations the true-stock line is left out (the
+    // oversell markers, from the one full truth, stay); past
+    // `TRUTH_MAX_CHECKPOINTS` checkpoints it is sampled evenly, last included.
+    if ops.len() > TRUTH_MAX_OPS {
+        return out;
+    }
+    if checkpoints.len() > TRUTH_MAX_CHECKPOINTS {
+        let n = checkpoints.len();
+        checkpoints = (1..=TRUTH_MAX_CHECKPOINTS)
+            .map(|i| checkpoints[i * n / TRUTH_MAX_CHECKPOINTS - 1])
+            .collect();
+    }
     let initial = crate::truth::compute(loaded, &[]);
     let t0 = history.first().map(Entry::time).unwrap_or_default();
     for k in keys {
@@ -694,8 +713,22 @@ fn truth_series(
         upto.extend(ops.iter().filter(|e| e.time() <= t).cloned());
         upto.extend(cancels.iter().filter(|e| e.time() <= t).cloned());
         let truth = crate::truth::compute(loaded, &upto);
+        // One pass over the open claims, not one per charted pair.
+        let mut claimed: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+        for c in truth.claims.values() {
+            for (sku, n) in &c.lines {
+                *claimed
+                    .entry((sku.as_str(), c.location.as_str()))
+                    .or_insert(0) += n;
+            }
+        }
         for k in keys {
-            let value = truth.available(&k.0, &k.1);
+            let physical = truth.physical.get(k).copied().unwrap_or(0);
+            let value = physical
+                - claimed
+                    .get(&(k.0.as_str(), k.1.as_str()))
+                    .copied()
+                    .unwrap_or(0);
             let points = out.entry(k.clone()).or_default();
             if points.last().map(|p| p.value) != Some(value) {
                 points.push(StockPoint {
