@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::json;
-use support::{KEY, get, post, ready, serve, spawn, until};
+use support::{KEY, get, post, ready, serve, spawn, spawn_engine, until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_clients_adjusting_one_sku_end_with_an_exact_count() {
@@ -111,22 +111,7 @@ async fn the_engine_process_syncs_a_store_sale_and_refuses_forged_webhooks() {
         200
     );
 
-    let state = std::env::temp_dir().join(format!("omnisim-engine-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state);
-    let envs = [
-        ("OMNISIM_POS_URL", pos.clone()),
-        ("OMNISIM_SHOP_URL", shop.clone()),
-        ("OMNISIM_PAY_URL", pay.clone()),
-        ("OMNISIM_API_KEY", KEY.to_owned()),
-        ("OMNISIM_CONNECTOR_PORT", "0".to_owned()),
-        ("OMNISIM_STATE_DIR", state.display().to_string()),
-    ];
-    let (_engine, line) = spawn(&["engine"], &envs);
-    let engine = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the engine prints its URL")
-        .to_owned();
+    let (_engine, engine, state) = spawn_engine(&pos, &shop, &pay, "engine-test");
     ready(&c, &engine).await;
 
     // A store sale reaches shop availability.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{KEY, Proc, get, post, ready, serve, spawn, until};
+use support::{Proc, get, post, ready, serve, spawn_engine, until};
 
 /// Every test card the pay simulator knows, plus a Mastercard.
 const PANS: &[&str] = &[
@@ -230,23 +230,7 @@ async fn the_engine_refuses_forged_and_stale_signatures_and_applies_a_replay_onc
         json!({"sku": "MUG", "location": "store-1", "available": 10}),
     )
     .await;
-    let state =
-        std::env::temp_dir().join(format!("omnisim-security-engine-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state);
-    let envs = [
-        ("OMNISIM_POS_URL", pos.clone()),
-        ("OMNISIM_SHOP_URL", shop.clone()),
-        ("OMNISIM_PAY_URL", pay.clone()),
-        ("OMNISIM_API_KEY", KEY.to_owned()),
-        ("OMNISIM_CONNECTOR_PORT", "0".to_owned()),
-        ("OMNISIM_STATE_DIR", state.display().to_string()),
-    ];
-    let (_engine, line) = spawn(&["engine"], &envs);
-    let engine = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the engine prints its URL")
-        .to_owned();
+    let (_engine, engine, state) = spawn_engine(&pos, &shop, &pay, "security-engine");
     assert!(
         engine.starts_with("http://127.0.0.1:"),
         "the engine binds loopback: {engine}"

@@ -113,3 +113,31 @@ pub async fn get(c: &reqwest::Client, url: String) -> Value {
         .await
         .expect("json")
 }
+
+/// Spawns `omnisim engine` as a connector against the three simulators, with
+/// the contract's environment and a fresh state directory named by `tag`,
+/// returning it, the URL it printed and its state directory.
+pub fn spawn_engine(
+    pos: &str,
+    shop: &str,
+    pay: &str,
+    tag: &str,
+) -> (Proc, String, std::path::PathBuf) {
+    let state = std::env::temp_dir().join(format!("omnisim-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let envs = [
+        ("OMNISIM_POS_URL", pos.to_owned()),
+        ("OMNISIM_SHOP_URL", shop.to_owned()),
+        ("OMNISIM_PAY_URL", pay.to_owned()),
+        ("OMNISIM_API_KEY", KEY.to_owned()),
+        ("OMNISIM_CONNECTOR_PORT", "0".to_owned()),
+        ("OMNISIM_STATE_DIR", state.display().to_string()),
+    ];
+    let (engine, line) = spawn(&["engine"], &envs);
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the engine prints its URL")
+        .to_owned();
+    (engine, url, state)
+}
