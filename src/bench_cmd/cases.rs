@@ -387,20 +387,7 @@ async fn stack(retention: Retention, webhooks: bool) -> Result<Stack, String> {
             .map_err(|e| e.to_string())?;
     }
     let shop = client(&urls.shop);
-    shop.post::<_, Value>(
-        "/v1/products",
-        &json!({"sku": "HOT", "title": "Hot item", "price": "5.00", "currency": "USD"}),
-        None,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    shop.post::<_, Value>(
-        "/v1/inventory/set",
-        &json!({"sku": "HOT", "location": "web", "available": 1_000_000_000i64}),
-        None,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    stock_hot_item(&shop).await?;
     Ok(Stack { running })
 }
 
@@ -971,20 +958,7 @@ fn child_orders(n: u64, capped: bool) -> Result<Value, String> {
         transport.mount("shop.sim", sims.shop_router());
         let t: Arc<dyn Transport> = Arc::new(transport.clone());
         let shop = ApiClient::new(Arc::clone(&t), "http://shop.sim", KEY);
-        shop.post::<_, Value>(
-            "/v1/products",
-            &json!({"sku": "HOT", "title": "Hot item", "price": "5.00", "currency": "USD"}),
-            None,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        shop.post::<_, Value>(
-            "/v1/inventory/set",
-            &json!({"sku": "HOT", "location": "web", "available": 1_000_000_000i64}),
-            None,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        stock_hot_item(&shop).await?;
         let before = rss_bytes();
         let started = Instant::now(); // determinism-ok: benchmark
         let router = sims.shop_router();
@@ -1097,4 +1071,24 @@ pub fn exploration(ctx: &Ctx) -> Vec<Row> {
             )
         },
     ]
+}
+
+/// The one product the load cases sell: `HOT` online, with stock that never
+/// runs out.
+async fn stock_hot_item(shop: &ApiClient) -> Result<(), String> {
+    shop.post::<_, Value>(
+        "/v1/products",
+        &json!({"sku": "HOT", "title": "Hot item", "price": "5.00", "currency": "USD"}),
+        None,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    shop.post::<_, Value>(
+        "/v1/inventory/set",
+        &json!({"sku": "HOT", "location": "web", "available": 1_000_000_000i64}),
+        None,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
 }
