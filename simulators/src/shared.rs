@@ -2,10 +2,10 @@
 //! platform's own routes, these, the OpenAPI document and the middleware stack
 //! together into one axum `Router`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -311,7 +311,10 @@ async fn method_not_allowed() -> SimError {
 }
 
 /// Routes every simulator serves.
-fn common_routes(with_locations: bool) -> OpenApiRouter<Shared> {
+fn common_routes<C>(with_locations: bool) -> OpenApiRouter<RouterState<C>>
+where
+    C: Clone + Send + Sync + 'static,
+{
     let mut r = OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(events))
@@ -329,16 +332,89 @@ fn common_routes(with_locations: bool) -> OpenApiRouter<Shared> {
     r
 }
 
-/// Builds a simulator's whole `Router`: its own routes, the shared ones,
-/// `/openapi.json`, JSON 404/405, and auth → faults → idempotency in front.
-pub fn assemble<S: Platform>(
+/// What a simulator's handlers run on: the platform's own context (`own`,
+/// which its handlers extract as `State<…>` through `FromRef`) and the same
+/// simulator behind its control trait, for the shared routes.
+#[derive(Clone)]
+pub struct RouterState<C> {
+    /// The platform's own handler state.
+    pub own: C,
+    /// The simulator, for the shared routes.
+    pub shared: Shared,
+}
+
+impl<C> FromRef<RouterState<C>> for Shared {
+    fn from_ref(state: &RouterState<C>) -> Shared {
+        Arc::clone(&state.shared)
+    }
+}
+
+/// A platform's route table and OpenAPI document, built once per process and
+/// per variant (with or without the location routes). Neither depends on any
+/// one simulator, and generating the document is most of the cost of a
+/// router: an exploration builds three simulators for every case.
+pub struct RouteTable<C> {
+    with_locations: OnceLock<Router<RouterState<C>>>,
+    without_locations: OnceLock<Router<RouterState<C>>>,
+}
+
+impl<C> RouteTable<C> {
+    /// An empty table, filled on first use.
+    pub const fn new() -> Self {
+        RouteTable {
+            with_locations: OnceLock::new(),
+            without_locations: OnceLock::new(),
+        }
+    }
+}
+
+impl<C> Default for RouteTable<C> {
+    fn default() -> Self {
+        RouteTable::new()
+    }
+}
+
+/// Builds a simulator's whole `Router`: its own routes (`own`, from the
+/// platform's `table`), the shared ones, `/openapi.json`, JSON 404/405, and
+/// auth → faults → idempotency in front, all on `sim` and `ctx`.
+pub fn assemble<S: Platform, C>(
     sim: Arc<Simulator<S>>,
-    own: OpenApiRouter<()>,
+    ctx: C,
+    table: &'static RouteTable<C>,
+    own: fn() -> OpenApiRouter<RouterState<C>>,
     title: &str,
-) -> Router {
+) -> Router
+where
+    C: Clone + Send + Sync + 'static,
+{
     let core = Arc::clone(&sim.core);
     let has_locations = sim.read(|s| s.locations().is_some());
+    let cell = if has_locations {
+        &table.with_locations
+    } else {
+        &table.without_locations
+    };
+    let routes = cell
+        .get_or_init(|| route_table::<S, C>(own(), has_locations, title))
+        .clone();
     let shared: Shared = sim;
+    routes
+        .with_state(RouterState { own: ctx, shared })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(from_fn_with_state(Arc::clone(&core), idempotency::layer))
+        .layer(from_fn_with_state(Arc::clone(&core), layers::faults))
+        .layer(from_fn_with_state(core, layers::auth))
+}
+
+/// The routes and the document behind them, with no state yet.
+fn route_table<S: Platform, C>(
+    own: OpenApiRouter<RouterState<C>>,
+    has_locations: bool,
+    title: &str,
+) -> Router<RouterState<C>>
+where
+    C: Clone + Send + Sync + 'static,
+{
     let mut doc = BaseDoc::openapi();
     doc.info.title = title.to_owned();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -347,11 +423,10 @@ pub fn assemble<S: Platform>(
          Errors are `{{\"error\": {{\"code\", \"message\", \"field\"}}}}`.",
         S::NAME
     ));
-    let (router, api) = OpenApiRouter::with_openapi(doc)
+    let (router, mut api) = OpenApiRouter::with_openapi(doc)
         .merge(own)
-        .merge(common_routes(has_locations).with_state(shared))
+        .merge(common_routes(has_locations))
         .split_for_parts();
-    let mut api = api;
     document_shared_responses(&mut api);
     let api = Arc::new(api);
     router
@@ -364,8 +439,4 @@ pub fn assemble<S: Platform>(
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(from_fn_with_state(Arc::clone(&core), idempotency::layer))
-        .layer(from_fn_with_state(Arc::clone(&core), layers::faults))
-        .layer(from_fn_with_state(core, layers::auth))
 }

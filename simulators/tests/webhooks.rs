@@ -11,7 +11,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use omnisim_api::common::Faults;
 use omnisim_api::{Clock, Event, HttpTransport, Scheme};
-use omnisim_simulators::shared::assemble;
+use omnisim_simulators::shared::{RouteTable, RouterState, assemble};
 use omnisim_simulators::webhooks::RetryPolicy;
 use omnisim_simulators::{CoreConfig, Platform, SimResult, Simulator};
 use utoipa_axum::router::OpenApiRouter;
@@ -305,14 +305,16 @@ async fn events_committed_through_a_router_are_delivered() {
         .mount(&server)
         .await;
     let sim = simulator::<ToyShop>();
-    async fn fire(State(sim): State<Arc<Simulator<ToyShop>>>) -> &'static str {
-        let _ = emit(&sim, 1);
+    type Ctx = Arc<Simulator<ToyShop>>;
+    async fn fire(State(state): State<RouterState<Ctx>>) -> &'static str {
+        let _ = emit(&state.own, 1);
         "ok"
     }
-    let own: OpenApiRouter<()> = OpenApiRouter::new()
-        .route("/fire", axum::routing::post(fire))
-        .with_state(Arc::clone(&sim));
-    let app: Router = assemble(Arc::clone(&sim), own, "toy");
+    fn own() -> OpenApiRouter<RouterState<Ctx>> {
+        OpenApiRouter::new().route("/fire", axum::routing::post(fire))
+    }
+    static TABLE: RouteTable<Ctx> = RouteTable::new();
+    let app: Router = assemble(Arc::clone(&sim), Arc::clone(&sim), &TABLE, own, "toy");
     subscribe(&sim, &format!("{}/hook", server.uri())).await;
     let req = http::Request::post("/fire")
         .header("authorization", "Bearer k")

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use chrono::{DateTime, Utc};
 use omnisim_api::ErrorBody;
 use omnisim_api::pay::{
@@ -20,7 +20,7 @@ use super::state::PayState;
 use crate::core::Simulator;
 use crate::error::SimResult;
 use crate::extract::{Json, Query};
-use crate::shared::assemble;
+use crate::shared::{RouteTable, RouterState, assemble};
 
 type Sim = Arc<Simulator<PayState>>;
 
@@ -228,7 +228,18 @@ async fn settlement(
 
 /// The gateway's whole router.
 pub fn router(sim: Sim) -> Router {
-    let own = OpenApiRouter::new()
+    static TABLE: RouteTable<Sim> = RouteTable::new();
+    assemble(
+        Arc::clone(&sim),
+        sim,
+        &TABLE,
+        own_routes,
+        "omnisim pay (payment gateway)",
+    )
+}
+
+fn own_routes() -> OpenApiRouter<RouterState<Sim>> {
+    OpenApiRouter::new()
         .routes(routes!(create_intent, list_intents))
         .routes(routes!(get_intent))
         .routes(routes!(capture_intent))
@@ -238,6 +249,10 @@ pub fn router(sim: Sim) -> Router {
         .routes(routes!(create_gift_card))
         .routes(routes!(get_gift_card))
         .routes(routes!(settlement))
-        .with_state(Arc::clone(&sim));
-    assemble(sim, own, "omnisim pay (payment gateway)")
+}
+
+impl FromRef<RouterState<Sim>> for Sim {
+    fn from_ref(state: &RouterState<Sim>) -> Sim {
+        Arc::clone(&state.own)
+    }
 }

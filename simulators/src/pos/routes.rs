@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use omnisim_api::pay::{
     CancelIntent, CancellationReason, CaptureIntent, CreateGiftCard, CreatePaymentIntent,
     CreateRefund, IntentStatus, PayClient, RefundReason,
@@ -32,7 +32,7 @@ use super::state::{PosState, RefundAction, ReturnPlan, SalePlan};
 use crate::core::Simulator;
 use crate::error::{ErrorKind, SimError, SimResult};
 use crate::extract::{Json, Query};
-use crate::shared::assemble;
+use crate::shared::{RouteTable, RouterState, assemble};
 
 /// What the pos handlers share: the simulator and the way to the gateway.
 struct Pos {
@@ -44,11 +44,16 @@ type Ctx = Arc<Pos>;
 
 /// The pos simulator's whole router; `pay` reaches the gateway.
 pub fn router(sim: Arc<Simulator<PosState>>, pay: PayClient) -> Router {
+    static TABLE: RouteTable<Ctx> = RouteTable::new();
     let ctx: Ctx = Arc::new(Pos {
         sim: Arc::clone(&sim),
         pay,
     });
-    let own = OpenApiRouter::new()
+    assemble(sim, ctx, &TABLE, own_routes, "omnisim pos (point of sale)")
+}
+
+fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
+    OpenApiRouter::new()
         .routes(routes!(create_item, list_items))
         .routes(routes!(get_item, update_item))
         .routes(routes!(change_inventory))
@@ -64,8 +69,12 @@ pub fn router(sim: Arc<Simulator<PosState>>, pay: PayClient) -> Router {
         .routes(routes!(get_pickup))
         .routes(routes!(complete_pickup))
         .routes(routes!(cancel_pickup))
-        .with_state(ctx);
-    assemble(sim, own, "omnisim pos (point of sale)")
+}
+
+impl FromRef<RouterState<Ctx>> for Ctx {
+    fn from_ref(state: &RouterState<Ctx>) -> Ctx {
+        Arc::clone(&state.own)
+    }
 }
 
 // ---- catalog ---------------------------------------------------------------

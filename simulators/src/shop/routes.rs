@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use omnisim_api::ErrorBody;
 use omnisim_api::pay::{CancellationReason, CreatePaymentIntent, IntentStatus, PayClient};
 use omnisim_api::shop::{
@@ -33,7 +33,7 @@ use super::state::{PayStep, PaymentOutcome, ShopState};
 use crate::core::Simulator;
 use crate::error::{ErrorKind, SimResult};
 use crate::extract::{Json, Query};
-use crate::shared::assemble;
+use crate::shared::{RouteTable, RouterState, assemble};
 
 /// What every shop handler reaches: the simulator and the gateway.
 #[derive(Clone)]
@@ -46,11 +46,22 @@ type Reply<T> = SimResult<axum::Json<T>>;
 
 /// The shop simulator's whole router; `pay` reaches the gateway.
 pub fn router(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
+    static TABLE: RouteTable<Ctx> = RouteTable::new();
     let ctx = Ctx {
         sim: Arc::clone(&sim),
         pay,
     };
-    let own = OpenApiRouter::with_openapi(EventSchemas::openapi())
+    assemble(
+        sim,
+        ctx,
+        &TABLE,
+        own_routes,
+        "omnisim shop (ecommerce platform)",
+    )
+}
+
+fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
+    OpenApiRouter::with_openapi(EventSchemas::openapi())
         .routes(routes!(create_product, list_products))
         .routes(routes!(get_product, update_product))
         .routes(routes!(get_level))
@@ -69,8 +80,12 @@ pub fn router(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
         .routes(routes!(ready_for_pickup))
         .routes(routes!(cancel))
         .routes(routes!(refund))
-        .with_state(ctx);
-    assemble(sim, own, "omnisim shop (ecommerce platform)")
+}
+
+impl FromRef<RouterState<Ctx>> for Ctx {
+    fn from_ref(state: &RouterState<Ctx>) -> Ctx {
+        state.own.clone()
+    }
 }
 
 /// Schemas of event data no endpoint returns, so that connectors find them.
