@@ -164,6 +164,12 @@ impl History {
             .clone()
     }
 
+    /// Every entry so far, borrowed: no copy, but nothing can be recorded
+    /// while the guard lives.
+    pub fn lock_entries(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The history as JSON Lines.
     pub fn to_jsonl(&self) -> String {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

@@ -182,11 +182,55 @@ fn judge(
     buffer: i64,
 ) -> Judged {
     let entries = outcome.history.entries();
-    let truth = crate::truth::compute(loaded, &entries);
+    let result = verdict(loaded, &outcome, &entries, &state, wall_ms, buffer);
+    let timeline = crate::timeline::derive(loaded, &entries, &witnessed(&result));
+    Judged {
+        result,
+        history_jsonl: outcome.history.to_jsonl(),
+        timeline,
+    }
+}
+
+/// A run's verdict and its history, without what only reports need (the
+/// timeline and the JSON Lines text): what exploration judges thousands of
+/// cases by.
+#[derive(Debug)]
+pub struct Verdict {
+    /// The result as `results.json` shows it.
+    pub result: ScenarioResult,
+    /// The history (`to_jsonl` gives the bytes `run` saves).
+    pub history: crate::history::History,
+}
+
+/// Runs one loaded scenario with `strategy` and judges it, for exploration.
+pub fn run_verdict(loaded: &Loaded, seed: u64, strategy: omnisim_engine::Strategy) -> Verdict {
+    let buffer = strategy.buffer;
+    let outcome = runner::run_with(loaded, seed, strategy);
+    let state = collect(loaded, &outcome);
+    let result = {
+        let entries = outcome.history.lock_entries();
+        verdict(loaded, &outcome, &entries, &state, 0, buffer)
+    };
+    Verdict {
+        result,
+        history: outcome.history,
+    }
+}
+
+/// The checks and the expectation over one run.
+fn verdict(
+    loaded: &Loaded,
+    outcome: &Outcome,
+    entries: &[crate::history::Entry],
+    state: &FinalState,
+    wall_ms: u64,
+    buffer: i64,
+) -> ScenarioResult {
+    let truth = crate::truth::compute(loaded, entries);
     let input = Input {
         loaded,
-        history: &entries,
-        state: &state,
+        history: entries,
+        state,
         truth: &truth,
         buffer,
         ended: outcome.ended,
@@ -234,7 +278,7 @@ fn judge(
         Status::Fail
     };
     let file = loaded.file.display().to_string();
-    let result = ScenarioResult {
+    ScenarioResult {
         name: loaded.scenario.name.clone(),
         file: file.clone(),
         tags: loaded.scenario.tags.clone(),
@@ -255,12 +299,6 @@ fn judge(
             shell_quote(&file),
             outcome.seed
         ),
-    };
-    let timeline = crate::timeline::derive(loaded, &entries, &witnessed(&result));
-    Judged {
-        result,
-        history_jsonl: outcome.history.to_jsonl(),
-        timeline,
     }
 }
 

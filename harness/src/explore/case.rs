@@ -7,6 +7,7 @@ use omnisim_reports::Status;
 
 use super::plan::{FaultProfile, Plan};
 use super::render::{Header, Rendered, render};
+use crate::history::{Entry, OpType};
 use crate::suite;
 use crate::validate;
 
@@ -109,8 +110,8 @@ pub struct CaseResult {
     pub violations: Vec<String>,
     /// Steps that were refused, by rendered step number, with the error code.
     pub refused: std::collections::BTreeMap<usize, String>,
-    /// The history as JSON Lines.
-    pub history: String,
+    /// The history (`to_jsonl` gives its bytes).
+    pub history: crate::history::History,
     /// When `--check-determinism` found the second run differing: the first
     /// differing line number (1-based) of the two histories.
     pub nondeterministic_at: Option<usize>,
@@ -171,12 +172,13 @@ pub fn run_case_pruned(
                 rendered,
                 violations: vec![format!("generator: invalid scenario: {}", text.join("; "))],
                 refused: Default::default(),
-                history: String::new(),
+                history: Default::default(),
                 nondeterministic_at: None,
             };
         }
     };
-    let judged = suite::run_one(&loaded, Some(seed));
+    let strategy = crate::runner::strategy_of(&loaded);
+    let judged = suite::run_verdict(&loaded, seed, strategy.clone());
     let violations = judged
         .result
         .checks
@@ -192,10 +194,10 @@ pub fn run_case_pruned(
             )
         })
         .collect();
-    let refused = refused_steps(&judged.history_jsonl);
+    let refused = refused_steps(&judged.history.lock_entries());
     let nondeterministic_at = if check_determinism {
-        let again = suite::run_one(&loaded, Some(seed));
-        first_difference(&judged.history_jsonl, &again.history_jsonl)
+        let again = suite::run_verdict(&loaded, seed, strategy);
+        first_difference(&judged.history.to_jsonl(), &again.history.to_jsonl())
     } else {
         None
     };
@@ -203,24 +205,24 @@ pub fn run_case_pruned(
         rendered,
         violations,
         refused,
-        history: judged.history_jsonl,
+        history: judged.history,
         nondeterministic_at,
     }
 }
 
 /// The steps whose operation was refused, with their error code.
-fn refused_steps(jsonl: &str) -> std::collections::BTreeMap<usize, String> {
+fn refused_steps(entries: &[Entry]) -> std::collections::BTreeMap<usize, String> {
     let mut out = std::collections::BTreeMap::new();
-    for line in jsonl.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if v["entry"] == "op" && v["type"] == "fail" {
-            let (Some(step), Some(code)) = (v["step"].as_u64(), v["value"]["error"].as_str())
-            else {
-                continue;
-            };
-            out.insert(step as usize, code.to_owned());
+    for entry in entries {
+        if let Entry::Op {
+            step,
+            kind: OpType::Fail,
+            value,
+            ..
+        } = entry
+            && let Some(code) = value["error"].as_str()
+        {
+            out.insert(*step, code.to_owned());
         }
     }
     out
