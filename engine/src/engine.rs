@@ -347,6 +347,10 @@ impl Engine {
     pub async fn process(&self, p: Plat, event: &Event) -> bool {
         let _one_at_a_time = self.work.lock().await;
         if self.cfg.strategy.dedupe && self.with_state(|s| s.seen.contains(&event.id)) {
+            self.with_state(|s| s.applied(p, event.seq));
+            if let Err(e) = self.commit() {
+                self.report("store_failed", e.to_string(), Some(&event.id));
+            }
             return true;
         }
         let span = tracing::info_span!("apply", platform = p.name(), event = %event.id, kind = %event.kind);
@@ -354,7 +358,10 @@ impl Engine {
         let outcome = crate::sync::apply(self, p, event).await;
         let ok = match outcome {
             Ok(()) => {
-                self.with_state(|s| s.mark_seen(&event.id));
+                self.with_state(|s| {
+                    s.mark_seen(&event.id);
+                    s.applied(p, event.seq);
+                });
                 lock(&self.counters).applied += 1;
                 true
             }

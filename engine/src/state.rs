@@ -101,8 +101,16 @@ pub struct EngineState {
     pub orders: BTreeMap<String, OrderTrack>,
     /// The engine's webhook subscriptions.
     pub subscriptions: BTreeMap<Plat, SubscriptionRecord>,
+    /// Seqs applied ahead of their cursor (a webhook arrived before an
+    /// earlier one, or instead of a dropped one). Not stored: after a
+    /// restart the poller re-reads them and deduplication skips them.
+    ahead: BTreeMap<Plat, BTreeSet<u64>>,
     writes: Vec<Write>,
 }
+
+/// At most this many seqs are remembered ahead of a cursor; past it the
+/// poller alone moves the cursor, as it always can.
+const AHEAD_MAX: usize = 10_000;
 
 fn put<T: Serialize>(writes: &mut Vec<Write>, key: String, value: &T) {
     writes.push((key, Some(serde_json::to_vec(value).unwrap_or_default())));
@@ -152,12 +160,41 @@ impl EngineState {
         }
     }
 
-    /// Moves a feed cursor forward (never back).
+    /// Moves a feed cursor forward (never back): every event of `p`'s feed
+    /// up to `seq` has been applied.
     pub fn set_cursor(&mut self, p: Plat, seq: u64) {
         let c = self.cursors.entry(p).or_insert(0);
-        if seq > *c {
-            *c = seq;
-            put(&mut self.writes, format!("cursor/{}", p.name()), &seq);
+        if seq <= *c {
+            return;
+        }
+        let mut to = seq;
+        if let Some(ahead) = self.ahead.get_mut(&p) {
+            *ahead = ahead.split_off(&(to + 1));
+            while ahead.remove(&(to + 1)) {
+                to += 1;
+            }
+        }
+        *c = to;
+        put(&mut self.writes, format!("cursor/{}", p.name()), &to);
+    }
+
+    /// Records that event `seq` of `p`'s feed has been applied, by whichever
+    /// path: the cursor moves over it once nothing before it is missing.
+    /// With webhooks arriving, the reconciliation poll then finds nothing to
+    /// read again, and still reads from the first event a webhook missed.
+    pub fn applied(&mut self, p: Plat, seq: u64) {
+        let cursor = self.cursors.get(&p).copied();
+        match cursor {
+            // Cursors are positioned at start-up; before that, nothing moves.
+            None => {}
+            Some(c) if seq == c + 1 => self.set_cursor(p, seq),
+            Some(c) if seq > c => {
+                let ahead = self.ahead.entry(p).or_default();
+                if ahead.len() < AHEAD_MAX {
+                    ahead.insert(seq);
+                }
+            }
+            Some(_) => {}
         }
     }
 
@@ -205,5 +242,32 @@ mod tests {
         assert!(back.seen.contains("evt_pos_00000001"));
         assert_eq!(back.cursors[&Plat::Shop], 7, "cursors never move back");
         assert!(back.orders["ord_000001"].reserved);
+    }
+
+    #[test]
+    fn applied_events_move_the_cursor_only_over_a_gapless_prefix() {
+        let mut s = EngineState::default();
+        s.applied(Plat::Pos, 1);
+        assert!(
+            s.cursors.is_empty(),
+            "no cursor before start-up positions it"
+        );
+        s.set_cursor(Plat::Pos, 4);
+        s.applied(Plat::Pos, 5);
+        assert_eq!(s.cursors[&Plat::Pos], 5);
+        // 6 was dropped: 7 and 8 wait ahead, and the cursor stays for the poller.
+        s.applied(Plat::Pos, 7);
+        s.applied(Plat::Pos, 8);
+        s.applied(Plat::Pos, 3);
+        assert_eq!(s.cursors[&Plat::Pos], 5);
+        // The poller (or a late webhook) applies 6: the cursor jumps to 8.
+        s.applied(Plat::Pos, 6);
+        assert_eq!(s.cursors[&Plat::Pos], 8);
+        s.applied(Plat::Pos, 10);
+        s.set_cursor(Plat::Pos, 9);
+        assert_eq!(s.cursors[&Plat::Pos], 10, "a poll absorbs what was ahead");
+        assert_eq!(s.cursors.get(&Plat::Shop), None, "feeds are independent");
+        let stored: Vec<String> = s.take_writes().into_iter().map(|(k, _)| k).collect();
+        assert!(stored.iter().all(|k| k == "cursor/pos"));
     }
 }
