@@ -269,12 +269,21 @@ fn fault_act() -> BoxedStrategy<Act> {
 /// connector can prevent, not a finding).
 pub const MIN_GAP_SECS: u32 = 90;
 
+/// The day is this long per possible step (50 steps: 75 minutes), so that
+/// steps crowd each other and the fault windows. Idle time finds nothing and
+/// is not free: a connector that reconciles every minute makes three feed
+/// reads per simulated minute, which in a three-hour day of 23 steps were
+/// three quarters of all exchanges.
+pub const DAY_SECS_PER_STEP: u32 = 90;
+
 fn step(shape: Shape) -> BoxedStrategy<StepPlan> {
     let act = match shape.faults {
         FaultProfile::Random => prop_oneof![9 => business_act(), 1 => fault_act()].boxed(),
         FaultProfile::None | FaultProfile::Heavy => business_act(),
     };
-    let span = u32::try_from(shape.max_steps.max(1)).unwrap_or(u32::MAX / 240) * 225;
+    let span = u32::try_from(shape.max_steps.max(1))
+        .unwrap_or(u32::MAX / 240)
+        .saturating_mul(DAY_SECS_PER_STEP);
     (0..=span, act)
         .prop_map(|(at_secs, act)| StepPlan { at_secs, act })
         .boxed()
