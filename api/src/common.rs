@@ -189,6 +189,26 @@ pub struct Faults {
     /// whose clock drifts does. Its timers and the data it returns are not
     /// affected.
     pub clock_skew_ms: i64,
+    /// A network partition between this platform and the connector, as long
+    /// as it is `true`. The connector is whoever presents the simulator's
+    /// main API key (`OMNISIM_API_KEY`); other accepted keys (the harness's
+    /// customers, clerks and staff, and the platforms' calls to each other)
+    /// are not cut off.
+    ///
+    /// - A request with the connector's key is never applied. Like a dropped
+    ///   packet it gets no answer while the partition lasts: it is held until
+    ///   the partition heals or 30 s pass (whichever comes first), then
+    ///   answered 503 with code `partitioned` ("nothing was applied"). A
+    ///   client with a shorter timeout of its own sees that timeout instead;
+    ///   either way nothing was applied, and a retry after the heal is safe.
+    /// - Every webhook delivery attempt fails without reaching the receiver,
+    ///   recorded in `/_control/deliveries` with status `null` and an error
+    ///   that says `partitioned`; it counts as a failed attempt and is
+    ///   retried on the platform's normal schedule, so it arrives after the
+    ///   heal.
+    ///
+    /// The rest of the fault settings apply as usual to what gets through.
+    pub partition: bool,
 }
 
 /// `POST /_control/clock`: move simulated time forward (for expiries and

@@ -20,8 +20,11 @@ use tokio::process::{Child, Command};
 
 use crate::history::History;
 
-/// The API key of real-time worlds.
+/// The API key of real-time worlds: the connector's (`OMNISIM_API_KEY`).
 pub const API_KEY: &str = "cert_key";
+/// The key the harness's own actors present in real-time worlds (accepted
+/// besides [`API_KEY`]; a partition does not cut it off).
+pub const ACTOR_KEY: &str = "cert_actor_key";
 
 /// How much of each output stream is kept (the tail).
 const LOG_CAP: usize = 256 * 1024;
@@ -185,6 +188,7 @@ impl RealWorld {
         })
         .await
         .map_err(|e| StartError::Harness(format!("cannot bind the simulators: {e}")))?;
+        running.sims.accept_actor_key(ACTOR_KEY);
         let port = free_port().map_err(|e| StartError::Harness(format!("no free port: {e}")))?;
         let state_dir = spec.state_root.join(scenario_id);
         let _ = std::fs::remove_dir_all(&state_dir);

@@ -955,12 +955,20 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 (Some(f), "faults") => toml_to::<Faults>(f)?,
                 _ => Faults::default(),
             };
+            // A partition is its own window: a `faults` step leaves it as it
+            // is unless its table names `partition` (then lifts it with the
+            // rest when its duration ends); `clear` lifts it too.
+            let names_partition = step.action.get_ref() == "clear"
+                || step
+                    .faults
+                    .as_ref()
+                    .is_some_and(|f| f.get("partition").is_some());
             let targets: Vec<String> = match &step.target {
                 Some(t) => vec![t.get_ref().clone()],
                 None => vec!["pos".into(), "shop".into(), "pay".into()],
             };
             for t in &targets {
-                set_faults(ctx, t, faults.clone())?;
+                set_faults(ctx, t, faults.clone(), !names_partition)?;
             }
             if let Some(d) = step
                 .duration
@@ -969,7 +977,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             {
                 tokio::time::sleep(ctx.world.scaled(d)).await;
                 for t in &targets {
-                    set_faults(ctx, t, Faults::default())?;
+                    set_faults(ctx, t, Faults::default(), !names_partition)?;
                 }
             }
             ok(&serde_json::json!({ "targets": targets }))
@@ -1100,17 +1108,39 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .as_ref()
                 .and_then(|d| parse_duration(d.get_ref()))
                 .unwrap_or_default();
-            if let Err(why) = ctx.world.set_partitioned(&target, true) {
+            // The simulator's own `partition` fault, the same in both clocks:
+            // the connector's requests are held and refused, its webhooks fail
+            // and are retried, the harness's actors still get through.
+            let Some(core) = ctx.world.sims().core(&target).cloned() else {
                 return Err(Failed::Refused(
-                    "unsupported".into(),
-                    serde_json::json!({ "error": "unsupported", "message": why }),
+                    "bad_step".into(),
+                    serde_json::json!({ "error": format!("no platform `{target}`") }),
                 ));
-            }
+            };
+            let cut_at = ctx.world.clock().now();
+            let refused_before = core.partitioned_requests();
+            let _ = ctx.world.set_partitioned(&target, true);
             tokio::time::sleep(ctx.world.scaled(d)).await;
             let _ = ctx.world.set_partitioned(&target, false);
-            ok(
-                &serde_json::json!({ "partitioned": target, "healed_after_ms": d.as_millis() as u64 }),
-            )
+            // What the cut cost, for the history: the connector's requests it
+            // refused and the webhook attempts that failed during the window.
+            let failed_deliveries = core
+                .webhooks
+                .deliveries()
+                .iter()
+                .filter(|r| {
+                    r.at >= cut_at
+                        && r.error.as_deref().is_some_and(|e| {
+                            e.contains(omnisim_simulators::webhooks::PARTITIONED_DELIVERY)
+                        })
+                })
+                .count();
+            ok(&serde_json::json!({
+                "partitioned": target,
+                "healed_after_ms": d.as_millis() as u64,
+                "connector_requests_refused": core.partitioned_requests() - refused_before,
+                "webhook_attempts_failed": failed_deliveries,
+            }))
         }
         ("nemesis", "rotate") => {
             // The platform issues a new webhook secret and signs with both for
@@ -1158,11 +1188,24 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
     }
 }
 
-fn set_faults(ctx: &Ctx, target: &str, faults: Faults) -> Result<(), Failed> {
-    let r = with_world(ctx, |w| match target {
-        "pos" => w.sims().pos.core.set_faults(faults),
-        "shop" => w.sims().shop.core.set_faults(faults),
-        _ => w.sims().pay.core.set_faults(faults),
+/// Sets `target`'s faults; with `keep_partition`, its partition flag stays
+/// as it is (a `partition` step's window is not cut short by other faults).
+fn set_faults(
+    ctx: &Ctx,
+    target: &str,
+    mut faults: Faults,
+    keep_partition: bool,
+) -> Result<(), Failed> {
+    let r = with_world(ctx, |w| {
+        let core = match target {
+            "pos" => &w.sims().pos.core,
+            "shop" => &w.sims().shop.core,
+            _ => &w.sims().pay.core,
+        };
+        if keep_partition {
+            faults.partition = core.partitioned();
+        }
+        core.set_faults(faults)
     });
     r.map(|_| ()).map_err(|e| {
         Failed::Refused(

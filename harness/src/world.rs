@@ -24,8 +24,13 @@ use tokio::task::JoinHandle;
 
 use crate::history::History;
 
-/// The API key of in-process worlds.
+/// The API key of in-process worlds: the connector's (the engine's).
 pub const API_KEY: &str = "test_key";
+/// The key the harness's own actors (customers, clerks, staff) present in
+/// in-process worlds: accepted besides [`API_KEY`], and not cut off by a
+/// partition, as a storefront or a register does not use the connector
+/// app's key.
+pub const ACTOR_KEY: &str = "test_actor_key";
 /// POS host.
 pub const POS_URL: &str = "http://pos.sim";
 /// Shop host.
@@ -63,10 +68,6 @@ pub struct SimNetwork {
     timeout: Duration,
     clock: Clock,
     history: History,
-    /// Platforms (`pos`, `shop`, `pay`) cut off from the engine.
-    partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
-    /// This handle is the engine's: its requests to a partitioned platform fail.
-    from_engine: bool,
 }
 
 impl SimNetwork {
@@ -79,48 +80,7 @@ impl SimNetwork {
             timeout: Duration::from_secs(10),
             clock,
             history,
-            partitioned: Arc::default(),
-            from_engine: false,
         }
-    }
-
-    /// The same network as the engine sees it: its requests to a partitioned
-    /// platform cannot connect.
-    pub fn for_engine(&self) -> SimNetwork {
-        SimNetwork {
-            from_engine: true,
-            ..self.clone()
-        }
-    }
-
-    /// Cuts `platform` (`pos`, `shop`, `pay`) off from the engine, or heals
-    /// the cut: the engine cannot reach its API and its webhooks cannot reach
-    /// the engine. Customers and clerks still reach it.
-    pub fn set_partitioned(&self, platform: &str, cut: bool) {
-        let mut p = self.partitioned.lock().unwrap_or_else(|p| p.into_inner());
-        if cut {
-            p.insert(platform.to_owned());
-        } else {
-            p.remove(platform);
-        }
-    }
-
-    fn is_cut(&self, request: &http::Request<bytes::Bytes>) -> bool {
-        let p = self.partitioned.lock().unwrap_or_else(|p| p.into_inner());
-        if p.is_empty() {
-            return false;
-        }
-        let host = request.uri().host().unwrap_or_default();
-        if host == "engine.sim" {
-            let path = request.uri().path();
-            return p
-                .iter()
-                .any(|name| path.strip_prefix("/webhooks/") == Some(name.as_str()));
-        }
-        self.from_engine
-            && host
-                .strip_suffix(".sim")
-                .is_some_and(|name| p.contains(name))
     }
 
     /// The routes by host.
@@ -147,17 +107,6 @@ impl Transport for SimNetwork {
         let clock = self.clock.clone();
         let history = self.history.clone();
         let sent = clock.now();
-        if self.is_cut(&request) {
-            return Box::pin(async move {
-                tokio::time::sleep(delay).await;
-                let e = TransportError::Connect {
-                    url: url.clone(),
-                    message: "partitioned (nemesis): the host is unreachable".into(),
-                };
-                history.http(sent, clock.now(), &method, &url, None, Some(e.to_string()));
-                Err(e)
-            });
-        }
         let inner = self.routes.send(request);
         Box::pin(async move {
             tokio::time::sleep(delay).await;
@@ -220,6 +169,7 @@ impl World {
             pay_url: PAY_URL.into(),
             retry_time_scale: 1,
         });
+        sims.accept_actor_key(ACTOR_KEY);
         net.routes.mount("pos.sim", sims.pos_router());
         net.routes.mount("shop.sim", sims.shop_router());
         net.routes.mount("pay.sim", sims.pay_router());
@@ -235,20 +185,20 @@ impl World {
     }
 
     fn client(&self, url: &str) -> ApiClient {
-        ApiClient::new(Arc::new(self.net.clone()), url, API_KEY)
+        ApiClient::new(Arc::new(self.net.clone()), url, ACTOR_KEY)
     }
 
-    /// A POS client over the simulated network.
+    /// A POS client over the simulated network, with the actors' key.
     pub fn pos(&self) -> PosClient {
         PosClient(self.client(POS_URL))
     }
 
-    /// A shop client over the simulated network.
+    /// A shop client over the simulated network, with the actors' key.
     pub fn shop(&self) -> ShopClient {
         ShopClient(self.client(SHOP_URL))
     }
 
-    /// A pay client over the simulated network.
+    /// A pay client over the simulated network, with the actors' key.
     pub fn pay(&self) -> PayClient {
         PayClient(self.client(PAY_URL))
     }
@@ -274,7 +224,7 @@ impl World {
         };
         let engine = Engine::new(
             config,
-            Arc::new(self.net.for_engine()),
+            Arc::new(self.net.clone()),
             Arc::new(self.disk.clone()),
             self.clock.clone(),
         )?;
@@ -330,20 +280,12 @@ pub enum RunWorld {
 }
 
 impl RunWorld {
-    /// Cuts (or heals) the network between one simulator and the connector.
-    /// Only the in-process network can do this; a real-time world answers why
-    /// not.
+    /// Cuts (or heals) the network between one simulator and the connector,
+    /// in either clock: the simulator's `partition` fault holds and refuses
+    /// the connector's requests and fails its webhook deliveries, while the
+    /// harness's actors (with their own key) still reach it.
     pub fn set_partitioned(&self, platform: &str, cut: bool) -> Result<(), String> {
-        match self {
-            RunWorld::Virtual(w) => {
-                w.net.set_partitioned(platform, cut);
-                Ok(())
-            }
-            RunWorld::Real(_) => Err(
-                "a partition needs the in-process network; real-time runs cannot cut loopback"
-                    .into(),
-            ),
-        }
+        self.sims().set_partitioned(platform, cut)
     }
 
     /// The shared clock.
@@ -406,11 +348,12 @@ impl RunWorld {
         }
     }
 
-    /// The API key.
+    /// The key the harness's own requests carry: the actors' key, not the
+    /// connector's, so that a partition does not cut the harness off.
     pub fn api_key(&self) -> &'static str {
         match self {
-            RunWorld::Virtual(_) => API_KEY,
-            RunWorld::Real(_) => crate::realtime::API_KEY,
+            RunWorld::Virtual(_) => ACTOR_KEY,
+            RunWorld::Real(_) => crate::realtime::ACTOR_KEY,
         }
     }
 

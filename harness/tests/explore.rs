@@ -185,13 +185,78 @@ fn http<'a>(entries: &'a [Entry], url: &str) -> Vec<(&'a Option<u16>, &'a Option
 fn a_partition_cuts_the_connector_off_and_costs_an_oversell() {
     let (j, entries) = history_of("faults/partition-pos-from-connector.toml");
     assert_eq!(j.result.status, Status::Pass, "{:?}", j.result.reasons);
-    let cut = entries
-        .iter()
-        .filter(|e| matches!(e, Entry::Http { error: Some(m), .. } if m.contains("partitioned")))
-        .count();
+    // The partition step cut from 10:00 to 10:20 and says what it cost: the
+    // connector's requests the POS refused and the webhook attempts that failed.
+    let (cut_at, healed_at, cost) = {
+        let ops: Vec<_> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Op {
+                    time,
+                    f,
+                    kind,
+                    value,
+                    ..
+                } if f == "partition" => Some((*time, *kind, value)),
+                _ => None,
+            })
+            .collect();
+        let invoked = ops.iter().find(|o| o.1 == OpType::Invoke).expect("invoked");
+        let done = ops.iter().find(|o| o.1 == OpType::Ok).expect("not refused");
+        (invoked.0, done.0, done.2.clone())
+    };
     assert!(
-        cut > 10,
-        "the connector's polls and the POS webhooks were cut: {cut}"
+        cost["connector_requests_refused"].as_u64() > Some(10),
+        "{cost}"
+    );
+    assert!(cost["webhook_attempts_failed"].as_u64() > Some(0), "{cost}");
+    // In the history: every poll of the POS feed sent during the window went
+    // unanswered (the connector's own timeout, or 503 `partitioned` at the
+    // heal), and polls after the heal succeed.
+    let polls: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Http {
+                sent, url, status, ..
+            } if url.starts_with("http://pos.sim/v1/events") => Some((*sent, *status)),
+            _ => None,
+        })
+        .collect();
+    let during: Vec<_> = polls
+        .iter()
+        .filter(|(sent, _)| *sent >= cut_at && *sent < healed_at)
+        .collect();
+    assert!(during.len() > 10, "{during:?}");
+    assert!(
+        during.iter().all(|(_, s)| s.is_none() || *s == Some(503)),
+        "{during:?}"
+    );
+    assert!(
+        polls
+            .iter()
+            .any(|(sent, s)| *sent > healed_at && *s == Some(200))
+    );
+    // No POS webhook reached the connector during the window; the failed ones
+    // were retried and arrived after the heal.
+    let hooks: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Http {
+                sent, url, status, ..
+            } if url == "http://engine.sim/webhooks/pos" => Some((*sent, *status)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        hooks
+            .iter()
+            .all(|(sent, _)| *sent < cut_at || *sent >= healed_at),
+        "{hooks:?}"
+    );
+    assert!(
+        hooks
+            .iter()
+            .any(|(sent, s)| *sent >= healed_at && *s == Some(200))
     );
     // The clerk's own sale went through: only the connector was cut off.
     assert!(entries.iter().any(|e| matches!(

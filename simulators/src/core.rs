@@ -8,6 +8,7 @@
 //! log under the same lock (so feed order is commit order), then hands the new
 //! events to the webhook dispatcher.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use omnisim_api::common::{CreateLocation, Faults, Location};
 use omnisim_api::{Clock, EventPage, Scheme, Transport};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::error::{SimError, SimResult};
 use crate::events::{EVENTS_MAX_AGE, Effects, EventLog};
@@ -116,11 +117,18 @@ pub struct Core {
     pub scheme: Scheme,
     /// Simulated time.
     pub clock: Clock,
-    /// The bearer key.
+    /// The bearer key: the connector's (a partition cuts off its requests).
     pub api_key: String,
+    /// Further keys accepted besides [`Core::api_key`]: the harness's own
+    /// actors and the other platforms, which a partition does not cut off.
+    actor_keys: Mutex<Vec<String>>,
     seed: u64,
     rng: Mutex<ChaCha8Rng>,
     faults: Mutex<Faults>,
+    /// Mirrors `faults.partition`, so held requests wake when it heals.
+    partition: watch::Sender<bool>,
+    /// Connector requests refused by a partition so far.
+    partitioned_requests: AtomicU64,
     pub(crate) rate: Mutex<RateLimiter>,
     pub(crate) idempotency: Mutex<IdempotencyStore>,
     retention: Mutex<Retention>,
@@ -154,9 +162,12 @@ impl Core {
             scheme,
             clock: config.clock,
             api_key: config.api_key,
+            actor_keys: Mutex::new(Vec::new()),
             seed: config.seed,
             rng: Mutex::new(rng_for(platform, config.seed)),
             faults: Mutex::new(Faults::default()),
+            partition: watch::channel(false).0,
+            partitioned_requests: AtomicU64::new(0),
             rate: Mutex::new(RateLimiter::default()),
             idempotency: Mutex::new(IdempotencyStore::default()),
             retention: Mutex::new(Retention::default()),
@@ -186,13 +197,59 @@ impl Core {
     /// Replaces the fault settings, after checking them.
     pub fn set_faults(&self, faults: Faults) -> SimResult<Faults> {
         validate_faults(&faults)?;
-        *lock(&self.faults) = faults.clone();
+        let mut current = lock(&self.faults);
+        *current = faults.clone();
+        self.partition.send_replace(faults.partition);
         Ok(faults)
+    }
+
+    /// Cuts this platform off from the connector, or heals the cut, leaving
+    /// the other fault settings as they are (see [`Faults::partition`]).
+    pub fn set_partition(&self, cut: bool) {
+        let mut current = lock(&self.faults);
+        current.partition = cut;
+        self.partition.send_replace(cut);
+    }
+
+    /// True while a partition cuts this platform off from the connector.
+    pub fn partitioned(&self) -> bool {
+        *self.partition.borrow()
+    }
+
+    /// Watches the partition flag (`true` while cut).
+    pub(crate) fn partition_watch(&self) -> watch::Receiver<bool> {
+        self.partition.subscribe()
+    }
+
+    /// Counts one connector request refused by a partition.
+    pub(crate) fn note_partitioned_request(&self) {
+        self.partitioned_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many connector requests a partition has refused so far (held,
+    /// then answered 503 `partitioned` or abandoned by their client).
+    pub fn partitioned_requests(&self) -> u64 {
+        self.partitioned_requests.load(Ordering::Relaxed)
+    }
+
+    /// Accepts `key` besides the connector's [`Core::api_key`], for callers
+    /// a partition does not cut off (kept across resets).
+    pub fn accept_actor_key(&self, key: &str) {
+        let mut keys = lock(&self.actor_keys);
+        if key != self.api_key && !keys.iter().any(|k| k == key) {
+            keys.push(key.to_owned());
+        }
+    }
+
+    /// True for the connector's key or an accepted actor key.
+    pub fn accepts_key(&self, key: &str) -> bool {
+        key == self.api_key || lock(&self.actor_keys).iter().any(|k| k == key)
     }
 
     fn reset(&self) {
         *lock(&self.rng) = rng_for(self.platform, self.seed);
         *lock(&self.faults) = Faults::default();
+        self.partition.send_replace(false);
         *lock(&self.rate) = RateLimiter::default();
         let r = *lock(&self.retention);
         *lock(&self.idempotency) = IdempotencyStore::new(r.keys_max_age, r.keys_max);

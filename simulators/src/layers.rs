@@ -40,7 +40,7 @@ pub async fn auth(State(core): State<Arc<Core>>, req: Request, next: Next) -> Re
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(key) if key == core.api_key => next.run(req).await,
+        Some(key) if core.accepts_key(key) => next.run(req).await,
         Some(_) => SimError::new(
             ErrorKind::Unauthorized,
             "unauthorized",
@@ -136,6 +136,41 @@ pub fn sample_latency(latency: &Latency, rng: &mut impl Rng) -> Duration {
     Duration::from_millis(ms.min(600_000))
 }
 
+/// How long a partition holds a connector request before answering 503
+/// `partitioned`, if it has not healed by then.
+pub const PARTITION_HOLD: Duration = Duration::from_secs(30);
+
+/// A partition drops the connector's requests (those with the main key):
+/// held without an answer until the cut heals or [`PARTITION_HOLD`] passes,
+/// then refused with 503 `partitioned`, never applied.
+fn cut_off(core: &Core, req: &Request) -> bool {
+    core.partitioned()
+        && req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            == Some(core.api_key.as_str())
+}
+
+/// Holds a request [`cut_off`] by a partition, then refuses it.
+async fn partitioned(core: &Core) -> Response {
+    core.note_partitioned_request();
+    let mut cut = core.partition_watch();
+    tokio::select! {
+        biased;
+        _ = cut.wait_for(|cut| !*cut) => {}
+        () = tokio::time::sleep(PARTITION_HOLD) => {}
+    }
+    SimError::new(
+        ErrorKind::Unavailable,
+        "partitioned",
+        "partitioned (nemesis): this platform was cut off from the connector; \
+         nothing was applied",
+    )
+    .into_response()
+}
+
 /// What the fault layer decided for one request.
 struct Plan {
     latency: Duration,
@@ -193,6 +228,9 @@ pub async fn faults(State(core): State<Arc<Core>>, req: Request, next: Next) -> 
     let path = req.uri().path();
     if is_open_path(path) || is_control_path(path) {
         return next.run(req).await;
+    }
+    if cut_off(&core, &req) {
+        return partitioned(&core).await;
     }
     let api_key = req
         .headers()

@@ -5,7 +5,9 @@
 //! configured time scale) until a 2xx; Shopify-style platforms disable a
 //! subscription after too many failures in a row. The fault settings delay,
 //! duplicate (also two copies at once), drop (with optional redelivery) and
-//! reorder deliveries. Every attempt is recorded for `/_control/deliveries`.
+//! reorder deliveries; while a partition cuts the platform off from the
+//! connector, every attempt fails as a connection failure and is retried on
+//! the normal schedule. Every attempt is recorded for `/_control/deliveries`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,9 @@ use crate::layers::sample_latency;
 pub const DELIVERY_LOG_MAX: usize = 10_000;
 /// The most subscriptions one simulator holds.
 pub const SUBSCRIPTIONS_MAX: usize = 100;
+/// Why a delivery attempt failed during a partition (see `Faults::partition`).
+pub const PARTITIONED_DELIVERY: &str =
+    "partitioned (nemesis): the receiver is unreachable from this platform";
 /// How long a rotated-out secret still signs, by default.
 pub const ROTATION_OVERLAP_SECS: u64 = 24 * 3600;
 
@@ -421,6 +426,11 @@ async fn deliver(
             builder = builder.header(name, value);
         }
         let outcome = match builder.body(body.clone()) {
+            // Cut off from the connector: the receiver cannot be reached.
+            Ok(_) if core.partitioned() => Err(omnisim_api::TransportError::Connect {
+                url: url.clone(),
+                message: PARTITIONED_DELIVERY.into(),
+            }),
             Ok(request) => hooks
                 .transport
                 .send(request)

@@ -6,7 +6,10 @@ use axum::Router;
 use omnisim_api::pay::PayClient;
 use omnisim_api::{ApiClient, Clock, Transport};
 
-use crate::core::{CoreConfig, Retention, Simulator};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::core::{Core, CoreConfig, Retention, Simulator};
 use crate::pay::PayState;
 use crate::pos::PosState;
 use crate::shop::ShopState;
@@ -51,17 +54,56 @@ impl Simulators {
             webhook_transport: Arc::clone(&config.transport),
             retry_time_scale: config.retry_time_scale,
         };
+        // The shop and the register reach the gateway with a key of their
+        // own, as real platforms do: a partition of the gateway from the
+        // connector does not cut them off. Drawn from its own stream of the
+        // seed, so it shifts no simulator's random choices.
+        let platform_key = format!(
+            "sk_platform_{:016x}",
+            ChaCha8Rng::seed_from_u64(config.seed ^ 0x706c_6174_666f_726d).random::<u64>()
+        );
         let pay_client = PayClient(ApiClient::new(
             Arc::clone(&config.transport),
             config.pay_url.clone(),
-            config.api_key.clone(),
+            platform_key.clone(),
         ));
+        let pay = Simulator::<PayState>::new(core(3));
+        pay.core.accept_actor_key(&platform_key);
         Simulators {
             pos: Simulator::new(core(1)),
             shop: Simulator::new(core(2)),
-            pay: Simulator::new(core(3)),
+            pay,
             pay_client,
         }
+    }
+
+    /// Makes all three accept `key` besides the connector's API key: for the
+    /// harness's own actors (customers, clerks, staff), whom a partition
+    /// does not cut off. Kept across resets.
+    pub fn accept_actor_key(&self, key: &str) {
+        for core in [&self.pos.core, &self.shop.core, &self.pay.core] {
+            core.accept_actor_key(key);
+        }
+    }
+
+    /// The machinery of `platform` (`pos`, `shop` or `pay`).
+    pub fn core(&self, platform: &str) -> Option<&Arc<Core>> {
+        match platform {
+            "pos" => Some(&self.pos.core),
+            "shop" => Some(&self.shop.core),
+            "pay" => Some(&self.pay.core),
+            _ => None,
+        }
+    }
+
+    /// Cuts `platform` off from the connector, or heals the cut (the
+    /// `partition` fault; other faults stay as they are).
+    pub fn set_partitioned(&self, platform: &str, cut: bool) -> Result<(), String> {
+        let core = self.core(platform).ok_or_else(|| {
+            format!("no platform `{platform}` to partition; use pos, shop or pay")
+        })?;
+        core.set_partition(cut);
+        Ok(())
     }
 
     /// Sets what all three keep of events and idempotency keys.
