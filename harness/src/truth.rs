@@ -58,20 +58,50 @@ pub struct Claim {
 pub struct Truth {
     /// Physical stock by (sku, location).
     pub physical: BTreeMap<(String, String), i64>,
-    /// Open claims by order id.
+    /// Open claims by order id (`compute` keeps them and their sums in step).
     pub claims: BTreeMap<String, Claim>,
     /// Every oversell, in time order.
     pub oversells: Vec<Oversell>,
+    /// The sum of open claims by (sku, location), kept with `claims`: a
+    /// flash sale has thousands open, and each order asks the sum.
+    #[serde(skip)]
+    claimed_at: BTreeMap<(String, String), i64>,
 }
 
 impl Truth {
     /// Units claimed at a location for a SKU.
     pub fn claimed(&self, sku: &str, location: &str) -> i64 {
-        self.claims
-            .values()
-            .filter(|c| c.location == location)
-            .map(|c| c.lines.get(sku).copied().unwrap_or(0))
-            .sum()
+        self.claimed_at
+            .get(&(sku.to_owned(), location.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn count_claimed(&mut self, sku: &str, location: &str, delta: i64) {
+        let key = (sku.to_owned(), location.to_owned());
+        let n = self.claimed_at.entry(key.clone()).or_insert(0);
+        *n += delta;
+        if *n == 0 {
+            self.claimed_at.remove(&key);
+        }
+    }
+
+    /// Opens (or replaces) the claim of web order `id`.
+    fn open_claim(&mut self, id: &str, claim: Claim) {
+        self.close_claim(id);
+        for (sku, q) in &claim.lines {
+            self.count_claimed(sku, &claim.location, *q);
+        }
+        self.claims.insert(id.to_owned(), claim);
+    }
+
+    /// Closes the claim of `order` (cancelled), if open.
+    fn close_claim(&mut self, order: &str) {
+        if let Some(c) = self.claims.remove(order) {
+            for (sku, q) in &c.lines {
+                self.count_claimed(sku, &c.location, -q);
+            }
+        }
     }
 
     /// P − C.
@@ -98,14 +128,20 @@ impl Truth {
     }
 
     fn release(&mut self, order: &str, sku: &str, q: i64) {
+        let mut released = None;
         if let Some(c) = self.claims.get_mut(order) {
             if let Some(n) = c.lines.get_mut(sku) {
+                let was = *n;
                 *n = (*n - q).max(0);
+                released = Some((c.location.clone(), was - *n));
             }
             c.lines.retain(|_, n| *n > 0);
             if c.lines.is_empty() {
                 self.claims.remove(order);
             }
+        }
+        if let Some((location, units)) = released {
+            self.count_claimed(sku, &location, -units);
         }
     }
 
@@ -161,7 +197,7 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
             while let Some((at, order)) = cancellations.get(next_cancellation)
                 && at <= time
             {
-                t.claims.remove(order);
+                t.close_claim(order);
                 next_cancellation += 1;
             }
         }
@@ -206,7 +242,7 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
                     .keys()
                     .map(|k| (k.clone(), t.available(k, &location)))
                     .collect();
-                t.claims.insert(id.clone(), claim.clone());
+                t.open_claim(&id, claim.clone());
                 for (sku, q) in &claim.lines {
                     let was = before[sku];
                     let now = was - q;
@@ -271,7 +307,7 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
             }
             ("shop" | "staff", "cancel") => {
                 let order = s(value, "id");
-                t.claims.remove(&order);
+                t.close_claim(&order);
             }
             ("staff", "refund") => {
                 let order = s(value, "order_id");
@@ -312,7 +348,7 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
         }
     }
     for (_, order) in &cancellations[next_cancellation..] {
-        t.claims.remove(order);
+        t.close_claim(order);
     }
     t
 }
