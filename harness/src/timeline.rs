@@ -406,6 +406,39 @@ struct Changes {
 /// the POS they are the connector's writes, on the gateway its own moves or
 /// the connector's captures and voids. Setup before the first step is left
 /// out.
+/// Time windows (operations in flight), to ask whether any covers a moment
+/// in O(log n): sorted by start, with the latest end so far.
+struct InFlight {
+    starts: Vec<DateTime<Utc>>,
+    latest_end: Vec<DateTime<Utc>>,
+}
+
+impl InFlight {
+    fn new(windows: impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)>) -> Self {
+        let mut w: Vec<_> = windows.collect();
+        w.sort();
+        let mut latest = None;
+        let latest_end = w
+            .iter()
+            .map(|(_, end)| {
+                let l = latest.map_or(*end, |l: DateTime<Utc>| l.max(*end));
+                latest = Some(l);
+                l
+            })
+            .collect();
+        InFlight {
+            starts: w.into_iter().map(|(start, _)| start).collect(),
+            latest_end,
+        }
+    }
+
+    /// True when some window has start ≤ `t` ≤ end.
+    fn covers(&self, t: DateTime<Utc>) -> bool {
+        let begun = self.starts.partition_point(|s| *s <= t);
+        begun > 0 && self.latest_end[begun - 1] >= t
+    }
+}
+
 fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
     let first = ops.iter().map(|o| o.time).min();
     let mut out = Changes {
@@ -415,6 +448,18 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
     let Some(first) = first else {
         return out;
     };
+    // Who may change each platform directly: the shop and staff the shop,
+    // clerks the POS, anybody but the nemesis the gateway.
+    let windows = |acts: fn(&str) -> bool| {
+        InFlight::new(ops.iter().filter_map(|o| {
+            let actor = o.process.split(':').next().unwrap_or_default();
+            let (_, end, _, _) = o.done?;
+            acts(actor).then_some((o.time, end))
+        }))
+    };
+    let shop = windows(|a| matches!(a, "shop" | "staff"));
+    let pos = windows(|a| a == "pos");
+    let pay = windows(|a| a != "nemesis");
     for e in history {
         let Entry::Event {
             index,
@@ -428,15 +473,11 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
         if t < first {
             continue;
         }
-        let by_actor = ops.iter().any(|o| {
-            let actor = o.process.split(':').next().unwrap_or_default();
-            let same = match platform.as_str() {
-                "shop" => matches!(actor, "shop" | "staff"),
-                "pos" => actor == "pos",
-                _ => actor != "nemesis",
-            };
-            same && o.time <= t && o.done.is_some_and(|(_, end, _, _)| t <= end)
-        });
+        let by_actor = match platform.as_str() {
+            "shop" => shop.covers(t),
+            "pos" => pos.covers(t),
+            _ => pay.covers(t),
+        };
         if by_actor {
             continue;
         }
@@ -975,4 +1016,30 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
         rows.push(row);
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_windows_cover_exactly_their_spans() {
+        let at = |m: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::TimeDelta::minutes(m);
+        // 1–10 holds 2–3 inside it; 20–21 stands alone.
+        let w = InFlight::new([(at(2), at(3)), (at(20), at(21)), (at(1), at(10))].into_iter());
+        for (m, covered) in [
+            (0, false),
+            (1, true),
+            (5, true),
+            (10, true),
+            (11, false),
+            (19, false),
+            (20, true),
+            (21, true),
+            (22, false),
+        ] {
+            assert_eq!(w.covers(at(m)), covered, "minute {m}");
+        }
+        assert!(!InFlight::new(std::iter::empty()).covers(at(0)));
+    }
 }
