@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -213,8 +213,10 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// The idempotency middleware for POST requests with an `Idempotency-Key`.
-pub async fn layer(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+/// Idempotency for POST requests with an `Idempotency-Key`, the innermost
+/// part of the middleware stack ([`crate::layers::stack`]), next to the
+/// handlers.
+pub async fn layer(core: Arc<Core>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
     }

@@ -29,10 +29,25 @@ fn is_control_path(path: &str) -> bool {
     path.starts_with("/_control")
 }
 
+/// Every simulator's middleware, outermost first: bearer auth, then rate
+/// limit and injected faults, then idempotency next to the handlers. One
+/// layer rather than three: each layer costs a boxed hop per request, and
+/// exploration makes millions of them.
+pub async fn stack(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+    if let Some(refused) = refuse_auth(&core, &req) {
+        return refused.into_response();
+    }
+    let inner = Arc::clone(&core);
+    faults(core, req, move |req| {
+        crate::idempotency::layer(inner, req, next)
+    })
+    .await
+}
+
 /// Bearer auth: 401 `unauthorized` without the right key.
-pub async fn auth(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+fn refuse_auth(core: &Core, req: &Request) -> Option<SimError> {
     if is_open_path(req.uri().path()) {
-        return next.run(req).await;
+        return None;
     }
     let presented = req
         .headers()
@@ -40,21 +55,23 @@ pub async fn auth(State(core): State<Arc<Core>>, req: Request, next: Next) -> Re
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match presented {
-        Some(key) if core.accepts_key(key) => next.run(req).await,
-        Some(_) => SimError::new(
-            ErrorKind::Unauthorized,
-            "unauthorized",
-            "the API key is not valid",
-        )
-        .field("Authorization")
-        .into_response(),
-        None => SimError::new(
-            ErrorKind::Unauthorized,
-            "unauthorized",
-            "send `Authorization: Bearer <key>`",
-        )
-        .field("Authorization")
-        .into_response(),
+        Some(key) if core.accepts_key(key) => None,
+        Some(_) => Some(
+            SimError::new(
+                ErrorKind::Unauthorized,
+                "unauthorized",
+                "the API key is not valid",
+            )
+            .field("Authorization"),
+        ),
+        None => Some(
+            SimError::new(
+                ErrorKind::Unauthorized,
+                "unauthorized",
+                "send `Authorization: Bearer <key>`",
+            )
+            .field("Authorization"),
+        ),
     }
 }
 
@@ -223,11 +240,16 @@ fn plan(core: &Core, api_key: &str) -> Plan {
     })
 }
 
-/// Rate limit, latency, 5xx and timeouts, as `POST /_control/faults` sets them.
-pub async fn faults(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
+/// Rate limit, latency, 5xx and timeouts, as `POST /_control/faults` sets
+/// them, around `inner`.
+async fn faults<F, Fut>(core: Arc<Core>, req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response> + Send + 'static,
+{
     let path = req.uri().path();
     if is_open_path(path) || is_control_path(path) {
-        return next.run(req).await;
+        return inner(req).await;
     }
     if cut_off(&core, &req) {
         return partitioned(&core).await;
@@ -254,9 +276,9 @@ pub async fn faults(State(core): State<Arc<Core>>, req: Request, next: Next) -> 
             // authorizations (see the POS's pending sales).
             // A read changes nothing, so it has nothing to finish.
             let response = if core.platform == "pos" || req.method() == http::Method::GET {
-                next.run(req).await
+                inner(req).await
             } else {
-                match tokio::spawn(next.run(req)).await {
+                match tokio::spawn(inner(req)).await {
                     Ok(r) => r,
                     Err(_) => SimError::new(
                         ErrorKind::Unavailable,

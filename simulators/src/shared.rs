@@ -23,8 +23,8 @@ use utoipa_axum::routes;
 use crate::core::{Platform, SimControl, Simulator};
 use crate::error::{ErrorKind, SimError, SimResult};
 use crate::extract::{BODY_LIMIT_BYTES, Json, Query};
+use crate::layers;
 use crate::webhooks::{DeliveryRecord, ROTATION_OVERLAP_SECS};
-use crate::{idempotency, layers};
 
 /// The state of the shared routes: any simulator, behind its control trait.
 pub type Shared = Arc<dyn SimControl>;
@@ -401,9 +401,7 @@ where
     routes
         .with_state(RouterState { own: ctx, shared })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(from_fn_with_state(Arc::clone(&core), idempotency::layer))
-        .layer(from_fn_with_state(Arc::clone(&core), layers::faults))
-        .layer(from_fn_with_state(core, layers::auth))
+        .layer(from_fn_with_state(core, layers::stack))
 }
 
 /// The routes and the document behind them, with no state yet.
