@@ -4,7 +4,8 @@
 //! [`run`] builds the world, sets the merchant up through the platforms'
 //! public APIs, starts the engine, then starts each step as its own task at
 //! its simulated time (so steps close together really overlap), waits for
-//! them, lets the world settle, and collects the history and final snapshots.
+//! them, lets the world settle, and collects the history and the platforms'
+//! final state.
 //! The same scenario and seed give a byte-identical history.
 
 use std::collections::BTreeMap;
@@ -41,8 +42,6 @@ pub struct Outcome {
     pub seed: u64,
     /// The history.
     pub history: History,
-    /// Final snapshots by platform (`pos`, `shop`, `pay`).
-    pub snapshots: BTreeMap<String, serde_json::Value>,
     /// Simulated time when the run started (the business opened).
     pub started: DateTime<Utc>,
     /// Simulated time when it ended (after settling).
@@ -235,7 +234,6 @@ async fn run_in(
         let outcome = Outcome {
             seed,
             history: ctx.history,
-            snapshots: BTreeMap::new(),
             started,
             ended: started,
             step_problems: problems,
@@ -268,16 +266,14 @@ async fn run_in(
     let w = &ctx.world;
     use omnisim_simulators::SimControl;
     let sims = w.sims();
-    let mut snapshots = BTreeMap::new();
-    for (name, events, snap) in [
-        ("pos", sims.pos.all_events(), sims.pos.snapshot()),
-        ("shop", sims.shop.all_events(), sims.shop.snapshot()),
-        ("pay", sims.pay.all_events(), sims.pay.snapshot()),
+    for (name, events) in [
+        ("pos", sims.pos.all_events()),
+        ("shop", sims.shop.all_events()),
+        ("pay", sims.pay.all_events()),
     ] {
         for e in events {
             w.history().event(name, e);
         }
-        snapshots.insert(name.to_owned(), snap);
     }
     let engine_errors = w.engine_errors();
     w.crash_connector().await;
@@ -292,7 +288,6 @@ async fn run_in(
     let outcome = Outcome {
         seed,
         history: w.history().clone(),
-        snapshots,
         started,
         ended,
         step_problems: problems,
