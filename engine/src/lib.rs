@@ -9,7 +9,8 @@
 //! - [`config`]: endpoints and the [`Strategy`] (webhook or poll; adjust, set
 //!   or compare-and-set; an online buffer; reserve on order or on capture).
 //! - [`Engine`]: the webhook receiver (verify, deduplicate, queue, 200), the
-//!   worker, the change-feed poller with durable cursors, retries.
+//!   worker, the change-feed poller with durable cursors (moved by either
+//!   path over every event applied without a gap), retries.
 //! - `sync`: the rules, event by event (see its table).
 //! - [`store`]: durable state, SQLite in process mode, a simulated disk in
 //!   virtual mode.
