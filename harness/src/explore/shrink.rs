@@ -158,6 +158,23 @@ pub fn shrink(
             }
         }
     }
+    // Then drop steps one at a time, last first, while the failure survives:
+    // proptest's shrinking stops at the first local minimum, which can keep a
+    // step the failure does not need (times are offsets from opening, so
+    // dropping one moves no other).
+    let mut i = best.steps.len();
+    while i > 0 && best.steps.len() > 1 && within(runs) {
+        i -= 1;
+        let mut candidate = best.clone();
+        candidate.steps.remove(i);
+        runs += 1;
+        let mut r = run_case(&candidate, seed, config.engine, profile, nondeterministic);
+        r.keep_checks(&config.checks);
+        if still_fails(&r) {
+            best = candidate;
+            best_result = r;
+        }
+    }
     // Last pass: list only the SKUs a step names, if the failure survives it
     // (dropping a SKU from the plan would renumber the others).
     let mut prune_skus = false;
