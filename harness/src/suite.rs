@@ -181,9 +181,13 @@ fn judge(
     wall_ms: u64,
     buffer: i64,
 ) -> Judged {
-    let entries = outcome.history.entries();
-    let result = verdict(loaded, &outcome, &entries, &state, wall_ms, buffer);
-    let timeline = crate::timeline::derive(loaded, &entries, &witnessed(&result));
+    let (result, timeline) = {
+        // Borrowed, not copied; released before `to_jsonl` takes the lock.
+        let entries = outcome.history.lock_entries();
+        let result = verdict(loaded, &outcome, &entries, &state, wall_ms, buffer);
+        let timeline = crate::timeline::derive(loaded, &entries, &witnessed(&result));
+        (result, timeline)
+    };
     Judged {
         result,
         history_jsonl: outcome.history.to_jsonl(),
