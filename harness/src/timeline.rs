@@ -972,19 +972,24 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
             _ => {}
         }
     }
+    // Each order's intents, in intent id order (one pass, not one per order).
+    let mut intents_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (pi, o) in &intent_order {
+        intents_of.entry(o.as_str()).or_default().push(pi.as_str());
+    }
     let mut rows = Vec::new();
-    for id in order_list {
-        let Some(mut row) = orders.remove(&id) else {
+    for id in &order_list {
+        let Some(mut row) = orders.remove(id) else {
             continue;
         };
         if row.channel == "online" {
             let refunded = Decimal::from_str(&row.refunded_by_seller)
                 .unwrap_or_default()
-                .max(shop_refunds.get(&id).copied().unwrap_or_default());
+                .max(shop_refunds.get(id).copied().unwrap_or_default());
             row.refunded_by_seller = money_text(refunded);
         }
         if row.channel == "store" {
-            let back = returns.get(&id).copied().unwrap_or_default();
+            let back = returns.get(id).copied().unwrap_or_default();
             row.refunded_by_seller = money_text(back);
             if back > Decimal::ZERO {
                 row.status = "partly returned".into();
@@ -992,12 +997,9 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
         }
         let (mut a, mut c, mut r) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
         let mut statuses = Vec::new();
-        for (pi, o) in &intent_order {
-            if *o != id {
-                continue;
-            }
-            if let Some(m) = intents.get(pi) {
-                row.intents.push(pi.clone());
+        for pi in intents_of.get(id.as_str()).into_iter().flatten() {
+            if let Some(m) = intents.get(*pi) {
+                row.intents.push((*pi).to_owned());
                 a += m.authorized;
                 c += m.captured;
                 r += m.refunded;
