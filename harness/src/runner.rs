@@ -1114,9 +1114,9 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             };
             let cut_at = ctx.world.clock().now();
             let refused_before = core.partitioned_requests();
-            let _ = ctx.world.set_partitioned(&target, true);
+            core.set_partition(true);
             tokio::time::sleep(ctx.world.scaled(d)).await;
-            let _ = ctx.world.set_partitioned(&target, false);
+            core.set_partition(false);
             // What the cut cost, for the history: the connector's requests it
             // refused and the webhook attempts that failed during the window.
             let failed_deliveries = core
@@ -1191,18 +1191,17 @@ fn set_faults(
     mut faults: Faults,
     keep_partition: bool,
 ) -> Result<(), Failed> {
-    let r = with_world(ctx, |w| {
-        let core = match target {
-            "pos" => &w.sims().pos.core,
-            "shop" => &w.sims().shop.core,
-            _ => &w.sims().pay.core,
-        };
-        if keep_partition {
-            faults.partition = core.partitioned();
-        }
-        core.set_faults(faults)
-    });
-    r.map(|_| ()).map_err(|e| {
+    // Validation makes `target` one of the three platforms.
+    let Some(core) = ctx.world.sims().core(target) else {
+        return Err(Failed::Refused(
+            "bad_faults".into(),
+            serde_json::json!({ "error": format!("no platform `{target}`") }),
+        ));
+    };
+    if keep_partition {
+        faults.partition = core.partitioned();
+    }
+    core.set_faults(faults).map(|_| ()).map_err(|e| {
         Failed::Refused(
             "bad_faults".into(),
             serde_json::json!({ "error": e.message }),

@@ -280,14 +280,6 @@ pub enum RunWorld {
 }
 
 impl RunWorld {
-    /// Cuts (or heals) the network between one simulator and the connector,
-    /// in either clock: the simulator's `partition` fault holds and refuses
-    /// the connector's requests and fails its webhook deliveries, while the
-    /// harness's actors (with their own key) still reach it.
-    pub fn set_partitioned(&self, platform: &str, cut: bool) -> Result<(), String> {
-        self.sims().set_partitioned(platform, cut)
-    }
-
     /// The shared clock.
     pub fn clock(&self) -> &Clock {
         match self {
