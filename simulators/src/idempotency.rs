@@ -213,10 +213,10 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// Idempotency for POST requests with an `Idempotency-Key`, the innermost
-/// part of the middleware stack ([`crate::layers::stack`]), next to the
-/// handlers.
-pub async fn layer(core: Arc<Core>, req: Request, next: Next) -> Response {
+/// Idempotency for POST requests with an `Idempotency-Key`, scoped to the
+/// `caller`'s API key: the innermost part of the middleware stack
+/// ([`crate::layers::stack`]), next to the handlers.
+pub async fn layer(core: Arc<Core>, caller: Arc<str>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
     }
@@ -234,12 +234,6 @@ pub async fn layer(core: Arc<Core>, req: Request, next: Next) -> Response {
             .into_response();
         }
     };
-    let api_key = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT_BYTES).await {
         Ok(b) => b,
@@ -263,7 +257,7 @@ pub async fn layer(core: Arc<Core>, req: Request, next: Next) -> Response {
         h.update(&bytes);
         h.finalize().into()
     };
-    let scope: Scope = Arc::new((api_key, key));
+    let scope: Scope = Arc::new((caller.as_ref().to_owned(), key));
     let now = core.clock.now();
     let begin = lock(&core.idempotency).begin(Arc::clone(&scope), fingerprint, now);
     match begin {

@@ -34,26 +34,30 @@ fn is_control_path(path: &str) -> bool {
 /// layer rather than three: each layer costs a boxed hop per request, and
 /// exploration makes millions of them.
 pub async fn stack(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
-    if let Some(refused) = refuse_auth(&core, &req) {
-        return refused.into_response();
-    }
-    let inner = Arc::clone(&core);
-    faults(core, req, move |req| {
-        crate::idempotency::layer(inner, req, next)
-    })
-    .await
-}
-
-/// Bearer auth: 401 `unauthorized` without the right key.
-fn refuse_auth(core: &Core, req: &Request) -> Option<SimError> {
-    if is_open_path(req.uri().path()) {
-        return None;
-    }
+    // The presented key, read once: auth checks it, the rate limit counts by
+    // it, a partition cuts off the connector's, idempotency keys are its own.
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(refused) = refuse_auth(&core, req.uri().path(), presented) {
+        return refused.into_response();
+    }
+    let caller: Arc<str> = Arc::from(presented.unwrap_or(""));
+    let inner = Arc::clone(&core);
+    let scope = Arc::clone(&caller);
+    faults(core, req, &caller, move |req| {
+        crate::idempotency::layer(inner, scope, req, next)
+    })
+    .await
+}
+
+/// Bearer auth: 401 `unauthorized` without the right key.
+fn refuse_auth(core: &Core, path: &str, presented: Option<&str>) -> Option<SimError> {
+    if is_open_path(path) {
+        return None;
+    }
     match presented {
         Some(key) if core.accepts_key(key) => None,
         Some(_) => Some(
@@ -160,14 +164,8 @@ pub const PARTITION_HOLD: Duration = Duration::from_secs(30);
 /// A partition drops the connector's requests (those with the main key):
 /// held without an answer until the cut heals or [`PARTITION_HOLD`] passes,
 /// then refused with 503 `partitioned`, never applied.
-fn cut_off(core: &Core, req: &Request) -> bool {
-    core.partitioned()
-        && req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            == Some(core.api_key.as_str())
+fn cut_off(core: &Core, caller: &str) -> bool {
+    core.partitioned() && caller == core.api_key
 }
 
 /// Holds a request [`cut_off`] by a partition, then refuses it.
@@ -241,8 +239,8 @@ fn plan(core: &Core, api_key: &str) -> Plan {
 }
 
 /// Rate limit, latency, 5xx and timeouts, as `POST /_control/faults` sets
-/// them, around `inner`.
-async fn faults<F, Fut>(core: Arc<Core>, req: Request, inner: F) -> Response
+/// them, around `inner`, for a request from `caller` (its API key).
+async fn faults<F, Fut>(core: Arc<Core>, req: Request, caller: &str, inner: F) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response> + Send + 'static,
@@ -251,16 +249,10 @@ where
     if is_open_path(path) || is_control_path(path) {
         return inner(req).await;
     }
-    if cut_off(&core, &req) {
+    if cut_off(&core, caller) {
         return partitioned(&core).await;
     }
-    let api_key = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let plan = plan(&core, &api_key);
+    let plan = plan(&core, caller);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
