@@ -79,10 +79,11 @@ impl Truth {
 
     fn count_claimed(&mut self, sku: &str, location: &str, delta: i64) {
         let key = (sku.to_owned(), location.to_owned());
-        let n = self.claimed_at.entry(key.clone()).or_insert(0);
-        *n += delta;
-        if *n == 0 {
+        let n = self.claimed_at.get(&key).copied().unwrap_or(0) + delta;
+        if n == 0 {
             self.claimed_at.remove(&key);
+        } else {
+            self.claimed_at.insert(key, n);
         }
     }
 
