@@ -402,10 +402,6 @@ struct Changes {
     gateway: Vec<LaneOp>,
 }
 
-/// Platform events nobody in the scenario made in person: on the shop and
-/// the POS they are the connector's writes, on the gateway its own moves or
-/// the connector's captures and voids. Setup before the first step is left
-/// out.
 /// Time windows (operations in flight), to ask whether any covers a moment
 /// in O(log n): sorted by start, with the latest end so far.
 struct InFlight {
@@ -439,6 +435,10 @@ impl InFlight {
     }
 }
 
+/// Platform events nobody in the scenario made in person: on the shop and
+/// the POS they are the connector's writes, on the gateway its own moves or
+/// the connector's captures and voids. Setup before the first step is left
+/// out.
 fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
     let first = ops.iter().map(|o| o.time).min();
     let mut out = Changes {
@@ -754,22 +754,8 @@ fn truth_series(
         upto.extend(ops.iter().filter(|e| e.time() <= t).cloned());
         upto.extend(cancels.iter().filter(|e| e.time() <= t).cloned());
         let truth = crate::truth::compute(loaded, &upto);
-        // One pass over the open claims, not one per charted pair.
-        let mut claimed: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-        for c in truth.claims.values() {
-            for (sku, n) in &c.lines {
-                *claimed
-                    .entry((sku.as_str(), c.location.as_str()))
-                    .or_insert(0) += n;
-            }
-        }
         for k in keys {
-            let physical = truth.physical.get(k).copied().unwrap_or(0);
-            let value = physical
-                - claimed
-                    .get(&(k.0.as_str(), k.1.as_str()))
-                    .copied()
-                    .unwrap_or(0);
+            let value = truth.available(&k.0, &k.1);
             let points = out.entry(k.clone()).or_default();
             if points.last().map(|p| p.value) != Some(value) {
                 points.push(StockPoint {
