@@ -28,7 +28,7 @@ if [[ -z "$BIN" ]]; then
   BIN=target/debug/omnisim
 fi
 OUT="$(mktemp -d)"
-"$BIN" serve --pos-port 0 --shop-port 0 --pay-port 0 --json > "$OUT/urls.json" 2> "$OUT/serve.log" &
+"$BIN" serve --pos-port 0 --shop-port 0 --pay-port 0 --stripe-port 0 --json > "$OUT/urls.json" 2> "$OUT/serve.log" &
 SERVE_PID=$!
 trap 'kill $SERVE_PID 2>/dev/null || true; wait $SERVE_PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

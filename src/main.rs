@@ -75,6 +75,10 @@ struct ServeArgs {
     /// Pay port (0 = any free port).
     #[arg(long, default_value_t = 7103)]
     pay_port: u16,
+    /// Port of the Stripe dialect (Stripe's own `/v1` API over the pay
+    /// simulator; 0 = any free port).
+    #[arg(long, default_value_t = 7104)]
+    stripe_port: u16,
     /// Bearer key every request must carry.
     #[arg(long, env = "OMNISIM_API_KEY", default_value = "test_key")]
     api_key: String,
@@ -140,6 +144,7 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
         pos_port: args.pos_port,
         shop_port: args.shop_port,
         pay_port: args.pay_port,
+        stripe_port: args.stripe_port,
         api_key: args.api_key,
         seed: args.seed,
         retry_time_scale: args.webhook_retry_scale.max(1),
@@ -164,6 +169,24 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
             "  API key: {}   (send `Authorization: Bearer {}`)",
             urls.api_key,
             urls.api_key
+        );
+        let d = &urls.dialects;
+        say!("  dialects (the real platforms' APIs, for their official clients):");
+        say!(
+            "    stripe   api_base {}   api_key {}",
+            d.stripe.api_base,
+            d.stripe.api_key
+        );
+        say!(
+            "    square   base_url {}   access_token {}",
+            d.square.base_url,
+            d.square.access_token
+        );
+        say!(
+            "    shopify  shop_url {}   api_version {}   access_token {}",
+            d.shopify.shop_url,
+            d.shopify.api_version,
+            d.shopify.access_token
         );
         say!(
             "  OpenAPI: {}/openapi.json on each. Ctrl-C or SIGTERM stops.",

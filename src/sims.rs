@@ -119,6 +119,7 @@ impl SimulatorsBuilder {
                     pos_port: 0,
                     shop_port: 0,
                     pay_port: 0,
+                    stripe_port: 0,
                     api_key: self.api_key.clone(),
                     seed: self.seed,
                     retention: Default::default(),
@@ -131,7 +132,7 @@ impl SimulatorsBuilder {
                 Ok(Simulators::with(
                     running.urls.clone(),
                     transport,
-                    Backing::Loopback(running),
+                    Backing::Loopback(Box::new(running)),
                 ))
             }
             Mode::InProcess => {
@@ -141,6 +142,12 @@ impl SimulatorsBuilder {
                     shop: "http://shop.sim".into(),
                     pay: "http://pay.sim".into(),
                     api_key: self.api_key.clone(),
+                    dialects: omnisim_simulators::serve::DialectUrls::new(
+                        "http://pos.sim",
+                        "http://shop.sim",
+                        "http://stripe.sim",
+                        &self.api_key,
+                    ),
                 };
                 let sims = Sims::new(SimulatorsConfig {
                     clock: self.clock.unwrap_or_else(Clock::real),
@@ -157,6 +164,7 @@ impl SimulatorsBuilder {
                 routes.mount("pos.sim", sims.pos_router());
                 routes.mount("shop.sim", sims.shop_router());
                 routes.mount("pay.sim", sims.pay_router());
+                routes.mount("stripe.sim", sims.stripe_router());
                 let transport: Arc<dyn Transport> = Arc::new(routes.clone());
                 Ok(Simulators::with(
                     urls,
@@ -169,7 +177,7 @@ impl SimulatorsBuilder {
 }
 
 enum Backing {
-    Loopback(Running),
+    Loopback(Box<Running>),
     InProcess { sims: Sims, routes: RouterTransport },
 }
 

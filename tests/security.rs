@@ -115,6 +115,8 @@ async fn serving_card_payments_leaves_no_card_number_in_logs_or_apis() {
             "0",
             "--pay-port",
             "0",
+            "--stripe-port",
+            "0",
             "--json",
         ])
         .env("OMNISIM_LOG", "trace")

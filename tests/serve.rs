@@ -26,6 +26,8 @@ fn serve() -> Served {
             "0",
             "--pay-port",
             "0",
+            "--stripe-port",
+            "0",
             "--json",
             "--api-key",
             "sekret",

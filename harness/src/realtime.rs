@@ -181,6 +181,7 @@ impl RealWorld {
             pos_port: 0,
             shop_port: 0,
             pay_port: 0,
+            stripe_port: 0,
             api_key: API_KEY.into(),
             seed,
             retention: Default::default(),

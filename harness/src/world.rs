@@ -39,6 +39,8 @@ pub const SHOP_URL: &str = "http://shop.sim";
 pub const PAY_URL: &str = "http://pay.sim";
 /// Engine host.
 pub const ENGINE_URL: &str = "http://engine.sim";
+/// The Stripe dialect over the pay simulator, in virtual time.
+pub const STRIPE_URL: &str = "http://stripe.sim";
 
 /// One-way network latency of the in-process transport, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +175,7 @@ impl World {
         net.routes.mount("pos.sim", sims.pos_router());
         net.routes.mount("shop.sim", sims.shop_router());
         net.routes.mount("pay.sim", sims.pay_router());
+        net.routes.mount("stripe.sim", sims.stripe_router());
         World {
             clock,
             net,

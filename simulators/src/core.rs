@@ -19,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{Notify, watch};
 
+use crate::dialects::{Rendered, Wire};
 use crate::error::{SimError, SimResult};
 use crate::events::{EVENTS_MAX_AGE, Effects, EventLog};
 use crate::idempotency::IdempotencyStore;
@@ -63,6 +64,17 @@ pub trait Platform: Default + Send + 'static {
     /// Its locations, mutably.
     fn locations_mut(&mut self) -> Option<&mut Locations> {
         None
+    }
+
+    /// Renders a committed event for a subscription made through `wire`
+    /// (a dialect): zero, one or several deliveries in that dialect's
+    /// envelope and names. Called under the state lock at commit, so the
+    /// dialect's id maps are those of the event's own moment. Native
+    /// subscriptions never come here; a wire this platform does not speak
+    /// renders nothing.
+    fn render(&self, wire: Wire, event: &omnisim_api::Event) -> Vec<Rendered> {
+        let _ = (wire, event);
+        Vec::new()
     }
 }
 
@@ -241,6 +253,12 @@ impl Core {
         }
     }
 
+    /// True for a key accepted by [`Core::accept_actor_key`]: the harness's
+    /// actors and the platforms' own keys, never the connector's.
+    pub fn is_actor_key(&self, key: &str) -> bool {
+        lock(&self.actor_keys).iter().any(|k| k == key)
+    }
+
     /// True for the connector's key or an accepted actor key.
     pub fn accepts_key(&self, key: &str) -> bool {
         key == self.api_key || lock(&self.actor_keys).iter().any(|k| k == key)
@@ -364,11 +382,30 @@ impl<S: Platform> Simulator<S> {
             // A skewed platform clock shows in its events' stamps only.
             let skew = chrono::TimeDelta::milliseconds(lock(&self.core.faults).clock_skew_ms);
             let events = inner.log.append(drafts, now + skew);
+            // Dialect subscribers get each event in their own envelope,
+            // rendered now, against the state of the event's own moment.
+            let rendered: Vec<(Wire, Vec<Rendered>)> = if events.is_empty() {
+                Vec::new()
+            } else {
+                self.core
+                    .webhooks
+                    .dialect_wires()
+                    .into_iter()
+                    .map(|wire| {
+                        let out = events
+                            .iter()
+                            .flat_map(|e| inner.state.render(wire, e))
+                            .collect();
+                        (wire, out)
+                    })
+                    .collect()
+            };
             let moved = inner.state.next_deadline() != before;
-            (result, events, moved)
+            (result, (events, rendered), moved)
         };
+        let (events, rendered) = events;
         if !events.is_empty() {
-            self.core.webhooks.dispatch(&self.core, events);
+            self.core.webhooks.dispatch(&self.core, events, rendered);
         }
         if deadline_moved {
             self.wake.notify_one();

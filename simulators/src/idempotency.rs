@@ -23,6 +23,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::core::{Core, lock};
+use crate::dialects::Wire;
 use crate::error::{ErrorKind, SimError};
 use crate::extract::BODY_LIMIT_BYTES;
 
@@ -35,7 +36,8 @@ pub const MAX_KEYS: usize = 200_000;
 /// Longest key accepted, as Stripe allows.
 pub const MAX_KEY_LEN: usize = 255;
 
-type Fingerprint = [u8; 32];
+/// A SHA-256 digest of a keyed request ([`fingerprint`]).
+pub type Fingerprint = [u8; 32];
 /// (API key, idempotency key), shared by the map and the age queue.
 type Scope = Arc<(String, String)>;
 
@@ -213,70 +215,122 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// Idempotency for POST requests with an `Idempotency-Key`, scoped to the
-/// `caller`'s API key: the innermost part of the middleware stack
-/// ([`crate::layers::stack`]), next to the handlers.
-pub async fn layer(core: Arc<Core>, caller: Arc<str>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST {
+/// Idempotency for POST requests with an `Idempotency-Key` header, scoped to
+/// the `caller`'s credential: the innermost part of the middleware stack
+/// ([`crate::layers::stack`]), next to the handlers. Only wires that carry
+/// the key in that header use it (native and Stripe); refusals are rendered
+/// in the request's wire.
+pub async fn layer(
+    core: Arc<Core>,
+    caller: Arc<str>,
+    wire: Wire,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method() != Method::POST || !wire.header_idempotency() {
         return next.run(req).await;
     }
     let Some(key) = req.headers().get("idempotency-key").cloned() else {
         return next.run(req).await;
     };
+    let path = req.uri().path().to_owned();
     let key = match key.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_owned(),
         _ => {
-            return SimError::malformed(
-                "parameter_invalid",
-                format!("an idempotency key is 1 to {MAX_KEY_LEN} visible ASCII characters"),
-            )
-            .field("Idempotency-Key")
-            .into_response();
+            return wire.error_response(
+                &path,
+                SimError::malformed(
+                    "parameter_invalid",
+                    format!("an idempotency key is 1 to {MAX_KEY_LEN} visible ASCII characters"),
+                )
+                .field("Idempotency-Key"),
+            );
         }
     };
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT_BYTES).await {
         Ok(b) => b,
         Err(_) => {
-            return SimError::new(
-                ErrorKind::TooLarge,
-                "body_too_large",
-                format!("the body is over the {BODY_LIMIT_BYTES} byte limit"),
-            )
-            .into_response();
+            return wire.error_response(
+                &path,
+                SimError::new(
+                    ErrorKind::TooLarge,
+                    "body_too_large",
+                    format!("the body is over the {BODY_LIMIT_BYTES} byte limit"),
+                ),
+            );
         }
     };
-    let fingerprint: Fingerprint = {
-        let mut h = Sha256::new();
-        h.update(parts.method.as_str().as_bytes());
-        h.update(b" ");
-        h.update(parts.uri.path().as_bytes());
-        h.update(b"?");
-        h.update(parts.uri.query().unwrap_or("").as_bytes());
-        h.update(b"\n");
-        h.update(&bytes);
-        h.finalize().into()
-    };
-    let scope: Scope = Arc::new((caller.as_ref().to_owned(), key));
+    let fingerprint = fingerprint(
+        &[
+            parts.method.as_str().as_bytes(),
+            b" ",
+            parts.uri.path().as_bytes(),
+            b"?",
+            parts.uri.query().unwrap_or("").as_bytes(),
+            b"\n",
+        ],
+        &bytes,
+    );
+    let request = Request::from_parts(parts, Body::from(bytes));
+    keyed(
+        &core,
+        &caller,
+        key,
+        fingerprint,
+        wire,
+        &path,
+        next.run(request),
+    )
+    .await
+}
+
+/// The fingerprint of a keyed request: SHA-256 over `head` (what else
+/// identifies the request: method, path, query) and the `body`. A retry
+/// with the same key and a different fingerprint is an `idempotency_error`.
+pub fn fingerprint(head: &[&[u8]], body: &[u8]) -> Fingerprint {
+    let mut h = Sha256::new();
+    for part in head {
+        h.update(part);
+    }
+    h.update(body);
+    h.finalize().into()
+}
+
+/// Runs `run` under the idempotency key `key` of `caller`: the first answer
+/// of an executed request is stored and replayed to a retry with the same
+/// `fingerprint`; another fingerprint is refused (`idempotency_error`), and
+/// so is a retry while the first is in flight (`idempotency_key_in_use`).
+/// The header layer uses it; a dialect that carries its key elsewhere (a
+/// Square body field, a Shopify `@idempotent` directive) calls it from its
+/// handler. Refusals are rendered in `wire` for a request to `path`.
+pub async fn keyed(
+    core: &Arc<Core>,
+    caller: &str,
+    key: String,
+    fingerprint: Fingerprint,
+    wire: Wire,
+    path: &str,
+    run: impl Future<Output = Response>,
+) -> Response {
+    let scope: Scope = Arc::new((caller.to_owned(), key));
     let now = core.clock.now();
     let begin = lock(&core.idempotency).begin(Arc::clone(&scope), fingerprint, now);
     match begin {
         Begin::Replay(response) => return response,
-        Begin::Refuse(e) => return e.into_response(),
+        Begin::Refuse(e) => return wire.error_response(path, e),
         Begin::Proceed => {}
     }
     let mut guard = InFlightGuard {
-        core: Arc::clone(&core),
+        core: Arc::clone(core),
         scope: Some(Arc::clone(&scope)),
     };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let response = run.await;
     let (rparts, rbody) = response.into_parts();
     let rbytes = axum::body::to_bytes(rbody, usize::MAX)
         .await
         .unwrap_or_default();
-    if executed(rparts.status) {
+    if executed(rparts.status) || rparts.extensions.get::<Executed>().is_some() {
         lock(&core.idempotency).finish(
             &scope,
             rparts.status,
@@ -288,3 +342,9 @@ pub async fn layer(core: Arc<Core>, caller: Arc<str>, req: Request, next: Next) 
     drop(guard);
     Response::from_parts(rparts, Body::from(rbytes))
 }
+
+/// A response extension marking an answer as that of a request that
+/// executed, whatever its status: a dialect whose state conflicts answer 400
+/// (Stripe) sets it, so the answer is stored and replayed like a 409 is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Executed;

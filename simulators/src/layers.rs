@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::HeaderValue;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use omnisim_api::common::{Latency, RateLimit};
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal};
 
 use crate::core::{Core, lock};
+use crate::dialects::{Presented, Refusal, Wire, WireRule};
 use crate::error::{ErrorKind, SimError, SimResult};
 
 /// Paths that need no key and bypass faults.
@@ -29,53 +30,104 @@ fn is_control_path(path: &str) -> bool {
     path.starts_with("/_control")
 }
 
-/// Every simulator's middleware, outermost first: bearer auth, then rate
-/// limit and injected faults, then idempotency next to the handlers. One
-/// layer rather than three: each layer costs a boxed hop per request, and
-/// exploration makes millions of them.
-pub async fn stack(State(core): State<Arc<Core>>, req: Request, next: Next) -> Response {
-    // The presented key, read once: auth checks it, the rate limit counts by
-    // it, a partition cuts off the connector's, idempotency keys are its own.
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if let Some(refused) = refuse_auth(&core, req.uri().path(), presented) {
-        return refused.into_response();
-    }
-    let caller: Arc<str> = Arc::from(presented.unwrap_or(""));
-    let inner = Arc::clone(&core);
-    let scope = Arc::clone(&caller);
-    faults(core, req, &caller, move |req| {
-        crate::idempotency::layer(inner, scope, req, next)
-    })
-    .await
+/// What the middleware runs on: the simulator's machinery and how its
+/// requests get their wire (native, or a dialect by path or fixed).
+#[derive(Clone, Debug)]
+pub struct StackState {
+    /// The simulator's shared machinery.
+    pub core: Arc<Core>,
+    /// Which wire each request speaks.
+    pub wires: WireRule,
 }
 
-/// Bearer auth: 401 `unauthorized` without the right key.
-fn refuse_auth(core: &Core, path: &str, presented: Option<&str>) -> Option<SimError> {
+/// Who is calling: the credential a request presented, and the wire it
+/// spoke. Set by [`stack`] for the whole of a request's handling (a task
+/// local), so a state transition can record who caused it without every
+/// handler passing it along; see [`current_caller`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The credential as presented (an API key, a dialect's token).
+    pub credential: Arc<str>,
+    /// The wire the request spoke.
+    pub wire: Wire,
+}
+
+tokio::task_local! {
+    static CALLER: Caller;
+}
+
+/// The caller of the request being handled on this task, if any: `None` for
+/// work no request caused (timers such as authorization expiry).
+pub fn current_caller() -> Option<Caller> {
+    CALLER.try_with(Caller::clone).ok()
+}
+
+/// Every simulator's middleware, outermost first: auth in the request's
+/// wire, then rate limit and injected faults, then idempotency next to the
+/// handlers. One layer rather than three: each layer costs a boxed hop per
+/// request, and exploration makes millions of them. Its own refusals are
+/// rendered in the request's wire ([`Wire::error_response`]).
+pub async fn stack(State(state): State<StackState>, req: Request, next: Next) -> Response {
+    let core = state.core;
+    let path = req.uri().path().to_owned();
+    let wire = state.wires.wire(&path);
+    // The presented credential, read once: auth checks it, the rate limit
+    // counts by it, a partition cuts off the connector's, idempotency keys
+    // are its own.
+    let presented = wire.credential(req.headers());
+    if let Some(refused) = refuse_auth(&core, wire, &path, &presented) {
+        return wire.error_response(&path, refused);
+    }
+    let caller: Arc<str> = match presented {
+        Presented::Key(key) => Arc::from(key.as_ref()),
+        Presented::Missing | Presented::Malformed => Arc::from(""),
+    };
+    let inner = Arc::clone(&core);
+    let scope = Arc::clone(&caller);
+    let who = Caller {
+        credential: Arc::clone(&caller),
+        wire,
+    };
+    CALLER
+        .scope(
+            who,
+            faults(core, req, wire, &caller, move |req| {
+                crate::idempotency::layer(inner, scope, wire, req, next)
+            }),
+        )
+        .await
+}
+
+/// Auth in the request's wire: 401 `unauthorized` without an accepted credential.
+fn refuse_auth(core: &Core, wire: Wire, path: &str, presented: &Presented<'_>) -> Option<SimError> {
     if is_open_path(path) {
         return None;
     }
+    let unauthorized = |message: String| {
+        Some(SimError::new(ErrorKind::Unauthorized, "unauthorized", message).field("Authorization"))
+    };
     match presented {
-        Some(key) if core.accepts_key(key) => None,
-        Some(_) => Some(
-            SimError::new(
-                ErrorKind::Unauthorized,
-                "unauthorized",
-                "the API key is not valid",
-            )
-            .field("Authorization"),
-        ),
-        None => Some(
-            SimError::new(
-                ErrorKind::Unauthorized,
-                "unauthorized",
-                "send `Authorization: Bearer <key>`",
-            )
-            .field("Authorization"),
-        ),
+        Presented::Key(key) => match wire.accepts(core, key) {
+            Ok(()) => None,
+            Err(Refusal::Missing) => unauthorized(missing_credential(wire)),
+            Err(Refusal::Invalid(why)) => unauthorized(why),
+        },
+        Presented::Missing => unauthorized(missing_credential(wire)),
+        Presented::Malformed => unauthorized(format!(
+            "the credential is malformed; {}",
+            missing_credential(wire)
+        )),
+    }
+}
+
+fn missing_credential(wire: Wire) -> String {
+    match wire {
+        Wire::Native => "send `Authorization: Bearer <key>`".into(),
+        Wire::Stripe => "You did not provide an API key. Send `Authorization: Bearer sk_test_…` \
+                         (or HTTP Basic auth with the key as the user name)."
+            .into(),
+        Wire::Shopify => "send the Admin API access token in `X-Shopify-Access-Token`".into(),
+        Wire::Square => "send `Authorization: Bearer <access token>`".into(),
     }
 }
 
@@ -161,15 +213,16 @@ pub fn sample_latency(latency: &Latency, rng: &mut impl Rng) -> Duration {
 /// `partitioned`, if it has not healed by then.
 pub const PARTITION_HOLD: Duration = Duration::from_secs(30);
 
-/// A partition drops the connector's requests (those with the main key):
+/// A partition drops the connector's requests (any credential but the
+/// harness's actors' and the platforms' own keys):
 /// held without an answer until the cut heals or [`PARTITION_HOLD`] passes,
 /// then refused with 503 `partitioned`, never applied.
 fn cut_off(core: &Core, caller: &str) -> bool {
-    core.partitioned() && caller == core.api_key
+    core.partitioned() && !core.is_actor_key(caller)
 }
 
 /// Holds a request [`cut_off`] by a partition, then refuses it.
-async fn partitioned(core: &Core) -> Response {
+async fn partitioned(core: &Core, wire: Wire, path: &str) -> Response {
     core.note_partitioned_request();
     let mut cut = core.partition_watch();
     tokio::select! {
@@ -177,13 +230,15 @@ async fn partitioned(core: &Core) -> Response {
         _ = cut.wait_for(|cut| !*cut) => {}
         () = tokio::time::sleep(PARTITION_HOLD) => {}
     }
-    SimError::new(
-        ErrorKind::Unavailable,
-        "partitioned",
-        "partitioned (nemesis): this platform was cut off from the connector; \
-         nothing was applied",
+    wire.error_response(
+        path,
+        SimError::new(
+            ErrorKind::Unavailable,
+            "partitioned",
+            "partitioned (nemesis): this platform was cut off from the connector; \
+             nothing was applied",
+        ),
     )
-    .into_response()
 }
 
 /// What the fault layer decided for one request.
@@ -240,24 +295,30 @@ fn plan(core: &Core, api_key: &str) -> Plan {
 
 /// Rate limit, latency, 5xx and timeouts, as `POST /_control/faults` sets
 /// them, around `inner`, for a request from `caller` (its API key).
-async fn faults<F, Fut>(core: Arc<Core>, req: Request, caller: &str, inner: F) -> Response
+async fn faults<F, Fut>(
+    core: Arc<Core>,
+    req: Request,
+    wire: Wire,
+    caller: &str,
+    inner: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response> + Send + 'static,
 {
-    let path = req.uri().path();
-    if is_open_path(path) || is_control_path(path) {
+    let path = req.uri().path().to_owned();
+    if is_open_path(&path) || is_control_path(&path) {
         return inner(req).await;
     }
     if cut_off(&core, caller) {
-        return partitioned(&core).await;
+        return partitioned(&core, wire, &path).await;
     }
     let plan = plan(&core, caller);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
     let mut response = match plan.reject {
-        Some(e) => e.into_response(),
+        Some(e) => wire.error_response(&path, e),
         None => {
             // Once accepted, a shop or gateway request runs to completion even
             // if its caller hangs up, as a platform's own transaction does: a
@@ -270,26 +331,35 @@ where
             let response = if core.platform == "pos" || req.method() == http::Method::GET {
                 inner(req).await
             } else {
-                match tokio::spawn(inner(req)).await {
+                // The spawned task is another task: it carries the caller on.
+                let task = match current_caller() {
+                    Some(who) => tokio::spawn(CALLER.scope(who, inner(req))),
+                    None => tokio::spawn(inner(req)),
+                };
+                match task.await {
                     Ok(r) => r,
-                    Err(_) => SimError::new(
-                        ErrorKind::Unavailable,
-                        "internal_error",
-                        "the request failed inside the simulator",
-                    )
-                    .into_response(),
+                    Err(_) => wire.error_response(
+                        &path,
+                        SimError::new(
+                            ErrorKind::Unavailable,
+                            "internal_error",
+                            "the request failed inside the simulator",
+                        ),
+                    ),
                 }
             };
             match plan.timeout {
                 Some(hang) => {
                     // Applied, but the answer never comes back in time.
                     tokio::time::sleep(hang).await;
-                    SimError::new(
-                        ErrorKind::Timeout,
-                        "timeout",
-                        "injected fault: the request was applied but its answer was lost",
+                    wire.error_response(
+                        &path,
+                        SimError::new(
+                            ErrorKind::Timeout,
+                            "timeout",
+                            "injected fault: the request was applied but its answer was lost",
+                        ),
                     )
-                    .into_response()
                 }
                 None => response,
             }

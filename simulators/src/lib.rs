@@ -13,6 +13,10 @@
 //!   (signed at-least-once delivery), [`events`] (the change feed) and
 //!   [`shared`] (feed, subscriptions, locations, control, OpenAPI).
 //!
+//! [`dialects`] serve the real platforms' wire formats (Stripe, Shopify,
+//! Square) over the same state machines, so unchanged official clients run
+//! against them.
+//!
 //! [`Simulators`] builds all three on one clock; [`serve`] binds them to ports.
 //! The harness runs the same routers in process under virtual time. This crate
 //! depends on `omnisim-api` only; the engine must never depend on it.
@@ -38,6 +42,7 @@
 #![deny(missing_docs)]
 
 pub mod core;
+pub mod dialects;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -29,6 +29,9 @@ pub struct ServeConfig {
     pub shop_port: u16,
     /// Pay port (0 = any free port).
     pub pay_port: u16,
+    /// The Stripe dialect's port (0 = any free port): Stripe's `/v1/…`
+    /// paths collide with the native gateway's, so it has its own.
+    pub stripe_port: u16,
     /// The bearer key every simulator requires.
     pub api_key: String,
     /// Seed for secrets and fault draws.
@@ -50,6 +53,74 @@ pub struct Urls {
     pub pay: String,
     /// The API key.
     pub api_key: String,
+    /// Where each dialect answers, and the credentials it takes.
+    pub dialects: DialectUrls,
+}
+
+/// The Shopify Admin API version the dialect serves and prints.
+pub const SHOPIFY_API_VERSION: &str = crate::dialects::shopify::API_VERSION;
+
+/// Where each dialect answers: what an official client is pointed at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DialectUrls {
+    /// Stripe: `stripe.api_base` and `stripe.api_key`.
+    pub stripe: StripeUrls,
+    /// Square: the client's `base_url` and `token`.
+    pub square: SquareUrls,
+    /// Shopify: the shop address, the Admin API version and the access token.
+    pub shopify: ShopifyUrls,
+}
+
+/// Where the Stripe dialect answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StripeUrls {
+    /// The client's `api_base`.
+    pub api_base: String,
+    /// A secret key it accepts (any `sk_test_…` key is).
+    pub api_key: String,
+}
+
+/// Where the Square dialect answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SquareUrls {
+    /// The client's `base_url`.
+    pub base_url: String,
+    /// The access token it accepts.
+    pub access_token: String,
+}
+
+/// Where the Shopify dialect answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShopifyUrls {
+    /// The shop's address (`http://127.0.0.1:7102`).
+    pub shop_url: String,
+    /// The Admin API version served.
+    pub api_version: String,
+    /// The Admin API access token it accepts.
+    pub access_token: String,
+}
+
+impl DialectUrls {
+    /// The dialects of simulators at these native base URLs, with the
+    /// Stripe dialect at `stripe`, for `api_key`.
+    pub fn new(pos: &str, shop: &str, stripe: &str, api_key: &str) -> Self {
+        let c = crate::dialects::Credentials::for_api_key(api_key);
+        DialectUrls {
+            stripe: StripeUrls {
+                api_base: stripe.to_owned(),
+                api_key: c.stripe_api_key,
+            },
+            square: SquareUrls {
+                base_url: pos.to_owned(),
+                access_token: c.square_access_token,
+            },
+            shopify: ShopifyUrls {
+                shop_url: shop.to_owned(),
+                api_version: SHOPIFY_API_VERSION.to_owned(),
+                access_token: c.shopify_access_token,
+            },
+        }
+    }
 }
 
 /// Running simulators: their URLs, and the handle to stop them.
@@ -76,12 +147,16 @@ pub async fn start(config: ServeConfig) -> std::io::Result<Running> {
     let pos_listener = bind(config.pos_port).await?;
     let shop_listener = bind(config.shop_port).await?;
     let pay_listener = bind(config.pay_port).await?;
+    let stripe_listener = bind(config.stripe_port).await?;
     let url = |l: &TcpListener| l.local_addr().map(|a| format!("http://{a}"));
+    let (pos, shop) = (url(&pos_listener)?, url(&shop_listener)?);
+    let dialects = DialectUrls::new(&pos, &shop, &url(&stripe_listener)?, &config.api_key);
     let urls = Urls {
-        pos: url(&pos_listener)?,
-        shop: url(&shop_listener)?,
+        pos,
+        shop,
         pay: url(&pay_listener)?,
         api_key: config.api_key.clone(),
+        dialects,
     };
     let sims = Simulators::new(SimulatorsConfig {
         clock: Clock::real(),
@@ -99,6 +174,7 @@ pub async fn start(config: ServeConfig) -> std::io::Result<Running> {
         (pos_listener, sims.pos_router()),
         (shop_listener, sims.shop_router()),
         (pay_listener, sims.pay_router()),
+        (stripe_listener, sims.stripe_router()),
     ] {
         let mut stopped = stopped.clone();
         tasks.push(tokio::spawn(async move {

@@ -6,8 +6,9 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
+use axum::http::Uri;
 use axum::middleware::from_fn_with_state;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use omnisim_api::common::{
     AdvanceClock, ClockReading, CreateLocation, CreateWebhookSubscription, Faults, Location,
@@ -20,7 +21,8 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::core::{Platform, SimControl, Simulator};
+use crate::core::{Core, Platform, SimControl, Simulator};
+use crate::dialects::WireRule;
 use crate::error::{ErrorKind, SimError, SimResult};
 use crate::extract::{BODY_LIMIT_BYTES, Json, Query};
 use crate::layers;
@@ -298,15 +300,25 @@ fn document_shared_responses(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-async fn not_found() -> SimError {
-    SimError::not_found("not_found", "no such path; see /openapi.json")
+/// The answer to an unknown path, in the wire its path speaks (a dialect's
+/// unknown path answers in that dialect's shape).
+fn not_found(platform: &'static str, uri: &Uri) -> Response {
+    let path = uri.path();
+    WireRule::ByPath(platform).wire(path).error_response(
+        path,
+        SimError::not_found("not_found", "no such path; see /openapi.json"),
+    )
 }
 
-async fn method_not_allowed() -> SimError {
-    SimError::new(
-        ErrorKind::MethodNotAllowed,
-        "method_not_allowed",
-        "this path does not serve that method; see /openapi.json",
+fn method_not_allowed(platform: &'static str, uri: &Uri) -> Response {
+    let path = uri.path();
+    WireRule::ByPath(platform).wire(path).error_response(
+        path,
+        SimError::new(
+            ErrorKind::MethodNotAllowed,
+            "method_not_allowed",
+            "this path does not serve that method; see /openapi.json",
+        ),
     )
 }
 
@@ -375,14 +387,17 @@ impl<C> Default for RouteTable<C> {
 }
 
 /// Builds a simulator's whole `Router`: its own routes (`own`, from the
-/// platform's `table`), the shared ones, `/openapi.json`, JSON 404/405, and
-/// auth → faults → idempotency in front, all on `sim` and `ctx`.
+/// platform's `table`), the shared ones, `/openapi.json`, JSON 404/405, the
+/// routes of the `dialect` served on the same listener (Shopify on the
+/// shop, Square on the POS; an empty `Router` for none), and auth → faults
+/// → idempotency in front, all on `sim` and `ctx`.
 pub fn assemble<S: Platform, C>(
     sim: Arc<Simulator<S>>,
     ctx: C,
     table: &'static RouteTable<C>,
     own: fn() -> OpenApiRouter<RouterState<C>>,
     title: &str,
+    dialect: Router,
 ) -> Router
 where
     C: Clone + Send + Sync + 'static,
@@ -398,10 +413,22 @@ where
         .get_or_init(|| route_table::<S, C>(own(), has_locations, title))
         .clone();
     let shared: Shared = sim;
-    routes
+    let routes = routes
         .with_state(RouterState { own: ctx, shared })
+        .merge(dialect);
+    layered(core, WireRule::ByPath(S::NAME), routes)
+}
+
+/// Puts the shared middleware (body limit; auth → faults → idempotency in
+/// the wire each request speaks by `wires`) in front of `routes`. The
+/// Stripe dialect's router, which is not assembled, uses it directly.
+pub fn layered(core: Arc<Core>, wires: WireRule, routes: Router) -> Router {
+    routes
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(from_fn_with_state(core, layers::stack))
+        .layer(from_fn_with_state(
+            layers::StackState { core, wires },
+            layers::stack,
+        ))
 }
 
 /// The routes and the document behind them, with no state yet.
@@ -435,6 +462,6 @@ where
                 async move { axum::Json(api.as_ref().clone()).into_response() }
             }),
         )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(|uri: Uri| async move { not_found(S::NAME, &uri) })
+        .method_not_allowed_fallback(|uri: Uri| async move { method_not_allowed(S::NAME, &uri) })
 }

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
 use indexmap::IndexMap;
 use omnisim_api::common::{SubscriptionStatus, WebhookSubscription};
@@ -24,6 +23,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::core::{Core, lock};
+use crate::dialects::{Rendered, Wire};
 use crate::error::{SimError, SimResult};
 use crate::layers::sample_latency;
 
@@ -81,6 +81,8 @@ impl RetryPolicy {
 #[derive(Clone, Debug)]
 struct Subscription {
     id: String,
+    /// The wire it was made through: its deliveries' envelope and names.
+    wire: Wire,
     url: String,
     topics: Vec<String>,
     /// Newest first; older ones carry the time they stop signing.
@@ -168,9 +170,23 @@ impl Webhooks {
         self.next_id.store(1, Ordering::SeqCst);
     }
 
-    /// Creates a subscription; the answer carries its secret.
+    /// Creates a native subscription; the answer carries its secret.
     pub fn create(
         &self,
+        core: &Core,
+        url: String,
+        topics: Vec<String>,
+        known: &[&str],
+    ) -> SimResult<WebhookSubscription> {
+        self.create_for(Wire::Native, core, url, topics, known)
+    }
+
+    /// Creates a subscription made through `wire`: its deliveries are that
+    /// wire's renderings ([`crate::core::Platform::render`]), and `topics`
+    /// are in that wire's names (`known`). The answer carries its secret.
+    pub fn create_for(
+        &self,
+        wire: Wire,
         core: &Core,
         url: String,
         topics: Vec<String>,
@@ -212,6 +228,7 @@ impl Webhooks {
         let n = self.next_id.fetch_add(1, Ordering::SeqCst);
         let sub = Subscription {
             id: format!("whsub_{}_{n:04}", core.platform),
+            wire,
             url,
             topics,
             secrets: vec![(format!("whsec_{}", core.random_hex(24)), None)],
@@ -227,6 +244,36 @@ impl Webhooks {
     /// Every subscription, without secrets.
     pub fn list(&self) -> Vec<WebhookSubscription> {
         lock(&self.subs).values().map(|s| s.wire(false)).collect()
+    }
+
+    /// The subscriptions made through `wire`, without secrets, oldest first.
+    pub fn list_for(&self, wire: Wire) -> Vec<WebhookSubscription> {
+        lock(&self.subs)
+            .values()
+            .filter(|s| s.wire == wire)
+            .map(|s| s.wire(false))
+            .collect()
+    }
+
+    /// One subscription and the wire it was made through, without its secret.
+    pub fn get(&self, id: &str) -> Option<(Wire, WebhookSubscription)> {
+        lock(&self.subs).get(id).map(|s| (s.wire, s.wire(false)))
+    }
+
+    /// The dialect wires (not native) that have an active subscription: the
+    /// ones each commit renders its events for.
+    pub fn dialect_wires(&self) -> Vec<Wire> {
+        let subs = lock(&self.subs);
+        let mut wires: Vec<Wire> = Vec::new();
+        for s in subs.values() {
+            if s.wire != Wire::Native
+                && s.status == SubscriptionStatus::Active
+                && !wires.contains(&s.wire)
+            {
+                wires.push(s.wire);
+            }
+        }
+        wires
     }
 
     /// Deletes a subscription.
@@ -282,66 +329,52 @@ impl Webhooks {
         Duration::from_millis(secs.saturating_mul(1000) / u64::from(self.time_scale))
     }
 
-    /// Schedules the deliveries of freshly committed events.
-    pub(crate) fn dispatch(&self, core: &Arc<Core>, events: Vec<Event>) {
+    /// Schedules the deliveries of freshly committed events: the native
+    /// rendering to native subscriptions, and each dialect's `rendered`
+    /// deliveries to the subscriptions made through that dialect.
+    pub(crate) fn dispatch(
+        &self,
+        core: &Arc<Core>,
+        events: Vec<Event>,
+        rendered: Vec<(Wire, Vec<Rendered>)>,
+    ) {
         let faults = core.faults().webhooks;
         let generation = self.generation.load(Ordering::SeqCst);
-        for event in events {
-            let targets: Vec<String> = lock(&self.subs)
+        let targets = |wire: Wire, topic: &str| -> Vec<String> {
+            lock(&self.subs)
                 .values()
-                .filter(|s| s.wants(&event.kind))
+                .filter(|s| s.wire == wire && s.wants(topic))
                 .map(|s| s.id.clone())
-                .collect();
-            if targets.is_empty() {
-                continue;
-            }
-            let body = Bytes::from(serde_json::to_vec(&event).unwrap_or_default());
-            let event = Arc::new(event);
-            for sub in targets {
-                let starts = core.with_rng(|rng| {
-                    let base = faults
-                        .delay
-                        .as_ref()
-                        .map_or(Duration::ZERO, |d| sample_latency(d, rng));
-                    let jitter = |rng: &mut rand_chacha::ChaCha8Rng| {
-                        if faults.reorder_window_ms > 0 {
-                            Duration::from_millis(rng.random_range(0..=faults.reorder_window_ms))
-                        } else {
-                            Duration::ZERO
-                        }
-                    };
-                    let mut starts = Vec::new();
-                    let dropped = faults.drop_rate > 0.0 && rng.random_bool(faults.drop_rate);
-                    if dropped {
-                        if let Some(ms) = faults.redeliver_dropped_after_ms {
-                            starts.push(base + Duration::from_millis(ms));
-                        }
-                    } else {
-                        starts.push(base + jitter(rng));
-                    }
-                    if !dropped
-                        && faults.duplicate_rate > 0.0
-                        && rng.random_bool(faults.duplicate_rate)
-                    {
-                        let second = if faults.duplicate_simultaneous {
-                            starts[0]
-                        } else {
-                            base + jitter(rng)
-                        };
-                        starts.push(second);
-                    }
-                    starts
-                });
+                .collect()
+        };
+        let schedule = |subs: Vec<String>, out: Rendered, canonical: Arc<str>| {
+            let out = Arc::new(out);
+            for sub in subs {
+                let starts = core.with_rng(|rng| plan_starts(&faults, rng));
                 for start in starts {
-                    let task = deliver(
+                    tokio::spawn(deliver(
                         Arc::clone(core),
                         sub.clone(),
-                        Arc::clone(&event),
-                        body.clone(),
+                        Arc::clone(&out),
+                        Arc::clone(&canonical),
                         start,
                         generation,
-                    );
-                    tokio::spawn(task);
+                    ));
+                }
+            }
+        };
+        for event in &events {
+            let subs = targets(Wire::Native, &event.kind);
+            if !subs.is_empty() {
+                schedule(subs, Rendered::native(event), Arc::from(event.id.as_str()));
+            }
+        }
+        for (wire, outs) in rendered {
+            for out in outs {
+                let subs = targets(wire, &out.topic);
+                if !subs.is_empty() {
+                    let canonical: Arc<str> = Arc::from(out.id.as_str());
+                    schedule(subs, out, canonical);
                 }
             }
         }
@@ -378,11 +411,51 @@ impl Webhooks {
     }
 }
 
+/// When the copies of one delivery start, as the webhook faults say: none
+/// if dropped (unless redelivered later), two if duplicated.
+fn plan_starts(
+    faults: &omnisim_api::common::WebhookFaults,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Vec<Duration> {
+    let base = faults
+        .delay
+        .as_ref()
+        .map_or(Duration::ZERO, |d| sample_latency(d, rng));
+    let jitter = |rng: &mut rand_chacha::ChaCha8Rng| {
+        if faults.reorder_window_ms > 0 {
+            Duration::from_millis(rng.random_range(0..=faults.reorder_window_ms))
+        } else {
+            Duration::ZERO
+        }
+    };
+    let mut starts = Vec::new();
+    let dropped = faults.drop_rate > 0.0 && rng.random_bool(faults.drop_rate);
+    if dropped {
+        if let Some(ms) = faults.redeliver_dropped_after_ms {
+            starts.push(base + Duration::from_millis(ms));
+        }
+    } else {
+        starts.push(base + jitter(rng));
+    }
+    if !dropped && faults.duplicate_rate > 0.0 && rng.random_bool(faults.duplicate_rate) {
+        let second = if faults.duplicate_simultaneous {
+            starts[0]
+        } else {
+            base + jitter(rng)
+        };
+        starts.push(second);
+    }
+    starts
+}
+
+/// Delivers one rendered event to one subscription, retrying on the
+/// platform's schedule. `canonical` is the id of the event in the
+/// platform's own log, sent as `x-omnisim-event-id` and recorded.
 async fn deliver(
     core: Arc<Core>,
     sub_id: String,
-    event: Arc<Event>,
-    body: Bytes,
+    out: Arc<Rendered>,
+    canonical: Arc<str>,
     start: Duration,
     generation: u64,
 ) {
@@ -409,23 +482,26 @@ async fn deliver(
                 http::header::USER_AGENT,
                 format!("omnisim-{}-webhooks", core.platform),
             )
-            .header("x-omnisim-event-id", event.id.as_str())
+            .header("x-omnisim-event-id", canonical.as_ref())
             .header("x-omnisim-delivery-attempt", attempt.to_string());
+        for (name, value) in &out.headers {
+            builder = builder.header(*name, value.as_str());
+        }
         let signed = signing::sign(
             core.scheme,
             &secrets,
             Delivery {
                 url: &url,
-                body: &body,
-                event_id: &event.id,
-                topic: &event.kind,
+                body: &out.body,
+                event_id: &out.id,
+                topic: &out.topic,
                 sent_at: now,
             },
         );
         for (name, value) in signed {
             builder = builder.header(name, value);
         }
-        let outcome = match builder.body(body.clone()) {
+        let outcome = match builder.body(out.body.clone()) {
             // Cut off from the connector: the receiver cannot be reached.
             Ok(_) if core.partitioned() => Err(omnisim_api::TransportError::Connect {
                 url: url.clone(),
@@ -443,8 +519,8 @@ async fn deliver(
         };
         let ok = matches!(outcome, Ok(s) if (200..300).contains(&s));
         hooks.record(DeliveryRecord {
-            event_id: event.id.clone(),
-            topic: event.kind.clone(),
+            event_id: canonical.to_string(),
+            topic: out.topic.clone(),
             subscription: sub_id.clone(),
             attempt: attempt as u32,
             status: outcome.as_ref().ok().copied(),

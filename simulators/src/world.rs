@@ -127,4 +127,11 @@ impl Simulators {
     pub fn pay_router(&self) -> Router {
         crate::pay::router(Arc::clone(&self.pay))
     }
+
+    /// The Stripe dialect's router over the pay simulator: Stripe's own
+    /// `/v1/…` paths, which collide with the native gateway's, so it is
+    /// served on a listener (or in-process host) of its own.
+    pub fn stripe_router(&self) -> Router {
+        crate::dialects::stripe::router(Arc::clone(&self.pay))
+    }
 }

@@ -314,7 +314,14 @@ async fn events_committed_through_a_router_are_delivered() {
         OpenApiRouter::new().route("/fire", axum::routing::post(fire))
     }
     static TABLE: RouteTable<Ctx> = RouteTable::new();
-    let app: Router = assemble(Arc::clone(&sim), Arc::clone(&sim), &TABLE, own, "toy");
+    let app: Router = assemble(
+        Arc::clone(&sim),
+        Arc::clone(&sim),
+        &TABLE,
+        own,
+        "toy",
+        Router::new(),
+    );
     subscribe(&sim, &format!("{}/hook", server.uri())).await;
     let req = http::Request::post("/fire")
         .header("authorization", "Bearer k")

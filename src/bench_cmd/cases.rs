@@ -360,6 +360,7 @@ async fn stack(retention: Retention, webhooks: bool) -> Result<Stack, String> {
         pos_port: 0,
         shop_port: 0,
         pay_port: 0,
+        stripe_port: 0,
         api_key: KEY.to_owned(),
         seed: 1,
         retry_time_scale: 60,

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod compat;
+
 pub const KEY: &str = "test_key";
 
 /// A child process, killed when dropped.
@@ -47,6 +49,8 @@ pub fn serve() -> (Proc, Value) {
             "--shop-port",
             "0",
             "--pay-port",
+            "0",
+            "--stripe-port",
             "0",
             "--json",
         ],

@@ -235,6 +235,7 @@ pub fn router(sim: Sim) -> Router {
         &TABLE,
         own_routes,
         "omnisim pay (payment gateway)",
+        Router::new(),
     )
 }
 

@@ -45,11 +45,19 @@ type Ctx = Arc<Pos>;
 /// The pos simulator's whole router; `pay` reaches the gateway.
 pub fn router(sim: Arc<Simulator<PosState>>, pay: PayClient) -> Router {
     static TABLE: RouteTable<Ctx> = RouteTable::new();
+    let dialect = crate::dialects::square::routes(Arc::clone(&sim), pay.clone());
     let ctx: Ctx = Arc::new(Pos {
         sim: Arc::clone(&sim),
         pay,
     });
-    assemble(sim, ctx, &TABLE, own_routes, "omnisim pos (point of sale)")
+    assemble(
+        sim,
+        ctx,
+        &TABLE,
+        own_routes,
+        "omnisim pos (point of sale)",
+        dialect,
+    )
 }
 
 fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {

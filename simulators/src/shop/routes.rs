@@ -47,6 +47,7 @@ type Reply<T> = SimResult<axum::Json<T>>;
 /// The shop simulator's whole router; `pay` reaches the gateway.
 pub fn router(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
     static TABLE: RouteTable<Ctx> = RouteTable::new();
+    let dialect = crate::dialects::shopify::routes(Arc::clone(&sim), pay.clone());
     let ctx = Ctx {
         sim: Arc::clone(&sim),
         pay,
@@ -57,6 +58,7 @@ pub fn router(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
         &TABLE,
         own_routes,
         "omnisim shop (ecommerce platform)",
+        dialect,
     )
 }
 
