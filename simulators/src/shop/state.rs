@@ -622,7 +622,7 @@ impl ShopState {
     pub fn adjust(&mut self, fx: &mut Effects, req: AdjustInventory) -> SimResult<InventoryLevel> {
         self.product("sku", &req.sku)?;
         self.locations.require("location", &req.location)?;
-        if req.delta == 0 || req.delta.abs() > QUANTITY_MAX {
+        if req.delta == 0 || req.delta.unsigned_abs() > QUANTITY_MAX.unsigned_abs() {
             return Err(SimError::bad_value(
                 "delta",
                 format!("a delta is non-zero and at most {QUANTITY_MAX} either way"),
@@ -2215,6 +2215,12 @@ mod tests {
         let mut f = fx();
         assert_eq!(
             err(s.adjust(&mut f, adjust_req("A", 0))),
+            ("parameter_invalid", Some("delta".into()))
+        );
+        // The most negative delta is refused, not negated into an overflow
+        // (found by the fuzzer: `i64::MIN.abs()` panicked the handler).
+        assert_eq!(
+            err(s.adjust(&mut f, adjust_req("A", i64::MIN))),
             ("parameter_invalid", Some("delta".into()))
         );
         let bad_reason = AdjustInventory {
