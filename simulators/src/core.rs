@@ -290,7 +290,7 @@ fn validate_faults(f: &Faults) -> SimResult<()> {
             ));
         }
     }
-    if f.clock_skew_ms.abs() > 86_400_000 {
+    if f.clock_skew_ms.unsigned_abs() > 86_400_000 {
         return Err(SimError::bad_value(
             "clock_skew_ms",
             "`clock_skew_ms` is at most a day either way (86400000)",
