@@ -8,6 +8,10 @@
 //!   faults) is retried with the same idempotency key (so an attempt that was
 //!   applied is replayed, not repeated) up to [`ATTEMPTS`] times, then is a
 //!   503 `payment_gateway_unavailable`; the caller applies nothing then.
+//!   When an attempt may have been applied all the same (no answer, a lost
+//!   answer), the 503 says so ([`Failed::into_error`]): the order is not
+//!   changed, and a retry of the same operation reaches the gateway with the
+//!   same key, which replays what it did.
 //! - A checkout's payment that may have been made although no attempt was
 //!   answered (a timeout, a lost answer) is not left behind: the shop keeps
 //!   asking for it in the background with the same idempotency key, which
@@ -199,9 +203,9 @@ pub async fn perform(
             let body = CaptureIntent {
                 amount_to_capture: Some(*amount),
             };
-            let pi = retrying(|| pay.capture(intent, &body, key))
+            let pi = retrying_tracked(|| pay.capture(intent, &body, key))
                 .await
-                .map_err(pay_error)?;
+                .map_err(|f| f.into_error("capture"))?;
             Performed {
                 intent: Some(pi),
                 refund: None,
@@ -211,9 +215,9 @@ pub async fn perform(
             let body = CancelIntent {
                 reason: Some(reason),
             };
-            let pi = retrying(|| pay.cancel(intent, &body, key))
+            let pi = retrying_tracked(|| pay.cancel(intent, &body, key))
                 .await
-                .map_err(pay_error)?;
+                .map_err(|f| f.into_error("void"))?;
             Performed {
                 intent: Some(pi),
                 refund: None,
@@ -226,9 +230,9 @@ pub async fn perform(
                 reason: Some(RefundReason::RequestedByCustomer),
                 metadata: BTreeMap::from([("order_id".to_owned(), plan.order_id.clone())]),
             };
-            let re = retrying(|| pay.refund(&body, key))
+            let re = retrying_tracked(|| pay.refund(&body, key))
                 .await
-                .map_err(pay_error)?;
+                .map_err(|f| f.into_error("refund"))?;
             Performed {
                 intent: None,
                 refund: Some(re),
@@ -258,40 +262,72 @@ pub fn maybe_applied(e: &ApiError) -> bool {
     }
 }
 
-/// A checkout's payment that could not be created.
+/// A gateway call that failed after [`ATTEMPTS`] tries.
 #[derive(Debug)]
-pub struct Uncreated {
+pub struct Failed {
     /// The last attempt's error.
     pub error: ApiError,
     /// Some attempt may have been applied, and no later one gave a definite
-    /// answer: the gateway may hold an intent whose id the shop never got.
+    /// answer: the gateway may have done what the shop never heard about.
     pub unresolved: bool,
 }
 
-/// Creates and confirms a checkout's intent through [`retrying`].
-pub async fn create_intent(
-    pay: &PayClient,
-    body: &CreatePaymentIntent,
-    key: &str,
-) -> Result<PaymentIntent, Uncreated> {
+impl Failed {
+    /// The shop's answer: an unresolved failure says that the call may have
+    /// been applied, and that a retry with the same key settles it.
+    pub fn into_error(self, what: &str) -> SimError {
+        if !self.unresolved {
+            return pay_error(self.error);
+        }
+        SimError::new(
+            ErrorKind::Unavailable,
+            "payment_gateway_unavailable",
+            format!(
+                "the payment gateway did not answer ({}); it may have applied the {what}: \
+                 retry the operation to settle it",
+                self.error
+            ),
+        )
+    }
+}
+
+/// [`retrying`], noting whether an attempt may have been applied
+/// ([`maybe_applied`]) when none gave a definite answer.
+pub async fn retrying_tracked<T, F, Fut>(mut call: F) -> Result<T, Failed>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
     let unknown = AtomicBool::new(false);
     let seen = &unknown;
-    let result = retrying(|| async move {
-        let r = pay.create_intent(body, Some(key)).await;
-        if let Err(e) = &r
-            && maybe_applied(e)
-        {
-            seen.store(true, Ordering::Relaxed);
+    let result = retrying(|| {
+        let attempt = call();
+        async move {
+            let r = attempt.await;
+            if let Err(e) = &r
+                && maybe_applied(e)
+            {
+                seen.store(true, Ordering::Relaxed);
+            }
+            r
         }
-        r
     })
     .await;
-    result.map_err(|error| Uncreated {
+    result.map_err(|error| Failed {
         // A definite refusal at the end (a decline replayed, a 4xx) settles
         // it; only an attempt still unanswered leaves the outcome open.
         unresolved: unknown.into_inner() && error.is_retryable(),
         error,
     })
+}
+
+/// Creates and confirms a checkout's intent through [`retrying_tracked`].
+pub async fn create_intent(
+    pay: &PayClient,
+    body: &CreatePaymentIntent,
+    key: &str,
+) -> Result<PaymentIntent, Failed> {
+    retrying_tracked(|| pay.create_intent(body, Some(key))).await
 }
 
 /// Runs `call` until it gives a definite answer, for at most
