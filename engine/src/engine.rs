@@ -134,6 +134,15 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Whether a failed call is worth trying again with the same idempotency
+/// key: a 429, a 5xx, no answer, or 409 `idempotency_key_in_use` (the same
+/// request is still running on the platform, perhaps the engine's own earlier
+/// try that timed out; Stripe and our simulators both say "retry later"). A
+/// refusal it is not: taking it for one drops the write for good.
+pub(crate) fn worth_retrying(e: &ApiError) -> bool {
+    e.is_retryable() || e.code() == Some("idempotency_key_in_use")
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -442,8 +451,9 @@ impl Engine {
         }
     }
 
-    /// Calls a platform, retrying 429, 5xx and transport failures with
-    /// exponential backoff and seeded jitter, honouring `Retry-After`.
+    /// Calls a platform, retrying 429, 5xx, transport failures and a key
+    /// still in use ([`worth_retrying`]) with exponential backoff and seeded
+    /// jitter, honouring `Retry-After`.
     pub(crate) async fn call<T, F, Fut>(&self, mut f: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
@@ -453,7 +463,7 @@ impl Engine {
         loop {
             match f().await {
                 Ok(t) => return Ok(t),
-                Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS_MAX => {
+                Err(e) if worth_retrying(&e) && attempt + 1 < ATTEMPTS_MAX => {
                     let base_ms = 200u64 << attempt;
                     let jitter_ms = lock(&self.rng).random_range(0..=base_ms / 2);
                     let wait = match &e {
@@ -608,4 +618,35 @@ async fn healthz(State(engine): State<Arc<Engine>>) -> Response {
 
 async fn status(State(engine): State<Arc<Engine>>) -> axum::Json<serde_json::Value> {
     axum::Json(engine.status())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omnisim_api::{ErrorBody, ErrorDetail};
+
+    fn status(status: u16, code: &str) -> ApiError {
+        ApiError::Status {
+            status,
+            body: Box::new(ErrorBody {
+                error: ErrorDetail {
+                    code: code.to_owned(),
+                    message: "m".to_owned(),
+                    field: None,
+                    decline_code: None,
+                    payment_intent: None,
+                },
+            }),
+            retry_after_secs: None,
+        }
+    }
+
+    #[test]
+    fn a_key_still_in_use_is_retried_not_refused() {
+        assert!(worth_retrying(&status(409, "idempotency_key_in_use")));
+        assert!(worth_retrying(&status(503, "payment_gateway_unavailable")));
+        assert!(worth_retrying(&status(429, "rate_limited")));
+        assert!(!worth_retrying(&status(409, "order_already_cancelled")));
+        assert!(!worth_retrying(&status(422, "idempotency_error")));
+    }
 }
