@@ -48,6 +48,11 @@ pub const QUEUE_MAX: usize = 10_000;
 pub const ERRORS_MAX: usize = 1000;
 /// Attempts per outgoing call before giving up on it for this round.
 pub const ATTEMPTS_MAX: u32 = 6;
+/// Start-up rounds before a connector whose platforms keep failing
+/// transiently gives up: with [`START_WAIT_MAX`] between them, about a day.
+pub const START_ROUNDS_MAX: u32 = 1440;
+/// The longest wait between two start-up rounds.
+pub const START_WAIT_MAX: Duration = Duration::from_secs(60);
 
 /// How the engine is built.
 #[derive(Clone, Debug)]
@@ -226,7 +231,32 @@ impl Engine {
 
     /// Registers webhooks (in webhook mode), positions fresh cursors at the
     /// feeds' ends, and starts the worker and the poller.
+    ///
+    /// A platform that fails transiently throughout start-up ([`worth_retrying`]
+    /// after every call's own retries) does not stop it: start-up begins again
+    /// after 1 s, 2 s, 4 s … up to [`START_WAIT_MAX`], for at most
+    /// [`START_ROUNDS_MAX`] rounds, as a supervisor restarts a connector that
+    /// could not start. Every step is idempotent, so a round repeats nothing.
+    /// A refusal (a bad key, a store failure) ends it at once.
     pub async fn start(self: &Arc<Self>) -> Result<Vec<JoinHandle<()>>, EngineError> {
+        let mut wait = Duration::from_secs(1);
+        let mut round = 1;
+        loop {
+            match self.start_once().await {
+                Err(EngineError::Api { doing, source })
+                    if worth_retrying(&source) && round < START_ROUNDS_MAX =>
+                {
+                    tracing::info!(%doing, error = %source, ?wait, round, "start-up failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(START_WAIT_MAX);
+                    round += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(self: &Arc<Self>) -> Result<Vec<JoinHandle<()>>, EngineError> {
         if self.cfg.strategy.sync == SyncMode::Webhook {
             for p in Plat::ALL {
                 self.subscribe(p).await?;
