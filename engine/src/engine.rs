@@ -48,6 +48,11 @@ pub const QUEUE_MAX: usize = 10_000;
 pub const ERRORS_MAX: usize = 1000;
 /// Attempts per outgoing call before giving up on it for this round.
 pub const ATTEMPTS_MAX: u32 = 6;
+/// Start-up rounds before a connector whose platforms keep failing
+/// transiently gives up: with [`START_WAIT_MAX`] between them, about a day.
+pub const START_ROUNDS_MAX: u32 = 1440;
+/// The longest wait between two start-up rounds.
+pub const START_WAIT_MAX: Duration = Duration::from_secs(60);
 
 /// How the engine is built.
 #[derive(Clone, Debug)]
@@ -134,6 +139,15 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Whether a failed call is worth trying again with the same idempotency
+/// key: a 429, a 5xx, no answer, or 409 `idempotency_key_in_use` (the same
+/// request is still running on the platform, perhaps the engine's own earlier
+/// try that timed out; Stripe and our simulators both say "retry later"). A
+/// refusal it is not: taking it for one drops the write for good.
+pub(crate) fn worth_retrying(e: &ApiError) -> bool {
+    e.is_retryable() || e.code() == Some("idempotency_key_in_use")
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -217,7 +231,32 @@ impl Engine {
 
     /// Registers webhooks (in webhook mode), positions fresh cursors at the
     /// feeds' ends, and starts the worker and the poller.
+    ///
+    /// A platform that fails transiently throughout start-up ([`worth_retrying`]
+    /// after every call's own retries) does not stop it: start-up begins again
+    /// after 1 s, 2 s, 4 s … up to [`START_WAIT_MAX`], for at most
+    /// [`START_ROUNDS_MAX`] rounds, as a supervisor restarts a connector that
+    /// could not start. Every step is idempotent, so a round repeats nothing.
+    /// A refusal (a bad key, a store failure) ends it at once.
     pub async fn start(self: &Arc<Self>) -> Result<Vec<JoinHandle<()>>, EngineError> {
+        let mut wait = Duration::from_secs(1);
+        let mut round = 1;
+        loop {
+            match self.start_once().await {
+                Err(EngineError::Api { doing, source })
+                    if worth_retrying(&source) && round < START_ROUNDS_MAX =>
+                {
+                    tracing::info!(%doing, error = %source, ?wait, round, "start-up failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(START_WAIT_MAX);
+                    round += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once(self: &Arc<Self>) -> Result<Vec<JoinHandle<()>>, EngineError> {
         if self.cfg.strategy.sync == SyncMode::Webhook {
             for p in Plat::ALL {
                 self.subscribe(p).await?;
@@ -442,8 +481,9 @@ impl Engine {
         }
     }
 
-    /// Calls a platform, retrying 429, 5xx and transport failures with
-    /// exponential backoff and seeded jitter, honouring `Retry-After`.
+    /// Calls a platform, retrying 429, 5xx, transport failures and a key
+    /// still in use ([`worth_retrying`]) with exponential backoff and seeded
+    /// jitter, honouring `Retry-After`.
     pub(crate) async fn call<T, F, Fut>(&self, mut f: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
@@ -453,7 +493,7 @@ impl Engine {
         loop {
             match f().await {
                 Ok(t) => return Ok(t),
-                Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS_MAX => {
+                Err(e) if worth_retrying(&e) && attempt + 1 < ATTEMPTS_MAX => {
                     let base_ms = 200u64 << attempt;
                     let jitter_ms = lock(&self.rng).random_range(0..=base_ms / 2);
                     let wait = match &e {
@@ -608,4 +648,35 @@ async fn healthz(State(engine): State<Arc<Engine>>) -> Response {
 
 async fn status(State(engine): State<Arc<Engine>>) -> axum::Json<serde_json::Value> {
     axum::Json(engine.status())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omnisim_api::{ErrorBody, ErrorDetail};
+
+    fn status(status: u16, code: &str) -> ApiError {
+        ApiError::Status {
+            status,
+            body: Box::new(ErrorBody {
+                error: ErrorDetail {
+                    code: code.to_owned(),
+                    message: "m".to_owned(),
+                    field: None,
+                    decline_code: None,
+                    payment_intent: None,
+                },
+            }),
+            retry_after_secs: None,
+        }
+    }
+
+    #[test]
+    fn a_key_still_in_use_is_retried_not_refused() {
+        assert!(worth_retrying(&status(409, "idempotency_key_in_use")));
+        assert!(worth_retrying(&status(503, "payment_gateway_unavailable")));
+        assert!(worth_retrying(&status(429, "rate_limited")));
+        assert!(!worth_retrying(&status(409, "order_already_cancelled")));
+        assert!(!worth_retrying(&status(422, "idempotency_error")));
+    }
 }

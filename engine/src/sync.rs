@@ -169,7 +169,7 @@ fn settle<T>(
 ) -> Result<Option<T>, SyncFailure> {
     match r {
         Ok(t) => Ok(Some(t)),
-        Err(e) if e.is_retryable() => Err(SyncFailure::Api {
+        Err(e) if crate::engine::worth_retrying(&e) => Err(SyncFailure::Api {
             doing: doing.to_owned(),
             source: e,
         }),

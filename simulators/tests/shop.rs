@@ -1261,6 +1261,69 @@ async fn gateway_faults_are_retried_with_the_same_key_then_503() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_unanswered_authorization_is_voided_once_the_gateway_answers() {
+    let w = World::new();
+    let pay = FakePay::mount(&w);
+    let shop = stocked(&w).await;
+    // The gateway applies every request but its answers are lost (a 504).
+    let inner = pay.router();
+    let lossy = Router::new().fallback(move |req: axum::extract::Request| {
+        let inner = inner.clone();
+        async move {
+            let _ = tower::ServiceExt::oneshot(inner, req).await;
+            reply(
+                StatusCode::GATEWAY_TIMEOUT,
+                error("timeout", "applied, answer lost"),
+            )
+        }
+    });
+    w.transport.mount(PAY_HOST, lossy);
+    let r = shop
+        .post(
+            "/v1/orders",
+            card_checkout(json!([{"sku": "MUG", "quantity": 1}])),
+        )
+        .await;
+    fails(
+        &r,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "payment_gateway_unavailable",
+        None,
+    );
+    // The card was authorized, once (the retries replayed it), for an order
+    // that does not exist.
+    assert_eq!(pay.0.lock().unwrap().intents.len(), 1);
+    assert_eq!(pay.intent("pi_000001")["status"], "requires_capture");
+    assert!(
+        ok(shop.get("/v1/orders").await)["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(level(&shop, "MUG", "web").await, (10, 0, 10));
+    // The gateway answers again: the shop learns the intent from a replay
+    // with the checkout's key and voids it.
+    w.transport.mount(PAY_HOST, pay.router());
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(pay.intent("pi_000001")["status"], "canceled");
+    assert_eq!(pay.0.lock().unwrap().intents.len(), 1);
+    let calls = pay.calls();
+    let key = calls[0].1.clone().unwrap();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.0 != "POST /v1/payment_intents" || c.1.as_deref() == Some(key.as_str()))
+    );
+    assert_eq!(calls.last().unwrap().0, "POST /cancel pi_000001");
+    assert!(
+        ok(shop.get("/v1/orders").await)["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_loser_of_a_race_for_the_last_unit_is_voided() {
     let w = World::new();
     let pay = FakePay::mount(&w);

@@ -8,15 +8,28 @@
 //!   faults) is retried with the same idempotency key (so an attempt that was
 //!   applied is replayed, not repeated) up to [`ATTEMPTS`] times, then is a
 //!   503 `payment_gateway_unavailable`; the caller applies nothing then.
+//!   When an attempt may have been applied all the same (no answer, a lost
+//!   answer), the 503 says so ([`Failed::into_error`]): the order is not
+//!   changed, and a retry of the same operation reaches the gateway with the
+//!   same key, which replays what it did.
+//! - A checkout's payment that may have been made although no attempt was
+//!   answered (a timeout, a lost answer) is not left behind: the shop keeps
+//!   asking for it in the background with the same idempotency key, which
+//!   replays what the gateway did, and voids or refunds it ([`abandon`]).
+//!   Money given back after a failed checkout ([`release`]) is retried the
+//!   same way when the gateway does not answer. Like Shopify, which voids the
+//!   authorization of a checkout that failed, the shop owns the payments it
+//!   starts: no one else knows an unanswered intent is an orphan.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use omnisim_api::ApiError;
 use omnisim_api::pay::{
-    CancelIntent, CancellationReason, CaptureIntent, CreateRefund, PayClient, PaymentIntent,
-    Refund, RefundReason,
+    CancelIntent, CancellationReason, CaptureIntent, CreatePaymentIntent, CreateRefund,
+    IntentStatus, PayClient, PaymentIntent, Refund, RefundReason,
 };
 
 use super::state::{OrderPlan, PayStep};
@@ -71,6 +84,19 @@ pub fn unavailable(detail: impl std::fmt::Display) -> SimError {
         "payment_gateway_unavailable",
         format!(
             "the payment gateway did not answer usefully ({detail}); nothing was applied, retry"
+        ),
+    )
+}
+
+/// The 503 for a checkout whose payment went unanswered and may have been
+/// made: no order exists, and the shop is voiding whatever was authorized.
+pub fn unanswered(detail: impl std::fmt::Display) -> SimError {
+    SimError::new(
+        ErrorKind::Unavailable,
+        "payment_gateway_unavailable",
+        format!(
+            "the payment gateway did not answer ({detail}); no order was placed, \
+             and any authorization it made is being voided"
         ),
     )
 }
@@ -177,9 +203,9 @@ pub async fn perform(
             let body = CaptureIntent {
                 amount_to_capture: Some(*amount),
             };
-            let pi = retrying(|| pay.capture(intent, &body, key))
+            let pi = retrying_tracked(|| pay.capture(intent, &body, key))
                 .await
-                .map_err(pay_error)?;
+                .map_err(|f| f.into_error("capture"))?;
             Performed {
                 intent: Some(pi),
                 refund: None,
@@ -189,9 +215,9 @@ pub async fn perform(
             let body = CancelIntent {
                 reason: Some(reason),
             };
-            let pi = retrying(|| pay.cancel(intent, &body, key))
+            let pi = retrying_tracked(|| pay.cancel(intent, &body, key))
                 .await
-                .map_err(pay_error)?;
+                .map_err(|f| f.into_error("void"))?;
             Performed {
                 intent: Some(pi),
                 refund: None,
@@ -204,9 +230,9 @@ pub async fn perform(
                 reason: Some(RefundReason::RequestedByCustomer),
                 metadata: BTreeMap::from([("order_id".to_owned(), plan.order_id.clone())]),
             };
-            let re = retrying(|| pay.refund(&body, key))
+            let re = retrying_tracked(|| pay.refund(&body, key))
                 .await
-                .map_err(pay_error)?;
+                .map_err(|f| f.into_error("refund"))?;
             Performed {
                 intent: None,
                 refund: Some(re),
@@ -215,30 +241,211 @@ pub async fn perform(
     })
 }
 
-/// Gives back the money of a checkout that could not become an order: voids
-/// the authorization (or cancels a pending payment), or refunds a capture.
-/// A failure is logged: the caller's own error is what the customer sees.
-pub async fn release(pay: &PayClient, intent: &PaymentIntent, captured: bool, key: &str) {
+/// How many times a background task asks the gateway before it gives up:
+/// with [`BACKGROUND_WAIT_MAX`] between tries, about six hours, well inside
+/// the 24 h for which the gateway replays an idempotency key's answer.
+pub const BACKGROUND_ATTEMPTS: u32 = 360;
+/// The longest wait between two background tries.
+pub const BACKGROUND_WAIT_MAX: Duration = Duration::from_secs(60);
+
+/// Whether a failed gateway call may still have been applied: no answer came
+/// (a timeout, a broken connection), the answer was lost after the work was
+/// done (a 504, or a 2xx that did not decode), or the gateway failed inside
+/// (a 5xx other than 503, which promises nothing was applied).
+pub fn maybe_applied(e: &ApiError) -> bool {
+    match e {
+        ApiError::Transport(_) => e.outcome_unknown(),
+        ApiError::Decode { .. } => true,
+        ApiError::Status { status, .. } | ApiError::UnexpectedStatus { status, .. } => {
+            *status >= 500 && *status != 503
+        }
+    }
+}
+
+/// A gateway call that failed after [`ATTEMPTS`] tries.
+#[derive(Debug)]
+pub struct Failed {
+    /// The last attempt's error.
+    pub error: ApiError,
+    /// Some attempt may have been applied, and no later one gave a definite
+    /// answer: the gateway may have done what the shop never heard about.
+    pub unresolved: bool,
+}
+
+impl Failed {
+    /// The shop's answer: an unresolved failure says that the call may have
+    /// been applied, and that a retry with the same key settles it.
+    pub fn into_error(self, what: &str) -> SimError {
+        if !self.unresolved {
+            return pay_error(self.error);
+        }
+        SimError::new(
+            ErrorKind::Unavailable,
+            "payment_gateway_unavailable",
+            format!(
+                "the payment gateway did not answer ({}); it may have applied the {what}: \
+                 retry the operation to settle it",
+                self.error
+            ),
+        )
+    }
+}
+
+/// [`retrying`], noting whether an attempt may have been applied
+/// ([`maybe_applied`]) when none gave a definite answer.
+pub async fn retrying_tracked<T, F, Fut>(mut call: F) -> Result<T, Failed>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let unknown = AtomicBool::new(false);
+    let seen = &unknown;
+    let result = retrying(|| {
+        let attempt = call();
+        async move {
+            let r = attempt.await;
+            if let Err(e) = &r
+                && maybe_applied(e)
+            {
+                seen.store(true, Ordering::Relaxed);
+            }
+            r
+        }
+    })
+    .await;
+    result.map_err(|error| Failed {
+        // A definite refusal at the end (a decline replayed, a 4xx) settles
+        // it; only an attempt still unanswered leaves the outcome open.
+        unresolved: unknown.into_inner() && error.is_retryable(),
+        error,
+    })
+}
+
+/// Creates and confirms a checkout's intent through [`retrying_tracked`].
+pub async fn create_intent(
+    pay: &PayClient,
+    body: &CreatePaymentIntent,
+    key: &str,
+) -> Result<PaymentIntent, Failed> {
+    retrying_tracked(|| pay.create_intent(body, Some(key))).await
+}
+
+/// Runs `call` until it gives a definite answer, for at most
+/// [`BACKGROUND_ATTEMPTS`] tries, waiting 1 s, 2 s, 4 s … up to
+/// [`BACKGROUND_WAIT_MAX`] (or the `Retry-After`) between them.
+async fn persisting<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let mut wait = Duration::from_secs(1);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e)
+                if attempt < BACKGROUND_ATTEMPTS
+                    && (e.is_retryable() || e.code() == Some("idempotency_key_in_use")) =>
+            {
+                let pause = match &e {
+                    ApiError::Status {
+                        retry_after_secs: Some(secs),
+                        ..
+                    } => Duration::from_secs(*secs).min(BACKGROUND_WAIT_MAX),
+                    _ => wait,
+                };
+                tokio::time::sleep(pause).await;
+                wait = (wait * 2).min(BACKGROUND_WAIT_MAX);
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The failed checkout's payment, voided or refunded, `key`-suffixed.
+async fn give_back(
+    pay: &PayClient,
+    intent: &str,
+    captured: bool,
+    key: &str,
+    try_hard: bool,
+) -> Result<(), ApiError> {
     let key = format!("{key}-release");
-    let result = if captured {
+    if captured {
         let body = CreateRefund {
-            payment_intent: intent.id.clone(),
+            payment_intent: intent.to_owned(),
             amount: None,
             reason: Some(RefundReason::RequestedByCustomer),
             metadata: BTreeMap::new(),
         };
-        retrying(|| pay.refund(&body, Some(&key))).await.map(|_| ())
+        let call = || pay.refund(&body, Some(&key));
+        if try_hard {
+            persisting(call).await.map(|_| ())
+        } else {
+            retrying(call).await.map(|_| ())
+        }
     } else {
         let body = CancelIntent {
             reason: Some(CancellationReason::Abandoned),
         };
-        retrying(|| pay.cancel(&intent.id, &body, Some(&key)))
-            .await
-            .map(|_| ())
-    };
-    if let Err(e) = result {
-        tracing::warn!(intent = %intent.id, error = %e, "could not release the payment of a failed checkout");
+        let call = || pay.cancel(intent, &body, Some(&key));
+        if try_hard {
+            persisting(call).await.map(|_| ())
+        } else {
+            retrying(call).await.map(|_| ())
+        }
     }
+}
+
+/// Gives back the money of a checkout that could not become an order: voids
+/// the authorization (or cancels a pending payment), or refunds a capture.
+/// When the gateway gives no definite answer, the shop keeps trying in the
+/// background; a refusal is logged: the caller's own error is what the
+/// customer sees.
+pub async fn release(pay: &PayClient, intent: &PaymentIntent, captured: bool, key: &str) {
+    match give_back(pay, &intent.id, captured, key, false).await {
+        Ok(()) => {}
+        Err(e) if e.is_retryable() => {
+            let (pay, id, key) = (pay.clone(), intent.id.clone(), key.to_owned());
+            tokio::spawn(async move {
+                if let Err(e) = give_back(&pay, &id, captured, &key, true).await {
+                    tracing::warn!(intent = %id, error = %e, "gave up releasing the payment of a failed checkout");
+                }
+            });
+        }
+        Err(e) => {
+            tracing::warn!(intent = %intent.id, error = %e, "could not release the payment of a failed checkout");
+        }
+    }
+}
+
+/// What a checkout that failed with its payment unresolved leaves to the
+/// background: ask the gateway again with the same key and body until it
+/// answers (it replays what the unanswered attempt did, or does it now), then
+/// give back whatever holds money. A decline, or an intent already cancelled,
+/// holds none.
+pub fn abandon(pay: PayClient, body: CreatePaymentIntent, key: String) {
+    tokio::spawn(async move {
+        let pi = match persisting(|| pay.create_intent(&body, Some(&key))).await {
+            Ok(pi) => pi,
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(key = %key, error = %e, "gave up resolving the payment of a failed checkout");
+                return;
+            }
+            // Refused outright (a decline): nothing is held.
+            Err(_) => return,
+        };
+        let captured = match pi.status {
+            IntentStatus::Succeeded => true,
+            IntentStatus::RequiresCapture
+            | IntentStatus::Processing
+            | IntentStatus::RequiresAction => false,
+            IntentStatus::RequiresPaymentMethod | IntentStatus::Canceled => return,
+        };
+        if let Err(e) = give_back(&pay, &pi.id, captured, &key, true).await {
+            tracing::warn!(intent = %pi.id, error = %e, "could not release the payment of a failed checkout");
+        }
+    });
 }
 
 #[cfg(test)]
@@ -279,6 +486,25 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("payment"));
         let e = pay_error(status(409, "something_new", None));
         assert_eq!((e.kind, e.code), (ErrorKind::Conflict, "payment_error"));
+    }
+
+    #[test]
+    fn only_an_unanswered_or_lost_answer_may_have_been_applied() {
+        let timeout = ApiError::Transport(TransportError::Timeout {
+            url: "http://pay.sim".into(),
+            timeout_ms: 5,
+        });
+        let refused = ApiError::Transport(TransportError::Connect {
+            url: "http://pay.sim".into(),
+            message: "refused".into(),
+        });
+        assert!(maybe_applied(&timeout));
+        assert!(maybe_applied(&status(504, "timeout", None)));
+        assert!(maybe_applied(&status(500, "internal_error", None)));
+        assert!(!maybe_applied(&refused));
+        assert!(!maybe_applied(&status(503, "service_unavailable", None)));
+        assert!(!maybe_applied(&status(429, "rate_limited", None)));
+        assert!(!maybe_applied(&status(402, "card_declined", None)));
     }
 
     #[test]

@@ -353,7 +353,10 @@ async fn get_discount(State(ctx): State<Ctx>, Path(code): Path<String>) -> Reply
 /// authorizes the total through the gateway (card-not-present; manual capture
 /// by default), then creates the order and commits its stock. Emits
 /// `orders/create`, one `inventory_levels/update` per level (cause `order`)
-/// and, when captured at once, `orders/paid`. A decline creates no order.
+/// and, when captured at once, `orders/paid`. A decline creates no order. A
+/// payment the gateway never answered creates none either (503): the shop
+/// asks again in the background with the same idempotency key and voids or
+/// refunds whatever the unanswered attempt made.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = Checkout,
     responses((status = 200, body = Order),
         (status = 400, body = ErrorBody),
@@ -378,9 +381,17 @@ async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Or
                 ("order_name".to_owned(), draft.order.name.clone()),
             ]),
         };
-        let pi = gateway::retrying(|| ctx.pay.create_intent(&body, Some(&pay_key)))
-            .await
-            .map_err(pay_error)?;
+        let pi = match gateway::create_intent(&ctx.pay, &body, &pay_key).await {
+            Ok(pi) => pi,
+            Err(failed) if failed.unresolved => {
+                // The card may have been authorized all the same: no order
+                // will hold it, so the shop voids it once the gateway answers.
+                let detail = failed.error.to_string();
+                gateway::abandon(ctx.pay.clone(), body, pay_key);
+                return Err(gateway::unanswered(detail));
+            }
+            Err(failed) => return Err(pay_error(failed.error)),
+        };
         match pi.status {
             IntentStatus::RequiresCapture => PaymentOutcome::Authorized(pi),
             IntentStatus::Succeeded => PaymentOutcome::Captured(pi),
