@@ -105,7 +105,8 @@ fn the_timeline_shows_the_oversell_on_each_channel() {
     // 10:08: sold twice, one unit short.
     assert_eq!(series(SeriesKind::Truth).at(at(10, 8, 0)), Some(-1));
     let lanes: Vec<&str> = tl.lanes.iter().map(|l| l.key.as_str()).collect();
-    assert_eq!(lanes, ["shop", "pos", "staff", "engine"]);
+    // The gateway has its lane: it authorized Ana's card and voided it.
+    assert_eq!(lanes, ["shop", "pos", "staff", "pay", "engine"]);
     // The recommended run's register refuses the 10:07 sale.
     let pos = &judged[1].timeline.lanes[1];
     assert_eq!(pos.key, "pos");
