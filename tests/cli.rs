@@ -51,6 +51,44 @@ fn an_unknown_key_exits_2_with_line_and_column() {
     assert!(stderr.contains("did you mean `title`?"), "{stderr}");
 }
 
+/// Values the runner reads are checked before anything runs: a step's
+/// duration, a key inside `faults`, money written as a TOML number.
+#[test]
+fn a_bad_value_anywhere_exits_2_before_anything_runs() {
+    let steps = format!(
+        "{GOOD}[[step]]\nafter = \"1m\"\nactor = \"nemesis\"\naction = \"crash\"\nduration = \"10 min\"\n\
+         [[step]]\nafter = \"1m\"\nactor = \"nemesis\"\naction = \"faults\"\ntarget = \"pos\"\nfaults = {{ eror_rate = 0.2 }}\n"
+    );
+    let cases = [
+        (
+            steps.clone(),
+            "bad-values.toml:19:12: `duration = \"10 min\"` is not a duration",
+        ),
+        (
+            steps,
+            "bad-values.toml:25:12: faults: unknown field `eror_rate`",
+        ),
+        (
+            GOOD.replace("price = \"1.00\"", "price = 1.00"),
+            "bad-values.toml:7:9: 1 is a TOML number; money and rates are decimal strings",
+        ),
+    ];
+    for (text, want) in cases {
+        let path = temp_file("bad-values.toml", &text);
+        let out = path.parent().unwrap().join("bad-values-out");
+        let (code, stdout, stderr) = omnisim(&[
+            "run",
+            path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{want}\n{stdout}{stderr}");
+        assert!(stderr.contains(want), "{want}\n{stderr}");
+        assert!(stderr.contains("nothing was run"), "{stderr}");
+        assert!(!out.join("results.json").exists(), "nothing was run");
+    }
+}
+
 #[test]
 fn a_passing_file_exits_0_and_writes_results() {
     let path = temp_file("good.toml", GOOD);

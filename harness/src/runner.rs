@@ -77,7 +77,7 @@ pub fn strategy_of(loaded: &Loaded) -> Strategy {
     if text(&spec.reserve).as_deref() == Some("on_capture") {
         s.reserve = ReserveMode::OnCapture;
     }
-    s.buffer = spec.buffer.unwrap_or(0);
+    s.buffer = spec.buffer.as_ref().map_or(0, |b| *b.get_ref());
     s.dedupe = spec.dedupe.unwrap_or(true);
     s
 }
@@ -344,7 +344,7 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
     shop.0
         .send::<_, serde_json::Value>(Method::PUT, "/v1/settings", Some(&shop_policy), None)
         .await?;
-    for (code, rate) in &m.pos.tax_rates {
+    for (code, rate) in m.pos.tax_rates.get_ref() {
         pos.0
             .send::<_, serde_json::Value>(
                 Method::PUT,
@@ -354,7 +354,7 @@ async fn setup(ctx: &Ctx) -> Result<(), ApiError> {
             )
             .await?;
     }
-    for (code, rate) in &m.shop.tax_rates {
+    for (code, rate) in m.shop.tax_rates.get_ref() {
         shop.set_tax_rate(code, &SetTaxRate { rate: *rate }).await?;
     }
     let now = with_world(ctx, |w| w.clock().now());
@@ -608,7 +608,7 @@ async fn pos_total(
         let sub = price * Decimal::from(*qty);
         let rate = tax_code
             .as_ref()
-            .and_then(|c| m.pos.tax_rates.get(c))
+            .and_then(|c| m.pos.tax_rates.get_ref().get(c))
             .copied()
             .unwrap_or_default();
         total += sub + omnisim_api::common::round_money(sub * rate, &currency);
@@ -628,7 +628,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
     ) {
         ("shop", "checkout") => {
             let payment = match &step.payment {
-                Some(p) => toml_to::<PaymentMethod>(p)?,
+                Some(p) => toml_to::<PaymentMethod>(p.get_ref())?,
                 None => PaymentMethod::Card {
                     number: "4242424242424242".into(),
                 },
@@ -676,7 +676,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             let tenders = match &step.tenders {
                 Some(ts) => ts
                     .iter()
-                    .map(toml_to::<TenderRequest>)
+                    .map(|t| toml_to::<TenderRequest>(t.get_ref()))
                     .collect::<Result<Vec<_>, _>>()?,
                 None => vec![TenderRequest {
                     kind: TenderType::Cash,
@@ -768,7 +768,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                     .map(|s| s.get_ref().clone())
                     .unwrap_or_default(),
                 location: location.unwrap_or_default(),
-                quantity: step.quantity.unwrap_or(0),
+                quantity: step.quantity.as_ref().map_or(0, |q| *q.get_ref()),
                 from_state: from,
                 to_state: to,
                 occurred_at: with_world(ctx, |w| w.clock().now()),
@@ -908,7 +908,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             let body = omnisim_api::shop::AdjustInventory {
                 sku,
                 location: location.unwrap_or_default(),
-                delta: step.quantity.unwrap_or(0),
+                delta: step.quantity.as_ref().map_or(0, |q| *q.get_ref()),
                 reason: "received".into(),
                 change_from: None,
                 reference: Some(key.clone()),
@@ -947,7 +947,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
         }
         ("nemesis", "faults" | "clear") => {
             let faults = match (&step.faults, step.action.get_ref().as_str()) {
-                (Some(f), "faults") => toml_to::<Faults>(f)?,
+                (Some(f), "faults") => toml_to::<Faults>(f.get_ref())?,
                 _ => Faults::default(),
             };
             // A partition is its own window: a `faults` step leaves it as it
@@ -957,7 +957,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 || step
                     .faults
                     .as_ref()
-                    .is_some_and(|f| f.get("partition").is_some());
+                    .is_some_and(|f| f.get_ref().get("partition").is_some());
             let targets: Vec<String> = match &step.target {
                 Some(t) => vec![t.get_ref().clone()],
                 None => vec!["pos".into(), "shop".into(), "pay".into()],
@@ -1002,7 +1002,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .as_ref()
                 .map(|s| s.get_ref().clone())
                 .unwrap_or_default();
-            let quantity = step.quantity.unwrap_or(1);
+            let quantity = step.quantity.as_ref().map_or(1, |q| *q.get_ref());
             let (kind, data, header) = match target.as_str() {
                 "shop" => (
                     "inventory_levels/update",

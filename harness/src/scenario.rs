@@ -36,6 +36,13 @@ impl<T> Spanned<T> {
     }
 }
 
+/// An empty value from nowhere, for keys left out.
+impl<T: Default> Default for Spanned<T> {
+    fn default() -> Self {
+        Spanned::new(0..0, T::default())
+    }
+}
+
 impl<T: JsonSchema> JsonSchema for Spanned<T> {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         T::schema_name()
@@ -67,7 +74,7 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// The business day the times refer to (YYYY-MM-DD); 2026-03-02 by default.
     #[serde(default)]
-    pub date: Option<String>,
+    pub date: Option<Spanned<String>>,
     /// When the business opens: the engine starts and the clock begins (HH:MM).
     #[serde(default)]
     pub opens: Option<Spanned<String>>,
@@ -176,9 +183,9 @@ pub struct PosSetup {
     #[serde(default)]
     pub sell_when_out_of_stock: Option<SellPolicySpec>,
     /// Tax rates by tax code, as fractions (`"0.08"`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "money::rates")]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub tax_rates: BTreeMap<String, Decimal>,
+    pub tax_rates: Spanned<BTreeMap<String, Decimal>>,
 }
 
 /// Shop settings.
@@ -189,9 +196,9 @@ pub struct ShopSetup {
     #[serde(default)]
     pub sell_when_out_of_stock: Option<SellPolicySpec>,
     /// Tax rates by tax code, as fractions.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "money::rates")]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub tax_rates: BTreeMap<String, Decimal>,
+    pub tax_rates: Spanned<BTreeMap<String, Decimal>>,
 }
 
 /// One SKU of the catalog.
@@ -203,6 +210,7 @@ pub struct CatalogItem {
     /// A display name.
     pub title: String,
     /// Unit price before tax, as a decimal string.
+    #[serde(deserialize_with = "money::required")]
     #[schemars(with = "String")]
     pub price: Decimal,
     /// ISO 4217 code.
@@ -242,6 +250,7 @@ pub struct DiscountSpec {
     /// `percentage` or `fixed_amount`.
     pub kind: String,
     /// Percent or money, as a decimal string.
+    #[serde(deserialize_with = "money::required")]
     #[schemars(with = "String")]
     pub value: Decimal,
 }
@@ -253,6 +262,7 @@ pub struct GiftCardSpec {
     /// The code.
     pub code: String,
     /// The balance, as a decimal string.
+    #[serde(deserialize_with = "money::required")]
     #[schemars(with = "String")]
     pub balance: Decimal,
     /// ISO 4217 code.
@@ -287,7 +297,7 @@ pub struct EngineSpec {
     pub write: Option<Spanned<String>>,
     /// Units held back online at stores.
     #[serde(default)]
-    pub buffer: Option<i64>,
+    pub buffer: Option<Spanned<i64>>,
     /// `on_order` (default) or `on_capture`.
     #[serde(default)]
     pub reserve: Option<Spanned<String>>,
@@ -339,9 +349,9 @@ pub struct Step {
     pub sku: Option<Spanned<String>>,
     /// A quantity (counts, receipts, waste).
     #[serde(default)]
-    pub quantity: Option<i64>,
-    /// A new price.
-    #[serde(default)]
+    pub quantity: Option<Spanned<i64>>,
+    /// A new price, as a decimal string.
+    #[serde(default, deserialize_with = "money::optional")]
     #[schemars(with = "Option<String>")]
     pub price: Option<Decimal>,
     /// A new tax code.
@@ -350,11 +360,11 @@ pub struct Step {
     /// The payment method of a checkout.
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Value>")]
-    pub payment: Option<toml::Value>,
+    pub payment: Option<Spanned<toml::Value>>,
     /// Tenders of a POS sale.
     #[serde(default)]
     #[schemars(with = "Option<Vec<serde_json::Value>>")]
-    pub tenders: Option<Vec<toml::Value>>,
+    pub tenders: Option<Vec<Spanned<toml::Value>>>,
     /// A discount code.
     #[serde(default)]
     pub discount_code: Option<String>,
@@ -370,8 +380,8 @@ pub struct Step {
     /// Where refund money goes (`original`, `cash`, `store_credit`).
     #[serde(default)]
     pub refund_to: Option<String>,
-    /// Capture amount (partial capture).
-    #[serde(default)]
+    /// Capture or refund amount, as a decimal string.
+    #[serde(default, deserialize_with = "money::optional")]
     #[schemars(with = "Option<String>")]
     pub amount: Option<Decimal>,
     /// Which system a nemesis or setting step targets: `pos`, `shop`, `pay`.
@@ -380,7 +390,7 @@ pub struct Step {
     /// Fault settings for `faults` steps, as `POST /_control/faults` takes them.
     #[serde(default)]
     #[schemars(with = "Option<serde_json::Value>")]
-    pub faults: Option<toml::Value>,
+    pub faults: Option<Spanned<toml::Value>>,
     /// A channel (`online_store`) for pause and resume.
     #[serde(default)]
     pub channel: Option<String>,
@@ -402,4 +412,78 @@ pub struct Expect {
     /// Checks that must fail (by name); every other check must pass.
     #[serde(default)]
     pub fails: Vec<Spanned<String>>,
+}
+
+/// Money and rates are decimal strings (`"12.50"`, `"0.08"`), never TOML
+/// numbers: a float cannot hold every amount exactly, and
+/// `scenarios/schema.json` says string.
+mod money {
+    use std::collections::BTreeMap;
+    use std::fmt;
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+    use serde::Deserializer;
+    use serde::de::{self, Visitor};
+
+    struct DecimalString;
+
+    impl Visitor<'_> for DecimalString {
+        type Value = Decimal;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a decimal string such as \"12.50\"")
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+            Err(number(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+            Err(number(v))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+            Err(number(v))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+            Decimal::from_str(v.trim()).map_err(|_| {
+                E::custom(format!(
+                    "`{v}` is not a decimal number; write it like \"12.50\""
+                ))
+            })
+        }
+    }
+
+    fn number<E: de::Error>(v: impl fmt::Display) -> E {
+        E::custom(format!(
+            "{v} is a TOML number; money and rates are decimal strings, in quotes, such as \"12.50\""
+        ))
+    }
+
+    struct Wrapped(Decimal);
+
+    impl<'de> serde::Deserialize<'de> for Wrapped {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(DecimalString).map(Wrapped)
+        }
+    }
+
+    pub(super) fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        d.deserialize_str(DecimalString)
+    }
+
+    pub(super) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        required(d).map(Some)
+    }
+
+    pub(super) fn rates<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<super::Spanned<BTreeMap<String, Decimal>>, D::Error> {
+        let m: toml::Spanned<BTreeMap<String, Wrapped>> = serde::Deserialize::deserialize(d)?;
+        let span = m.span();
+        let rates = m.into_inner().into_iter().map(|(k, v)| (k, v.0)).collect();
+        Ok(super::Spanned::new(span, rates))
+    }
 }

@@ -39,7 +39,7 @@ pub fn derive(loaded: &Loaded, history: &[Entry], witnessed: &[u64]) -> Timeline
             "connector (writes to shop and POS)",
             changes.engine,
         ),
-        ("pay", "gateway (captures, voids, refunds)", changes.gateway),
+        ("pay", "gateway (payments)", changes.gateway),
     ] {
         if !list.is_empty() {
             match lanes.iter_mut().find(|l| l.key == key) {
@@ -229,7 +229,7 @@ fn lane_of(process: &str) -> (&'static str, &'static str) {
         "shop" => ("shop", "customers (online shop)"),
         "pos" => ("pos", "clerks (store POS)"),
         "staff" => ("staff", "staff (shop admin)"),
-        "pay" => ("pay", "gateway (dashboard and its own moves)"),
+        "pay" => ("pay", "gateway (payments)"),
         "nemesis" => ("nemesis", "nemesis (faults)"),
         _ => ("other", "other"),
     }
@@ -435,10 +435,11 @@ impl InFlight {
     }
 }
 
-/// Platform events nobody in the scenario made in person: on the shop and
-/// the POS they are the connector's writes, on the gateway its own moves or
-/// the connector's captures and voids. Setup before the first step is left
-/// out.
+/// Platform events nobody in the scenario made in person on that platform:
+/// on the shop and the POS they are the connector's writes; on the gateway
+/// every move not made in its dashboard (the shop's authorizations and voids,
+/// the connector's captures and refunds, expiries), so a payment's key event
+/// always has a lane. Setup before the first step is left out.
 fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
     let first = ops.iter().map(|o| o.time).min();
     let mut out = Changes {
@@ -449,7 +450,7 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
         return out;
     };
     // Who may change each platform directly: the shop and staff the shop,
-    // clerks the POS, anybody but the nemesis the gateway.
+    // clerks the POS; the gateway's own lane shows all but its dashboard's.
     let windows = |acts: fn(&str) -> bool| {
         InFlight::new(ops.iter().filter_map(|o| {
             let actor = o.process.split(':').next().unwrap_or_default();
@@ -459,7 +460,7 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
     };
     let shop = windows(|a| matches!(a, "shop" | "staff"));
     let pos = windows(|a| a == "pos");
-    let pay = windows(|a| a != "nemesis");
+    let pay = windows(|a| a == "pay");
     for e in history {
         let Entry::Event {
             index,
@@ -807,6 +808,27 @@ fn fault_windows(loaded: &Loaded, ops: &[Op<'_>], end: DateTime<Utc>) -> Vec<Fau
                     .or_else(|| later("restart"))
                     .unwrap_or(end),
             ),
+            "partition" => (
+                format!("{target}: cut off from the connector"),
+                duration.map_or(end, |d| op.time + d),
+            ),
+            // After the overlap the connector's secret no longer signs
+            // anything it can verify: its webhooks from there are refused.
+            "rotate" => {
+                let overlap = duration.unwrap_or(TimeDelta::hours(24));
+                let from = op.time + overlap;
+                if from < end {
+                    out.push(FaultWindow {
+                        from,
+                        to: end,
+                        label: format!(
+                            "{target}: webhook secret rotated, the connector's old one expired"
+                        ),
+                        index: op.index,
+                    });
+                }
+                continue;
+            }
             _ => continue,
         };
         out.push(FaultWindow {
@@ -843,6 +865,14 @@ fn describe_faults(f: &Value) -> String {
                 "timeout_rate" => parts.push(format!("API timeouts ({})", pct(v))),
                 "latency" => parts.push("slow API".to_owned()),
                 "rate_limit" => parts.push("tight rate limit".to_owned()),
+                "partition" if v.as_bool() == Some(true) => {
+                    parts.push("cut off from the connector".to_owned())
+                }
+                "clock_skew_ms" => {
+                    let ms = v.as_i64().unwrap_or(0);
+                    let dir = if ms < 0 { "behind" } else { "ahead" };
+                    parts.push(format!("clock {} s {dir}", ms.abs() / 1000));
+                }
                 _ => {}
             }
         }
@@ -862,8 +892,12 @@ fn dec(v: &Value) -> Decimal {
     }
 }
 
-fn money_text(d: Decimal) -> String {
-    format!("{:.2}", d.round_dp(2))
+/// An amount with its currency's minor unit (`12.50` USD, `1250` JPY).
+fn money_text(d: Decimal, currency: &str) -> String {
+    let scale = omnisim_api::common::currency_scale(currency);
+    let mut d = omnisim_api::common::round_money(d, currency);
+    d.rescale(scale);
+    d.to_string()
 }
 
 #[derive(Default)]
@@ -918,9 +952,9 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
                 row.channel = "online".into();
                 row.customer = d["customer"].as_str().map(str::to_owned);
                 row.currency = str_of(d, "currency").to_owned();
-                row.total = money_text(dec(&d["total"]));
+                row.total = money_text(dec(&d["total"]), &row.currency);
                 row.status = str_of(d, "financial_status").to_owned();
-                row.refunded_by_seller = money_text(dec(&d["total_refunded"]));
+                row.refunded_by_seller = money_text(dec(&d["total_refunded"]), &row.currency);
                 if let Some(pi) = d["payment_intent"].as_str() {
                     intent_order.insert(pi.to_owned(), id);
                 }
@@ -935,7 +969,7 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
                 row.channel = "store".into();
                 row.customer = d["customer"].as_str().map(str::to_owned);
                 row.currency = str_of(d, "currency").to_owned();
-                row.total = money_text(dec(&d["total"]));
+                row.total = money_text(dec(&d["total"]), &row.currency);
                 row.status = "paid".into();
                 for t in d["tenders"].as_array().cloned().unwrap_or_default() {
                     if let Some(pi) = t["payment_intent"].as_str() {
@@ -972,16 +1006,17 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
             let refunded = Decimal::from_str(&row.refunded_by_seller)
                 .unwrap_or_default()
                 .max(shop_refunds.get(id).copied().unwrap_or_default());
-            row.refunded_by_seller = money_text(refunded);
+            row.refunded_by_seller = money_text(refunded, &row.currency);
         }
         if row.channel == "store" {
             let back = returns.get(id).copied().unwrap_or_default();
-            row.refunded_by_seller = money_text(back);
+            row.refunded_by_seller = money_text(back, &row.currency);
             if back > Decimal::ZERO {
                 row.status = "partly returned".into();
             }
         }
         let (mut a, mut c, mut r) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+        let mut released = Decimal::ZERO;
         let mut statuses = Vec::new();
         for pi in intents_of.get(id.as_str()).into_iter().flatten() {
             if let Some(m) = intents.get(*pi) {
@@ -989,12 +1024,18 @@ fn money(history: &[Entry]) -> Vec<MoneyRow> {
                 a += m.authorized;
                 c += m.captured;
                 r += m.refunded;
+                // A settled or voided intent gave back what it did not capture.
+                if matches!(m.status.as_str(), "succeeded" | "canceled") {
+                    released += m.authorized - m.captured;
+                }
                 statuses.push(m.status.clone());
             }
         }
-        row.authorized = money_text(a);
-        row.captured = money_text(c);
-        row.refunded = money_text(r);
+        let cur = row.currency.clone();
+        row.authorized = money_text(a, &cur);
+        row.captured = money_text(c, &cur);
+        row.released = money_text(released, &cur);
+        row.refunded = money_text(r, &cur);
         statuses.dedup();
         row.gateway_status = if statuses.is_empty() {
             "no card payment".into()

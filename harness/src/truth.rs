@@ -521,7 +521,7 @@ fn step_stock(loaded: &Loaded, e: &Entry) -> (String, String, i64) {
             .as_ref()
             .map(|s| s.get_ref().clone())
             .unwrap_or_default(),
-        st.quantity.unwrap_or(0),
+        st.quantity.as_ref().map_or(0, |q| *q.get_ref()),
     )
 }
 

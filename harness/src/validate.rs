@@ -9,7 +9,13 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveTime};
 
-use crate::scenario::{LocationKindSpec, Scenario, Spanned, Step};
+use omnisim_api::common::{Faults, fits_currency, is_currency_code};
+use omnisim_api::pay::PaymentMethod;
+use omnisim_api::pos::TenderRequest;
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+
+use crate::scenario::{EngineSpec, LocationKindSpec, Network, Scenario, Spanned, Step};
 
 /// The checks a run judges, by name.
 pub const CHECKS: [&str; 7] = [
@@ -121,6 +127,41 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// Where `key` is written in the table that holds byte `inside` (a
+    /// `[header]` table up to the next header, or the inline table around
+    /// it), for values that keep no position of their own; else `inside`.
+    fn key_near(&self, inside: usize, key: &str) -> Range<usize> {
+        let src = self.src;
+        let inside = inside.min(src.len());
+        let start = src[..inside]
+            .match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .rfind(|&i| src[i..].trim_start().starts_with('['))
+            .unwrap_or(0);
+        let end = src[inside..]
+            .match_indices('\n')
+            .map(|(i, _)| inside + i + 1)
+            .find(|&i| src[i..].trim_start().starts_with('['))
+            .unwrap_or(src.len());
+        let mut at = start;
+        while let Some(i) = src[at..end].find(key) {
+            let k = at + i;
+            let before_ok = k == 0
+                || !src[..k]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            let after = src[k + key.len()..end].trim_start_matches([' ', '\t']);
+            let line_start = src[..k].rfind('\n').map_or(0, |n| n + 1);
+            let commented = src[line_start..k].contains('#');
+            if before_ok && !commented && after.starts_with('=') {
+                return k..k + key.len();
+            }
+            at = k + key.len();
+        }
+        inside..inside
+    }
+
     fn at(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
         let (line, column) = line_col(self.src, span.start);
         self.errors.push(ScenarioError {
@@ -254,7 +295,7 @@ fn duration_of(
         Some(s) => parse_duration(s.get_ref()).unwrap_or_else(|| {
             c.at(
                 s.span(),
-                format!("`{}` is not a duration for {what}", s.get_ref()),
+                format!("`{what} = \"{}\"` is not a duration", s.get_ref()),
                 Some("write it like 90s, 15m, 2h, 8d or 1h30m".into()),
             );
             default
@@ -265,10 +306,10 @@ fn duration_of(
 fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
     let date = match &scenario.date {
         None => NaiveDate::from_ymd_opt(2026, 3, 2).expect("a valid date"),
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap_or_else(|_| {
+        Some(d) => NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d").unwrap_or_else(|_| {
             c.at(
-                0..0,
-                format!("`{d}` is not a date"),
+                d.span(),
+                format!("`{}` is not a date", d.get_ref()),
                 Some("write it as YYYY-MM-DD".into()),
             );
             NaiveDate::from_ymd_opt(2026, 3, 2).expect("a valid date")
@@ -288,6 +329,8 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
     let settle = duration_of(c, &scenario.settle, Duration::from_secs(30 * 60), "settle");
     duration_of(c, &scenario.sla.stock, Duration::ZERO, "sla.stock");
     duration_of(c, &scenario.sla.catalog, Duration::ZERO, "sla.catalog");
+    check_connector(c, &scenario.connector.engine);
+    check_network(c, &scenario.network);
 
     // Locations.
     let mut locations: BTreeMap<String, LocationKindSpec> = BTreeMap::new();
@@ -345,30 +388,44 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
                 ),
             );
         }
-        if item.price < rust_decimal::Decimal::ZERO {
+        let here = item.sku.span().start;
+        if item.price < Decimal::ZERO {
             c.at(
-                item.sku.span(),
+                c.key_near(here, "price"),
                 format!("`{sku}` has a negative price"),
                 None,
+            );
+        }
+        let at = c.key_near(here, "currency");
+        check_currency(c, at, &item.currency, item.price, sku);
+        if let Some(st) = &item.status
+            && !["active", "paused"].contains(&st.as_str())
+        {
+            c.at(
+                c.key_near(here, "status"),
+                format!("`{sku}` has status `{st}`"),
+                Some("a status is `active` or `paused`".into()),
             );
         }
         for (loc, qty) in &item.stock {
             if !locations.contains_key(loc) {
                 c.at(
-                    item.sku.span(),
+                    c.key_near(here, "stock"),
                     format!("`{sku}` stocks unknown location `{loc}`"),
                     Some(known("locations", locations.keys())),
                 );
             }
             if *qty < 0 {
                 c.at(
-                    item.sku.span(),
+                    c.key_near(here, "stock"),
                     format!("`{sku}` starts with negative stock at `{loc}`"),
                     None,
                 );
             }
         }
     }
+
+    check_money_setup(c, &scenario);
 
     // Steps.
     let actions: BTreeMap<&str, &[&str]> = ACTIONS.into_iter().collect();
@@ -392,8 +449,12 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
                 format!("`{actor}` cannot `{action}`"),
                 Some(known(&format!("actions of `{actor}`"), allowed.iter())),
             ),
-            Some(_) => check_step(c, step, &locations, &stores),
+            Some(_) => {
+                check_fields(c, step);
+                check_step(c, step, &locations, &stores);
+            }
         }
+        check_values(c, step);
         if let Some(n) = step.customer.clone().or_else(|| step.name.clone()) {
             names.insert(n);
         }
@@ -401,12 +462,19 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
 
     // Expectations.
     if let Some(over) = &scenario.expect.oversold {
-        for sku in over.get_ref().keys() {
+        for (sku, units) in over.get_ref() {
             if !skus.contains(sku) {
                 c.at(
                     over.span(),
                     format!("`expect.oversold` names unknown SKU `{sku}`"),
                     Some(known("SKUs", skus.iter())),
+                );
+            }
+            if *units < 1 {
+                c.at(
+                    over.span(),
+                    format!("`expect.oversold` expects {units} units of `{sku}`; write at least 1, or leave the SKU out"),
+                    None,
                 );
             }
         }
@@ -575,7 +643,11 @@ fn check_step(
         | ("staff", "fulfil" | "capture")
         | ("pos", "pickup")
         | ("pay", "void") => need(c, step.order.is_some(), "order"),
-        ("staff" | "pay", "refund") => need(c, step.order.is_some(), "order"),
+        ("staff", "refund") => {
+            need(c, step.order.is_some(), "order");
+            need(c, step.lines.is_some(), "lines");
+        }
+        ("pay", "refund") => need(c, step.order.is_some(), "order"),
         ("pos", "sale") => {
             need(c, step.lines.is_some(), "lines");
             need(c, step.location.is_some(), "location");
@@ -624,6 +696,504 @@ fn check_step(
             need(c, step.location.is_some(), "location");
         }
         _ => {}
+    }
+}
+
+/// Checks a value is one of `allowed`.
+fn one_of(c: &mut Checker<'_>, v: &Option<Spanned<String>>, what: &str, allowed: &[&str]) {
+    if let Some(v) = v
+        && !allowed.contains(&v.get_ref().as_str())
+    {
+        c.at(
+            v.span(),
+            format!("`{}` is not a {what}", v.get_ref()),
+            Some(known(&format!("{what}s"), allowed.iter())),
+        );
+    }
+}
+
+/// The reference engine's strategy: every value the runner reads.
+fn check_connector(c: &mut Checker<'_>, e: &EngineSpec) {
+    one_of(c, &e.sync, "sync mode", &["webhook", "poll"]);
+    one_of(
+        c,
+        &e.write,
+        "write mode",
+        &["adjust", "set", "compare_and_set"],
+    );
+    one_of(c, &e.reserve, "reserve mode", &["on_order", "on_capture"]);
+    for (v, what) in [
+        (&e.poll_every, "poll_every"),
+        (&e.reconcile_every, "reconcile_every"),
+    ] {
+        if duration_of(c, v, Duration::from_secs(1), what).is_zero()
+            && let Some(v) = v
+        {
+            c.at(v.span(), format!("`{what}` cannot be zero"), None);
+        }
+    }
+    let sync = e.sync.as_ref().map_or("webhook", |s| s.get_ref().as_str());
+    if let Some(p) = &e.poll_every
+        && sync == "webhook"
+    {
+        c.at(
+            p.span(),
+            "`poll_every` is read only with `sync = \"poll\"`",
+            Some("set `sync = \"poll\"`, or use `reconcile_every` with webhooks".into()),
+        );
+    }
+    if let Some(b) = &e.buffer
+        && *b.get_ref() < 0
+    {
+        c.at(
+            b.span(),
+            format!(
+                "`connector.engine.buffer` is {}; a buffer is 0 or more units",
+                b.get_ref()
+            ),
+            None,
+        );
+    }
+}
+
+/// `latency = "20ms..200ms"`.
+fn check_network(c: &mut Checker<'_>, n: &Network) {
+    let Some(l) = &n.latency else {
+        return;
+    };
+    let text = l.get_ref();
+    let (a, b) = text.split_once("..").unwrap_or((text, text));
+    match (parse_duration(a), parse_duration(b)) {
+        (Some(a), Some(b)) if a <= b => {}
+        (Some(_), Some(_)) => c.at(
+            l.span(),
+            format!("`{text}` is a range from high to low"),
+            Some("write the low end first, like 20ms..200ms".into()),
+        ),
+        _ => c.at(
+            l.span(),
+            format!("`{text}` is not a latency range"),
+            Some("write it like 20ms..200ms, or 30ms for a fixed latency".into()),
+        ),
+    }
+}
+
+/// A currency the platforms take, and an amount that fits its minor unit.
+fn check_currency(
+    c: &mut Checker<'_>,
+    at: Range<usize>,
+    currency: &str,
+    amount: Decimal,
+    owner: &str,
+) {
+    if !is_currency_code(currency) {
+        c.at(
+            at,
+            format!("`{owner}` has currency `{currency}`"),
+            Some("a currency is an ISO 4217 code such as `USD`".into()),
+        );
+    } else if !fits_currency(amount, currency) {
+        c.at(
+            at,
+            format!("`{owner}` has {amount} {currency}, finer than a {currency} minor unit"),
+            None,
+        );
+    }
+}
+
+/// Tax rates, discounts and gift cards.
+fn check_money_setup(c: &mut Checker<'_>, scenario: &Scenario) {
+    let m = &scenario.merchant;
+    for (platform, rates) in [("pos", &m.pos.tax_rates), ("shop", &m.shop.tax_rates)] {
+        for (code, rate) in rates.get_ref() {
+            let fraction = *rate >= Decimal::ZERO && *rate < Decimal::ONE;
+            if !fraction || rate.normalize().scale() > 6 {
+                c.at(
+                    c.key_near(rates.span().start, code),
+                    format!("merchant.{platform}.tax_rates: `{code}` is {rate}; a rate is a fraction from 0 up to 1 with at most 6 decimals, such as \"0.0825\""),
+                    None,
+                );
+            }
+        }
+    }
+    // Discounts and gift cards keep no positions: errors point at where
+    // their code is written.
+    let code_at = |c: &Checker<'_>, code: &str| {
+        let quoted = format!("\"{code}\"");
+        c.src.find(&quoted).map_or(0..0, |i| i..i + quoted.len())
+    };
+    for d in &m.discounts {
+        let here = code_at(c, &d.code);
+        match d.kind.as_str() {
+            "percentage" if d.value <= Decimal::ZERO || d.value > Decimal::ONE_HUNDRED => c.at(
+                here.clone(),
+                format!(
+                    "discount `{}` takes {}%; a percentage is above 0 and at most 100",
+                    d.code, d.value
+                ),
+                None,
+            ),
+            "fixed_amount" if d.value <= Decimal::ZERO => c.at(
+                here.clone(),
+                format!(
+                    "discount `{}` takes {}; an amount off is above 0",
+                    d.code, d.value
+                ),
+                None,
+            ),
+            "percentage" | "fixed_amount" => {}
+            other => c.at(
+                here.clone(),
+                format!("discount `{}` has kind `{other}`", d.code),
+                Some("a discount's kind is `percentage` or `fixed_amount`".into()),
+            ),
+        }
+    }
+    for g in &m.gift_cards {
+        let here = code_at(c, &g.code);
+        if g.balance < Decimal::ZERO {
+            c.at(
+                here.clone(),
+                format!("gift card `{}` has a negative balance", g.code),
+                None,
+            );
+        }
+        check_currency(
+            c,
+            here.clone(),
+            &g.currency,
+            g.balance,
+            &format!("gift card {}", g.code),
+        );
+    }
+}
+
+/// The keys each action reads, besides `at`, `after`, `actor`, `action`,
+/// `name` and `expect_error`, which every step takes. A key the runner would
+/// ignore is an error: it says the writer expected something that will not
+/// happen.
+const FIELDS: [(&str, &str, &[&str]); 26] = [
+    (
+        "shop",
+        "checkout",
+        &[
+            "lines",
+            "customer",
+            "payment",
+            "discount_code",
+            "pickup_location",
+            "location",
+            "channel",
+        ],
+    ),
+    ("shop", "cancel", &["order", "restock", "customer"]),
+    ("pos", "sale", &["location", "lines", "tenders", "customer"]),
+    (
+        "pos",
+        "return",
+        &["location", "lines", "sale", "order", "restock", "refund_to"],
+    ),
+    ("pos", "pickup", &["order", "location"]),
+    ("pos", "count", &["sku", "location", "quantity"]),
+    ("pos", "receive", &["sku", "location", "quantity"]),
+    ("pos", "waste", &["sku", "location", "quantity"]),
+    ("staff", "fulfil", &["order"]),
+    ("staff", "cancel", &["order", "restock"]),
+    (
+        "staff",
+        "refund",
+        &["order", "lines", "location", "restock"],
+    ),
+    ("staff", "capture", &["order", "amount"]),
+    ("staff", "price", &["sku", "price", "target", "tax_code"]),
+    ("staff", "tax", &["sku", "tax_code", "target"]),
+    ("staff", "pause", &["sku", "channel"]),
+    ("staff", "resume", &["sku", "channel"]),
+    ("staff", "adjust", &["sku", "location", "quantity"]),
+    ("pay", "void", &["order"]),
+    ("pay", "refund", &["order", "amount"]),
+    ("nemesis", "faults", &["target", "faults", "duration"]),
+    ("nemesis", "clear", &["target"]),
+    ("nemesis", "crash", &["duration"]),
+    ("nemesis", "restart", &[]),
+    (
+        "nemesis",
+        "forge",
+        &["target", "sku", "location", "quantity"],
+    ),
+    ("nemesis", "partition", &["target", "duration"]),
+    ("nemesis", "rotate", &["target", "duration"]),
+];
+
+/// The optional keys a step sets, with where each is (the action's place
+/// for keys that keep no position of their own).
+fn present(c: &Checker<'_>, step: &Step) -> Vec<(&'static str, Range<usize>)> {
+    let here = step.action.span().start;
+    let mut out = Vec::new();
+    let mut push = |name: &'static str, set: bool, span: Option<Range<usize>>| {
+        if set {
+            out.push((name, span.unwrap_or_else(|| c.key_near(here, name))));
+        }
+    };
+    push("customer", step.customer.is_some(), None);
+    push(
+        "location",
+        step.location.is_some(),
+        step.location.as_ref().map(Spanned::span),
+    );
+    push(
+        "pickup_location",
+        step.pickup_location.is_some(),
+        step.pickup_location.as_ref().map(Spanned::span),
+    );
+    push(
+        "lines",
+        step.lines.is_some(),
+        step.lines.as_ref().map(Spanned::span),
+    );
+    push(
+        "sku",
+        step.sku.is_some(),
+        step.sku.as_ref().map(Spanned::span),
+    );
+    push(
+        "quantity",
+        step.quantity.is_some(),
+        step.quantity.as_ref().map(Spanned::span),
+    );
+    push("price", step.price.is_some(), None);
+    push("tax_code", step.tax_code.is_some(), None);
+    push(
+        "payment",
+        step.payment.is_some(),
+        step.payment.as_ref().map(Spanned::span),
+    );
+    push(
+        "tenders",
+        step.tenders.is_some(),
+        step.tenders
+            .as_ref()
+            .and_then(|t| t.first())
+            .map(Spanned::span),
+    );
+    push("discount_code", step.discount_code.is_some(), None);
+    push(
+        "order",
+        step.order.is_some(),
+        step.order.as_ref().map(Spanned::span),
+    );
+    push(
+        "sale",
+        step.sale.is_some(),
+        step.sale.as_ref().map(Spanned::span),
+    );
+    push("restock", step.restock.is_some(), None);
+    push("refund_to", step.refund_to.is_some(), None);
+    push("amount", step.amount.is_some(), None);
+    push(
+        "target",
+        step.target.is_some(),
+        step.target.as_ref().map(Spanned::span),
+    );
+    push(
+        "faults",
+        step.faults.is_some(),
+        step.faults.as_ref().map(Spanned::span),
+    );
+    push("channel", step.channel.is_some(), None);
+    push(
+        "duration",
+        step.duration.is_some(),
+        step.duration.as_ref().map(Spanned::span),
+    );
+    out
+}
+
+/// Refuses keys the step's action does not read.
+fn check_fields(c: &mut Checker<'_>, step: &Step) {
+    let actor = step.actor.get_ref().as_str();
+    let action = step.action.get_ref().as_str();
+    let Some((_, _, takes)) = FIELDS.iter().find(|(a, b, _)| *a == actor && *b == action) else {
+        return;
+    };
+    for (key, span) in present(c, step) {
+        if !takes.contains(&key) {
+            let hint = if takes.is_empty() {
+                format!("`{actor}` `{action}` takes no other keys")
+            } else {
+                known(&format!("keys of `{actor}` `{action}`"), takes.iter())
+            };
+            c.at(
+                span,
+                format!("`{actor}` `{action}` does not read `{key}`"),
+                Some(hint),
+            );
+        }
+    }
+}
+
+/// Reads a free-form TOML value the runner hands to an API type, reporting
+/// unknown keys and wrong types where they are in the file.
+fn typed<T: DeserializeOwned>(
+    c: &mut Checker<'_>,
+    v: &Spanned<toml::Value>,
+    what: &str,
+    hint: &str,
+) -> Option<T> {
+    let span = v.span();
+    let text = c.src.get(span.clone()).unwrap_or("");
+    let result = match toml::de::ValueDeserializer::parse(text) {
+        Ok(d) => T::deserialize(d).map_err(|e| {
+            let at = e.span().map_or(span.start, |s| span.start + s.start);
+            (at, e.message().trim().to_owned())
+        }),
+        // A table written under its own header: no text of its own to
+        // re-read, so the error points at the table.
+        Err(_) => v
+            .get_ref()
+            .clone()
+            .try_into::<T>()
+            .map_err(|e| (span.start, e.message().trim().to_owned())),
+    };
+    match result {
+        Ok(t) => Some(t),
+        Err((at, message)) => {
+            let hint = if message.starts_with("unknown field") {
+                unknown_key_hint(&message)
+            } else {
+                hint.to_owned()
+            };
+            c.at(at..at, format!("{what}: {message}"), Some(hint));
+            None
+        }
+    }
+}
+
+/// Money inside a free-form table (`amount` of a tender) is a decimal
+/// string too.
+fn money_is_text(c: &mut Checker<'_>, v: &Spanned<toml::Value>, key: &str, what: &str) {
+    if let Some(x) = v.get_ref().get(key)
+        && !x.is_str()
+    {
+        c.at(
+            v.span(),
+            format!("{what}: `{key}` is {x}, a TOML number; money is a decimal string"),
+            Some(format!("write it like {key} = \"12.50\"")),
+        );
+    }
+}
+
+/// Checks every value of a step the runner will read: durations, fault
+/// tables, payments, tenders, quantities and amounts.
+fn check_values(c: &mut Checker<'_>, step: &Step) {
+    let actor = step.actor.get_ref().as_str();
+    let action = step.action.get_ref().as_str();
+    if let Some(d) = &step.duration
+        && duration_of(c, &step.duration, Duration::from_secs(1), "duration").is_zero()
+    {
+        c.at(
+            d.span(),
+            format!("the `{actor}` `{action}` step lasts zero"),
+            Some("leave `duration` out, or give it a length like 30m".into()),
+        );
+    }
+    if let Some(f) = &step.faults
+        && let Some(faults) = typed::<Faults>(
+            c,
+            f,
+            "faults",
+            "`faults` takes what POST /_control/faults takes (scenarios/README.md)",
+        )
+        && let Err(e) = omnisim_simulators::core::validate_faults(&faults)
+    {
+        c.at(f.span(), format!("faults: {}", e.message), None);
+    }
+    if let Some(p) = &step.payment {
+        typed::<PaymentMethod>(
+            c,
+            p,
+            "payment",
+            "a payment is like { type = \"card\", number = \"4242424242424242\" } (scenarios/README.md)",
+        );
+    }
+    for t in step.tenders.iter().flatten() {
+        if typed::<TenderRequest>(
+            c,
+            t,
+            "tender",
+            "a tender is like { type = \"cash\", amount = \"12.50\" } (scenarios/README.md)",
+        )
+        .is_some()
+        {
+            money_is_text(c, t, "amount", "tender");
+        }
+    }
+    if let Some(r) = &step.refund_to
+        && !["original", "cash", "store_credit"].contains(&r.as_str())
+    {
+        c.at(
+            c.key_near(step.action.span().start, "refund_to"),
+            format!("`refund_to = \"{r}\"` is not a refund destination"),
+            Some("known destinations: `original`, `cash`, `store_credit`".into()),
+        );
+    }
+    if let Some(q) = &step.quantity {
+        let n = *q.get_ref();
+        let least = match (actor, action) {
+            ("pos", "count") => Some(0),
+            ("pos", "receive" | "waste") | ("nemesis", "forge") => Some(1),
+            _ => None,
+        };
+        if let Some(least) = least
+            && n < least
+        {
+            c.at(
+                q.span(),
+                format!("`{actor}` `{action}` has quantity {n}; it takes at least {least}"),
+                None,
+            );
+        }
+        if (actor, action) == ("staff", "adjust") && n == 0 {
+            c.at(
+                q.span(),
+                "an adjustment of 0 changes nothing",
+                Some("a positive quantity adds stock, a negative one removes it".into()),
+            );
+        }
+    }
+    for (key, v) in [("price", step.price), ("amount", step.amount)] {
+        if let Some(v) = v
+            && v <= Decimal::ZERO
+            && !(key == "price" && v == Decimal::ZERO)
+        {
+            c.at(
+                c.key_near(step.action.span().start, key),
+                format!("`{key}` is {v}; it must be above zero"),
+                None,
+            );
+        }
+    }
+    if let Some(t) = &step.target {
+        let allowed: &[&str] = match (actor, action) {
+            ("staff", "price" | "tax") => &["shop", "pos"],
+            _ => &["pos", "shop", "pay"],
+        };
+        if ["pos", "shop", "pay"].contains(&t.get_ref().as_str())
+            && !allowed.contains(&t.get_ref().as_str())
+        {
+            c.at(
+                t.span(),
+                format!("`{actor}` `{action}` cannot target `{}`", t.get_ref()),
+                Some(known("targets", allowed.iter())),
+            );
+        }
+    }
+    if step.sale.is_some() && step.order.is_some() {
+        c.at(
+            step.action.span(),
+            "a return names its `sale` or its `order`, not both",
+            None,
+        );
     }
 }
 
@@ -711,6 +1281,56 @@ oversold = { MUG-RED = 1 }
             "location = \"store-9\"\nlines",
         ));
         assert!(e[0].contains("unknown location `store-9`"), "{e:?}");
+    }
+
+    #[test]
+    fn every_value_the_runner_reads_is_checked() {
+        let step = "[[step]]\nafter = \"1m\"\nactor = \"nemesis\"\naction = ";
+        let cases = [
+            (
+                format!("{GOOD}{step}\"crash\"\nduration = \"banana\"\n"),
+                "t.toml:29:12: `duration = \"banana\"` is not a duration",
+            ),
+            (
+                format!(
+                    "{GOOD}{step}\"faults\"\ntarget = \"pos\"\nfaults = {{ webhooks = {{ drop_rat = 1.0 }} }}\n"
+                ),
+                "t.toml:30:25: faults: unknown field `drop_rat`",
+            ),
+            (
+                format!(
+                    "{GOOD}{step}\"faults\"\ntarget = \"pos\"\nfaults = {{ timeout_rate = 1.5 }}\n"
+                ),
+                "t.toml:30:10: faults: `timeout_rate` is a probability from 0 to 1, not 1.5",
+            ),
+            (
+                format!("{GOOD}{step}\"restart\"\nduration = \"5m\"\n"),
+                "t.toml:29:12: `nemesis` `restart` does not read `duration`",
+            ),
+            (
+                GOOD.replace(
+                    "lines = { MUG-RED = 1 }\n[expect]",
+                    "lines = { MUG-RED = 1 }\nrestock = true\n[expect]",
+                ),
+                "t.toml:23:1: `pos` `sale` does not read `restock`",
+            ),
+            (
+                GOOD.replace("price = \"12.50\"", "price = 12.5"),
+                "t.toml:8:9: 12.5 is a TOML number",
+            ),
+            (
+                format!("{GOOD}[connector]\nengine = {{ sync = \"pol\" }}\n"),
+                "t.toml:26:19: `pol` is not a sync mode",
+            ),
+            (
+                GOOD.replace("stock = {", "status = \"sleeping\"\nstock = {"),
+                "t.toml:9:1: `MUG-RED` has status `sleeping`",
+            ),
+        ];
+        for (src, want) in cases {
+            let e = errors(&src);
+            assert!(e.iter().any(|e| e.starts_with(want)), "{want}\n{e:#?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Fuzzing the scenario loader: arbitrary text and mutated shipped scenarios
 //! never panic it, and every rejection points at a real place in the file as
-//! `file:line:col: message`.
+//! `file:line:col: message`. One field of a shipped scenario set to a value
+//! that is wrong for it is always refused, at that line: validation is
+//! total, so such a file never runs.
 //!
 //! `PROPTEST_CASES` sets the cases per property (default 256).
 
@@ -12,6 +14,16 @@ use proptest::prelude::*;
 const FILE: &str = "fuzz/scenario.toml";
 
 fn shipped() -> Vec<String> {
+    shipped_files()
+        .into_iter()
+        // The 500-step flash sale is kept, but cut to its head: mutations
+        // are about shapes, not length.
+        .map(|text| text.chars().take(20_000).collect())
+        .collect()
+}
+
+/// Every shipped scenario, whole, sorted.
+fn shipped_files() -> Vec<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut out = Vec::new();
     let mut stack = vec![dir];
@@ -21,10 +33,7 @@ fn shipped() -> Vec<String> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "toml") {
-                let text = std::fs::read_to_string(&p).unwrap();
-                // The 500-step flash sale is kept, but cut to its head: mutations
-                // are about shapes, not length.
-                out.push(text.chars().take(20_000).collect());
+                out.push(std::fs::read_to_string(&p).unwrap());
             }
         }
     }
@@ -181,6 +190,87 @@ fn apply(src: &str, m: &Mutation) -> String {
     }
 }
 
+/// Values that are wrong for `key` wherever it is written (`table` is the
+/// `[header]` it is under), each with what makes it wrong. A key not listed
+/// is not corrupted.
+fn bad_values(table: &str, key: &str) -> &'static [&'static str] {
+    let step = table == "[[step]]";
+    match key {
+        "at" | "opens" => &["\"25:00\"", "\"banana\"", "1000"],
+        "after" | "duration" | "settle" | "poll_every" | "reconcile_every" => {
+            &["\"banana\"", "\"10 min\"", "\"-5m\"", "30"]
+        }
+        "stock" | "catalog" if table == "[sla]" => &["\"banana\"", "\"10 min\""],
+        "stock" => &["\"banana\"", "{ nowhere = 1 }", "{ \"store-1\" = -1 }"],
+        "date" => &["\"2026-13-01\"", "\"tomorrow\""],
+        "price" | "amount" | "value" | "balance" => &["40.00", "40", "\"forty\"", "\"-1.00\""],
+        "actor" => &["\"martian\""],
+        "action" => &["\"dance\""],
+        "location" | "pickup_location" if step => &["\"nowhere\""],
+        "sku" if step => &["\"NO-SUCH-SKU\""],
+        "order" | "sale" if step => &["\"nobody-at-all\""],
+        "lines" if step => &["{ NO-SUCH-SKU = 1 }", "{}", "\"MUG-RED\""],
+        "quantity" if step => &["\"three\"", "1.5"],
+        "target" => &["\"mars\""],
+        "faults" => &[
+            "{ eror_rate = 0.2 }",
+            "{ error_rate = 2.0 }",
+            "{ webhooks = { drop_rat = 1.0 } }",
+            "{ latency = { kind = \"uniform\", min_ms = 9, max_ms = 1 } }",
+        ],
+        "payment" => &[
+            "{ type = \"cheque\" }",
+            "{ type = \"card\" }",
+            "{ type = \"card\", number = \"4242424242424242\", cvc = \"1\" }",
+        ],
+        "tenders" => &[
+            "[{ type = \"iou\", amount = \"1.00\" }]",
+            "[{ type = \"cash\", amount = 1.00 }]",
+            "[{ type = \"cash\", amount = \"1.00\", tip = \"1\" }]",
+        ],
+        "refund_to" => &["\"bank\""],
+        "restock" | "dedupe" | "on_pos" | "on_shop" => &["\"yes\""],
+        "sync" => &["\"pol\""],
+        "write" => &["\"sett\""],
+        "reserve" => &["\"on_whim\""],
+        "buffer" => &["-1", "\"one\""],
+        "latency" if table == "[network]" => &["\"fast\"", "\"200ms..20ms\""],
+        "status" => &["\"sleeping\""],
+        "currency" => &["\"dollars\""],
+        "oversold" => &["{ NO-SUCH-SKU = 1 }", "{ MUG = \"one\" }"],
+        "fails" => &["[\"no_such_check\"]"],
+        "seed" => &["\"seven\"", "-1"],
+        "expect_error" | "customer" | "channel" | "title" | "description" => &["1"],
+        "tags" => &["\"demo\""],
+        "tax_rates" => &["{ food = 0.08 }", "{ food = \"1.5\" }"],
+        _ => &[],
+    }
+}
+
+/// The lines of `src` whose whole value sits on the line (`key = value`,
+/// brackets balanced), with their table and key.
+fn fields(src: &str) -> Vec<(usize, String, String)> {
+    let mut table = String::new();
+    let mut out = Vec::new();
+    for (i, line) in src.split('\n').enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            table = t.to_owned();
+            continue;
+        }
+        let Some((key, value)) = t.split_once(" = ") else {
+            continue;
+        };
+        let opens = value.matches(['[', '{']).count();
+        let closes = value.matches([']', '}']).count();
+        let quotes = value.matches("\"\"\"").count();
+        if opens == closes && quotes == 0 && !key.contains(['"', ' ', '.']) {
+            out.push((i, table.clone(), key.to_owned()));
+        }
+    }
+    out
+}
+
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: std::env::var("PROPTEST_CASES")
@@ -219,9 +309,91 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn one_corrupted_field_is_refused_at_its_line(
+        pick in any::<prop::sample::Index>(),
+        field in any::<prop::sample::Index>(),
+        value in any::<prop::sample::Index>(),
+    ) {
+        let all = shipped_files();
+        let src = &all[pick.index(all.len())];
+        let candidates: Vec<_> = fields(src)
+            .into_iter()
+            .filter(|(_, table, key)| !bad_values(table, key).is_empty())
+            .collect();
+        prop_assume!(!candidates.is_empty());
+        let (line, table, key) = &candidates[field.index(candidates.len())];
+        let bad = bad_values(table, key);
+        let bad = bad[value.index(bad.len())];
+        let mut lines: Vec<String> = src.split('\n').map(str::to_owned).collect();
+        let indent = &lines[*line][..lines[*line].len() - lines[*line].trim_start().len()];
+        lines[*line] = format!("{indent}{key} = {bad}");
+        let corrupted = lines.join("\n");
+        check(&corrupted)?;
+        let Err(errors) = load_str(Path::new(FILE), &corrupted) else {
+            return Err(TestCaseError::fail(format!(
+                "`{key} = {bad}` under {table} (line {}) loaded; it would have run",
+                line + 1
+            )));
+        };
+        prop_assert!(
+            errors.iter().any(|e| e.line == line + 1),
+            "`{key} = {bad}` under {table} is line {}, but the errors point elsewhere:\n{}",
+            line + 1,
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        );
+    }
+}
+
+/// The holes issue 18 found, each as its own case: a step's duration, an
+/// unknown key inside `faults`, money written as a TOML number.
+#[test]
+fn the_known_holes_are_refused_with_their_place() {
+    let outage = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/faults/engine-outage-30m.toml"),
+    )
+    .unwrap();
+    let flaky = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/faults/flaky-pos-api.toml"),
+    )
+    .unwrap();
+    let poll = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/last-unit/poll-15m-oversells.toml"),
+    )
+    .unwrap();
+    let cases = [
+        (
+            outage.replace("duration = \"30m\"", "duration = \"banana\""),
+            "`duration = \"banana\"` is not a duration",
+        ),
+        (
+            outage.replace("duration = \"30m\"", "duration = \"10 min\""),
+            "`duration = \"10 min\"` is not a duration",
+        ),
+        (
+            flaky.replacen("error_rate", "eror_rate", 1),
+            "faults: unknown field `eror_rate`",
+        ),
+        (
+            poll.replace("price = \"12.50\"", "price = 40.00"),
+            "40 is a TOML number; money and rates are decimal strings",
+        ),
+    ];
+    for (src, want) in cases {
+        let errors = load_str(Path::new(FILE), &src).expect_err(want);
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(shown.iter().any(|e| e.contains(want)), "{want}: {shown:#?}");
+        check(&src).unwrap();
+    }
+}
+
 #[test]
 fn every_shipped_scenario_still_loads_unmutated() {
-    for src in shipped().iter().filter(|s| s.len() < 20_000) {
+    for src in shipped_files().iter() {
         check(src).unwrap();
         assert!(load_str(Path::new(FILE), src).is_ok());
     }

@@ -105,7 +105,8 @@ fn the_timeline_shows_the_oversell_on_each_channel() {
     // 10:08: sold twice, one unit short.
     assert_eq!(series(SeriesKind::Truth).at(at(10, 8, 0)), Some(-1));
     let lanes: Vec<&str> = tl.lanes.iter().map(|l| l.key.as_str()).collect();
-    assert_eq!(lanes, ["shop", "pos", "staff", "engine"]);
+    // The gateway has its lane: it authorized Ana's card and voided it.
+    assert_eq!(lanes, ["shop", "pos", "staff", "pay", "engine"]);
     // The recommended run's register refuses the 10:07 sale.
     let pos = &judged[1].timeline.lanes[1];
     assert_eq!(pos.key, "pos");
@@ -152,4 +153,63 @@ fn the_html_marks_the_oversell_and_every_witness_link_has_a_target() {
     // Same seed, same page.
     let (again, judged_again) = run();
     assert_eq!(page, html(&again, &judged_again));
+}
+
+/// A witness that points at an actor's operation is labelled from that
+/// operation: the staff cancel at 11:30 is a cancel, not the order's
+/// acceptance (issue 18: #63 read "web order ord_000001 accepted").
+#[test]
+fn each_witness_is_labelled_by_the_operation_it_points_to() {
+    let (results, judged) = run();
+    let mut seen = 0;
+    for (s, j) in results.scenarios.iter().zip(&judged) {
+        let ops: std::collections::BTreeMap<u64, (String, String)> = j
+            .history_jsonl
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["entry"] == "op" && e["type"] == "ok")
+            .map(|e| {
+                (
+                    e["index"].as_u64().unwrap_or(u64::MAX),
+                    (
+                        e["f"].as_str().unwrap_or("").to_owned(),
+                        e["process"].as_str().unwrap_or("").to_owned(),
+                    ),
+                )
+            })
+            .collect();
+        for w in s
+            .checks
+            .iter()
+            .flat_map(|c| &c.violations)
+            .flat_map(|v| &v.witnesses)
+        {
+            let Some((f, process)) = ops.get(&w.index) else {
+                continue;
+            };
+            seen += 1;
+            let word = match f.as_str() {
+                "checkout" => "placed",
+                "cancel" => "cancelled",
+                "fulfil" => "fulfilled",
+                "pickup" => "collected",
+                other => other,
+            };
+            assert!(
+                w.what.contains(word),
+                "witness #{} is a `{f}` by {process}, labelled {:?}",
+                w.index,
+                w.what
+            );
+        }
+    }
+    assert!(
+        seen >= 3,
+        "the oversell's sale, checkout and cancel are witnesses"
+    );
+    let junit = omnisim_reports::junit::render(&results);
+    assert!(
+        junit.contains("#63 11:30:01.964 staff cancelled web order ord_000001"),
+        "{junit}"
+    );
 }

@@ -44,6 +44,9 @@ const MONEY_SHOWN: usize = 12;
 const LANE_W: f64 = 1060.0;
 /// Width of the lane labels, in px.
 const LANE_L: f64 = 190.0;
+/// Room right of the time axis, in px: the last tick's label is centred on
+/// its tick and must not be cut off.
+const LANE_R: f64 = 40.0;
 
 /// Renders the page.
 pub fn render(page: &Page<'_>) -> String {
@@ -192,7 +195,9 @@ fn scenario(i: usize, s: &ScenarioResult, tl: Option<&Timeline>) -> Markup {
                         a href=(anchor(o.index)) { (hms(o.time)) }
                         " " (o.trigger) " sold " (o.units) " × " (o.sku) " at " (o.location)
                         " that was no longer there"
-                        @if let Some(v) = &o.victim { ": web order " (v) " can no longer be filled" }
+                        @if let Some(v) = o.victim.as_ref().filter(|v| !o.trigger.contains(v.as_str())) {
+                            ": web order " (v) " can no longer be filled"
+                        }
                         "."
                     }
                 }
@@ -227,7 +232,7 @@ fn scenario(i: usize, s: &ScenarioResult, tl: Option<&Timeline>) -> Markup {
                 }
                 @if !tl.money.is_empty() {
                     h3 { "Money per order" }
-                    (money(tl))
+                    (money(s, tl))
                 }
                 (operations(i, tl))
             }
@@ -318,15 +323,20 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
     let h = TOP + LANE_H * tl.lanes.len() as f64 + if tl.oversells.is_empty() { 6.0 } else { 18.0 };
     let x = |f: f64| LANE_L + f * LANE_W;
     let id = format!("tl{i}");
-    let marks: Vec<(u64, DateTime<Utc>, String)> = s
+    let marks: Vec<(u64, DateTime<Utc>, String, Option<usize>)> = s
         .checks
         .iter()
         .filter(|c| !c.violations.is_empty())
         .flat_map(|c| {
             c.violations.iter().filter_map(move |v| {
-                v.witnesses
-                    .first()
-                    .map(|w| (w.index, w.time, format!("{}: {}", c.name, v.message)))
+                v.witnesses.first().map(|w| {
+                    (
+                        w.index,
+                        w.time,
+                        format!("{}: {}", c.name, v.message),
+                        mark_lane(tl, &c.name, &v.message, w.index),
+                    )
+                })
             })
         })
         .collect();
@@ -337,18 +347,18 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
             button type="button" data-zoom=(id) data-f="0" { "fit" }
             span.legend {
                 span.sw.ok {} "ok " span.sw.failop {} "refused " span.sw.info {} "no answer "
-                span.sw.change {} "change by connector / gateway " span.sw.fault {} "fault window "
-                span.sw.viol {} "violation"
+                span.sw.change {} "change by connector / gateway " span.sw.nemesis {} "nemesis step "
+                span.sw.fault {} "fault window " span.sw.viol {} "violation"
             }
         }
         div.scroll {
-            svg.lanes id=(id) width=(LANE_L + LANE_W + 10.0) height=(h)
+            svg.lanes id=(id) width=(LANE_L + LANE_W + LANE_R) height=(h)
                 data-w=(LANE_W) data-l=(LANE_L)
                 data-span=((tl.end - tl.start).num_milliseconds().max(1))
                 data-tb=(tick_every((tl.end - tl.start).num_milliseconds().max(1), 48))
                 xmlns="http://www.w3.org/2000/svg" {
-                @for (n, _) in tl.lanes.iter().enumerate() {
-                    rect.lanebg x="0" y=(TOP + LANE_H * n as f64) width="100%" height=(LANE_H) {}
+                @for (n, lane) in tl.lanes.iter().enumerate() {
+                    rect.lanebg x="0" y=(TOP + LANE_H * n as f64) width="100%" height=(LANE_H) data-lane=(lane.key) {}
                 }
                 @for f in &tl.faults {
                     @let (a, b) = (frac(tl, f.from), frac(tl, f.to));
@@ -363,27 +373,33 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
                 @for (n, lane) in tl.lanes.iter().enumerate() {
                     @let y = TOP + LANE_H * n as f64;
                     text.lanelabel x="6" y=(y + LANE_H / 2.0 + 4.0) { (lane.label) }
-                    @if lane.ops.len() > DENSE {
-                        (dense_lane(tl, lane.ops.as_slice(), y, LANE_H))
-                    } @else {
-                        @for op in &lane.ops {
-                            (op_rect(i, tl, op, y, LANE_H))
-                        }
-                        // A quiet lane names its operations.
-                        @if lane.ops.len() <= LABELLED && lane.key != "engine" {
-                            @for (op, b) in spaced_labels(tl, &lane.ops) {
-                                text.oplab x=(LANE_L + b * LANE_W + 4.0) y=(y + LANE_H / 2.0 + 4.0) data-a=(b) data-o="4" {
-                                    (op.action) @if op.outcome == OpOutcome::Fail { " ✗" }
+                    g.lane data-lane=(lane.key) {
+                        @if lane.ops.len() > DENSE {
+                            (dense_lane(tl, lane.ops.as_slice(), y, LANE_H))
+                        } @else {
+                            @for op in &lane.ops {
+                                (op_rect(i, tl, op, y, LANE_H, lane.key == "nemesis"))
+                            }
+                            // A quiet lane names its operations.
+                            @if lane.ops.len() <= LABELLED && lane.key != "engine" {
+                                @for (op, b) in spaced_labels(tl, &lane.ops) {
+                                    text.oplab x=(LANE_L + b * LANE_W + 4.0) y=(y + LANE_H / 2.0 + 4.0) data-a=(b) data-o="4" {
+                                        (op.action) @if op.outcome == OpOutcome::Fail { " ✗" }
+                                    }
                                 }
                             }
                         }
                     }
                 }
-                @for (index, t, what) in &marks {
+                // Each violation is marked in the lane of the system it
+                // belongs to (the lane of its first witness).
+                @for (index, t, what, lane) in &marks {
                     @let a = frac(tl, *t);
+                    @let my = lane.map_or(TOP - 2.0, |n| TOP + LANE_H * n as f64 + 1.0);
                     a href=(format!("#s{i}-e{index}")) {
                         line.viol x1=(x(a)) x2=(x(a)) y1=(TOP) y2=(h) data-a=(a) {}
-                        rect.violmark x=(x(a) - 5.0) y=(TOP - 2.0) width="10" height="10" data-a=(a) data-m="10" data-o="-5" {
+                        rect.violmark x=(x(a) - 5.0) y=(my) width="10" height="10" data-a=(a) data-m="10" data-o="-5"
+                            data-lane=[lane.and_then(|n| tl.lanes.get(n)).map(|l| l.key.as_str())] {
                             title { (hms(*t)) " " (what) }
                         }
                     }
@@ -398,6 +414,25 @@ fn swimlanes(i: usize, s: &ScenarioResult, tl: &Timeline) -> Markup {
             }
         }
     }
+}
+
+/// The lane a violation belongs to: the lane holding its first witness, or
+/// for a witness that is no actor's operation (a platform event, the final
+/// state) the lane of the system its check judges.
+fn mark_lane(tl: &Timeline, check: &str, message: &str, index: u64) -> Option<usize> {
+    let by_op = tl.lanes.iter().position(|l| {
+        l.ops
+            .iter()
+            .any(|o| o.index == index || o.done_index == Some(index))
+    });
+    let key = match check {
+        "ledger_reconciles" => "pay",
+        "exactly_once" => "engine",
+        "catalog_parity" => "staff",
+        "stock_converges" if message.starts_with("shop") => "shop",
+        _ => "pos",
+    };
+    by_op.or_else(|| tl.lanes.iter().position(|l| l.key == key))
 }
 
 /// The operations whose labels fit at zoom 1: 60 px clear of the next
@@ -424,7 +459,7 @@ fn spaced_labels<'a>(tl: &Timeline, ops: &'a [LaneOp]) -> Vec<(&'a LaneOp, f64)>
     out
 }
 
-fn op_rect(i: usize, tl: &Timeline, op: &LaneOp, y: f64, lane_h: f64) -> Markup {
+fn op_rect(i: usize, tl: &Timeline, op: &LaneOp, y: f64, lane_h: f64, nemesis: bool) -> Markup {
     let (a, b) = (frac(tl, op.start), frac(tl, op.end));
     let (top, hh) = if op.outcome == OpOutcome::Change {
         (y + 12.0, lane_h - 24.0)
@@ -432,8 +467,15 @@ fn op_rect(i: usize, tl: &Timeline, op: &LaneOp, y: f64, lane_h: f64) -> Markup 
         (y + 7.0, lane_h - 14.0)
     };
     let w = ((b - a) * LANE_W).max(3.0);
+    // A nemesis step that took effect is a fault, not a success: it is drawn
+    // in the nemesis colour, never in the "ok" green.
+    let class = if nemesis && op.outcome == OpOutcome::Ok {
+        "nemesis"
+    } else {
+        outcome_class(op.outcome)
+    };
     let body = html! {
-        rect.op.(outcome_class(op.outcome)) x=(LANE_L + a * LANE_W) y=(top) width=(w) height=(hh)
+        rect.op.(class) x=(LANE_L + a * LANE_W) y=(top) width=(w) height=(hh)
             data-a=(a) data-b=(b) data-m="3" {
             title { (hms(op.start)) " " (op.summary) @if !op.result.is_empty() { " → " (op.result) } }
         }
@@ -514,7 +556,8 @@ fn chart(s: &ScenarioResult, tl: &Timeline, c: &StockChart) -> Markup {
     const W: f64 = 620.0;
     const H: f64 = 210.0;
     const L: f64 = 40.0;
-    const R: f64 = 12.0;
+    // Room for the last time label, centred on its tick.
+    const R: f64 = 26.0;
     const T: f64 = 14.0;
     const B: f64 = 24.0;
     let pw = W - L - R;
@@ -595,10 +638,13 @@ fn chart(s: &ScenarioResult, tl: &Timeline, c: &StockChart) -> Markup {
                 @for (t, what) in &witnesses {
                     line.viol x1=(x(*t)) x2=(x(*t)) y1=(T) y2=(T + ph) { title { (hms(*t)) " " (what) } }
                 }
-                @for sr in &c.series {
+                // Lines at the same value must all show: the true stock is
+                // drawn first, in the middle, and each channel's view 3.5 px
+                // above or below it, clear of its stroke.
+                @for sr in c.series.iter().filter(|sr| sr.kind == SeriesKind::Truth).chain(c.series.iter().filter(|sr| sr.kind != SeriesKind::Truth)) {
                     @let (class, nudge) = match sr.kind {
-                        SeriesKind::Shop => ("shop", -2.0),
-                        SeriesKind::Pos => ("pos", 2.0),
+                        SeriesKind::Shop => ("shop", -3.5),
+                        SeriesKind::Pos => ("pos", 3.5),
                         SeriesKind::Truth => ("truth", 0.0),
                     };
                     path.(class) d=(path(sr, nudge)) { title { (sr.label) } }
@@ -628,27 +674,61 @@ fn nice_step(range: i64) -> i64 {
     }
 }
 
-fn money(tl: &Timeline) -> Markup {
+/// True when `text` names `id` as a whole word (`ord_000001`, not
+/// `ord_0000010`).
+fn names_id(text: &str, id: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    !id.is_empty()
+        && text.match_indices(id).any(|(at, _)| {
+            !text[..at].chars().next_back().is_some_and(word)
+                && !text[at + id.len()..].chars().next().is_some_and(word)
+        })
+}
+
+fn money(s: &ScenarioResult, tl: &Timeline) -> Markup {
+    // Red means a violation: a row is marked only when a violation about
+    // money (the ledger, or a refund) names the order or one of its
+    // payments, never for a difference the checks accept (a refund before
+    // capture comes off the authorization, so the gateway refunds nothing).
+    let about_money = |check: &str, message: &str| {
+        check == "ledger_reconciles"
+            || (matches!(check, "returns_restock" | "exactly_once") && message.contains("refund"))
+    };
+    let violations = |r: &crate::timeline::MoneyRow| -> Vec<String> {
+        s.checks
+            .iter()
+            .flat_map(|c| c.violations.iter().map(move |v| (c, v)))
+            .filter(|(c, v)| about_money(&c.name, &v.message))
+            .filter(|(_, v)| {
+                names_id(&v.message, &r.order)
+                    || r.intents.iter().any(|pi| names_id(&v.message, pi))
+            })
+            .map(|(c, v)| format!("{}: {}", c.name, v.message))
+            .collect()
+    };
     let row = |r: &crate::timeline::MoneyRow| {
-        let odd =
-            r.channel == "online" && !r.intents.is_empty() && r.refunded != r.refunded_by_seller;
+        let why = violations(r);
+        let flagged = !why.is_empty();
         html! {
-            tr {
-                td { (r.order) } td { (r.channel) } td { (r.customer.clone().unwrap_or_default()) }
+            tr.(if flagged { "viol" } else { "" }) title=[flagged.then(|| why.join("\n"))] {
+                td { (r.order) @if flagged { " " span.violtag { "violation" } } }
+                td { (r.channel) } td { (r.customer.clone().unwrap_or_default()) }
                 td.num { (r.total) " " (r.currency) } td { (r.status) }
-                td.num.(if odd { "odd" } else { "" }) { (r.refunded_by_seller) }
-                td.num { (r.authorized) } td.num { (r.captured) }
-                td.num.(if odd { "odd" } else { "" }) { (r.refunded) }
+                td.num { (r.refunded_by_seller) }
+                td.num { (r.authorized) } td.num { (r.captured) } td.num { (r.released) }
+                td.num { (r.refunded) }
                 td { (r.gateway_status) @if !r.intents.is_empty() { " (" (r.intents.join(", ")) ")" } }
             }
         }
     };
     let head = html! {
         thead {
-            tr { th colspan="5" { "Selling system (shop or POS)" } th { "" } th colspan="4" { "Gateway" } }
+            tr { th colspan="5" { "Selling system (shop or POS)" } th { "" } th colspan="5" { "Gateway" } }
             tr {
                 th { "Order / sale" } th { "Channel" } th { "Customer" } th { "Total" } th { "Status" }
-                th { "Refunded" } th { "Authorized" } th { "Captured" } th { "Refunded" } th { "Status" }
+                th { "Refunded" } th { "Authorized" } th { "Captured" }
+                th title="authorized but not captured, given back (a partial capture's rest, a void); a refund before capture comes out of it" { "Released" }
+                th { "Refunded" } th { "Status" }
             }
         }
     };
@@ -699,7 +779,7 @@ fn operations(i: usize, tl: &Timeline) -> Markup {
 }
 
 const CSS: &str = r#"
-:root { --ok:#2e7d32; --fail:#c62828; --info:#9e9e9e; --change:#1565c0; --shop:#1e88e5; --pos:#8e24aa; --truth:#212121; --fault:#ffb74d; }
+:root { --ok:#2e7d32; --fail:#c62828; --refused:#795548; --info:#9e9e9e; --change:#1565c0; --nemesis:#e65100; --shop:#1e88e5; --pos:#8e24aa; --truth:#212121; --fault:#ffb74d; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1320px; padding: 16px 24px; color: #1f2328; }
 h1 { margin: 0 0 4px; font-size: 24px; } h2 { font-size: 19px; margin: 0 0 4px; } h3 { font-size: 15px; margin: 18px 0 6px; }
 .jump a { margin-right: 12px; color: var(--fail); }
@@ -719,23 +799,24 @@ ul.witnesses { margin: 2px 0; padding-left: 20px; font-size: 13px; color: #37415
 .scroll { overflow-x: auto; border: 1px solid #d0d7de; border-radius: 4px; }
 .zoombar { margin: 4px 0; } .zoombar button { font-size: 12px; margin-right: 4px; }
 .legend { font-size: 12px; color: #57606a; margin-left: 8px; } .sw { display: inline-block; width: 12px; height: 10px; margin: 0 3px 0 8px; vertical-align: middle; }
-.sw.ok { background: var(--ok); } .sw.failop { background: var(--fail); } .sw.info { background: var(--info); } .sw.change { background: var(--change); }
+.sw.ok { background: var(--ok); } .sw.failop { background: var(--refused); } .sw.nemesis { background: var(--nemesis); } .sw.info { background: var(--info); } .sw.change { background: var(--change); }
 .sw.fault { background: var(--fault); opacity: .5; } .sw.viol { background: var(--fail); } .sw.shop { background: var(--shop); } .sw.pos { background: var(--pos); } .sw.truth { background: var(--truth); }
 svg text { font: 11px system-ui, sans-serif; fill: #374151; }
 svg.lanes .lanebg:nth-of-type(odd) { fill: #fafbfc; } svg.lanes .lanebg { fill: #ffffff; stroke: #eef1f4; }
 svg .lanelabel { font-weight: 600; } svg text.oplab { font-size: 10px; fill: #57606a; } svg text.tick { text-anchor: middle; fill: #6b7280; } svg line.tick { stroke: #eef1f4; }
-svg .op.ok { fill: var(--ok); } svg .op.failop { fill: var(--fail); } svg .op.info { fill: var(--info); } svg .op.change { fill: var(--change); opacity: .8; }
+svg .op.ok { fill: var(--ok); } svg .op.failop { fill: var(--refused); } svg .op.nemesis { fill: var(--nemesis); opacity: .75; } svg .op.info { fill: var(--info); } svg .op.change { fill: var(--change); opacity: .8; }
 svg .fault { fill: var(--fault); opacity: .28; } svg line.viol { stroke: var(--fail); stroke-width: 1.5; stroke-dasharray: 4 3; }
 svg .violmark, svg .oversold { fill: var(--fail); }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; } figure.chart { margin: 0; border: 1px solid #d0d7de; border-radius: 4px; padding: 6px; }
 figure.chart figcaption { font-size: 13px; margin-bottom: 2px; }
 svg line.grid { stroke: #eef1f4; } svg line.grid.zero { stroke: #9ca3af; } svg text.ylab { text-anchor: end; } svg text.xlab { text-anchor: middle; fill: #6b7280; }
 svg path.shop { fill: none; stroke: var(--shop); stroke-width: 2; } svg path.pos { fill: none; stroke: var(--pos); stroke-width: 2; }
-svg path.truth { fill: none; stroke: var(--truth); stroke-width: 2.5; stroke-dasharray: 6 3; }
+svg path.truth { fill: none; stroke: var(--truth); stroke-width: 2; stroke-dasharray: 6 3; }
 svg circle.oversold { stroke: #fff; stroke-width: 2; } svg text.ovlab { fill: var(--fail); font-weight: 700; paint-order: stroke; stroke: #fff; stroke-width: 3px; }
-table.money td.num { text-align: right; font-variant-numeric: tabular-nums; } table.money td.odd { background: #fff5f5; color: var(--fail); font-weight: 600; }
+table.money td.num { text-align: right; font-variant-numeric: tabular-nums; } table.money tr.viol td { background: #fff5f5; color: var(--fail); font-weight: 600; }
+.violtag { font-size: 11px; border: 1px solid var(--fail); border-radius: 3px; padding: 0 4px; }
 details { margin: 8px 0; } summary { cursor: pointer; color: #0969da; }
-details.ops table { font-size: 12px; } tr.failop td { color: var(--fail); } tr.info td { color: #6b7280; }
+details.ops table { font-size: 12px; } tr.failop td { color: var(--refused); } tr.info td { color: #6b7280; }
 tr:target, tr:target td { background: #fff8c5; }
 .repro code { background: #f6f8fa; padding: 2px 6px; border-radius: 3px; }
 footer { color: #6b7280; font-size: 12px; margin-top: 24px; }
@@ -748,7 +829,7 @@ const JS: &str = r#"
 (function () {
   function lay(svg) {
     var z = +(svg.dataset.z || 1), W = +svg.dataset.w * z, L = +svg.dataset.l;
-    svg.setAttribute('width', L + W + 10);
+    svg.setAttribute('width', L + W + 40);
     // Show ticks at the roundest interval that leaves 70 px between labels.
     var base = +svg.dataset.tb, want = 70 * (+svg.dataset.span) / W, every = base;
     [1e3, 5e3, 1e4, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 3456e5]

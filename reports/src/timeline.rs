@@ -180,6 +180,10 @@ pub struct MoneyRow {
     pub authorized: String,
     /// Captured (charged) at the gateway.
     pub captured: String,
+    /// Authorized but given back uncaptured (a partial capture's rest, a
+    /// void): what a refund before capture comes out of.
+    #[serde(default)]
+    pub released: String,
     /// Refunded at the gateway.
     pub refunded: String,
     /// The gateway's last status.

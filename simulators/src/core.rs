@@ -275,7 +275,10 @@ impl Core {
     }
 }
 
-fn validate_faults(f: &Faults) -> SimResult<()> {
+/// Checks fault settings before they apply: rates are probabilities,
+/// latencies well formed, a rate limit not empty (the control API and the
+/// scenario validator share it).
+pub fn validate_faults(f: &Faults) -> SimResult<()> {
     let rates = [
         ("error_rate", f.error_rate),
         ("timeout_rate", f.timeout_rate),

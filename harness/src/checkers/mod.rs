@@ -115,6 +115,32 @@ pub fn run_all(input: &Input<'_>) -> Vec<CheckResult> {
     ]
 }
 
+/// A completed actor operation in words, read from the operation itself (its
+/// process, action and answer), so a witness never carries the label of
+/// another operation: `web order ord_000001 placed by shop:ana`, `staff
+/// cancelled web order ord_000001`.
+pub fn op_label(process: &str, f: &str, value: &serde_json::Value) -> String {
+    let id = value["id"]
+        .as_str()
+        .or_else(|| value["order_ref"].as_str())
+        .unwrap_or("?");
+    let who = match process.split_once(':') {
+        Some(("shop", c)) => format!("customer {c}"),
+        Some(("pos", store)) => format!("clerk at {store}"),
+        _ => process.to_owned(),
+    };
+    match f {
+        "checkout" => format!("web order {id} placed by {who}"),
+        "cancel" => format!("{who} cancelled web order {id}"),
+        "fulfil" => format!("{who} fulfilled web order {id}"),
+        "capture" => format!("{who} captured web order {id}"),
+        "pickup" => format!("web order {id} collected ({who})"),
+        "sale" => format!("store sale {id}"),
+        "return" => format!("store return {id}"),
+        _ => format!("{who} {f} {id}"),
+    }
+}
+
 /// `12:03:07` from a simulated time.
 pub fn clock(t: DateTime<Utc>) -> String {
     t.format("%H:%M:%S").to_string()

@@ -2,7 +2,7 @@
 
 use omnisim_reports::{CheckResult, Violation, Witness};
 
-use super::{Input, clock, verdict};
+use super::{Input, clock, op_label, verdict};
 use crate::history::Entry;
 
 pub(super) fn check(input: &Input<'_>) -> CheckResult {
@@ -58,22 +58,26 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 what: format!("last {platform} stock update before it"),
             });
         }
+        // Every completed operation on the victim order, each labelled from
+        // the operation itself (its checkout, and a later cancel or fulfil).
         if let Some(v) = &o.victim {
             for e in input.history {
                 if let Entry::Op {
                     index,
                     time,
                     kind: crate::history::OpType::Ok,
+                    process,
+                    f,
                     value,
                     ..
                 } = e
-                    && value["id"] == v.as_str()
+                    && (value["id"] == v.as_str() || value["order_ref"] == v.as_str())
                     && !o.trigger.contains(v.as_str())
                 {
                     witnesses.push(Witness {
                         index: *index,
                         time: *time,
-                        what: format!("web order {v} accepted"),
+                        what: op_label(process, f, value),
                     });
                 }
             }
