@@ -435,11 +435,14 @@ impl InFlight {
     }
 }
 
-/// Platform events nobody in the scenario made in person: on the shop and
-/// the POS they are the connector's writes, on the gateway its own moves or
-/// the connector's captures and voids. Setup before the first step is left
-/// out.
+/// Platform events nobody in the scenario made in person, by who caused
+/// them (the event's `actor`): the connector's changes on any platform, and
+/// the gateway's own moves (its timers, and the payments the shop and the
+/// register take while no customer, clerk or staff is at work: the
+/// connector's captures through the shop). Setup before the first step is
+/// left out.
 fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
+    use omnisim_api::ActorKind;
     let first = ops.iter().map(|o| o.time).min();
     let mut out = Changes {
         engine: Vec::new(),
@@ -448,18 +451,12 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
     let Some(first) = first else {
         return out;
     };
-    // Who may change each platform directly: the shop and staff the shop,
-    // clerks the POS, anybody but the nemesis the gateway.
-    let windows = |acts: fn(&str) -> bool| {
-        InFlight::new(ops.iter().filter_map(|o| {
-            let actor = o.process.split(':').next().unwrap_or_default();
-            let (_, end, _, _) = o.done?;
-            acts(actor).then_some((o.time, end))
-        }))
-    };
-    let shop = windows(|a| matches!(a, "shop" | "staff"));
-    let pos = windows(|a| a == "pos");
-    let pay = windows(|a| a != "nemesis");
+    // Actors' operations in flight: a payment the shop takes then is theirs.
+    let in_flight = InFlight::new(ops.iter().filter_map(|o| {
+        let actor = o.process.split(':').next().unwrap_or_default();
+        let (_, end, _, _) = o.done?;
+        (actor != "nemesis").then_some((o.time, end))
+    }));
     for e in history {
         let Entry::Event {
             index,
@@ -473,15 +470,13 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
         if t < first {
             continue;
         }
-        let by_actor = match platform.as_str() {
-            "shop" => shop.covers(t),
-            "pos" => pos.covers(t),
-            _ => pay.covers(t),
+        let lane = match event.actor.kind {
+            ActorKind::Connector => &mut out.engine,
+            ActorKind::System if platform == "pay" => &mut out.gateway,
+            ActorKind::Platform if !in_flight.covers(t) => &mut out.gateway,
+            _ => continue,
         };
-        if by_actor {
-            continue;
-        }
-        let change = LaneOp {
+        lane.push(LaneOp {
             index: *index,
             done_index: None,
             start: t,
@@ -491,12 +486,7 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
             outcome: OpOutcome::Change,
             summary: entry_text(e),
             result: String::new(),
-        };
-        if platform == "pay" {
-            out.gateway.push(change);
-        } else {
-            out.engine.push(change);
-        }
+        });
     }
     out
 }
@@ -531,7 +521,7 @@ pub fn entry_text(e: &Entry) -> String {
             let d = &event.data;
             let cause = |d: &Value| {
                 let kind = str_of(&d["cause"], "kind");
-                let by = if str_of(&d["cause"], "reference").starts_with("omnisim-engine") {
+                let by = if event.actor.is_connector() {
                     " by the connector"
                 } else {
                     ""
