@@ -81,6 +81,22 @@ fn progress(s: &ScenarioCert) {
         s.wall_ms as f64 / 1000.0,
         extra
     );
+    // The slowest change each way, against its service level.
+    let mut worst: Vec<(String, i64, i64)> = Vec::new();
+    for l in &s.slas {
+        let key = format!("{} {}", l.what, l.direction);
+        match worst.iter_mut().find(|(k, _, _)| *k == key) {
+            Some(w) => w.1 = w.1.max(l.measured_ms),
+            None => worst.push((key, l.measured_ms, l.sla_ms)),
+        }
+    }
+    if !worst.is_empty() {
+        let parts: Vec<String> = worst
+            .iter()
+            .map(|(k, m, sla)| format!("{k} {m} ms of {sla} ms"))
+            .collect();
+        crate::say!("     service levels: {}", parts.join("; "));
+    }
 }
 
 pub fn run(args: CertifyArgs) -> ExitCode {

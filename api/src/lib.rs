@@ -45,6 +45,6 @@ mod feed;
 pub use client::{ApiClient, IDEMPOTENCY_KEY, RawResponse};
 pub use clock::Clock;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use event::{Event, EventPage};
+pub use event::{Actor, ActorKind, Event, EventPage};
 pub use signing::{Scheme, SignatureError};
 pub use transport::{BoxFuture, HttpTransport, Transport, TransportError};

@@ -18,6 +18,7 @@
 //! | pos `return.created` for an online order | shop refund of exactly those lines |
 //! | pay `payment_failed` / `canceled` of an open order | shop cancel with restock |
 //! | shop `products/update` | pos item price and tax |
+//! | pos `item.updated` (made at the register) | shop product price and tax |
 //!
 //! Writes carry `reference = omnisim-engine:<event id>`; changes that come back
 //! with that reference are the engine's own echo and are ignored. Idempotency
@@ -191,6 +192,7 @@ pub(crate) async fn apply(engine: &Engine, p: Plat, event: &Event) -> Outcome {
         (Plat::Pos, "inventory.count.updated") => pos_stock_changed(engine, event).await,
         (Plat::Pos, "return.created") => pos_return(engine, event).await,
         (Plat::Pos, "pickup.completed") => pos_pickup_completed(engine, event).await,
+        (Plat::Pos, "item.updated") => item_changed(engine, event).await,
         (Plat::Shop, "orders/create" | "orders/paid" | "orders/cancelled" | "orders/fulfilled") => {
             let Some(order) = parse::<Order>(engine, event) else {
                 return Ok(());
@@ -756,6 +758,11 @@ async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {
 }
 
 async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
+    // The engine's own write coming back (a price carried from the
+    // register): carrying it again could undo a newer change there.
+    if event.actor.is_connector() {
+        return Ok(());
+    }
     let Some(changed) = parse::<ProductView>(engine, event) else {
         return Ok(());
     };
@@ -803,6 +810,65 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
         "propagating price and tax to the POS",
         engine
             .call(|| engine.pos.update_item(&product.sku, &body))
+            .await,
+    )?;
+    Ok(())
+}
+
+/// A price or tax change made at the register reaches the shop product, as
+/// it stands now (webhooks may come late or out of order). The engine's own
+/// writes of the shop's changes come back as `item.updated` too: those are
+/// skipped (the event's `actor` is the connector), or a stale echo could
+/// undo a newer change on the shop.
+async fn item_changed(engine: &Engine, event: &Event) -> Outcome {
+    if event.actor.is_connector() {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct ItemRef {
+        sku: String,
+    }
+    let Some(changed) = parse::<ItemRef>(engine, event) else {
+        return Ok(());
+    };
+    let Some(item) = settle(
+        engine,
+        event,
+        "reading the POS item",
+        engine.call(|| engine.pos.item(&changed.sku)).await,
+    )?
+    else {
+        return Ok(());
+    };
+    let product = match engine.call(|| engine.shop.product(&item.sku)).await {
+        // On the POS only: nothing to carry (reported at start).
+        Err(e) if e.code() == Some("unknown_sku") => {
+            return Ok(());
+        }
+        r => match settle(engine, event, "reading the shop product", r)? {
+            Some(p) => p,
+            None => return Ok(()),
+        },
+    };
+    if item.price == product.price
+        && item.currency == product.currency
+        && item.tax_code == product.tax_code
+    {
+        return Ok(());
+    }
+    let body = omnisim_api::shop::UpdateProduct {
+        price: Some(item.price),
+        currency: Some(item.currency.clone()),
+        // The shop clears a tax code on an empty string; absent means unchanged.
+        tax_code: Some(item.tax_code.clone().unwrap_or_default()),
+        ..omnisim_api::shop::UpdateProduct::default()
+    };
+    settle(
+        engine,
+        event,
+        "propagating price and tax to the shop",
+        engine
+            .call(|| engine.shop.update_product(&item.sku, &body))
             .await,
     )?;
     Ok(())

@@ -436,11 +436,13 @@ impl InFlight {
 }
 
 /// Platform events nobody in the scenario made in person on that platform:
-/// on the shop and the POS they are the connector's writes; on the gateway
-/// every move not made in its dashboard (the shop's authorizations and voids,
-/// the connector's captures and refunds, expiries), so a payment's key event
-/// always has a lane. Setup before the first step is left out.
+/// on the shop and the POS the connector's writes, known by who caused them
+/// (the event's `actor`); on the gateway every move not made in its
+/// dashboard (the shop's authorizations and voids, the connector's captures
+/// and refunds, expiries), so a payment's key event always has a lane.
+/// Setup before the first step is left out.
 fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
+    use omnisim_api::ActorKind;
     let first = ops.iter().map(|o| o.time).min();
     let mut out = Changes {
         engine: Vec::new(),
@@ -449,18 +451,12 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
     let Some(first) = first else {
         return out;
     };
-    // Who may change each platform directly: the shop and staff the shop,
-    // clerks the POS; the gateway's own lane shows all but its dashboard's.
-    let windows = |acts: fn(&str) -> bool| {
-        InFlight::new(ops.iter().filter_map(|o| {
-            let actor = o.process.split(':').next().unwrap_or_default();
-            let (_, end, _, _) = o.done?;
-            acts(actor).then_some((o.time, end))
-        }))
-    };
-    let shop = windows(|a| matches!(a, "shop" | "staff"));
-    let pos = windows(|a| a == "pos");
-    let pay = windows(|a| a == "pay");
+    // The gateway's lane shows all but what its dashboard did while in use.
+    let pay = InFlight::new(ops.iter().filter_map(|o| {
+        let actor = o.process.split(':').next().unwrap_or_default();
+        let (_, end, _, _) = o.done?;
+        (actor == "pay").then_some((o.time, end))
+    }));
     for e in history {
         let Entry::Event {
             index,
@@ -474,15 +470,13 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
         if t < first {
             continue;
         }
-        let by_actor = match platform.as_str() {
-            "shop" => shop.covers(t),
-            "pos" => pos.covers(t),
-            _ => pay.covers(t),
+        let lane = match (platform.as_str(), event.actor.kind) {
+            ("pay", _) if pay.covers(t) => continue,
+            ("pay", _) => &mut out.gateway,
+            (_, ActorKind::Connector) => &mut out.engine,
+            _ => continue,
         };
-        if by_actor {
-            continue;
-        }
-        let change = LaneOp {
+        lane.push(LaneOp {
             index: *index,
             done_index: None,
             start: t,
@@ -492,12 +486,7 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
             outcome: OpOutcome::Change,
             summary: entry_text(e),
             result: String::new(),
-        };
-        if platform == "pay" {
-            out.gateway.push(change);
-        } else {
-            out.engine.push(change);
-        }
+        });
     }
     out
 }
@@ -532,7 +521,7 @@ pub fn entry_text(e: &Entry) -> String {
             let d = &event.data;
             let cause = |d: &Value| {
                 let kind = str_of(&d["cause"], "kind");
-                let by = if str_of(&d["cause"], "reference").starts_with("omnisim-engine") {
+                let by = if event.actor.is_connector() {
                     " by the connector"
                 } else {
                     ""

@@ -476,16 +476,19 @@ pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serd
                         && order.is_some()
                         && id.as_str() == order.as_deref().unwrap_or_default()
                 }
-                // Stock writes name their step in `reference` (the runner
-                // sets it to the step's idempotency key).
+                // The harness's own stock writes name their step in
+                // `reference` (the runner sets it to the step's idempotency
+                // key); only the actors' own changes can be theirs.
                 ("pos", "receive" | "waste" | "count") => {
                     *platform == "pos"
                         && ev.kind == "inventory.count.updated"
+                        && !ev.actor.is_connector()
                         && d["cause"]["reference"].as_str() == Some(&format!("step-{step}"))
                 }
                 ("staff", "adjust") => {
                     *platform == "shop"
                         && ev.kind == "inventory_levels/update"
+                        && !ev.actor.is_connector()
                         && d["cause"]["reference"].as_str() == Some(&format!("step-{step}"))
                 }
                 _ => false,
@@ -614,6 +617,7 @@ lines = { MUG = 1 }
                     seq: 1,
                     kind: "orders/cancelled".into(),
                     occurred_at: when,
+                    actor: omnisim_api::Actor::system(),
                     data: serde_json::json!({ "id": "ord_1" }),
                 },
             });

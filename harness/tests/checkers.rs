@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use omnisim_api::Event;
+use omnisim_api::{Actor, ActorKind, Event};
 use omnisim_harness::checkers::{self, FinalState, Input};
 use omnisim_harness::history::{Entry, OpType};
 use omnisim_harness::validate::{Loaded, load_str};
@@ -71,9 +71,24 @@ fn event(index: u64, platform: &str, id: &str, kind: &str, seconds: i64, data: V
             seq: index,
             kind: kind.into(),
             occurred_at: t(0) + TimeDelta::seconds(seconds),
+            actor: Actor {
+                kind: ActorKind::Actor,
+                id: "actor:clerk".into(),
+            },
             data,
         },
     }
+}
+
+/// The same event, caused by the connector's credential.
+fn by_connector(mut e: Entry) -> Entry {
+    if let Entry::Event { event, .. } = &mut e {
+        event.actor = Actor {
+            kind: ActorKind::Connector,
+            id: "app:0badc0de".into(),
+        };
+    }
+    e
 }
 
 fn sale(qty: i64) -> Entry {
@@ -181,33 +196,70 @@ fn ledger_reconciles() {
 
 #[test]
 fn exactly_once() {
-    let write = |index| {
-        event(
+    // A clerk's sale of one mug at 10:00, and the connector's writes on the
+    // shop; whatever they carry as a reference, only their effect counts.
+    let pos_sale = event(
+        4,
+        "pos",
+        "evt_pos_4",
+        "inventory.count.updated",
+        0,
+        json!({"sku": "MUG", "location": "store-1", "quantity": 1, "cause": {"kind": "sale", "reference": "sale_1", "delta": -1}}),
+    );
+    let write = |index, reference: Value| {
+        by_connector(event(
             index,
             "shop",
             &format!("evt_shop_{index}"),
             "inventory_levels/update",
             index as i64,
-            json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "adjust", "reference": "omnisim-engine:evt_pos_7", "delta": -1}}),
-        )
+            json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "adjust", "reference": reference, "delta": -1}}),
+        ))
     };
-    assert_eq!(
-        check("exactly_once", &[write(10)], &FinalState::default()).status,
-        Status::Pass
+    for reference in [
+        json!(null),
+        json!("anything-7"),
+        json!("omnisim-engine:evt_pos_4"),
+    ] {
+        let once = check(
+            "exactly_once",
+            &[sale(1), pos_sale.clone(), write(10, reference.clone())],
+            &FinalState::default(),
+        );
+        assert_eq!(once.status, Status::Pass, "{:?}", once.violations);
+        let c = check(
+            "exactly_once",
+            &[
+                sale(1),
+                pos_sale.clone(),
+                write(10, reference.clone()),
+                write(11, reference),
+            ],
+            &FinalState::default(),
+        );
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.violations[0].message.contains("POS → shop")
+                && c.violations[0].message.contains("applied twice"),
+            "{}",
+            c.violations[0].message
+        );
+    }
+    // The same write by a clerk is no connector's double apply.
+    let staff_write = event(
+        11,
+        "shop",
+        "evt_shop_11",
+        "inventory_levels/update",
+        11,
+        json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "adjust", "reference": null, "delta": -1}}),
     );
     let c = check(
         "exactly_once",
-        &[write(10), write(11)],
+        &[sale(1), pos_sale, write(10, json!(null)), staff_write],
         &FinalState::default(),
     );
-    assert_eq!(c.status, Status::Fail);
-    assert!(
-        c.violations[0]
-            .message
-            .contains("evt_pos_7 was applied 2 times"),
-        "{}",
-        c.violations[0].message
-    );
+    assert_eq!(c.status, Status::Pass, "{:?}", c.violations);
 }
 
 #[test]
@@ -322,32 +374,66 @@ fn sync_latency() {
         0,
         json!({"sku": "MUG", "location": "store-1", "quantity": 1, "cause": {"kind": "sale", "reference": "sale_1", "delta": -1}}),
     );
-    let landed = |seconds| {
-        event(
+    // By delta, with no reference at all, or by an absolute set.
+    let landed = |seconds, kind: &str| {
+        by_connector(event(
             8,
             "shop",
             "evt_shop_8",
             "inventory_levels/update",
             seconds,
-            json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "adjust", "reference": "omnisim-engine:evt_pos_4", "delta": -1}}),
-        )
+            json!({"sku": "MUG", "location": "store-1", "available": 1, "cause": {"kind": kind, "reference": null, "delta": -1}}),
+        ))
     };
-    let fast = check(
-        "sync_latency",
-        &[pos_change.clone(), landed(2)],
-        &FinalState::default(),
-    );
-    assert_eq!(fast.status, Status::Pass);
-    assert_eq!(fast.metrics["sale"]["p99_ms"], 2000);
+    for kind in ["adjust", "set"] {
+        let fast = check(
+            "sync_latency",
+            &[sale(1), pos_change.clone(), landed(2, kind)],
+            &FinalState::default(),
+        );
+        assert_eq!(fast.status, Status::Pass, "{:?}", fast.violations);
+        assert_eq!(fast.metrics["pos_to_shop"]["sale"]["p99_ms"], 2000);
+    }
     let slow = check(
         "sync_latency",
-        &[pos_change.clone(), landed(900)],
+        &[sale(1), pos_change.clone(), landed(900, "adjust")],
         &FinalState::default(),
     );
     assert_eq!(slow.status, Status::Fail);
     assert!(
-        check("sync_latency", &[pos_change], &FinalState::default()).violations[0]
-            .message
-            .contains("never reached the shop")
+        slow.violations[0].message.starts_with("POS → shop: "),
+        "{}",
+        slow.violations[0].message
+    );
+    // A write by someone else than the connector is no propagation.
+    let by_staff = event(
+        8,
+        "shop",
+        "evt_shop_8",
+        "inventory_levels/update",
+        2,
+        json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "adjust", "reference": null, "delta": -1}}),
+    );
+    let never = check(
+        "sync_latency",
+        &[sale(1), pos_change, by_staff],
+        &FinalState::default(),
+    );
+    let messages: Vec<&str> = never
+        .violations
+        .iter()
+        .map(|v| v.message.as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("POS → shop") && m.contains("never reached the shop")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("shop → POS") && m.contains("never reached the POS")),
+        "{messages:?}"
     );
 }

@@ -486,12 +486,7 @@ async fn compare_and_set_writes_converge() {
         .shop
         .all_events()
         .into_iter()
-        .filter(|e| {
-            e.kind == "inventory_levels/update"
-                && e.data["cause"]["reference"]
-                    .as_str()
-                    .is_some_and(|r| r.starts_with("omnisim-engine:"))
-        })
+        .filter(|e| e.kind == "inventory_levels/update" && e.actor.is_connector())
         .count();
     assert_eq!(engine_writes, 3, "one guarded write per store sale");
 }

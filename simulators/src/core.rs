@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use omnisim_api::common::{CreateLocation, Faults, Location};
-use omnisim_api::{Clock, EventPage, Scheme, Transport};
+use omnisim_api::{Actor, ActorKind, Clock, EventPage, Scheme, Transport};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::{Notify, watch};
@@ -131,9 +131,12 @@ pub struct Core {
     pub clock: Clock,
     /// The bearer key: the connector's (a partition cuts off its requests).
     pub api_key: String,
-    /// Further keys accepted besides [`Core::api_key`]: the harness's own
-    /// actors and the other platforms, which a partition does not cut off.
-    actor_keys: Mutex<Vec<String>>,
+    /// Further keys accepted besides [`Core::api_key`], with who they are:
+    /// the harness's own actors and the other platforms, which a partition
+    /// does not cut off.
+    actor_keys: Mutex<Vec<(String, Actor)>>,
+    /// Labels already worked out, by presented credential (bounded).
+    identities: Mutex<std::collections::BTreeMap<String, Actor>>,
     seed: u64,
     rng: Mutex<ChaCha8Rng>,
     faults: Mutex<Faults>,
@@ -175,6 +178,7 @@ impl Core {
             clock: config.clock,
             api_key: config.api_key,
             actor_keys: Mutex::new(Vec::new()),
+            identities: Mutex::new(std::collections::BTreeMap::new()),
             seed: config.seed,
             rng: Mutex::new(rng_for(platform, config.seed)),
             faults: Mutex::new(Faults::default()),
@@ -245,23 +249,79 @@ impl Core {
     }
 
     /// Accepts `key` besides the connector's [`Core::api_key`], for callers
-    /// a partition does not cut off (kept across resets).
+    /// a partition does not cut off (kept across resets): the harness's own
+    /// customers, clerks and staff. Their events are attributed to kind
+    /// `actor`, labelled `actor:<first 8 hex of the key's SHA-256>`.
     pub fn accept_actor_key(&self, key: &str) {
-        let mut keys = lock(&self.actor_keys);
-        if key != self.api_key && !keys.iter().any(|k| k == key) {
-            keys.push(key.to_owned());
+        self.accept_key_as(key, ActorKind::Actor, &format!("actor:{}", key_digest(key)));
+    }
+
+    /// Accepts `key` as a caller of `kind` labelled `label` in the events it
+    /// causes (`platform` for the shop and the register calling the
+    /// gateway). Like [`Core::accept_actor_key`], a partition does not cut
+    /// it off. A `Connector` kind is refused: every key not registered here
+    /// is the connector's.
+    pub fn accept_key_as(&self, key: &str, kind: ActorKind, label: &str) {
+        if kind == ActorKind::Connector {
+            return;
         }
+        let mut keys = lock(&self.actor_keys);
+        if key != self.api_key && !keys.iter().any(|(k, _)| k == key) {
+            keys.push((
+                key.to_owned(),
+                Actor {
+                    kind,
+                    id: label.to_owned(),
+                },
+            ));
+        }
+        lock(&self.identities).clear();
     }
 
     /// True for a key accepted by [`Core::accept_actor_key`]: the harness's
     /// actors and the platforms' own keys, never the connector's.
     pub fn is_actor_key(&self, key: &str) -> bool {
-        lock(&self.actor_keys).iter().any(|k| k == key)
+        lock(&self.actor_keys).iter().any(|(k, _)| k == key)
     }
 
     /// True for the connector's key or an accepted actor key.
     pub fn accepts_key(&self, key: &str) -> bool {
-        key == self.api_key || lock(&self.actor_keys).iter().any(|k| k == key)
+        key == self.api_key || self.is_actor_key(key)
+    }
+
+    /// Who a presented credential is, as events record it: a registered
+    /// actor or platform key as registered; any other accepted credential
+    /// is the connector (`app:` and the first 8 hex digits of the SHA-256
+    /// of its key, the same on every wire for the dialect tokens derived
+    /// from [`Core::api_key`]). Never the secret itself.
+    pub fn identify(&self, credential: &str) -> Actor {
+        if credential.is_empty() {
+            return Actor::system();
+        }
+        if let Some(a) = lock(&self.identities).get(credential) {
+            return a.clone();
+        }
+        let registered = lock(&self.actor_keys)
+            .iter()
+            .find(|(k, _)| k == credential)
+            .map(|(_, a)| a.clone());
+        let actor = registered.unwrap_or_else(|| {
+            let app = ["sk_test_", "shpat_", "EAAA"]
+                .iter()
+                .find_map(|p| credential.strip_prefix(p))
+                .filter(|rest| *rest == self.api_key)
+                .unwrap_or(credential);
+            Actor {
+                kind: ActorKind::Connector,
+                id: format!("app:{}", key_digest(app)),
+            }
+        });
+        let mut cache = lock(&self.identities);
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(credential.to_owned(), actor.clone());
+        actor
     }
 
     fn reset(&self) {
@@ -273,6 +333,17 @@ impl Core {
         *lock(&self.idempotency) = IdempotencyStore::new(r.keys_max_age, r.keys_max);
         self.webhooks.reset();
     }
+}
+
+/// The first 8 hex digits of a key's SHA-256: a label that names a
+/// credential without revealing it.
+fn key_digest(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Checks fault settings before they apply: rates are probabilities,
@@ -377,14 +448,23 @@ impl<S: Platform> Simulator<S> {
             let before = inner.state.next_deadline();
             let mut fx = Effects::new(now);
             inner.state.tick(&mut fx);
-            let mut drafts = fx.take();
+            // Due timers are the platform's own doing; the transition is
+            // its caller's (the request's credential, if a request runs it).
+            let timers = fx.take();
             let result = f(&mut inner.state, &mut fx);
-            if result.is_ok() {
-                drafts.extend(fx.take());
-            }
+            let caused = if result.is_ok() {
+                fx.take()
+            } else {
+                Vec::new()
+            };
             // A skewed platform clock shows in its events' stamps only.
             let skew = chrono::TimeDelta::milliseconds(lock(&self.core.faults).clock_skew_ms);
-            let events = inner.log.append(drafts, now + skew);
+            let mut events = inner.log.append(timers, now + skew);
+            if !caused.is_empty() {
+                let actor = crate::layers::current_caller()
+                    .map_or_else(Actor::system, |c| self.core.identify(&c.credential));
+                events.extend(inner.log.append_as(caused, now + skew, &actor));
+            }
             // Dialect subscribers get each event in their own envelope,
             // rendered now, against the state of the event's own moment.
             let rendered: Vec<(Wire, Vec<Rendered>)> = if events.is_empty() {

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use omnisim_api::{Event, EventPage};
+use omnisim_api::{Actor, Event, EventPage};
 use serde::Serialize;
 
 /// The most events one feed page returns.
@@ -125,8 +125,19 @@ impl EventLog {
         }
     }
 
-    /// Commits drafts at `at`, returning the committed events.
+    /// Commits drafts at `at` caused by the platform itself (`system`),
+    /// returning the committed events.
     pub fn append(&mut self, drafts: Vec<EventDraft>, at: DateTime<Utc>) -> Vec<Event> {
+        self.append_as(drafts, at, &Actor::system())
+    }
+
+    /// Commits drafts at `at` caused by `actor`, returning the committed events.
+    pub fn append_as(
+        &mut self,
+        drafts: Vec<EventDraft>,
+        at: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Vec<Event> {
         let mut out = Vec::with_capacity(drafts.len());
         for draft in drafts {
             let seq = self.len() as u64 + 1;
@@ -135,6 +146,7 @@ impl EventLog {
                 seq,
                 kind: draft.kind.to_owned(),
                 occurred_at: at,
+                actor: actor.clone(),
                 data: draft.data,
             };
             self.events.push_back(event.clone());

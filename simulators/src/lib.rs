@@ -11,7 +11,8 @@
 //! - [`extract`]: JSON and query extractors whose rejections name the field;
 //! - [`idempotency`], [`layers`] (auth, rate limit, faults), [`webhooks`]
 //!   (signed at-least-once delivery), [`events`] (the change feed) and
-//!   [`shared`] (feed, subscriptions, locations, control, OpenAPI).
+//!   [`shared`] (feed, subscriptions, locations, control, OpenAPI), with
+//!   [`event_docs`] describing every event type's payload there.
 //!
 //! [`dialects`] serve the real platforms' wire formats (Stripe, Shopify,
 //! Square) over the same state machines, so unchanged official clients run
@@ -44,6 +45,7 @@
 pub mod core;
 pub mod dialects;
 pub mod error;
+pub mod event_docs;
 pub mod events;
 pub mod extract;
 pub mod idempotency;

@@ -453,7 +453,7 @@ where
         .merge(common_routes(has_locations))
         .split_for_parts();
     document_shared_responses(&mut api);
-    let api = Arc::new(api);
+    let api = Arc::new(crate::event_docs::document(S::NAME, api));
     router
         .route(
             "/openapi.json",

@@ -68,7 +68,8 @@ impl Simulators {
             platform_key.clone(),
         ));
         let pay = Simulator::<PayState>::new(core(3));
-        pay.core.accept_actor_key(&platform_key);
+        pay.core
+            .accept_key_as(&platform_key, omnisim_api::ActorKind::Platform, "platform");
         Simulators {
             pos: Simulator::new(core(1)),
             shop: Simulator::new(core(2)),

@@ -12,8 +12,9 @@ use sha2::{Digest, Sha256};
 
 use super::{CertifyConfig, ProfileScenario, level_title};
 
-/// The certificate format's version.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The certificate format's version (2: each scenario lists its service
+/// levels by direction).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How one scenario went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +65,9 @@ pub struct ScenarioCert {
     pub reasons: Vec<String>,
     /// Every check, with violations and witnesses.
     pub checks: Vec<CheckResult>,
+    /// Each service level measured, named by what travelled and which way.
+    #[serde(default)]
+    pub slas: Vec<SlaResult>,
     /// Wall time of the scenario.
     pub wall_ms: u64,
     /// The end of the connector's stdout.
@@ -84,11 +88,91 @@ impl ScenarioCert {
             claim_reason: None,
             reasons: Vec::new(),
             checks: Vec::new(),
+            slas: Vec::new(),
             wall_ms: 0,
             stdout_tail: String::new(),
             stderr_tail: String::new(),
         }
     }
+}
+
+/// One service level of a scenario: how fast one kind of change travelled
+/// in one direction, against the SLA (in wall time, already divided by the
+/// time scale).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlaResult {
+    /// `stock` or `catalog`.
+    pub what: String,
+    /// `POS → shop` or `shop → POS`.
+    pub direction: String,
+    /// The kind of change (`sale`, `order`, `count`, …; `price and tax` for
+    /// the catalog).
+    pub change: String,
+    /// How many such changes reached the other channel.
+    pub count: u64,
+    /// Their median delay (stock only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<i64>,
+    /// Their 99th percentile delay (stock), or the longest (catalog).
+    pub measured_ms: i64,
+    /// The service level.
+    pub sla_ms: i64,
+    /// Measured within the service level.
+    pub met: bool,
+}
+
+/// The service levels of one scenario, read from the metrics of
+/// `sync_latency` (`{sla_ms, pos_to_shop: {kind: {count, p50_ms, p99_ms}},
+/// shop_to_pos: …}`) and `catalog_parity` (`{sla_ms, pos_to_shop: {changes,
+/// max_ms}, …}`).
+pub fn slas(checks: &[CheckResult]) -> Vec<SlaResult> {
+    let mut out = Vec::new();
+    let direction = |key: &str| match key {
+        "pos_to_shop" => Some("POS → shop"),
+        "shop_to_pos" => Some("shop → POS"),
+        _ => None,
+    };
+    for c in checks {
+        let m = &c.metrics;
+        let sla_ms = m["sla_ms"].as_i64().unwrap_or(0);
+        for key in ["pos_to_shop", "shop_to_pos"] {
+            let (Some(dir), Some(obj)) = (direction(key), m[key].as_object()) else {
+                continue;
+            };
+            match c.name.as_str() {
+                "sync_latency" => {
+                    for (kind, v) in obj {
+                        let measured = v["p99_ms"].as_i64().unwrap_or(0);
+                        out.push(SlaResult {
+                            what: "stock".into(),
+                            direction: dir.into(),
+                            change: kind.clone(),
+                            count: v["count"].as_u64().unwrap_or(0),
+                            p50_ms: v["p50_ms"].as_i64(),
+                            measured_ms: measured,
+                            sla_ms,
+                            met: measured <= sla_ms,
+                        });
+                    }
+                }
+                "catalog_parity" => {
+                    let measured = obj.get("max_ms").and_then(|v| v.as_i64()).unwrap_or(0);
+                    out.push(SlaResult {
+                        what: "catalog".into(),
+                        direction: dir.into(),
+                        change: "price and tax".into(),
+                        count: obj.get("changes").and_then(|v| v.as_u64()).unwrap_or(0),
+                        p50_ms: None,
+                        measured_ms: measured,
+                        sla_ms,
+                        met: measured <= sla_ms,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// One level on the certificate.

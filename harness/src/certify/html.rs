@@ -111,6 +111,31 @@ code{{font-size:90%}}</style></head><body>\n<h1>omnisim connector certificate</h
                 }
                 details.push_str("</ul>");
             }
+            if !s.slas.is_empty() {
+                details.push_str(
+                    "<table><tr><th>Service level</th><th>Direction</th><th>Change</th>\
+                     <th>Count</th><th>Measured</th><th>SLA</th></tr>",
+                );
+                for l in &s.slas {
+                    let _ = write!(
+                        details,
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{} ms{}</td><td>{} ms</td></tr>",
+                        esc(&l.what),
+                        esc(&l.direction),
+                        esc(&l.change),
+                        l.count,
+                        if l.met { "ok" } else { "bad" },
+                        l.measured_ms,
+                        if l.what == "stock" {
+                            " (p99)"
+                        } else {
+                            " (max)"
+                        },
+                        l.sla_ms,
+                    );
+                }
+                details.push_str("</table>");
+            }
             if s.status != ScenarioStatus::Passed && !s.stderr_tail.is_empty() {
                 let _ = write!(
                     details,

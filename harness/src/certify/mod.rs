@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use omnisim_reports::Status;
 
-pub use certificate::{Certificate, ScenarioCert, ScenarioStatus};
+pub use certificate::{Certificate, ScenarioCert, ScenarioStatus, SlaResult};
 pub use claims::Claims;
 pub use profile::{Profile, ProfileScenario};
 
@@ -103,6 +103,7 @@ pub fn certify(config: &CertifyConfig) -> Certificate {
                     ScenarioStatus::Failed
                 };
                 cert.reasons = judged.result.reasons;
+                cert.slas = certificate::slas(&judged.result.checks);
                 cert.checks = judged.result.checks;
                 cert.stdout_tail = tail(&logs.stdout());
                 cert.stderr_tail = tail(&logs.stderr());

@@ -1,5 +1,12 @@
-//! `catalog_parity`: a price or tax change made on the shop reaches the POS
-//! within the catalog SLA, and both agree at the end.
+//! `catalog_parity`: a price or tax change reaches the other channel within
+//! the catalog SLA, in whichever direction the scenario makes it (on the
+//! shop, by default, reaching the POS item; on the POS with `target =
+//! "pos"`, reaching the shop product), and both agree at the end. A change
+//! has reached the other channel when that channel's own record of the SKU
+//! first shows it (or a later change of the same SKU, which a connector may
+//! carry instead of one that no longer holds), whoever wrote it there.
+//! Product status (paused or active per sales channel) is the shop's alone:
+//! the POS has nothing to reflect.
 
 use rust_decimal::Decimal;
 
@@ -12,122 +19,132 @@ fn dec(v: &serde_json::Value) -> Option<Decimal> {
     v.as_str().and_then(|s| s.parse().ok())
 }
 
+/// One catalog change made by the staff.
+struct Change<'a> {
+    index: u64,
+    time: chrono::DateTime<chrono::Utc>,
+    f: &'a str,
+    sku: String,
+    price: Option<Decimal>,
+    tax: serde_json::Value,
+    /// Where it was made: `shop` or `pos`.
+    on: &'static str,
+}
+
 pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let mut violations = Vec::new();
     let sla = chrono::TimeDelta::from_std(input.catalog_sla()).unwrap_or_default();
-    let mut latencies = Vec::new();
-    // Every shop-side change as (history index, sku, price, tax code): a
-    // change superseded by a later one of the same SKU has reached the POS
-    // when the POS shows it or any later one (a connector may skip a price
-    // that no longer holds).
-    let shop_changes: Vec<(u64, String, Option<Decimal>, serde_json::Value)> = input
+    let catalog = &input.loaded.scenario.merchant.catalog;
+    let changes: Vec<Change<'_>> = input
         .history
         .iter()
         .filter_map(|e| match e {
             Entry::Op {
                 index,
+                time,
                 kind: OpType::Ok,
                 f,
                 value,
                 process,
                 step,
-                ..
-            } if process == "staff"
-                && (f == "price" || f == "tax")
-                && input.loaded.scenario.steps[*step]
+            } if process == "staff" && (f == "price" || f == "tax") => {
+                let on_pos = input.loaded.scenario.steps[*step]
                     .target
                     .as_ref()
-                    .is_none_or(|t| t.get_ref() != "pos") =>
-            {
-                Some((
-                    *index,
-                    value["sku"].as_str().unwrap_or_default().to_owned(),
-                    dec(&value["price"]),
-                    value["tax_code"].clone(),
-                ))
+                    .is_some_and(|t| t.get_ref() == "pos");
+                Some(Change {
+                    index: *index,
+                    time: *time,
+                    f,
+                    sku: value["sku"].as_str().unwrap_or_default().to_owned(),
+                    price: dec(&value["price"]),
+                    tax: value["tax_code"].clone(),
+                    on: if on_pos { "pos" } else { "shop" },
+                })
             }
             _ => None,
         })
         .collect();
-    for e in input.history {
-        let Entry::Op {
-            index,
-            time,
-            kind: OpType::Ok,
-            f,
-            value,
-            process,
-            step,
-        } = e
-        else {
-            continue;
+    let mut latencies: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+    for c in &changes {
+        let (other, other_name, event_kind, direction) = if c.on == "pos" {
+            ("shop", "shop", "products/update", "POS → shop")
+        } else {
+            ("pos", "POS", "item.updated", "shop → POS")
         };
-        if process != "staff" || !(f == "price" || f == "tax") {
-            continue;
-        }
-        let st = &input.loaded.scenario.steps[*step];
-        if st.target.as_ref().is_some_and(|t| t.get_ref() == "pos") {
-            continue;
-        }
-        let sku = value["sku"].as_str().unwrap_or_default();
-        if !input
-            .loaded
-            .scenario
-            .merchant
-            .catalog
+        let listed = catalog
             .iter()
-            .any(|c| c.sku.get_ref() == sku && c.on_pos)
-        {
+            .any(|i| i.sku.get_ref() == &c.sku && i.on_pos && i.on_shop);
+        if !listed {
             continue;
         }
-        let acceptable: Vec<(Option<Decimal>, &serde_json::Value)> = shop_changes
+        // This change or any later one of the same SKU.
+        let acceptable: Vec<(Option<Decimal>, &serde_json::Value)> = changes
             .iter()
-            .filter(|(i, s, _, _)| i >= index && s == sku)
-            .map(|(_, _, price, tax)| (*price, tax))
+            .filter(|l| l.index >= c.index && l.sku == c.sku)
+            .map(|l| (l.price, &l.tax))
             .collect();
-        let reached = input.events("pos").find(|(_, ev)| {
-            ev.kind == "item.updated"
-                && ev.occurred_at >= *time
-                && ev.data["sku"] == sku
+        let reached = input.events(other).find(|(_, ev)| {
+            ev.kind == event_kind
+                && ev.occurred_at >= c.time
+                && ev.data["sku"] == c.sku.as_str()
                 && acceptable.iter().any(|(price, tax)| {
-                    dec(&ev.data["price"]) == *price && ev.data["tax_code"] == **tax
+                    dec(&ev.data["price"]) == *price
+                        && ev.data["tax_code"].as_str().unwrap_or_default()
+                            == tax.as_str().unwrap_or_default()
                 })
         });
+        let witness = || Witness {
+            index: c.index,
+            time: c.time,
+            what: format!(
+                "staff {} on the {}",
+                c.f,
+                if c.on == "pos" { "POS" } else { "shop" }
+            ),
+        };
         match reached {
             Some((_, ev)) => {
-                let lag = ev.occurred_at - *time;
-                latencies.push(lag.num_milliseconds());
+                let lag = ev.occurred_at - c.time;
+                latencies
+                    .entry(if c.on == "pos" {
+                        "pos_to_shop"
+                    } else {
+                        "shop_to_pos"
+                    })
+                    .or_default()
+                    .push(lag.num_milliseconds());
                 if lag > sla {
                     violations.push(Violation {
                         message: format!(
-                            "{sku} {f} change at {} reached the POS only at {}",
-                            clock(*time),
-                            clock(ev.occurred_at)
+                            "{direction}: {} {} change at {} reached the {other_name} only at {}, over the {} ms SLA",
+                            c.sku,
+                            c.f,
+                            clock(c.time),
+                            clock(ev.occurred_at),
+                            sla.num_milliseconds()
                         ),
-                        sku: Some(sku.to_owned()),
+                        sku: Some(c.sku.clone()),
                         units: None,
-                        witnesses: vec![Witness {
-                            index: *index,
-                            time: *time,
-                            what: format!("staff {f}"),
-                        }],
+                        witnesses: vec![witness()],
                     });
                 }
             }
             None => violations.push(Violation {
-                message: format!("{sku} {f} change at {} never reached the POS", clock(*time)),
-                sku: Some(sku.to_owned()),
+                message: format!(
+                    "{direction}: {} {} change at {} never reached the {other_name}",
+                    c.sku,
+                    c.f,
+                    clock(c.time)
+                ),
+                sku: Some(c.sku.clone()),
                 units: None,
-                witnesses: vec![Witness {
-                    index: *index,
-                    time: *time,
-                    what: format!("staff {f}"),
-                }],
+                witnesses: vec![witness()],
             }),
         }
     }
     // Both agree at the end on every SKU listed on both.
-    for item in &input.loaded.scenario.merchant.catalog {
+    for item in catalog {
         let sku = item.sku.get_ref();
         let (Some(product), Some(pos_item)) =
             (input.state.products.get(sku), input.state.items.get(sku))
@@ -156,10 +173,21 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             });
         }
     }
-    latencies.sort_unstable();
+    let mut metrics = serde_json::Map::new();
+    metrics.insert("sla_ms".into(), sla.num_milliseconds().into());
+    let mut all = 0;
+    for (direction, mut v) in latencies {
+        v.sort_unstable();
+        all += v.len();
+        metrics.insert(
+            direction.into(),
+            serde_json::json!({ "changes": v.len(), "max_ms": v.last() }),
+        );
+    }
+    metrics.insert("changes".into(), all.into());
     verdict(
         "catalog_parity",
         violations,
-        serde_json::json!({ "changes": latencies.len(), "max_ms": latencies.last() }),
+        serde_json::Value::Object(metrics),
     )
 }

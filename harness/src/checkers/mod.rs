@@ -6,6 +6,7 @@ mod catalog_parity;
 mod exactly_once;
 mod ledger_reconciles;
 mod no_oversell;
+mod propagation;
 mod returns_restock;
 mod stock_converges;
 mod sync_latency;

@@ -126,7 +126,8 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
 
 /// Online refunds: each line's money back is its order line's total pro rata
 /// (discount and tax included), and units returned to a store reach the POS
-/// there (the connector's write names the refund event).
+/// there (the register reflects the refund's stock change, see
+/// [`super::propagation`]).
 fn online_refunds(input: &Input<'_>, violations: &mut Vec<Violation>) -> usize {
     // Order line id → (quantity, total, currency).
     let mut order_lines: BTreeMap<String, (i64, Decimal, String)> = BTreeMap::new();
@@ -148,19 +149,30 @@ fn online_refunds(input: &Input<'_>, violations: &mut Vec<Violation>) -> usize {
             }
         }
     }
-    // What the engine put back on the POS, by (reference, sku, location).
-    let mut pos_writes: BTreeMap<(String, String, String), i64> = BTreeMap::new();
-    for (_, e) in input.events("pos") {
-        if e.kind == "inventory.count.updated"
+    // Each stock change a refund made on the shop, by (refund id, sku,
+    // location), with whether it reached the register there (judged from
+    // the platforms' records, not from how the connector names its writes).
+    let flows = super::propagation::analyse(input);
+    let reached: BTreeMap<u64, bool> = flows
+        .travels
+        .iter()
+        .filter(|t| t.direction.0 == super::propagation::Channel::Shop)
+        .map(|t| (t.index, t.reached.is_some()))
+        .collect();
+    let mut refund_moves: BTreeMap<(String, String, String), Vec<u64>> = BTreeMap::new();
+    for (index, e) in input.events("shop") {
+        if e.kind == "inventory_levels/update"
+            && e.data["cause"]["kind"] == "refund"
             && let Some(r) = e.data["cause"]["reference"].as_str()
         {
-            *pos_writes
+            refund_moves
                 .entry((
                     r.to_owned(),
                     e.data["sku"].as_str().unwrap_or_default().to_owned(),
                     e.data["location"].as_str().unwrap_or_default().to_owned(),
                 ))
-                .or_insert(0) += e.data["cause"]["delta"].as_i64().unwrap_or(0);
+                .or_default()
+                .push(index);
         }
     }
     let m = &input.loaded.scenario.merchant;
@@ -210,16 +222,23 @@ fn online_refunds(input: &Input<'_>, violations: &mut Vec<Violation>) -> usize {
                 && let Some(location) = l["location"].as_str()
                 && on_pos_store(sku, location)
             {
-                let reference = format!("omnisim-engine:{}", e.id);
-                let put_back = pos_writes
-                    .get(&(reference, sku.to_owned(), location.to_owned()))
-                    .copied()
-                    .unwrap_or(0);
-                if put_back != q {
+                let moves = refund_moves
+                    .get(&(
+                        e.data["id"].as_str().unwrap_or_default().to_owned(),
+                        sku.to_owned(),
+                        location.to_owned(),
+                    ))
+                    .cloned()
+                    .unwrap_or_default();
+                // Only the moves still owed to the register are its to
+                // receive (a refund the connector made to mirror a register
+                // return is the register's own change coming back).
+                let missing = moves.iter().any(|i| reached.get(i).is_some_and(|r| !r));
+                if missing {
                     violations.push(Violation {
-                        message: format!("order {order} took back {q} {sku} at {location}, but the register there got {put_back}"),
+                        message: format!("order {order} took back {q} {sku} at {location}, but the register there never got them"),
                         sku: Some(sku.to_owned()),
-                        units: Some(q - put_back),
+                        units: Some(q),
                         witnesses: w(),
                     });
                 }

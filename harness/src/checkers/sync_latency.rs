@@ -1,10 +1,16 @@
-//! `sync_latency`: how long a store stock change takes to show on the shop
-//! (p50 and p99 per change type), against the stock SLA.
+//! `sync_latency`: how long a store's stock change takes to show on the
+//! other channel, in each direction (POS → shop: sales, returns, counts,
+//! receipts, waste; shop → POS: web orders, cancellations, refunds with
+//! restock, admin adjustments), as p50 and p99 per direction and change
+//! type, against the stock SLA. A change the other channel never reflects
+//! is a violation of its own. When a change has reached the other channel
+//! is decided from the platforms' records alone ([`super::propagation`]).
 
 use std::collections::BTreeMap;
 
 use omnisim_reports::{CheckResult, Violation, Witness};
 
+use super::propagation::{self, Direction};
 use super::{Input, verdict};
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -17,83 +23,80 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let sla_ms = input.stock_sla().as_millis() as i64;
-    // When each engine write landed on the shop, by the POS event it carries.
-    let mut landed: BTreeMap<String, chrono::DateTime<chrono::Utc>> = BTreeMap::new();
-    for (_, e) in input.events("shop") {
-        if let Some(r) = e.data["cause"]["reference"]
-            .as_str()
-            .and_then(|r| r.strip_prefix("omnisim-engine:"))
-        {
-            landed.entry(r.to_owned()).or_insert(e.occurred_at);
-        }
-    }
-    let mut by_kind: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let flows = propagation::analyse(input);
+    // Lags by direction and change type, each with its change's witness.
+    let mut lags: BTreeMap<(Direction, String), Vec<(i64, Witness)>> = BTreeMap::new();
     let mut violations = Vec::new();
-    for (index, e) in input.events("pos") {
-        if e.kind != "inventory.count.updated" {
-            continue;
-        }
-        let kind = e.data["cause"]["kind"].as_str().unwrap_or("?");
-        if !matches!(kind, "sale" | "return" | "count" | "adjust")
-            || e.data["cause"]["delta"].as_i64().unwrap_or(0) == 0
-        {
-            continue;
-        }
-        if e.data["cause"]["reference"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("omnisim-engine:") || r == "setup")
-        {
-            continue;
-        }
-        let sku = e.data["sku"].as_str().unwrap_or_default();
-        if !input
-            .loaded
-            .scenario
-            .merchant
-            .catalog
-            .iter()
-            .any(|c| c.sku.get_ref() == sku && c.on_shop)
-        {
-            continue;
-        }
-        match landed.get(&e.id) {
-            Some(at) => by_kind
-                .entry(kind.to_owned())
+    for t in &flows.travels {
+        let by = if t.by_connector {
+            " (the connector's own)"
+        } else {
+            ""
+        };
+        let witness = Witness {
+            index: t.index,
+            time: t.time,
+            what: format!(
+                "{} {}{by} of {} at {} ({:+})",
+                t.direction.0.name(),
+                t.kind,
+                t.sku,
+                t.location,
+                t.delta
+            ),
+        };
+        match t.reached {
+            Some((at, _)) => lags
+                .entry((t.direction, t.kind.clone()))
                 .or_default()
-                .push((*at - e.occurred_at).num_milliseconds()),
+                .push(((at - t.time).num_milliseconds(), witness)),
             None => violations.push(Violation {
                 message: format!(
-                    "POS {kind} of {sku} at {} never reached the shop",
-                    super::clock(e.occurred_at)
+                    "{}: {} {}{by} of {} at {} ({:+}) at {} never reached the {}",
+                    t.direction.label(),
+                    t.direction.0.name(),
+                    t.kind,
+                    t.sku,
+                    t.location,
+                    t.delta,
+                    super::clock(t.time),
+                    t.direction.target().name(),
                 ),
-                sku: Some(sku.to_owned()),
-                units: None,
-                witnesses: vec![Witness {
-                    index,
-                    time: e.occurred_at,
-                    what: format!("{} {}", e.kind, e.id),
-                }],
+                sku: Some(t.sku.clone()),
+                units: Some(t.delta.abs()),
+                witnesses: vec![witness],
             }),
         }
     }
     let mut metrics = serde_json::Map::new();
-    for (kind, mut v) in by_kind {
-        v.sort_unstable();
-        let (p50, p99) = (percentile(&v, 50.0), percentile(&v, 99.0));
+    metrics.insert("sla_ms".into(), sla_ms.into());
+    for ((direction, kind), mut v) in lags {
+        v.sort_by_key(|(ms, w)| (*ms, w.index));
+        let ms: Vec<i64> = v.iter().map(|(ms, _)| *ms).collect();
+        let (p50, p99) = (percentile(&ms, 50.0), percentile(&ms, 99.0));
         if p99 > sla_ms {
+            let slowest = v.last().map(|(_, w)| w.clone());
             violations.push(Violation {
                 message: format!(
-                    "POS {kind} changes reach the shop in {p99} ms at p99, over the {sla_ms} ms SLA"
+                    "{}: {} {kind} changes reach the {} in {p99} ms at p99, over the {sla_ms} ms SLA",
+                    direction.label(),
+                    direction.0.name(),
+                    direction.target().name(),
                 ),
                 sku: None,
                 units: None,
-                witnesses: Vec::new(),
+                witnesses: slowest.into_iter().collect(),
             });
         }
-        metrics.insert(
-            kind,
-            serde_json::json!({ "count": v.len(), "p50_ms": p50, "p99_ms": p99 }),
-        );
+        let entry = metrics
+            .entry(direction.key())
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let Some(m) = entry.as_object_mut() {
+            m.insert(
+                kind,
+                serde_json::json!({ "count": ms.len(), "p50_ms": p50, "p99_ms": p99 }),
+            );
+        }
     }
     verdict(
         "sync_latency",
