@@ -279,10 +279,7 @@ fn intent_invariants(i: &PaymentIntent) -> Result<(), String> {
         }
         IntentStatus::Succeeded => i.amount_capturable == zero && i.amount_received > zero,
         IntentStatus::Canceled => {
-            i.amount_capturable == zero
-                && i.amount_received == zero
-                && i.canceled_at.is_some()
-                && i.cancellation_reason.is_some()
+            i.amount_capturable == zero && i.amount_received == zero && i.canceled_at.is_some()
         }
         IntentStatus::RequiresPaymentMethod
         | IntentStatus::RequiresConfirmation
@@ -854,14 +851,25 @@ impl PayState {
         id: &str,
         req: CancelIntent,
     ) -> SimResult<PaymentIntent> {
+        let reason = req
+            .reason
+            .unwrap_or(CancellationReason::RequestedByCustomer);
+        self.cancel_with(fx, id, Some(reason))
+    }
+
+    /// Cancels as [`PayState::cancel`] does, with `reason` as given: `None`
+    /// leaves it unset, as Stripe does when the caller names none.
+    pub fn cancel_with(
+        &mut self,
+        fx: &mut Effects,
+        id: &str,
+        reason: Option<CancellationReason>,
+    ) -> SimResult<PaymentIntent> {
         let record = self
             .intents
             .get(id)
             .ok_or_else(|| missing("id", "payment intent", id))?;
-        let reason = req
-            .reason
-            .unwrap_or(CancellationReason::RequestedByCustomer);
-        if reason == CancellationReason::Automatic {
+        if reason == Some(CancellationReason::Automatic) {
             return Err(SimError::bad_value(
                 "reason",
                 "`automatic` is reserved for authorizations that expire",
@@ -894,7 +902,7 @@ impl PayState {
         &mut self,
         fx: &mut Effects,
         id: &str,
-        reason: CancellationReason,
+        reason: Option<CancellationReason>,
         at: DateTime<Utc>,
     ) -> Option<PaymentIntent> {
         let record = self.intents.get(id)?;
@@ -923,7 +931,7 @@ impl PayState {
         intent.status = IntentStatus::Canceled;
         intent.amount_capturable = rules::zero(&intent.currency);
         intent.canceled_at = Some(at);
-        intent.cancellation_reason = Some(reason);
+        intent.cancellation_reason = reason;
         self.store(&intent);
         fx.emit("payment_intent.canceled", &intent);
         Some(intent)
@@ -953,6 +961,11 @@ impl PayState {
             .get(id)
             .cloned()
             .ok_or_else(|| missing("id", "charge", id))
+    }
+
+    /// Every charge, oldest first.
+    pub fn charges(&self) -> impl DoubleEndedIterator<Item = &Charge> + ExactSizeIterator {
+        self.charges.values()
     }
 
     /// A charge by id, borrowed; `None` if unknown.
@@ -1226,7 +1239,7 @@ impl PayState {
             .get(id)
             .is_some_and(|r| r.intent.status == IntentStatus::RequiresCapture);
         if due {
-            self.void(fx, id, CancellationReason::Automatic, at);
+            self.void(fx, id, Some(CancellationReason::Automatic), at);
         }
     }
 
