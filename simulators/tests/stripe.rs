@@ -263,7 +263,7 @@ async fn stripe_endpoints_get_stripe_events_signed() {
     for (headers, body) in &got {
         omnisim_api::signing::verify(
             Scheme::Stripe,
-            &[secret.clone()],
+            std::slice::from_ref(&secret),
             "http://hook.test/stripe",
             headers,
             body,

@@ -66,7 +66,7 @@ pub fn stripe_events(state: &PayState, event: &Event) -> Vec<StripeEvent> {
         pi.latest_charge
             .as_deref()
             .and_then(|id| state.charge_ref(id))
-            .map(|c| wire::charge(c, &pi))
+            .map(|c| wire::charge(state, c, &pi))
     };
     let refund = || -> Option<Value> {
         let r = &event.data["refund"];

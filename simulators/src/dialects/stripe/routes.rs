@@ -694,7 +694,7 @@ fn refund_object(s: &PayState, r: &omnisim_api::pay::Refund, expand: &Expand) ->
         if expand.has("charge")
             && let Some(c) = charge.as_deref().and_then(|c| s.charge_ref(c))
         {
-            v["charge"] = wire::charge(c, pi);
+            v["charge"] = wire::charge(s, c, pi);
         }
         if expand.has("payment_intent") {
             v["payment_intent"] = wire::intent(s, pi, &Expand::default());
@@ -836,7 +836,7 @@ async fn get_charge(
         .read(|s| {
             let c = s.charge(&id)?;
             let pi = s.intent(&c.payment_intent)?;
-            let mut v = wire::charge(&c, &pi);
+            let mut v = wire::charge(s, &c, &pi);
             if expand.has("payment_intent") {
                 v["payment_intent"] = wire::intent(s, &pi, &Expand::default());
             }
@@ -864,7 +864,7 @@ async fn list_charges(State(d): Ctx, Query(f): Query<ListForm>) -> StripeResult<
                     .filter_map(|c| {
                         s.intent(&c.payment_intent)
                             .ok()
-                            .map(|pi| wire::charge(c, &pi))
+                            .map(|pi| wire::charge(s, c, &pi))
                     })
                     .collect::<Vec<_>>(),
                 more,

@@ -262,9 +262,9 @@ pub fn intent(state: &PayState, pi: &PaymentIntent, expand: &Expand) -> Value {
         _ => Value::Null,
     };
     let latest_charge = match &pi.latest_charge {
-        Some(id) if expand.has("latest_charge") => {
-            state.charge_ref(id).map_or(Value::Null, |c| charge(c, pi))
-        }
+        Some(id) if expand.has("latest_charge") => state
+            .charge_ref(id)
+            .map_or(Value::Null, |c| charge(state, c, pi)),
         Some(id) => id.clone().into(),
         None => Value::Null,
     };
@@ -277,7 +277,7 @@ pub fn intent(state: &PayState, pi: &PaymentIntent, expand: &Expand) -> Value {
         .payment_method
         .as_ref()
         .map_or("card", |d| method_type(d.kind));
-    json!({
+    let first = json!({
         "id": pi.id,
         "object": "payment_intent",
         "amount": minor(pi.amount, cur),
@@ -298,11 +298,16 @@ pub fn intent(state: &PayState, pi: &PaymentIntent, expand: &Expand) -> Value {
         "created": created,
         "currency": currency(cur),
         "customer": null,
+        "customer_account": null,
         "description": pi.description,
         "excluded_payment_method_types": null,
         "last_payment_error": last_error,
         "latest_charge": latest_charge,
         "livemode": false,
+    });
+    // Two halves: one `json!` of every field is past the macro's recursion limit.
+    let rest = json!({
+        "managed_payments": null,
         "metadata": pi.metadata,
         "next_action": next_action,
         "on_behalf_of": null,
@@ -321,12 +326,18 @@ pub fn intent(state: &PayState, pi: &PaymentIntent, expand: &Expand) -> Value {
         "status": status(pi.status),
         "transfer_data": null,
         "transfer_group": null,
-    })
+    });
+    let mut out = first;
+    if let (Some(o), Value::Object(r)) = (out.as_object_mut(), rest) {
+        o.extend(r);
+    }
+    out
 }
 
 /// A `charge` object: what the try was (`c`), with what became of it read
-/// from its intent as `pi` shows it (captured, refunded, released).
-pub fn charge(c: &Charge, pi: &PaymentIntent) -> Value {
+/// from its intent as `pi` shows it (captured, refunded, released), and the
+/// intent's refunds when `c` is the charge they refunded.
+pub fn charge(state: &PayState, c: &Charge, pi: &PaymentIntent) -> Value {
     let cur = &c.currency;
     let latest = pi.latest_charge.as_deref() == Some(c.id.as_str());
     let amount = minor(c.amount, cur);
@@ -385,7 +396,17 @@ pub fn charge(c: &Charge, pi: &PaymentIntent) -> Value {
         ),
     };
     let details = c.payment_method.as_ref();
-    json!({
+    let refunds: Vec<Value> = if captured {
+        pi.refunds
+            .iter()
+            .rev()
+            .filter_map(|id| state.refunds().find(|r| r.id == *id))
+            .map(|r| refund(r, Some(&c.id)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut out = json!({
         "id": c.id,
         "object": "charge",
         "amount": amount,
@@ -408,6 +429,8 @@ pub fn charge(c: &Charge, pi: &PaymentIntent) -> Value {
         "failure_message": failure_message,
         "fraud_details": {},
         "livemode": false,
+    });
+    let rest = json!({
         "metadata": pi.metadata,
         "on_behalf_of": null,
         "outcome": outcome,
@@ -419,20 +442,28 @@ pub fn charge(c: &Charge, pi: &PaymentIntent) -> Value {
         "receipt_number": null,
         "receipt_url": null,
         "refunded": amount_refunded > 0 && amount_refunded == amount,
+        "refunds": list(&format!("/v1/charges/{}/refunds", c.id), refunds, false),
         "review": null,
         "shipping": null,
+        "source": null,
         "source_transfer": null,
         "statement_descriptor": null,
         "statement_descriptor_suffix": null,
         "status": status,
         "transfer_data": null,
         "transfer_group": null,
-    })
+    });
+    if let (Some(o), Value::Object(r)) = (out.as_object_mut(), rest) {
+        o.extend(r);
+    }
+    out
 }
 
 /// A `refund` object; `charge` is the intent's succeeded charge.
 pub fn refund(r: &Refund, charge: Option<&str>) -> Value {
     json!({
+        "customer": null,
+        "customer_account": null,
         "id": r.id,
         "object": "refund",
         "amount": minor(r.amount, &r.currency),
@@ -443,6 +474,7 @@ pub fn refund(r: &Refund, charge: Option<&str>) -> Value {
         "destination_details": {"card": {"type": "refund"}, "type": "card"},
         "metadata": r.metadata,
         "payment_intent": r.payment_intent,
+        "payment_method": null,
         "reason": r.reason.map(|x| match x {
             RefundReason::Duplicate => "duplicate",
             RefundReason::Fraudulent => "fraudulent",
