@@ -75,6 +75,10 @@ pub enum PaymentMethodKind {
 /// What the intent remembers of its payment method: never a full number.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PaymentMethodDetails {
+    /// `pm_…`: this payment method as attached to its intent (a new one
+    /// each time a method is attached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The kind.
     #[serde(rename = "type")]
     pub kind: PaymentMethodKind,
@@ -87,6 +91,9 @@ pub struct PaymentMethodDetails {
     /// The gift card code, for gift card payments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gift_card: Option<String>,
+    /// The card network (`visa`, `mastercard`, `amex`, …), for cards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
 }
 
 /// Automatic capture charges at once; manual capture only authorizes.
@@ -119,12 +126,48 @@ pub struct CreatePaymentIntent {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// `POST /v1/payment_intents/{id}/confirm`: charge the attached payment
+/// method (or the one given here) of an intent in `requires_confirmation`,
+/// `requires_payment_method` or `requires_action`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfirmIntent {
+    /// A payment method to attach first; the attached one if absent.
+    pub payment_method: Option<PaymentMethod>,
+    /// Change the capture method before confirming.
+    pub capture_method: Option<CaptureMethod>,
+}
+
+/// `POST /v1/payment_intents/{id}`: change an intent. Amount, currency,
+/// capture method and payment method change only before it is confirmed
+/// (`requires_payment_method`, `requires_confirmation`, `requires_action`);
+/// metadata and description at any time.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdateIntent {
+    /// A new amount, in the currency's major unit.
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Decimal>,
+    /// A new currency.
+    pub currency: Option<String>,
+    /// A new capture method.
+    pub capture_method: Option<CaptureMethod>,
+    /// A payment method to attach: the intent then `requires_confirmation`.
+    pub payment_method: Option<PaymentMethod>,
+    /// Merged into the metadata; a key with an empty value is removed.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// A new description; an empty one removes it.
+    pub description: Option<String>,
+}
+
 /// Payment intent states, as Stripe names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IntentStatus {
-    /// Declined: a new payment method is needed.
+    /// No payment method yet, or the last one was declined: a new one is needed.
     RequiresPaymentMethod,
+    /// A payment method is attached; the intent waits for `/confirm`.
+    RequiresConfirmation,
     /// 3-D Secure or similar is needed.
     RequiresAction,
     /// Authorized, waiting for a manual capture.
@@ -188,10 +231,17 @@ pub struct PaymentIntent {
     pub currency: String,
     /// Automatic or manual.
     pub capture_method: CaptureMethod,
-    /// The method, without secrets.
-    pub payment_method: PaymentMethodDetails,
+    /// The method, without secrets; `null` until one is attached.
+    pub payment_method: Option<PaymentMethodDetails>,
     /// Caller's key/value pairs.
     pub metadata: BTreeMap<String, String>,
+    /// A text for people, if the caller gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `ch_…`: the latest attempt to charge the method (succeeded, failed or
+    /// pending), once one was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_charge: Option<String>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
     /// When an authorization expires (7 days online, 2 days card-present).
@@ -454,6 +504,28 @@ impl PayClient {
         } else {
             self.0.get(&format!("/v1/payment_intents?{query}")).await
         }
+    }
+    /// `POST /v1/payment_intents/{id}/confirm`.
+    pub async fn confirm(
+        &self,
+        id: &str,
+        body: &ConfirmIntent,
+        key: Option<&str>,
+    ) -> Result<PaymentIntent, ApiError> {
+        self.0
+            .post(&format!("/v1/payment_intents/{id}/confirm"), body, key)
+            .await
+    }
+    /// `POST /v1/payment_intents/{id}`: update.
+    pub async fn update(
+        &self,
+        id: &str,
+        body: &UpdateIntent,
+        key: Option<&str>,
+    ) -> Result<PaymentIntent, ApiError> {
+        self.0
+            .post(&format!("/v1/payment_intents/{id}"), body, key)
+            .await
     }
     /// `POST /v1/payment_intents/{id}/capture`.
     pub async fn capture(

@@ -504,6 +504,14 @@ impl<S: Platform> Simulator<S> {
         }
     }
 
+    /// Reads the state together with its event log (after running due
+    /// timers): a dialect serves its own event API from the one canonical log.
+    pub fn read_with_events<T>(&self, f: impl FnOnce(&S, &EventLog) -> T) -> T {
+        self.read(|_| ());
+        let inner = lock(&self.inner);
+        f(&inner.state, &inner.log)
+    }
+
     /// Runs [`Platform::tick`] whenever its next deadline comes due.
     async fn run_timers(self: Arc<Self>) {
         loop {

@@ -181,6 +181,17 @@ impl EventLog {
         self.events.iter().cloned().collect()
     }
 
+    /// The events held, oldest first, without copying them.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Event> + ExactSizeIterator {
+        self.events.iter()
+    }
+
+    /// The held event with `seq`, if it is still held.
+    pub fn get(&self, seq: u64) -> Option<&Event> {
+        let index = usize::try_from(seq.checked_sub(self.dropped + 1)?).ok()?;
+        self.events.get(index)
+    }
+
     /// How many events were committed, held or dropped.
     pub fn len(&self) -> usize {
         self.events.len() + usize::try_from(self.dropped).unwrap_or(usize::MAX)

@@ -102,8 +102,9 @@ async fn automatic_capture_charges_at_once() {
             "amount_refunded": "0.00",
             "currency": "USD",
             "capture_method": "automatic",
-            "payment_method": {"type": "card", "last4": "4242"},
+            "payment_method": {"id": "pm_000001", "type": "card", "last4": "4242", "brand": "visa"},
             "metadata": {"order": "1001"},
+            "latest_charge": "ch_000001",
             "created_at": "2026-03-02T09:00:00Z",
             "refunds": [],
         })
@@ -143,7 +144,7 @@ async fn manual_capture_authorizes_with_capture_before_per_method() {
     assert_eq!(pi["capture_before"], at(TimeDelta::days(2)));
     assert_eq!(
         pi["payment_method"],
-        json!({"type": "card_present", "last4": "4242"})
+        json!({"id": "pm_000002", "type": "card_present", "last4": "4242", "brand": "visa"})
     );
     let wallet = with_method(
         "5.00",
@@ -154,7 +155,7 @@ async fn manual_capture_authorizes_with_capture_before_per_method() {
     assert_eq!(pi["capture_before"], at(TimeDelta::days(7)));
     assert_eq!(
         pi["payment_method"],
-        json!({"type": "wallet", "last4": "4242", "wallet": "google_pay"})
+        json!({"id": "pm_000003", "type": "wallet", "last4": "4242", "wallet": "google_pay", "brand": "visa"})
     );
     let events = feed(&pay).await;
     assert_eq!(events.len(), 6);
@@ -269,7 +270,7 @@ async fn invalid_intents_answer_422_naming_the_field() {
             with_method(
                 "1.00",
                 "automatic",
-                json!({"type": "card", "number": "5555555555554444"}),
+                json!({"type": "card", "number": "5425233430109903"}),
             ),
             "live_card_rejected",
             "payment_method.number",
@@ -710,7 +711,7 @@ async fn bank_transfers_settle_an_hour_later() {
     assert_eq!(pi["status"], "processing");
     assert_eq!(
         pi["payment_method"],
-        json!({"type": "bank_transfer", "last4": "6789"})
+        json!({"id": "pm_000001", "type": "bank_transfer", "last4": "6789"})
     );
     let bad = with_method(
         "10.00",
@@ -985,7 +986,7 @@ async fn gift_cards_issue_hold_spend_and_restore() {
     let held = ok(&pay, "/v1/payment_intents", gift("30.00", "manual")).await;
     assert_eq!(
         held["payment_method"],
-        json!({"type": "gift_card", "gift_card": "gc_000001"})
+        json!({"id": "pm_000002", "type": "gift_card", "gift_card": "gc_000001"})
     );
     let card = pay.get("/v1/gift_cards/gc_000001").await.json;
     assert_eq!(

@@ -90,7 +90,7 @@ fn method(kind: u8, gift: Option<String>) -> PaymentMethod {
         _ => match gift {
             Some(code) => PaymentMethod::GiftCard { code },
             None => PaymentMethod::Card {
-                number: number("5555555555554444"),
+                number: number("5425233430109903"),
             },
         },
     }

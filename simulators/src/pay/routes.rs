@@ -8,8 +8,8 @@ use axum::extract::{FromRef, Path, State};
 use chrono::{DateTime, Utc};
 use omnisim_api::ErrorBody;
 use omnisim_api::pay::{
-    CancelIntent, CaptureIntent, CreateGiftCard, CreatePaymentIntent, CreateRefund, GiftCard,
-    PaymentIntent, PaymentIntentList, Refund, SettlementReport,
+    CancelIntent, CaptureIntent, ConfirmIntent, CreateGiftCard, CreatePaymentIntent, CreateRefund,
+    GiftCard, PaymentIntent, PaymentIntentList, Refund, SettlementReport, UpdateIntent,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -104,6 +104,59 @@ async fn get_intent(
     Path(id): Path<String>,
 ) -> SimResult<axum::Json<PaymentIntent>> {
     sim.read(|s| s.intent(&id)).map(axum::Json)
+}
+
+/// `POST /v1/payment_intents/{id}`: change an intent (amount, currency,
+/// capture method and payment method before it is confirmed; metadata and
+/// description at any time). A new payment method leaves it
+/// `requires_confirmation`.
+#[utoipa::path(post, path = "/v1/payment_intents/{id}", tag = "payment_intents",
+    params(
+        ("id" = String, Path, description = "Payment intent id (`pi_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"),
+    ),
+    request_body = UpdateIntent,
+    responses(
+        (status = 200, body = PaymentIntent),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`payment_intent_unexpected_state`: already confirmed", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn update_intent(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateIntent>,
+) -> SimResult<axum::Json<PaymentIntent>> {
+    sim.commit(|s, _| s.update_intent(&id, req)).map(axum::Json)
+}
+
+/// `POST /v1/payment_intents/{id}/confirm`: try the attached payment method
+/// (or the one given) of an intent that `requires_confirmation`,
+/// `requires_payment_method` or `requires_action`. Outcomes as at create:
+/// a decline answers 402 and keeps the intent.
+#[utoipa::path(post, path = "/v1/payment_intents/{id}/confirm", tag = "payment_intents",
+    params(
+        ("id" = String, Path, description = "Payment intent id (`pi_…`)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry"),
+    ),
+    request_body(content = ConfirmIntent, description = "May be empty: tries the attached method"),
+    responses(
+        (status = 200, description = "Authorized, charged or processing", body = PaymentIntent),
+        (status = 400, body = ErrorBody),
+        (status = 402, description = "Declined", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`payment_intent_unexpected_state`: already confirmed, or no payment method", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+async fn confirm_intent(
+    State(sim): State<Sim>,
+    Path(id): Path<String>,
+    Json(req): Json<ConfirmIntent>,
+) -> SimResult<axum::Json<PaymentIntent>> {
+    sim.commit(|s, fx| s.confirm(fx, &id, req))?
+        .into_result()
+        .map(axum::Json)
 }
 
 /// `POST /v1/payment_intents/{id}/capture`: once, from `requires_capture`;
@@ -242,7 +295,8 @@ pub fn router(sim: Sim) -> Router {
 fn own_routes() -> OpenApiRouter<RouterState<Sim>> {
     OpenApiRouter::new()
         .routes(routes!(create_intent, list_intents))
-        .routes(routes!(get_intent))
+        .routes(routes!(get_intent, update_intent))
+        .routes(routes!(confirm_intent))
         .routes(routes!(capture_intent))
         .routes(routes!(cancel_intent))
         .routes(routes!(create_refund))

@@ -50,9 +50,12 @@ pub enum CardBehaviour {
     RequiresAuthentication,
 }
 
-/// The test cards of PLATFORMS.md; any other number is a live card.
+/// The test cards of PLATFORMS.md, and Stripe's other brands' success
+/// numbers; any other number is a live card.
 pub const TEST_CARDS: &[(&str, CardBehaviour)] = &[
     ("4242424242424242", CardBehaviour::Succeeds),
+    ("5555555555554444", CardBehaviour::Succeeds),
+    ("378282246310005", CardBehaviour::Succeeds),
     (
         "4000000000000002",
         CardBehaviour::Declines("generic_decline"),
@@ -72,6 +75,34 @@ pub const TEST_CARDS: &[(&str, CardBehaviour)] = &[
     ("4000000000003220", CardBehaviour::RequiresAuthentication),
 ];
 
+/// Longest description, in characters (Stripe's limit).
+pub const DESCRIPTION_CHARS_MAX: usize = 1000;
+
+/// The card network of a card number, by its leading digits.
+pub fn card_brand(number: &str) -> &'static str {
+    let two = number.get(..2).unwrap_or("");
+    let four: u32 = number.get(..4).and_then(|p| p.parse().ok()).unwrap_or(0);
+    match two {
+        "34" | "37" => "amex",
+        "51" | "52" | "53" | "54" | "55" => "mastercard",
+        _ if (2221..=2720).contains(&four) => "mastercard",
+        "60" | "64" | "65" => "discover",
+        _ if number.starts_with('4') => "visa",
+        _ => "unknown",
+    }
+}
+
+/// Checks a description's length.
+pub fn description(field: &str, text: &str) -> SimResult<()> {
+    if text.chars().count() > DESCRIPTION_CHARS_MAX {
+        return Err(SimError::bad_value(
+            field,
+            format!("a description is at most {DESCRIPTION_CHARS_MAX} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// A person-readable sentence for a decline code, as Stripe words them.
 pub fn decline_message(decline_code: &str) -> &'static str {
     match decline_code {
@@ -79,7 +110,9 @@ pub fn decline_message(decline_code: &str) -> &'static str {
         "lost_card" | "stolen_card" | "generic_decline" => "Your card was declined.",
         "expired_card" => "Your card has expired.",
         "incorrect_cvc" => "Your card's security code is incorrect.",
-        "processing_error" => "An error occurred while processing your card. Try again.",
+        "processing_error" => {
+            "An error occurred while processing your card. Try again in a little bit."
+        }
         "authentication_required" => {
             "This payment requires authentication (3-D Secure), which this API cannot complete."
         }
@@ -280,12 +313,15 @@ mod tests {
         assert_eq!(b, CardBehaviour::Declines("generic_decline"));
         let (b, _) = test_card("n", "4000000000003220").unwrap();
         assert_eq!(b, CardBehaviour::RequiresAuthentication);
-        let e = test_card("n", "5555555555554444").unwrap_err();
+        assert_eq!(card_brand("5555555555554444"), "mastercard");
+        assert_eq!(card_brand("378282246310005"), "amex");
+        assert_eq!(card_brand("4000000000000002"), "visa");
+        let e = test_card("n", "5425233430109903").unwrap_err();
         assert_eq!(
             (e.code, e.field.as_deref()),
             ("live_card_rejected", Some("n"))
         );
-        assert!(e.message.contains("4444") && !e.message.contains("5555555555554444"));
+        assert!(e.message.contains("9903") && !e.message.contains("5425233430109903"));
         for bad in [
             "42424242424",
             "42424242424242424242",

@@ -25,9 +25,10 @@ use indexmap::IndexMap;
 use omnisim_api::Scheme;
 use omnisim_api::pay::{
     BalanceTransaction, BalanceTransactionKind, CancelIntent, CancellationReason, CaptureIntent,
-    CaptureMethod, CreateGiftCard, CreatePaymentIntent, CreateRefund, GiftCard, IntentStatus,
-    PaymentError, PaymentIntent, PaymentIntentList, PaymentMethod, PaymentMethodDetails,
-    PaymentMethodKind, Refund, RefundStatus, SettlementReport, SettlementTotal,
+    CaptureMethod, ConfirmIntent, CreateGiftCard, CreatePaymentIntent, CreateRefund, GiftCard,
+    IntentStatus, PaymentError, PaymentIntent, PaymentIntentList, PaymentMethod,
+    PaymentMethodDetails, PaymentMethodKind, Refund, RefundStatus, SettlementReport,
+    SettlementTotal, UpdateIntent,
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -45,6 +46,8 @@ pub struct PayState {
     intents: IndexMap<String, IntentRecord>,
     /// By id, in creation order.
     refunds: IndexMap<String, Refund>,
+    /// Every try to charge a payment method (`ch_…`), by id, oldest first.
+    charges: IndexMap<String, Charge>,
     /// By code.
     gift_cards: BTreeMap<String, GiftCard>,
     /// Oldest first.
@@ -58,6 +61,8 @@ pub struct PayState {
 struct Counters {
     intent: u64,
     refund: u64,
+    charge: u64,
+    payment_method: u64,
     transaction: u64,
     gift_card: u64,
 }
@@ -81,6 +86,92 @@ struct IntentRecord {
     settles_at: Option<DateTime<Utc>>,
     /// Bank transfers: whether settling fails (the failing test account).
     transfer_fails: bool,
+    /// What a try of the attached payment method needs (never its number).
+    method: Option<Attachment>,
+}
+
+/// An attached payment method, as a later try needs it.
+#[derive(Clone, Debug)]
+enum Attachment {
+    /// A card, wallet or terminal card, and what its test number does.
+    Card {
+        details: PaymentMethodDetails,
+        behaviour: CardBehaviour,
+    },
+    /// A bank account; `fails` for the failing test account.
+    Bank {
+        details: PaymentMethodDetails,
+        fails: bool,
+    },
+    /// A gift card, tried against its balance at the time.
+    GiftCard { details: PaymentMethodDetails },
+}
+
+impl Attachment {
+    fn details(&self) -> &PaymentMethodDetails {
+        match self {
+            Attachment::Card { details, .. }
+            | Attachment::Bank { details, .. }
+            | Attachment::GiftCard { details } => details,
+        }
+    }
+}
+
+/// One try to charge an intent's payment method: made at each confirmation
+/// that reaches the card network or bank (not for a card that needs
+/// authentication first). What changes later (captured, refunded) is the
+/// intent's; a charge keeps what the try was and how it failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Charge {
+    /// `ch_…`.
+    pub id: String,
+    /// The intent it charged.
+    pub payment_intent: String,
+    /// The amount tried.
+    pub amount: Decimal,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The method tried.
+    pub payment_method: Option<PaymentMethodDetails>,
+    /// The decline or failure; `None` when it went through (or is pending).
+    pub failure: Option<PaymentError>,
+    /// When it was tried.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new intent, as [`PayState::open_intent`] takes it: the native create
+/// (always confirmed) or a dialect's, which may leave it unconfirmed or
+/// without a payment method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewIntent {
+    /// In the currency's major unit.
+    pub amount: Decimal,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+    /// Automatic or manual.
+    pub capture_method: CaptureMethod,
+    /// The method to attach, if any.
+    pub payment_method: Option<PaymentMethod>,
+    /// Try the method at once.
+    pub confirm: bool,
+    /// Caller's key/value pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// A text for people.
+    pub description: Option<String>,
+}
+
+impl From<CreatePaymentIntent> for NewIntent {
+    fn from(req: CreatePaymentIntent) -> Self {
+        NewIntent {
+            amount: req.amount,
+            currency: req.currency,
+            capture_method: req.capture_method,
+            payment_method: Some(req.payment_method),
+            confirm: true,
+            metadata: req.metadata,
+            description: None,
+        }
+    }
 }
 
 /// What `POST /v1/payment_intents` recorded: the intent, and the 402 to
@@ -115,12 +206,23 @@ enum Outcome {
 fn status_name(status: IntentStatus) -> &'static str {
     match status {
         IntentStatus::RequiresPaymentMethod => "requires_payment_method",
+        IntentStatus::RequiresConfirmation => "requires_confirmation",
         IntentStatus::RequiresAction => "requires_action",
         IntentStatus::RequiresCapture => "requires_capture",
         IntentStatus::Processing => "processing",
         IntentStatus::Succeeded => "succeeded",
         IntentStatus::Canceled => "canceled",
     }
+}
+
+/// Confirming needs a payment method, attached or given.
+fn no_payment_method() -> SimError {
+    SimError::conflict(
+        "payment_intent_unexpected_state",
+        "You cannot confirm this PaymentIntent because it's missing a payment method; attach \
+         one (`payment_method`) or give one with the confirmation",
+    )
+    .field("payment_method")
 }
 
 fn missing(field: &str, what: &str, id: &str) -> SimError {
@@ -177,15 +279,16 @@ fn intent_invariants(i: &PaymentIntent) -> Result<(), String> {
         }
         IntentStatus::Succeeded => i.amount_capturable == zero && i.amount_received > zero,
         IntentStatus::Canceled => {
-            i.amount_capturable == zero
-                && i.amount_received == zero
-                && i.canceled_at.is_some()
-                && i.cancellation_reason.is_some()
+            i.amount_capturable == zero && i.amount_received == zero && i.canceled_at.is_some()
         }
         IntentStatus::RequiresPaymentMethod
+        | IntentStatus::RequiresConfirmation
         | IntentStatus::RequiresAction
         | IntentStatus::Processing => i.amount_capturable == zero && i.amount_received == zero,
     };
+    if i.status == IntentStatus::RequiresConfirmation && i.payment_method.is_none() {
+        return fail("an intent requiring confirmation has a payment method");
+    }
     if !ok {
         return fail("amounts do not match the status");
     }
@@ -193,6 +296,15 @@ fn intent_invariants(i: &PaymentIntent) -> Result<(), String> {
         return fail("only succeeded intents have refunds");
     }
     Ok(())
+}
+
+/// The kind of an intent's payment method (a card when none is attached:
+/// only intents with a method are ever charged).
+fn method_kind(intent: &PaymentIntent) -> PaymentMethodKind {
+    intent
+        .payment_method
+        .as_ref()
+        .map_or(PaymentMethodKind::Card, |m| m.kind)
 }
 
 /// Per-card invariants: nothing negative, and money conserved.
@@ -220,19 +332,47 @@ impl PayState {
         fx: &mut Effects,
         req: CreatePaymentIntent,
     ) -> SimResult<Attempt> {
+        self.open_intent(fx, NewIntent::from(req))
+    }
+
+    /// Opens an intent: with `confirm`, tries its payment method at once
+    /// (as [`PayState::create_intent`]); without, it waits in
+    /// `requires_confirmation` (a method is attached) or
+    /// `requires_payment_method` (none yet) for [`PayState::confirm`].
+    pub fn open_intent(&mut self, fx: &mut Effects, req: NewIntent) -> SimResult<Attempt> {
         rules::currency("currency", &req.currency)?;
         let amount = rules::positive_amount("amount", req.amount, &req.currency)?;
         rules::metadata("metadata", &req.metadata)?;
-        let (details, outcome) = self.plan(&req, amount)?;
+        if let Some(d) = &req.description {
+            rules::description("description", d)?;
+        }
+        let planned = match &req.payment_method {
+            Some(method) => Some(self.plan(method, req.capture_method, &req.currency, amount)?),
+            None if req.confirm => return Err(no_payment_method()),
+            None => None,
+        };
 
         // Valid: from here on the intent is recorded, whatever the outcome.
         let now = fx.now();
         self.counters.intent += 1;
         let id = format!("pi_{:06}", self.counters.intent);
         let zero = rules::zero(&req.currency);
-        let mut intent = PaymentIntent {
+        let (details, outcome, held) = match planned {
+            Some((held, outcome)) => (
+                Some(self.attach(held.details().clone())),
+                Some(outcome),
+                Some(held),
+            ),
+            None => (None, None, None),
+        };
+        let status = if details.is_some() && !req.confirm {
+            IntentStatus::RequiresConfirmation
+        } else {
+            IntentStatus::RequiresPaymentMethod
+        };
+        let intent = PaymentIntent {
             id: id.clone(),
-            status: IntentStatus::RequiresPaymentMethod,
+            status,
             amount,
             amount_capturable: zero,
             amount_received: zero,
@@ -241,6 +381,8 @@ impl PayState {
             capture_method: req.capture_method,
             payment_method: details,
             metadata: req.metadata,
+            description: req.description.filter(|d| !d.is_empty()),
+            latest_charge: None,
             created_at: now,
             capture_before: None,
             canceled_at: None,
@@ -249,16 +391,209 @@ impl PayState {
             refunds: Vec::new(),
         };
         fx.emit("payment_intent.created", &intent);
-        let mut record = IntentRecord {
-            intent: intent.clone(),
-            settles_at: None,
-            transfer_fails: false,
+        self.intents.insert(
+            id.clone(),
+            IntentRecord {
+                intent: intent.clone(),
+                settles_at: None,
+                transfer_fails: false,
+                method: held,
+            },
+        );
+        match outcome {
+            Some(outcome) if req.confirm => Ok(self.attempt(fx, &id, outcome)),
+            _ => {
+                debug_assert_eq!(intent_invariants(&intent), Ok(()));
+                Ok(Attempt {
+                    intent,
+                    decline: None,
+                })
+            }
+        }
+    }
+
+    /// `POST /v1/payment_intents/{id}/confirm`: tries the attached payment
+    /// method (or the one given, attached first) of an intent that is not
+    /// yet confirmed, or was declined or needs action. The outcome is as at
+    /// a confirmed create: authorized, charged, processing, declined (kept,
+    /// answered 402) or requiring action.
+    pub fn confirm(
+        &mut self,
+        fx: &mut Effects,
+        id: &str,
+        req: ConfirmIntent,
+    ) -> SimResult<Attempt> {
+        let record = self
+            .intents
+            .get(id)
+            .ok_or_else(|| missing("id", "payment intent", id))?;
+        let current = &record.intent;
+        match current.status {
+            IntentStatus::RequiresPaymentMethod
+            | IntentStatus::RequiresConfirmation
+            | IntentStatus::RequiresAction => {}
+            _ => {
+                return Err(unexpected_state(
+                    current,
+                    "only an intent that requires a payment method, confirmation or action can \
+                     be confirmed",
+                ));
+            }
+        }
+        let capture_method = req.capture_method.unwrap_or(current.capture_method);
+        let held = match &req.payment_method {
+            Some(method) => self.attachment(method, &current.currency)?,
+            None => record.method.clone().ok_or_else(no_payment_method)?,
         };
+        let outcome = self.outcome(&held, capture_method, current.amount)?;
+        let mut intent = current.clone();
+        intent.capture_method = capture_method;
+        if req.payment_method.is_some() || intent.payment_method.is_none() {
+            intent.payment_method = Some(self.attach(held.details().clone()));
+        }
+        if let Some(record) = self.intents.get_mut(id) {
+            record.method = Some(held);
+            record.intent = intent;
+        }
+        Ok(self.attempt(fx, id, outcome))
+    }
+
+    /// `POST /v1/payment_intents/{id}`: changes an intent. Amount, currency,
+    /// capture method and payment method only before it is confirmed (a new
+    /// method makes it `requires_confirmation`); metadata and description at
+    /// any time. No event: Stripe has none for an update either.
+    pub fn update_intent(&mut self, id: &str, req: UpdateIntent) -> SimResult<PaymentIntent> {
+        let record = self
+            .intents
+            .get(id)
+            .ok_or_else(|| missing("id", "payment intent", id))?;
+        let current = &record.intent;
+        let money_changes = req.amount.is_some()
+            || req.currency.is_some()
+            || req.capture_method.is_some()
+            || req.payment_method.is_some();
+        let open = matches!(
+            current.status,
+            IntentStatus::RequiresPaymentMethod
+                | IntentStatus::RequiresConfirmation
+                | IntentStatus::RequiresAction
+        );
+        if money_changes && !open {
+            return Err(unexpected_state(
+                current,
+                "amount, currency, capture method and payment method change only before the \
+                 intent is confirmed; metadata and description may change at any time",
+            ));
+        }
+        let currency = match &req.currency {
+            Some(c) => {
+                rules::currency("currency", c)?;
+                c.clone()
+            }
+            None => current.currency.clone(),
+        };
+        let amount = match req.amount {
+            Some(a) => rules::positive_amount("amount", a, &currency)?,
+            None => rules::positive_amount("amount", current.amount, &currency)?,
+        };
+        let mut metadata = current.metadata.clone();
+        for (k, v) in req.metadata.iter().flatten() {
+            if v.is_empty() {
+                metadata.remove(k);
+            } else {
+                metadata.insert(k.clone(), v.clone());
+            }
+        }
+        rules::metadata("metadata", &metadata)?;
+        if let Some(d) = &req.description {
+            rules::description("description", d)?;
+        }
+        let capture_method = req.capture_method.unwrap_or(current.capture_method);
+        let planned = match &req.payment_method {
+            Some(m) => Some(self.plan(m, capture_method, &currency, amount)?),
+            None => None,
+        };
+
+        let mut intent = current.clone();
+        if open {
+            // Nothing is authorized or received yet: zero at the new scale.
+            let zero = rules::zero(&currency);
+            intent.amount = amount;
+            intent.amount_capturable = zero;
+            intent.amount_received = zero;
+            intent.amount_refunded = zero;
+            intent.currency = currency;
+            intent.capture_method = capture_method;
+        }
+        intent.metadata = metadata;
+        if let Some(d) = req.description {
+            intent.description = (!d.is_empty()).then_some(d);
+        }
+        if let Some((held, _)) = planned {
+            intent.payment_method = Some(self.attach(held.details().clone()));
+            intent.status = IntentStatus::RequiresConfirmation;
+            if let Some(record) = self.intents.get_mut(id) {
+                record.method = Some(held);
+            }
+        }
+        self.store(&intent);
+        Ok(intent)
+    }
+
+    /// Gives a planned payment method its `pm_…` id as it is attached.
+    fn attach(&mut self, mut details: PaymentMethodDetails) -> PaymentMethodDetails {
+        self.counters.payment_method += 1;
+        details.id = Some(format!("pm_{:06}", self.counters.payment_method));
+        details
+    }
+
+    /// Tries the attached payment method of the recorded intent `id`, whose
+    /// outcome `plan` decided: authorizes (manual capture), charges
+    /// (automatic), starts a bank transfer, declines or requires action.
+    /// Each try but one needing action is a charge (`ch_…`).
+    fn attempt(&mut self, fx: &mut Effects, id: &str, outcome: Outcome) -> Attempt {
+        let now = fx.now();
+        let Some(record) = self.intents.get(id) else {
+            unreachable!("attempt on an intent just recorded or looked up");
+        };
+        let mut intent = record.intent.clone();
+        let (mut settles_at, mut transfer_fails) = (None, false);
+        intent.last_payment_error = None;
+        if outcome != Outcome::RequireAction {
+            let details = intent.payment_method.clone();
+            self.counters.charge += 1;
+            let charge_id = format!("ch_{:06}", self.counters.charge);
+            let failure = match outcome {
+                Outcome::Decline(code) => Some(PaymentError {
+                    code: "card_declined".into(),
+                    decline_code: Some(code.into()),
+                    message: rules::decline_message(code).into(),
+                }),
+                _ => None,
+            };
+            self.charges.insert(
+                charge_id.clone(),
+                Charge {
+                    id: charge_id.clone(),
+                    payment_intent: id.to_owned(),
+                    amount: intent.amount,
+                    currency: intent.currency.clone(),
+                    payment_method: details,
+                    failure,
+                    created_at: now,
+                },
+            );
+            intent.latest_charge = Some(charge_id);
+        }
+        let amount = intent.amount;
         let mut decline = None;
         match outcome {
             Outcome::Authorize => {
-                let kind = intent.payment_method.kind;
-                let gift_card = intent.payment_method.gift_card.clone();
+                let (kind, gift_card) = intent
+                    .payment_method
+                    .as_ref()
+                    .map(|m| (m.kind, m.gift_card.clone()))
+                    .unwrap_or((PaymentMethodKind::Card, None));
                 match intent.capture_method {
                     CaptureMethod::Manual => {
                         let expires = now + rules::auth_validity(kind);
@@ -272,7 +607,7 @@ impl PayState {
                             });
                         }
                         self.timers
-                            .insert((expires, Timer::ExpireAuthorization(id.clone())));
+                            .insert((expires, Timer::ExpireAuthorization(id.to_owned())));
                         fx.emit("payment_intent.amount_capturable_updated", &intent);
                     }
                     CaptureMethod::Automatic => {
@@ -291,13 +626,14 @@ impl PayState {
             }
             Outcome::Decline(decline_code) => {
                 let message = rules::decline_message(decline_code);
+                intent.status = IntentStatus::RequiresPaymentMethod;
                 intent.last_payment_error = Some(PaymentError {
                     code: "card_declined".into(),
                     decline_code: Some(decline_code.into()),
                     message: message.into(),
                 });
                 fx.emit("payment_intent.payment_failed", &intent);
-                decline = Some(SimError::declined(decline_code, message).with_payment_intent(&id));
+                decline = Some(SimError::declined(decline_code, message).with_payment_intent(id));
             }
             Outcome::RequireAction => {
                 let code = "authentication_required";
@@ -309,69 +645,78 @@ impl PayState {
                     message: message.into(),
                 });
                 fx.emit("payment_intent.requires_action", &intent);
-                decline = Some(SimError::declined(code, message).with_payment_intent(&id));
+                decline = Some(SimError::declined(code, message).with_payment_intent(id));
             }
             Outcome::Transfer { fails } => {
                 let at = now + rules::BANK_SETTLEMENT_DELAY;
                 intent.status = IntentStatus::Processing;
-                record.settles_at = Some(at);
-                record.transfer_fails = fails;
-                self.timers.insert((at, Timer::SettleTransfer(id.clone())));
+                settles_at = Some(at);
+                transfer_fails = fails;
+                self.timers
+                    .insert((at, Timer::SettleTransfer(id.to_owned())));
                 fx.emit("payment_intent.processing", &intent);
             }
         }
-        record.intent = intent.clone();
-        self.intents.insert(id, record);
+        if let Some(record) = self.intents.get_mut(id) {
+            record.intent = intent.clone();
+            record.settles_at = settles_at;
+            record.transfer_fails = transfer_fails;
+        }
         debug_assert_eq!(intent_invariants(&intent), Ok(()));
-        Ok(Attempt { intent, decline })
+        Attempt { intent, decline }
     }
 
     /// Checks the payment method and decides what it will do; mutates nothing.
     fn plan(
         &self,
-        req: &CreatePaymentIntent,
+        method: &PaymentMethod,
+        capture_method: CaptureMethod,
+        currency: &str,
         amount: Decimal,
-    ) -> SimResult<(PaymentMethodDetails, Outcome)> {
-        let card = |kind, number: &str| -> SimResult<(PaymentMethodDetails, Outcome)> {
+    ) -> SimResult<(Attachment, Outcome)> {
+        let attachment = self.attachment(method, currency)?;
+        let outcome = self.outcome(&attachment, capture_method, amount)?;
+        Ok((attachment, outcome))
+    }
+
+    /// Checks a payment method and keeps of it what a try needs: never a
+    /// full card or account number.
+    fn attachment(&self, method: &PaymentMethod, currency: &str) -> SimResult<Attachment> {
+        let card = |kind, number: &str| -> SimResult<Attachment> {
             let (behaviour, last4) = rules::test_card("payment_method.number", number)?;
-            let outcome = match behaviour {
-                CardBehaviour::Succeeds => Outcome::Authorize,
-                CardBehaviour::Declines(code) => Outcome::Decline(code),
-                CardBehaviour::RequiresAuthentication => Outcome::RequireAction,
-            };
             let details = PaymentMethodDetails {
+                id: None,
                 kind,
                 last4: Some(last4),
                 wallet: None,
                 gift_card: None,
+                brand: Some(rules::card_brand(number).into()),
             };
-            Ok((details, outcome))
+            Ok(Attachment::Card { details, behaviour })
         };
-        match &req.payment_method {
+        match method {
             PaymentMethod::Card { number } => card(PaymentMethodKind::Card, number),
             PaymentMethod::CardPresent { number } => card(PaymentMethodKind::CardPresent, number),
             PaymentMethod::Wallet { wallet, number } => {
-                let (mut details, outcome) = card(PaymentMethodKind::Wallet, number)?;
-                details.wallet = Some(*wallet);
-                Ok((details, outcome))
+                let mut held = card(PaymentMethodKind::Wallet, number)?;
+                if let Attachment::Card { details, .. } = &mut held {
+                    details.wallet = Some(*wallet);
+                }
+                Ok(held)
             }
             PaymentMethod::BankTransfer { account } => {
-                if req.capture_method == CaptureMethod::Manual {
-                    return Err(SimError::bad_value(
-                        "capture_method",
-                        "bank transfers cannot be captured manually; use `automatic`",
-                    ));
-                }
                 let account = account.as_deref().unwrap_or(rules::DEFAULT_BANK_ACCOUNT);
                 rules::bank_account("payment_method.account", account)?;
                 let details = PaymentMethodDetails {
+                    id: None,
                     kind: PaymentMethodKind::BankTransfer,
                     last4: Some(rules::last4(account)),
                     wallet: None,
                     gift_card: None,
+                    brand: None,
                 };
                 let fails = account == rules::FAILING_BANK_ACCOUNT;
-                Ok((details, Outcome::Transfer { fails }))
+                Ok(Attachment::Bank { details, fails })
             }
             PaymentMethod::GiftCard { code } => {
                 rules::gift_card_code("payment_method.code", code)?;
@@ -379,30 +724,64 @@ impl PayState {
                     .gift_cards
                     .get(code)
                     .ok_or_else(|| missing("payment_method.code", "gift card", code))?;
-                if card.currency != req.currency {
+                if card.currency != currency {
                     return Err(SimError::invalid(
                         "currency_mismatch",
                         format!(
                             "gift card `{code}` holds {}, not {}",
-                            card.currency, req.currency
+                            card.currency, currency
                         ),
                     )
                     .field("currency"));
                 }
-                let outcome = if card.balance < amount {
-                    Outcome::Decline("insufficient_funds")
-                } else {
-                    Outcome::Authorize
-                };
                 let details = PaymentMethodDetails {
+                    id: None,
                     kind: PaymentMethodKind::GiftCard,
                     last4: None,
                     wallet: None,
                     gift_card: Some(code.clone()),
+                    brand: None,
                 };
-                Ok((details, outcome))
+                Ok(Attachment::GiftCard { details })
             }
         }
+    }
+
+    /// What trying `attachment` for `amount` will do now.
+    fn outcome(
+        &self,
+        attachment: &Attachment,
+        capture_method: CaptureMethod,
+        amount: Decimal,
+    ) -> SimResult<Outcome> {
+        Ok(match attachment {
+            Attachment::Card { behaviour, .. } => match behaviour {
+                CardBehaviour::Succeeds => Outcome::Authorize,
+                CardBehaviour::Declines(code) => Outcome::Decline(code),
+                CardBehaviour::RequiresAuthentication => Outcome::RequireAction,
+            },
+            Attachment::Bank { fails, .. } => {
+                if capture_method == CaptureMethod::Manual {
+                    return Err(SimError::bad_value(
+                        "capture_method",
+                        "bank transfers cannot be captured manually; use `automatic`",
+                    ));
+                }
+                Outcome::Transfer { fails: *fails }
+            }
+            Attachment::GiftCard { details } => {
+                let balance = details
+                    .gift_card
+                    .as_ref()
+                    .and_then(|c| self.gift_cards.get(c))
+                    .map_or(Decimal::ZERO, |c| c.balance);
+                if balance < amount {
+                    Outcome::Decline("insufficient_funds")
+                } else {
+                    Outcome::Authorize
+                }
+            }
+        })
     }
 
     /// `POST /v1/payment_intents/{id}/capture`: once, from `requires_capture`,
@@ -444,7 +823,11 @@ impl PayState {
             self.timers
                 .remove(&(at, Timer::ExpireAuthorization(id.to_owned())));
         }
-        if let Some(code) = &intent.payment_method.gift_card {
+        if let Some(code) = intent
+            .payment_method
+            .as_ref()
+            .and_then(|m| m.gift_card.as_ref())
+        {
             self.gift_card_mut(code, |c| {
                 c.held -= capturable;
                 c.balance += capturable - amount;
@@ -468,14 +851,25 @@ impl PayState {
         id: &str,
         req: CancelIntent,
     ) -> SimResult<PaymentIntent> {
+        let reason = req
+            .reason
+            .unwrap_or(CancellationReason::RequestedByCustomer);
+        self.cancel_with(fx, id, Some(reason))
+    }
+
+    /// Cancels as [`PayState::cancel`] does, with `reason` as given: `None`
+    /// leaves it unset, as Stripe does when the caller names none.
+    pub fn cancel_with(
+        &mut self,
+        fx: &mut Effects,
+        id: &str,
+        reason: Option<CancellationReason>,
+    ) -> SimResult<PaymentIntent> {
         let record = self
             .intents
             .get(id)
             .ok_or_else(|| missing("id", "payment intent", id))?;
-        let reason = req
-            .reason
-            .unwrap_or(CancellationReason::RequestedByCustomer);
-        if reason == CancellationReason::Automatic {
+        if reason == Some(CancellationReason::Automatic) {
             return Err(SimError::bad_value(
                 "reason",
                 "`automatic` is reserved for authorizations that expire",
@@ -483,6 +877,7 @@ impl PayState {
         }
         match record.intent.status {
             IntentStatus::RequiresPaymentMethod
+            | IntentStatus::RequiresConfirmation
             | IntentStatus::RequiresAction
             | IntentStatus::RequiresCapture
             | IntentStatus::Processing => {}
@@ -507,7 +902,7 @@ impl PayState {
         &mut self,
         fx: &mut Effects,
         id: &str,
-        reason: CancellationReason,
+        reason: Option<CancellationReason>,
         at: DateTime<Utc>,
     ) -> Option<PaymentIntent> {
         let record = self.intents.get(id)?;
@@ -522,7 +917,10 @@ impl PayState {
                 .remove(&(settles, Timer::SettleTransfer(id.to_owned())));
         }
         let held = intent.amount_capturable;
-        if let Some(code) = &intent.payment_method.gift_card
+        if let Some(code) = intent
+            .payment_method
+            .as_ref()
+            .and_then(|m| m.gift_card.as_ref())
             && held > Decimal::ZERO
         {
             self.gift_card_mut(code, |c| {
@@ -533,7 +931,7 @@ impl PayState {
         intent.status = IntentStatus::Canceled;
         intent.amount_capturable = rules::zero(&intent.currency);
         intent.canceled_at = Some(at);
-        intent.cancellation_reason = Some(reason);
+        intent.cancellation_reason = reason;
         self.store(&intent);
         fx.emit("payment_intent.canceled", &intent);
         Some(intent)
@@ -545,6 +943,34 @@ impl PayState {
             .get(id)
             .map(|r| r.intent.clone())
             .ok_or_else(|| missing("id", "payment intent", id))
+    }
+
+    /// Every intent, oldest first.
+    pub fn intents(&self) -> impl DoubleEndedIterator<Item = &PaymentIntent> + ExactSizeIterator {
+        self.intents.values().map(|r| &r.intent)
+    }
+
+    /// Every refund, oldest first.
+    pub fn refunds(&self) -> impl DoubleEndedIterator<Item = &Refund> + ExactSizeIterator {
+        self.refunds.values()
+    }
+
+    /// `GET /v1/charges/{id}` (the Stripe dialect): one try to charge.
+    pub fn charge(&self, id: &str) -> SimResult<Charge> {
+        self.charges
+            .get(id)
+            .cloned()
+            .ok_or_else(|| missing("id", "charge", id))
+    }
+
+    /// Every charge, oldest first.
+    pub fn charges(&self) -> impl DoubleEndedIterator<Item = &Charge> + ExactSizeIterator {
+        self.charges.values()
+    }
+
+    /// A charge by id, borrowed; `None` if unknown.
+    pub fn charge_ref(&self, id: &str) -> Option<&Charge> {
+        self.charges.get(id)
     }
 
     /// `GET /v1/payment_intents`: up to `limit` intents after `starting_after`,
@@ -635,7 +1061,7 @@ impl PayState {
         let mut intent = current.clone();
         self.counters.refund += 1;
         let id = format!("re_{:06}", self.counters.refund);
-        let status = if intent.payment_method.kind == PaymentMethodKind::BankTransfer {
+        let status = if method_kind(&intent) == PaymentMethodKind::BankTransfer {
             self.timers.insert((
                 now + rules::BANK_SETTLEMENT_DELAY,
                 Timer::SettleRefund(id.clone()),
@@ -656,7 +1082,11 @@ impl PayState {
         };
         intent.amount_refunded += amount;
         intent.refunds.push(id.clone());
-        if let Some(code) = &intent.payment_method.gift_card {
+        if let Some(code) = intent
+            .payment_method
+            .as_ref()
+            .and_then(|m| m.gift_card.as_ref())
+        {
             self.gift_card_mut(code, |c| {
                 c.balance += amount;
                 c.refunded += amount;
@@ -672,7 +1102,7 @@ impl PayState {
             fee: rules::zero(&intent.currency),
             net: -amount,
             currency: intent.currency.clone(),
-            payment_method: intent.payment_method.kind,
+            payment_method: method_kind(&intent),
             created_at: now,
         });
         self.store(&intent);
@@ -809,7 +1239,7 @@ impl PayState {
             .get(id)
             .is_some_and(|r| r.intent.status == IntentStatus::RequiresCapture);
         if due {
-            self.void(fx, id, CancellationReason::Automatic, at);
+            self.void(fx, id, Some(CancellationReason::Automatic), at);
         }
     }
 
@@ -825,12 +1255,20 @@ impl PayState {
         let mut intent = record.intent.clone();
         let fails = record.transfer_fails;
         if fails {
-            intent.status = IntentStatus::RequiresPaymentMethod;
-            intent.last_payment_error = Some(PaymentError {
+            let failure = PaymentError {
                 code: "bank_transfer_failed".into(),
                 decline_code: None,
                 message: "The bank transfer failed: the account was closed.".into(),
-            });
+            };
+            if let Some(charge) = intent
+                .latest_charge
+                .as_ref()
+                .and_then(|c| self.charges.get_mut(c))
+            {
+                charge.failure = Some(failure.clone());
+            }
+            intent.status = IntentStatus::RequiresPaymentMethod;
+            intent.last_payment_error = Some(failure);
             self.store(&intent);
             fx.emit("payment_intent.payment_failed", &intent);
         } else {
@@ -843,12 +1281,21 @@ impl PayState {
         }
     }
 
-    /// A bank-transfer refund settled.
-    fn settle_refund(&mut self, id: &str) {
-        if let Some(refund) = self.refunds.get_mut(id)
-            && refund.status == RefundStatus::Pending
-        {
-            refund.status = RefundStatus::Succeeded;
+    /// A bank-transfer refund settled: `charge.refund.updated`.
+    fn settle_refund(&mut self, fx: &mut Effects, id: &str) {
+        let Some(refund) = self.refunds.get_mut(id) else {
+            return;
+        };
+        if refund.status != RefundStatus::Pending {
+            return;
+        }
+        refund.status = RefundStatus::Succeeded;
+        let refund = refund.clone();
+        if let Some(record) = self.intents.get(&refund.payment_intent) {
+            fx.emit_value(
+                "charge.refund.updated",
+                refunded_event(&record.intent, &refund),
+            );
         }
     }
 
@@ -872,7 +1319,7 @@ impl PayState {
 
     /// Books a charge of `amount` on `intent`, less the method's fee.
     fn record_charge(&mut self, intent: &PaymentIntent, amount: Decimal, at: DateTime<Utc>) {
-        let kind = intent.payment_method.kind;
+        let kind = method_kind(intent);
         let fee = rules::fee(kind, amount, &intent.currency);
         self.counters.transaction += 1;
         self.transactions.push(BalanceTransaction {
@@ -907,7 +1354,7 @@ impl PayState {
             if refunded != i.amount_refunded {
                 return Err(format!("intent {}: refunds do not add up", i.id));
             }
-            if let Some(code) = &i.payment_method.gift_card {
+            if let Some(code) = i.payment_method.as_ref().and_then(|m| m.gift_card.as_ref()) {
                 *held.entry(code).or_default() += i.amount_capturable;
                 *captured.entry(code).or_default() += i.amount_received;
             }
@@ -956,6 +1403,7 @@ impl Platform for PayState {
         "payment_intent.processing",
         "payment_intent.requires_action",
         "charge.refunded",
+        "charge.refund.updated",
     ];
 
     fn retry_policy() -> RetryPolicy {
@@ -976,13 +1424,24 @@ impl Platform for PayState {
             match timer {
                 Timer::ExpireAuthorization(id) => self.expire(fx, &id, at),
                 Timer::SettleTransfer(id) => self.settle_transfer(fx, &id, at),
-                Timer::SettleRefund(id) => self.settle_refund(&id),
+                Timer::SettleRefund(id) => self.settle_refund(fx, &id),
             }
         }
     }
 
     fn next_deadline(&self) -> Option<DateTime<Utc>> {
         self.timers.first().map(|(at, _)| *at)
+    }
+
+    fn render(
+        &self,
+        wire: crate::dialects::Wire,
+        event: &omnisim_api::Event,
+    ) -> Vec<crate::dialects::Rendered> {
+        match wire {
+            crate::dialects::Wire::Stripe => crate::dialects::stripe::render(self, event),
+            _ => Vec::new(),
+        }
     }
 
     fn snapshot(&self) -> serde_json::Value {
@@ -1000,6 +1459,7 @@ impl Platform for PayState {
         serde_json::json!({
             "payment_intents": self.intents.values().map(|r| &r.intent).collect::<Vec<_>>(),
             "refunds": self.refunds.values().collect::<Vec<_>>(),
+            "charges": self.charges.values().collect::<Vec<_>>(),
             "gift_cards": self.gift_cards.values().collect::<Vec<_>>(),
             "balance_transactions": self.transactions,
             "timers": timers,
@@ -1155,6 +1615,132 @@ pub(crate) mod tests {
         (e.code, e.field.as_deref())
     }
 
+    fn open(
+        b: &mut Bench,
+        method: Option<PaymentMethod>,
+        capture: CaptureMethod,
+    ) -> SimResult<Attempt> {
+        let req = NewIntent {
+            amount: dec!(20),
+            currency: "USD".into(),
+            capture_method: capture,
+            payment_method: method,
+            confirm: false,
+            metadata: BTreeMap::new(),
+            description: Some("order 7".into()),
+        };
+        b.run(|s, fx| s.open_intent(fx, req))
+    }
+
+    #[test]
+    fn unconfirmed_intents_wait_for_confirm_then_try_the_method() {
+        let mut b = Bench::new();
+        let bare = open(&mut b, None, Manual).unwrap().intent;
+        assert_eq!(bare.status, IntentStatus::RequiresPaymentMethod);
+        assert_eq!((bare.payment_method, bare.latest_charge), (None, None));
+        assert_eq!(bare.description.as_deref(), Some("order 7"));
+        let e = b
+            .run(|s, fx| s.confirm(fx, "pi_000001", ConfirmIntent::default()))
+            .unwrap_err();
+        assert_eq!(
+            codes(&e),
+            ("payment_intent_unexpected_state", Some("payment_method"))
+        );
+        let held = open(&mut b, Some(card(OK)), Manual).unwrap().intent;
+        assert_eq!(held.status, IntentStatus::RequiresConfirmation);
+        assert_eq!(
+            held.payment_method.as_ref().unwrap().id.as_deref(),
+            Some("pm_000001")
+        );
+        assert_eq!(
+            b.drain(),
+            ["payment_intent.created", "payment_intent.created"]
+        );
+        assert!(!format!("{:?}", b.s).contains(OK));
+        let pi = b
+            .run(|s, fx| s.confirm(fx, &held.id, ConfirmIntent::default()))
+            .unwrap()
+            .into_result()
+            .unwrap();
+        assert_eq!(pi.status, IntentStatus::RequiresCapture);
+        assert_eq!(pi.latest_charge.as_deref(), Some("ch_000001"));
+        assert_eq!(b.drain(), ["payment_intent.amount_capturable_updated"]);
+        let e = b
+            .run(|s, fx| s.confirm(fx, &held.id, ConfirmIntent::default()))
+            .unwrap_err();
+        assert_eq!(e.code, "payment_intent_unexpected_state");
+        // The bare one: attach by update, then a decline, then a good card.
+        let up = UpdateIntent {
+            payment_method: Some(card("4000000000000002")),
+            amount: Some(dec!(25)),
+            metadata: Some(BTreeMap::from([("k".into(), "v".into())])),
+            ..UpdateIntent::default()
+        };
+        let pi = b.run(|s, _| s.update_intent(&bare.id, up)).unwrap();
+        assert_eq!(
+            (pi.status, pi.amount),
+            (IntentStatus::RequiresConfirmation, dec!(25))
+        );
+        let a = b
+            .run(|s, fx| s.confirm(fx, &bare.id, ConfirmIntent::default()))
+            .unwrap();
+        assert_eq!(a.intent.status, IntentStatus::RequiresPaymentMethod);
+        assert!(a.decline.is_some());
+        assert_eq!(
+            b.s.charge("ch_000002")
+                .unwrap()
+                .failure
+                .unwrap()
+                .decline_code
+                .as_deref(),
+            Some("generic_decline")
+        );
+        let req = ConfirmIntent {
+            payment_method: Some(card(OK)),
+            capture_method: Some(Automatic),
+        };
+        let pi = b
+            .run(|s, fx| s.confirm(fx, &bare.id, req))
+            .unwrap()
+            .into_result()
+            .unwrap();
+        assert_eq!(
+            (pi.status, pi.amount_received),
+            (IntentStatus::Succeeded, dec!(25))
+        );
+        assert_eq!(pi.latest_charge.as_deref(), Some("ch_000003"));
+        assert_eq!(pi.payment_method.unwrap().id.as_deref(), Some("pm_000003"));
+        // After confirmation only metadata and description change.
+        let e = b
+            .run(|s, _| {
+                s.update_intent(
+                    &bare.id,
+                    UpdateIntent {
+                        amount: Some(dec!(1)),
+                        ..UpdateIntent::default()
+                    },
+                )
+            })
+            .unwrap_err();
+        assert_eq!(e.code, "payment_intent_unexpected_state");
+        let pi = b
+            .run(|s, _| {
+                s.update_intent(
+                    &bare.id,
+                    UpdateIntent {
+                        metadata: Some(BTreeMap::from([("k".into(), String::new())])),
+                        description: Some(String::new()),
+                        ..UpdateIntent::default()
+                    },
+                )
+            })
+            .unwrap();
+        assert!(pi.metadata.is_empty() && pi.description.is_none());
+        // An unconfirmed intent can be canceled.
+        let third = open(&mut b, Some(card(OK)), Manual).unwrap().intent;
+        assert_eq!(b.cancel(&third.id).unwrap().status, IntentStatus::Canceled);
+    }
+
     #[test]
     fn automatic_card_payments_succeed_and_book_a_charge() {
         let mut b = Bench::new();
@@ -1164,7 +1750,10 @@ pub(crate) mod tests {
         assert_eq!(pi.amount.to_string(), "100.00");
         assert_eq!(pi.amount_received, dec!(100));
         assert_eq!(pi.amount_capturable.to_string(), "0.00");
-        assert_eq!(pi.payment_method.last4.as_deref(), Some("4242"));
+        assert_eq!(
+            pi.payment_method.as_ref().unwrap().last4.as_deref(),
+            Some("4242")
+        );
         assert_eq!(pi.capture_before, None);
         assert_eq!(
             b.drain(),
@@ -1221,14 +1810,20 @@ pub(crate) mod tests {
         let present = PaymentMethod::CardPresent { number: OK.into() };
         let pi = b.pay(dec!(5), present, Manual).unwrap();
         assert_eq!(pi.capture_before, Some(epoch() + TimeDelta::days(2)));
-        assert_eq!(pi.payment_method.kind, PaymentMethodKind::CardPresent);
+        assert_eq!(
+            pi.payment_method.as_ref().unwrap().kind,
+            PaymentMethodKind::CardPresent
+        );
         let wallet = PaymentMethod::Wallet {
             wallet: WalletKind::ApplePay,
             number: OK.into(),
         };
         let pi = b.pay(dec!(5), wallet, Manual).unwrap();
         assert_eq!(pi.capture_before, Some(epoch() + TimeDelta::days(7)));
-        assert_eq!(pi.payment_method.wallet, Some(WalletKind::ApplePay));
+        assert_eq!(
+            pi.payment_method.as_ref().unwrap().wallet,
+            Some(WalletKind::ApplePay)
+        );
         assert_eq!(b.s.next_deadline(), Some(epoch() + TimeDelta::days(2)));
     }
 
@@ -1335,7 +1930,7 @@ pub(crate) mod tests {
                 ("parameter_invalid", Some("amount")),
             ),
             (
-                intent_req(dec!(1), card("5555555555554444"), Automatic),
+                intent_req(dec!(1), card("5425233430109903"), Automatic),
                 ("live_card_rejected", Some("payment_method.number")),
             ),
             (
@@ -1500,7 +2095,10 @@ pub(crate) mod tests {
         let mut b = Bench::new();
         let good = b.pay(dec!(1000), bank(None), Automatic).unwrap();
         assert_eq!(good.status, IntentStatus::Processing);
-        assert_eq!(good.payment_method.last4.as_deref(), Some("6789"));
+        assert_eq!(
+            good.payment_method.as_ref().unwrap().last4.as_deref(),
+            Some("6789")
+        );
         let bad = b
             .pay(dec!(10), bank(Some("000111111116")), Automatic)
             .unwrap();
@@ -1588,7 +2186,10 @@ pub(crate) mod tests {
         assert_eq!(b.card_balance(code), (dec!(50), dec!(0)));
 
         let held = b.pay(dec!(30), gift(code), Manual).unwrap();
-        assert_eq!(held.payment_method.gift_card.as_deref(), Some(code));
+        assert_eq!(
+            held.payment_method.as_ref().unwrap().gift_card.as_deref(),
+            Some(code)
+        );
         assert_eq!(b.card_balance(code), (dec!(20), dec!(30)));
         // Only the free balance can be spent.
         assert!(b.pay(dec!(25), gift(code), Automatic).is_err());

@@ -406,7 +406,9 @@ async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Or
                     Some(pi.id),
                 ));
             }
-            IntentStatus::RequiresPaymentMethod | IntentStatus::Canceled => {
+            IntentStatus::RequiresPaymentMethod
+            | IntentStatus::RequiresConfirmation
+            | IntentStatus::Canceled => {
                 return Err(gateway::declined(
                     "generic_decline",
                     "the payment was not authorized".to_owned(),

@@ -1175,7 +1175,9 @@ impl ShopState {
                 rec.order.total_capturable = Decimal::ZERO;
                 false
             }
-            IntentStatus::Processing | IntentStatus::RequiresAction => {
+            IntentStatus::Processing
+            | IntentStatus::RequiresAction
+            | IntentStatus::RequiresConfirmation => {
                 return Ok(rec.order.clone());
             }
         };
@@ -1928,13 +1930,17 @@ mod tests {
             amount_refunded: Decimal::ZERO,
             currency: "USD".into(),
             capture_method: CaptureMethod::Manual,
-            payment_method: PaymentMethodDetails {
+            payment_method: Some(PaymentMethodDetails {
+                id: None,
                 kind: PaymentMethodKind::Card,
                 last4: Some("4242".into()),
                 wallet: None,
                 gift_card: None,
-            },
+                brand: None,
+            }),
             metadata: BTreeMap::new(),
+            description: None,
+            latest_charge: None,
             created_at: now(),
             capture_before: None,
             canceled_at: None,

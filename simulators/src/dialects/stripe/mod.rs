@@ -1,23 +1,50 @@
 //! The Stripe dialect: Stripe's `/v1` API (form-encoded requests, integer
 //! minor units, `object` and unix `created` on every object, list envelopes,
-//! Stripe's error shape) over the pay simulator's state machine.
+//! Stripe's error shape) over the pay simulator's state machine, so that the
+//! official clients (`stripe-python`, `stripe-node`, …) run unchanged with
+//! only their API key and base URL set.
 //!
 //! It is served by a router of its own ([`router`]), since Stripe's paths
 //! collide with the native gateway's `/v1/…`. Any `sk_test_…` key is
 //! accepted, as Bearer or Basic auth; a `sk_live_…` key is refused.
+//!
+//! - `form.rs`: Stripe's nested form keys, for bodies and queries.
+//! - `wire.rs`: Stripe's objects rendered from the canonical ones.
+//! - `routes.rs`: the handlers; every change is a call into `pay/state.rs`.
+//! - `events.rs`: canonical pay events as Stripe events, for webhook
+//!   endpoints and `GET /v1/events`.
+//! - `error.rs`: Stripe's error shape, statuses and `Stripe-Should-Retry`.
+//!
+//! Every answer carries a `Request-Id` (`req_…`, from a counter) and the
+//! `Stripe-Version` the client asked for (or [`API_VERSION`]); a replayed
+//! idempotent answer carries `Idempotent-Replayed: true`.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode, header};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use super::{Presented, Refusal, Wire, WireRule};
 use crate::core::Simulator;
-use crate::error::{ErrorKind, SimError};
+use crate::error::SimError;
 use crate::pay::PayState;
+
+mod error;
+mod events;
+mod form;
+mod routes;
+mod wire;
+
+pub use error::StripeError;
+pub use events::TYPES as EVENT_TYPES;
+
+/// The API version the dialect speaks: stripe-python 16.1.0's.
+pub const API_VERSION: &str = "2026-10-28.endive";
 
 /// The credential in Stripe's styles: `Authorization: Bearer sk_test_…`, or
 /// Basic auth with the key as the user name and an empty password.
@@ -77,66 +104,55 @@ fn redact(key: &str) -> String {
     format!("{}****{tail}", key.chars().take(8).collect::<String>())
 }
 
-/// A shared-layer error in Stripe's shape:
-/// `{"error": {"type", "code", "message", "param", "decline_code"}}`.
+/// A shared-layer error (auth, rate limit, injected faults, idempotency,
+/// body limit, unknown path) in Stripe's shape and status.
 pub fn error_response(_path: &str, error: SimError) -> Response {
-    let (status, kind) = match error.kind {
-        ErrorKind::Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_request_error"),
-        ErrorKind::Declined => (StatusCode::PAYMENT_REQUIRED, "card_error"),
-        ErrorKind::NotFound => (StatusCode::NOT_FOUND, "invalid_request_error"),
-        ErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "invalid_request_error"),
-        ErrorKind::Unavailable | ErrorKind::Timeout => (error.kind.status(), "api_error"),
-        ErrorKind::Conflict if error.code == "idempotency_key_in_use" => {
-            (StatusCode::CONFLICT, "invalid_request_error")
-        }
-        ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error"),
-        _ if error.code == "idempotency_error" => (StatusCode::BAD_REQUEST, "idempotency_error"),
-        _ => (StatusCode::BAD_REQUEST, "invalid_request_error"),
-    };
-    let code = match error.code {
-        "rate_limited" => "rate_limit",
-        "unauthorized" => "api_key_invalid",
-        other => other,
-    };
-    let extra = error.extra.as_deref();
-    let mut body = serde_json::json!({
-        "error": {
-            "type": kind,
-            "code": code,
-            "message": error.message,
-            "param": error.field,
-        }
-    });
-    if let Some(d) = extra.and_then(|x| x.decline_code) {
-        body["error"]["decline_code"] = d.into();
-    }
-    let mut response = (status, axum::Json(body)).into_response();
-    if let Some(secs) = extra.and_then(|x| x.retry_after_secs) {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, secs.into());
-    }
-    response
+    StripeError::from(error).into_response()
 }
 
 /// The Stripe dialect's router over `sim`, with the shared middleware in
-/// front (Stripe's auth styles and error shape).
+/// front (Stripe's auth styles and error shape), and outermost the headers
+/// Stripe puts on every answer: `Request-Id` and `Stripe-Version`.
 pub fn router(sim: Arc<Simulator<PayState>>) -> Router {
     let core = Arc::clone(&sim.core);
-    let routes = Router::new().fallback(|uri: axum::http::Uri| async move {
-        let path = uri.path().to_owned();
-        Wire::Stripe.error_response(
-            &path,
-            SimError::not_found(
-                "resource_missing",
-                format!("Unrecognized request URL (GET: {path})."),
-            ),
-        )
-    });
-    crate::shared::layered(core, WireRule::Fixed(Wire::Stripe), routes)
+    let routes = routes::routes(Arc::new(routes::Dialect::new(sim))).fallback(
+        |method: axum::http::Method, uri: axum::http::Uri| async move {
+            let path = uri.path().to_owned();
+            Wire::Stripe.error_response(
+                &path,
+                SimError::not_found(
+                    "resource_missing",
+                    format!("Unrecognized request URL ({method}: {path})."),
+                ),
+            )
+        },
+    );
+    let counter = Arc::new(AtomicU64::new(0));
+    crate::shared::layered(core, WireRule::Fixed(Wire::Stripe), routes).layer(
+        axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+                async move {
+                    let version = req
+                        .headers()
+                        .get("stripe-version")
+                        .cloned()
+                        .unwrap_or(HeaderValue::from_static(API_VERSION));
+                    let mut response = next.run(req).await;
+                    let headers = response.headers_mut();
+                    if let Ok(id) = HeaderValue::from_str(&format!("req_{n:014}")) {
+                        headers.insert("request-id", id);
+                    }
+                    headers.insert("stripe-version", version);
+                    response
+                }
+            },
+        ),
+    )
 }
 
-/// Renders a canonical pay event as Stripe events (none yet).
-pub fn render(_state: &PayState, _event: &omnisim_api::Event) -> Vec<super::Rendered> {
-    Vec::new()
+/// Renders a canonical pay event as the Stripe events a webhook endpoint
+/// made through the dialect receives.
+pub fn render(state: &PayState, event: &omnisim_api::Event) -> Vec<super::Rendered> {
+    events::render(state, event)
 }
