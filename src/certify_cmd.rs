@@ -34,6 +34,11 @@ pub struct CertifyArgs {
     /// The connector's version on the certificate.
     #[arg(long, default_value = "unversioned")]
     connector_version: String,
+    /// How the connector reaches the platforms: `native` (omnisim's API at
+    /// OMNISIM_*_URL), `base-url` (the real platforms' APIs at loopback base
+    /// URLs) or `intercept` (the real hosts through HTTPS_PROXY and a local CA).
+    #[arg(long, default_value = "native")]
+    via: omnisim_harness::via::Via,
     /// A TOML file declaring unsupported capabilities, each with a reason.
     #[arg(long)]
     claims: Option<PathBuf>,
@@ -154,6 +159,7 @@ pub fn run(args: CertifyArgs) -> ExitCode {
             start_timeout: args.start_timeout,
             time_scale: args.time_scale,
             state_root: out.join("state"),
+            via: args.via,
         },
         connector_name: name,
         connector_version: args.connector_version.clone(),
@@ -164,9 +170,10 @@ pub fn run(args: CertifyArgs) -> ExitCode {
         history_dir: Some(out.join("history")),
     };
     crate::say!(
-        "omnisim certify: {} {} against profile {} {} up to level {} (time scale {}x)",
+        "omnisim certify: {} {} via {} against profile {} {} up to level {} (time scale {}x)",
         config.connector_name,
         config.connector_version,
+        args.via.name(),
         config.profile.name,
         config.profile.version,
         config.level,

@@ -91,6 +91,23 @@ struct ServeArgs {
     /// Print the URLs as one JSON line instead of the human banner.
     #[arg(long)]
     json: bool,
+    /// Also run the intercepting HTTPS proxy: unchanged connectors reach the
+    /// dialects at api.stripe.com, *.myshopify.com and connect.squareup.com
+    /// through HTTPS_PROXY and a local CA (see docs/intercept.md).
+    #[arg(long)]
+    intercept: bool,
+    /// Port of the intercepting proxy (0 = any free port).
+    #[arg(long, default_value_t = 7105, requires = "intercept")]
+    intercept_port: u16,
+    /// Where the local CA is kept (made if absent; default
+    /// $OMNISIM_STATE_DIR/ca, or .omnisim/ca).
+    #[arg(long, value_name = "DIR", requires = "intercept")]
+    ca_dir: Option<std::path::PathBuf>,
+    /// Deliver webhooks registered for host NAME to this loopback address
+    /// over plain HTTP (repeatable), e.g. hooks.example.com=127.0.0.1:9000.
+    /// `https://<port>.omnisim.localhost/…` is always delivered to 127.0.0.1:<port>.
+    #[arg(long, value_name = "NAME=IP:PORT")]
+    webhook_host: Vec<omnisim_simulators::intercept::WebhookHost>,
 }
 
 fn main() -> ExitCode {
@@ -149,11 +166,21 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
         seed: args.seed,
         retry_time_scale: args.webhook_retry_scale.max(1),
         retention: omnisim_simulators::Retention::default(),
+        intercept: args
+            .intercept
+            .then(|| omnisim_simulators::intercept::InterceptConfig {
+                port: args.intercept_port,
+                ca_dir: args
+                    .ca_dir
+                    .clone()
+                    .unwrap_or_else(omnisim_simulators::intercept::default_ca_dir),
+            }),
+        webhook_hosts: args.webhook_host.clone(),
     };
     let running = match serve::start(config).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("omnisim serve: cannot bind: {e}");
+            eprintln!("omnisim serve: cannot start: {e}");
             return ExitCode::from(2);
         }
     };
@@ -188,6 +215,18 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
             d.shopify.api_version,
             d.shopify.access_token
         );
+        if let Some(i) = &urls.intercept {
+            say!("  intercept: proxy {}   CA {}", i.proxy_url(), i.ca_cert());
+            say!(
+                "    api.stripe.com, *.myshopify.com, connect.squareup.com(sandbox) are simulated; start the connector with:"
+            );
+            for (k, v) in &i.env {
+                say!("    export {k}={}", shell_quote(v));
+            }
+            say!(
+                "    webhooks: register https://<port>.omnisim.localhost/… to reach 127.0.0.1:<port>"
+            );
+        }
         say!(
             "  OpenAPI: {}/openapi.json on each. Ctrl-C or SIGTERM stops.",
             urls.pos
@@ -203,5 +242,17 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
             eprintln!("omnisim serve: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `v` quoted for a POSIX shell when it needs it.
+fn shell_quote(v: &str) -> String {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:=@,+".contains(&b))
+    {
+        v.to_owned()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
     }
 }

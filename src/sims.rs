@@ -124,6 +124,8 @@ impl SimulatorsBuilder {
                     seed: self.seed,
                     retention: Default::default(),
                     retry_time_scale: self.webhook_retry_scale,
+                    intercept: None,
+                    webhook_hosts: Vec::new(),
                 })
                 .await
                 .map_err(StartError)?;
@@ -148,6 +150,7 @@ impl SimulatorsBuilder {
                         "http://stripe.sim",
                         &self.api_key,
                     ),
+                    intercept: None,
                 };
                 let sims = Sims::new(SimulatorsConfig {
                     clock: self.clock.unwrap_or_else(Clock::real),

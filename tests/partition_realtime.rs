@@ -75,6 +75,7 @@ fn a_partition_takes_effect_against_the_engine_process_in_real_time() {
         // 20 scenario minutes of partition last 4 s of wall time.
         time_scale: 300.0,
         state_root: dir.join("state"),
+        via: Default::default(),
     };
     let (outcome, logs) = runner::run_real(&loaded, 91, spec, "partition")
         .unwrap_or_else(|e| panic!("{}\n{}", e.error, e.logs.stderr()));

@@ -23,6 +23,7 @@ pub mod suite;
 pub mod timeline;
 pub mod truth;
 pub mod validate;
+pub mod via;
 pub mod world;
 
 pub use world::World;

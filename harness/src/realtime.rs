@@ -45,6 +45,9 @@ pub struct ConnectorSpec {
     pub time_scale: f64,
     /// Where per-scenario state directories are made.
     pub state_root: PathBuf,
+    /// How it reaches the platforms (native API, dialect base URLs, or the
+    /// real hosts through the intercepting proxy).
+    pub via: crate::via::Via,
 }
 
 /// Why the connector did not become ready.
@@ -186,6 +189,13 @@ impl RealWorld {
             seed,
             retention: Default::default(),
             retry_time_scale: scale.max(1),
+            intercept: (spec.via == crate::via::Via::Intercept).then(|| {
+                omnisim_simulators::intercept::InterceptConfig {
+                    port: 0,
+                    ca_dir: spec.state_root.join("ca"),
+                }
+            }),
+            webhook_hosts: Vec::new(),
         })
         .await
         .map_err(|e| StartError::Harness(format!("cannot bind the simulators: {e}")))?;
@@ -235,9 +245,9 @@ impl RealWorld {
     }
 
     /// The environment the connector gets, as the contract lists it.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
+    pub fn env(&self) -> Vec<(String, String)> {
         let u = &self.running.urls;
-        vec![
+        let native = vec![
             ("OMNISIM_POS_URL", u.pos.clone()),
             ("OMNISIM_SHOP_URL", u.shop.clone()),
             ("OMNISIM_PAY_URL", u.pay.clone()),
@@ -246,9 +256,23 @@ impl RealWorld {
             ("OMNISIM_STATE_DIR", self.state_dir.display().to_string()),
             ("OMNISIM_TIME_SCALE", format!("{}", self.spec.time_scale)),
             // The Stripe dialect, for connectors on the official Stripe clients.
-            ("OMNISIM_STRIPE_API_BASE", u.dialects.stripe.api_base.clone()),
+            (
+                "OMNISIM_STRIPE_API_BASE",
+                u.dialects.stripe.api_base.clone(),
+            ),
             ("OMNISIM_STRIPE_API_KEY", u.dialects.stripe.api_key.clone()),
-        ]
+        ];
+        let inherited = std::env::var("PYTHONPATH").ok();
+        native
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .chain(crate::via::env(
+                self.spec.via,
+                u,
+                self.port,
+                inherited.as_deref(),
+            ))
+            .collect()
     }
 
     /// Starts the connector (killing a running one first) and waits until it

@@ -18,6 +18,10 @@
 //! Square) over the same state machines, so unchanged official clients run
 //! against them.
 //!
+//! [`intercept`] lets an unchanged connector reach the dialects at the real
+//! hosts (`api.stripe.com`, `*.myshopify.com`, `connect.squareup.com`): an
+//! HTTPS proxy with a local CA, and webhook receivers at public names.
+//!
 //! [`Simulators`] builds all three on one clock; [`serve`] binds them to ports.
 //! The harness runs the same routers in process under virtual time. This crate
 //! depends on `omnisim-api` only; the engine must never depend on it.
@@ -50,6 +54,7 @@ pub mod events;
 pub mod extract;
 pub mod idempotency;
 pub mod inprocess;
+pub mod intercept;
 pub mod layers;
 pub mod locations;
 pub mod pay;

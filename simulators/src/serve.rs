@@ -4,18 +4,28 @@
 //! shop and the POS know the gateway's real URL, then serves each router with
 //! graceful shutdown. Webhooks go out over real HTTP, with retry delays
 //! compressed by [`ServeConfig::retry_time_scale`].
+//!
+//! With [`ServeConfig::intercept`] it also binds the intercepting HTTPS proxy
+//! ([`crate::intercept`]) and prints the environment an unchanged connector
+//! needs ([`Urls::intercept`]). Webhook targets go through
+//! [`crate::intercept::WebhookHosts`], which delivers
+//! `https://<port>.omnisim.localhost/…` and [`ServeConfig::webhook_hosts`]
+//! on loopback.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnisim_api::{Clock, HttpTransport};
+use std::collections::BTreeMap;
+
+use omnisim_api::{Clock, HttpTransport, Transport};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::core::Retention;
+use crate::intercept::{InterceptConfig, LocalCa, Proxy, WebhookHost, WebhookHosts};
 use crate::world::{Simulators, SimulatorsConfig};
 
 /// How `omnisim serve` runs.
@@ -40,6 +50,13 @@ pub struct ServeConfig {
     pub retry_time_scale: u32,
     /// What the simulators keep of events and idempotency keys.
     pub retention: Retention,
+    /// The intercepting HTTPS proxy for the real platforms' hosts
+    /// (`omnisim serve --intercept`), if wanted.
+    pub intercept: Option<InterceptConfig>,
+    /// Webhook receiver hosts delivered to a loopback address
+    /// (`--webhook-host NAME=127.0.0.1:PORT`), besides the built-in
+    /// `<port>.omnisim.localhost` rule.
+    pub webhook_hosts: Vec<WebhookHost>,
 }
 
 /// The base URLs of running simulators, as printed at start.
@@ -55,6 +72,29 @@ pub struct Urls {
     pub api_key: String,
     /// Where each dialect answers, and the credentials it takes.
     pub dialects: DialectUrls,
+    /// The intercepting proxy's environment, when it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intercept: Option<InterceptUrls>,
+}
+
+/// What a connector needs to reach the simulators through the intercepting
+/// proxy: printed as `"intercept": {"env": {NAME: VALUE, …}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InterceptUrls {
+    /// The variables, by name ([`crate::intercept::env`]).
+    pub env: BTreeMap<String, String>,
+}
+
+impl InterceptUrls {
+    /// The proxy's URL (`http://127.0.0.1:PORT`).
+    pub fn proxy_url(&self) -> &str {
+        self.env.get("HTTPS_PROXY").map_or("", String::as_str)
+    }
+
+    /// The CA certificate file a connector trusts.
+    pub fn ca_cert(&self) -> &str {
+        self.env.get("SSL_CERT_FILE").map_or("", String::as_str)
+    }
 }
 
 /// The Shopify Admin API version the dialect serves and prints.
@@ -148,6 +188,13 @@ pub async fn start(config: ServeConfig) -> std::io::Result<Running> {
     let shop_listener = bind(config.shop_port).await?;
     let pay_listener = bind(config.pay_port).await?;
     let stripe_listener = bind(config.stripe_port).await?;
+    let intercept = match &config.intercept {
+        Some(i) => {
+            let ca = LocalCa::load_or_create(&i.ca_dir).map_err(std::io::Error::other)?;
+            Some((bind(i.port).await?, Arc::new(ca)))
+        }
+        None => None,
+    };
     let url = |l: &TcpListener| l.local_addr().map(|a| format!("http://{a}"));
     let (pos, shop) = (url(&pos_listener)?, url(&shop_listener)?);
     let dialects = DialectUrls::new(&pos, &shop, &url(&stripe_listener)?, &config.api_key);
@@ -157,13 +204,26 @@ pub async fn start(config: ServeConfig) -> std::io::Result<Running> {
         pay: url(&pay_listener)?,
         api_key: config.api_key.clone(),
         dialects,
+        intercept: match &intercept {
+            Some((listener, ca)) => Some(InterceptUrls {
+                env: crate::intercept::env(&url(listener)?, ca, &config.api_key),
+            }),
+            None => None,
+        },
     };
+    // Shopify allows a webhook receiver 5 s; the same bound suits pay calls.
+    let http: Arc<dyn Transport> = Arc::new(HttpTransport::new(Duration::from_secs(5)));
+    let transport = Arc::new(WebhookHosts::new(
+        http,
+        config.webhook_hosts.clone(),
+        intercept.is_some(),
+        vec![config.bind],
+    ));
     let sims = Simulators::new(SimulatorsConfig {
         clock: Clock::real(),
         api_key: config.api_key.clone(),
         seed: config.seed,
-        // Shopify allows a webhook receiver 5 s; the same bound suits pay calls.
-        transport: Arc::new(HttpTransport::new(Duration::from_secs(5))),
+        transport,
         pay_url: urls.pay.clone(),
         retry_time_scale: config.retry_time_scale,
     });
@@ -184,6 +244,10 @@ pub async fn start(config: ServeConfig) -> std::io::Result<Running> {
                 })
                 .await
         }));
+    }
+    if let Some((listener, ca)) = intercept {
+        let proxy = Proxy::new(ca, &sims);
+        tasks.push(tokio::spawn(proxy.serve(listener, stopped.clone())));
     }
     Ok(Running {
         urls,

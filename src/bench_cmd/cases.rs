@@ -365,6 +365,8 @@ async fn stack(retention: Retention, webhooks: bool) -> Result<Stack, String> {
         seed: 1,
         retry_time_scale: 60,
         retention,
+        intercept: None,
+        webhook_hosts: Vec::new(),
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -197,6 +197,9 @@ pub struct ConnectorInfo {
     pub version: String,
     /// The command run.
     pub command: String,
+    /// How it reached the platforms (`native`, `base-url`, `intercept`).
+    #[serde(default)]
+    pub via: crate::via::Via,
 }
 
 /// Against what.
@@ -281,6 +284,7 @@ pub(crate) fn build(
             name: config.connector_name.clone(),
             version: config.connector_version.clone(),
             command: config.connector.command.clone(),
+            via: config.connector.via,
         },
         omnisim_version: env!("CARGO_PKG_VERSION").into(),
         profile: ProfileInfo {

@@ -47,12 +47,13 @@ code{{font-size:90%}}</style></head><body>\n<h1>omnisim connector certificate</h
     );
     let _ = writeln!(
         h,
-        "<table><tr><th>Connector</th><td>{} {}</td></tr><tr><th>Command</th><td><code>{}</code></td></tr>\
+        "<table><tr><th>Connector</th><td>{} {}</td></tr><tr><th>Command</th><td><code>{}</code></td></tr><tr><th>Via</th><td>{}</td></tr>\
 <tr><th>omnisim</th><td>{}</td></tr><tr><th>Profile</th><td>{} {}</td></tr><tr><th>Time scale</th><td>{}×</td></tr>\
 <tr><th>Issued</th><td>{}</td></tr><tr><th>Wall time</th><td>{:.1} s</td></tr><tr><th>SHA-256</th><td><code>{}</code></td></tr></table>",
         esc(&c.connector.name),
         esc(&c.connector.version),
         esc(&c.connector.command),
+        c.connector.via.name(),
         esc(&c.omnisim_version),
         esc(&c.profile.name),
         esc(&c.profile.version),

@@ -439,7 +439,8 @@ pub fn abandon(pay: PayClient, body: CreatePaymentIntent, key: String) {
             IntentStatus::Succeeded => true,
             IntentStatus::RequiresCapture
             | IntentStatus::Processing
-            | IntentStatus::RequiresAction => false,
+            | IntentStatus::RequiresAction
+            | IntentStatus::RequiresConfirmation => false,
             IntentStatus::RequiresPaymentMethod | IntentStatus::Canceled => return,
         };
         if let Err(e) = give_back(&pay, &pi.id, captured, &key, true).await {
