@@ -246,7 +246,10 @@ impl RealWorld {
             ("OMNISIM_STATE_DIR", self.state_dir.display().to_string()),
             ("OMNISIM_TIME_SCALE", format!("{}", self.spec.time_scale)),
             // The Stripe dialect, for connectors on the official Stripe clients.
-            ("OMNISIM_STRIPE_API_BASE", u.dialects.stripe.api_base.clone()),
+            (
+                "OMNISIM_STRIPE_API_BASE",
+                u.dialects.stripe.api_base.clone(),
+            ),
             ("OMNISIM_STRIPE_API_KEY", u.dialects.stripe.api_key.clone()),
         ]
     }
