@@ -417,6 +417,31 @@ fn order_target(shop: &str) -> Target {
     t
 }
 
+fn intent_target(pay: &str) -> Target {
+    let mut t = Target::post_json(
+        pay,
+        "/v1/payment_intents",
+        Some(KEY),
+        &json!({"amount": "12.50", "currency": "USD", "capture_method": "manual",
+                "payment_method": {"type": "card", "number": CARD}}),
+    );
+    t.idempotency_keys = true;
+    t
+}
+
+/// The same intent through the Stripe dialect: a form, created and
+/// confirmed in one call, as a connector on the official client sends it.
+fn stripe_intent_target(api_base: &str, api_key: &str) -> Target {
+    let mut t = Target::post_json(api_base, "/v1/payment_intents", Some(api_key), &json!({}));
+    t.headers[0].1 = http::HeaderValue::from_static("application/x-www-form-urlencoded");
+    t.body = bytes::Bytes::from_static(
+        b"amount=1250&currency=usd&payment_method=pm_card_visa&confirm=true\
+          &capture_method=manual&payment_method_types[0]=card",
+    );
+    t.idempotency_keys = true;
+    t
+}
+
 /// Medians of repeated load runs of one target.
 #[derive(Default)]
 struct Series {
@@ -495,15 +520,27 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
         Arc::new(adjust_target(&stack.running.urls.shop)),
         Arc::new(adjust_target(&hooked.running.urls.shop)),
         Arc::new(order_target(&stack.running.urls.shop)),
+        Arc::new(intent_target(&stack.running.urls.pay)),
+        Arc::new(stripe_intent_target(
+            &stack.running.urls.dialects.stripe.api_base,
+            &stack.running.urls.dialects.stripe.api_key,
+        )),
     ];
-    let mut series: [Series; 4] = Default::default();
+    let mut series: [Series; 6] = Default::default();
     for run in 0..ctx.runs {
         for (i, t) in targets.iter().enumerate() {
             let m = client.block_on(load::run(Arc::clone(t), spec(ctx)));
             say!(
                 "   run {} {:<14} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  failed {}",
                 run + 1,
-                ["ceiling", "adjust", "adjust+hooks", "order"][i],
+                [
+                    "ceiling",
+                    "adjust",
+                    "adjust+hooks",
+                    "order",
+                    "intent",
+                    "stripe intent"
+                ][i],
                 m.rps(),
                 m.p50_us as f64 / 1000.0,
                 m.p99_us as f64 / 1000.0,
@@ -515,7 +552,7 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
     let _ = server.block_on(stack.running.shutdown());
     let _ = server.block_on(hooked.running.shutdown());
     let n = ctx.runs;
-    let [mut ceil, mut adj, mut hook, mut ord] = series;
+    let [mut ceil, mut adj, mut hook, mut ord, mut pi, mut spi] = series;
     let (c_rps, c_lo, c_hi) = median(&mut ceil.rps);
     let (c_p99, _, _) = median(&mut ceil.p99);
     let (c_p50, _, _) = median(&mut ceil.p50);
@@ -546,6 +583,16 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
             "order create",
             &mut ord,
             "as adjust, plus a card authorization over HTTP to pay: two exchanges",
+        ),
+        (
+            "intent create, native",
+            &mut pi,
+            "JSON, a manual-capture card authorization on pay, fresh idempotency key",
+        ),
+        (
+            "intent create + confirm, Stripe dialect",
+            &mut spi,
+            "the same through Stripe's form encoding, `pm_card_visa`, `confirm=true`",
         ),
     ] {
         let (rps, lo, hi) = median(&mut s.rps);
