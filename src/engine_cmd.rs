@@ -62,6 +62,15 @@ pub struct EngineArgs {
     /// Seed for retry jitter.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Switch on a deliberate failure mode (repeatable), to test a test
+    /// suite or a certification profile against a connector with that bug.
+    #[arg(
+        long = "defect",
+        env = "OMNISIM_ENGINE_DEFECTS",
+        value_delimiter = ',',
+        hide = true
+    )]
+    defects: Vec<omnisim_engine::Defect>,
 }
 
 /// The wall clock, 250 ms behind. The POS refuses an `occurred_at` in its
@@ -121,6 +130,7 @@ pub async fn run(args: EngineArgs) -> ExitCode {
         buffer: args.buffer,
         reserve: args.reserve,
         dedupe: true,
+        defects: args.defects.iter().copied().collect(),
     };
     let config = EngineConfig {
         endpoints: Endpoints {

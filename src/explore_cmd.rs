@@ -59,6 +59,10 @@ pub struct ExploreArgs {
     /// No progress bar (for logs and CI).
     #[arg(long)]
     quiet: bool,
+    /// Switch on a deliberate failure mode of the reference engine
+    /// (repeatable), to measure how soon exploration finds it.
+    #[arg(long = "defect", hide = true)]
+    defects: Vec<omnisim_engine::Defect>,
 }
 
 fn parse_engine(s: &str) -> Result<EngineChoice, String> {
@@ -110,6 +114,7 @@ pub fn run(args: ExploreArgs) -> ExitCode {
             ..ShrinkLimits::default()
         },
         checks: args.checks.clone(),
+        defects: args.defects.clone(),
     };
     let bar = match budget {
         Budget::Cases(n) if !args.quiet => ProgressBar::new(n),

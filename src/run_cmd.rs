@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// Print the results as JSON on stdout instead of the table.
     #[arg(long)]
     json: bool,
+    /// Switch on a deliberate failure mode of the reference engine in every
+    /// scenario (repeatable), to measure what the suite catches.
+    #[arg(long = "defect", hide = true)]
+    defects: Vec<omnisim_engine::Defect>,
 }
 
 fn shard(s: &str) -> Result<(usize, usize), String> {
@@ -94,7 +98,13 @@ pub fn run(args: RunArgs) -> ExitCode {
     let mut judged: Vec<Judged> = Vec::with_capacity(selected.len());
     for l in &selected {
         bar.set_message(l.scenario.name.clone());
-        judged.push(suite::run_one(l, args.seed));
+        if args.defects.is_empty() {
+            judged.push(suite::run_one(l, args.seed));
+        } else {
+            let mut strategy = omnisim_harness::runner::strategy_of(l);
+            strategy.defects.extend(args.defects.iter().copied());
+            judged.push(suite::run_one_with(l, args.seed, strategy));
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();

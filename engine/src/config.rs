@@ -4,9 +4,12 @@
 //! contract): `OMNISIM_POS_URL`, `OMNISIM_SHOP_URL`, `OMNISIM_PAY_URL`,
 //! `OMNISIM_API_KEY`, `OMNISIM_CONNECTOR_PORT`, `OMNISIM_STATE_DIR`.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+use crate::defect::Defect;
 
 /// Where the three platforms answer, and how to reach the engine back.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +74,10 @@ pub struct Strategy {
     pub reserve: ReserveMode,
     /// Deduplicate events by id (turning it off is a deliberate bug, for tests).
     pub dedupe: bool,
+    /// Deliberate failure modes switched on, for testing the tests only
+    /// (empty by default; see [`crate::defect`]).
+    #[doc(hidden)]
+    pub defects: BTreeSet<Defect>,
 }
 
 impl Default for Strategy {
@@ -82,6 +89,7 @@ impl Default for Strategy {
             buffer: 0,
             reserve: ReserveMode::OnOrder,
             dedupe: true,
+            defects: BTreeSet::new(),
         }
     }
 }

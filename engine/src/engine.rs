@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Endpoints, Strategy, SyncMode};
+use crate::defect::Defect;
 use crate::state::{EngineState, Plat, SubscriptionRecord};
 use crate::store::{Store, StoreError};
 
@@ -129,6 +130,11 @@ pub struct Engine {
     pub(crate) to_match: Mutex<BTreeSet<String>>,
     /// POS location ids seen so far (locations are never deleted).
     pub(crate) pos_locations: Mutex<BTreeSet<String>>,
+    /// Orders whose store reservation waits for the next pass
+    /// ([`Defect::ReserveLag`] only).
+    pub(crate) pending_reservations: Mutex<BTreeSet<String>>,
+    /// When this process started, in simulated ms ([`Defect::CrashReapplies`]).
+    boot_ms: i64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -174,7 +180,7 @@ impl Engine {
             pay: PayClient(client(&cfg.endpoints.pay_url)),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(cfg.seed)),
             cfg,
-            clock,
+            clock: clock.clone(),
             store,
             state: Mutex::new(state),
             work: tokio::sync::Mutex::new(()),
@@ -189,6 +195,8 @@ impl Engine {
             undeduped: AtomicU64::new(0),
             to_match: Mutex::new(BTreeSet::new()),
             pos_locations: Mutex::new(BTreeSet::new()),
+            pending_reservations: Mutex::new(BTreeSet::new()),
+            boot_ms: clock.now().timestamp_millis(),
         }))
     }
 
@@ -205,10 +213,36 @@ impl Engine {
     /// deduplication switched off (a deliberate bug) every write gets a fresh
     /// key, so duplicates really apply twice.
     pub(crate) fn key(&self, base: String) -> String {
-        if self.cfg.strategy.dedupe {
-            base
-        } else {
+        if !self.cfg.strategy.dedupe || self.has(Defect::DedupeRace) {
             format!("{base}:{}", self.undeduped.fetch_add(1, Ordering::SeqCst))
+        } else if self.has(Defect::CrashReapplies) {
+            // Unique per process, as a key drawn at random would be.
+            format!("{base}:{}", self.boot_ms)
+        } else {
+            base
+        }
+    }
+
+    /// The idempotency key of a stock write: `None` with
+    /// [`Defect::NoIdempotencyKey`].
+    pub(crate) fn stock_key(&self, base: String) -> Option<String> {
+        (!self.has(Defect::NoIdempotencyKey)).then(|| self.key(base))
+    }
+
+    /// Whether a deliberate failure mode is switched on.
+    pub(crate) fn has(&self, d: Defect) -> bool {
+        self.cfg.strategy.defects.contains(&d)
+    }
+
+    /// Holds the application lock: nothing else is applied meanwhile.
+    pub(crate) async fn exclusive(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.work.lock().await
+    }
+
+    /// Commits the state writes made so far, reporting a failure.
+    pub(crate) fn commit_or_report(&self) {
+        if let Err(e) = self.commit() {
+            self.report("store_failed", e.to_string(), None);
         }
     }
 
@@ -384,9 +418,15 @@ impl Engine {
     /// Returns false when it could not be applied (it stays unapplied, and
     /// the poller will try again).
     pub async fn process(&self, p: Plat, event: &Event) -> bool {
+        self.process_from(p, event, false).await
+    }
+
+    async fn process_from(&self, p: Plat, event: &Event, from_webhook: bool) -> bool {
         let _one_at_a_time = self.work.lock().await;
-        if self.cfg.strategy.dedupe && self.with_state(|s| s.seen.contains(&event.id)) {
-            self.with_state(|s| s.applied(p, event.seq));
+        // With the racy receiver, its check is trusted for webhooks.
+        let trusted = from_webhook && self.has(Defect::DedupeRace);
+        if self.cfg.strategy.dedupe && !trusted && self.with_state(|s| s.seen.contains(&event.id)) {
+            self.with_state(|s| self.moved_over(s, p, event.seq));
             if let Err(e) = self.commit() {
                 self.report("store_failed", e.to_string(), Some(&event.id));
             }
@@ -394,12 +434,19 @@ impl Engine {
         }
         let span = tracing::info_span!("apply", platform = p.name(), event = %event.id, kind = %event.kind);
         let _enter = span.enter();
+        if self.has(Defect::CommitBeforeApply) {
+            self.with_state(|s| {
+                s.mark_seen(&event.id);
+                self.moved_over(s, p, event.seq);
+            });
+            self.commit_or_report();
+        }
         let outcome = crate::sync::apply(self, p, event).await;
         let ok = match outcome {
             Ok(()) => {
                 self.with_state(|s| {
                     s.mark_seen(&event.id);
-                    s.applied(p, event.seq);
+                    self.moved_over(s, p, event.seq);
                 });
                 lock(&self.counters).applied += 1;
                 true
@@ -417,10 +464,20 @@ impl Engine {
         ok
     }
 
+    /// Records that event `seq` was applied: the cursor moves over it once
+    /// nothing before it is missing (with [`Defect::CursorSkipsGaps`], at once).
+    fn moved_over(&self, s: &mut EngineState, p: Plat, seq: u64) {
+        if self.has(Defect::CursorSkipsGaps) && s.cursors.contains_key(&p) {
+            s.set_cursor(p, seq);
+        } else {
+            s.applied(p, seq);
+        }
+    }
+
     async fn run_worker(self: Arc<Self>, mut rx: mpsc::Receiver<(Plat, Event)>) {
         while let Some((p, event)) = rx.recv().await {
             self.queue_depth.fetch_sub(1, Ordering::SeqCst);
-            self.process(p, &event).await;
+            self.process_from(p, &event, true).await;
             lock(&self.queued).remove(&event.id);
         }
     }
@@ -589,15 +646,32 @@ async fn receive(
         &body,
         engine.clock.now(),
     ) {
-        lock(&engine.counters).rejected_signatures += 1;
-        tracing::warn!(platform = p.name(), error = %e, "rejected a webhook");
-        return error_response(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string());
+        let stale = matches!(e, omnisim_api::signing::SignatureError::Stale { .. });
+        let waved_through = engine.has(Defect::BadSignatureApplied)
+            || (stale && engine.has(Defect::StaleSignatureAccepted));
+        if waved_through {
+            tracing::warn!(platform = p.name(), error = %e, "a webhook did not verify; applying it anyway");
+        } else {
+            lock(&engine.counters).rejected_signatures += 1;
+            tracing::warn!(platform = p.name(), error = %e, "rejected a webhook");
+            return error_response(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string());
+        }
     }
     let event: Event = match serde_json::from_slice(&body) {
         Ok(e) => e,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, "invalid_json", e.to_string()),
     };
-    if engine.cfg.strategy.dedupe {
+    if engine.cfg.strategy.dedupe && engine.has(Defect::DedupeRace) {
+        // Checked against what was applied; marked only once applied.
+        if engine.with_state(|s| s.seen.contains(&event.id)) {
+            lock(&engine.counters).duplicates += 1;
+            return (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({ "status": "duplicate" })),
+            )
+                .into_response();
+        }
+    } else if engine.cfg.strategy.dedupe {
         // Check and insert under one lock: two copies arriving at once cannot both pass.
         let mut queued = lock(&engine.queued);
         if queued.contains(&event.id) || engine.with_state(|s| s.seen.contains(&event.id)) {

@@ -21,12 +21,16 @@
 #![deny(missing_docs)]
 
 pub mod config;
+#[doc(hidden)]
+pub mod defect;
 pub mod engine;
 pub mod state;
 pub mod store;
 mod sync;
 
 pub use config::{Endpoints, ReserveMode, Strategy, SyncMode, WriteMode};
+#[doc(hidden)]
+pub use defect::Defect;
 pub use engine::{Engine, EngineConfig, EngineError, SyncError};
 pub use store::{MemStore, SqliteStore, Store};
 pub use sync::SyncFailure;

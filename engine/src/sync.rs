@@ -41,6 +41,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::{ReserveMode, WriteMode};
+use crate::defect::Defect;
 use crate::engine::{Engine, REFERENCE_PREFIX};
 use crate::state::{OrderTrack, Plat};
 
@@ -76,6 +77,9 @@ struct StockChange {
     location: String,
     #[serde(default)]
     quantity: Option<i64>,
+    /// The shop's physical units (available + committed).
+    #[serde(default)]
+    on_hand: Option<i64>,
     #[serde(default)]
     cause: Option<Cause>,
 }
@@ -143,6 +147,10 @@ fn is_echo(cause: &Cause) -> bool {
         .is_some_and(|r| r.starts_with(REFERENCE_PREFIX))
 }
 
+/// The id prefix of the batch pass's own order events
+/// ([`Defect::ReserveLag`]).
+const BATCH_PREFIX: &str = "reserve-batch:";
+
 /// Parses event data; data that does not parse is reported and skipped, as
 /// retrying cannot fix it.
 fn parse<T: DeserializeOwned>(engine: &Engine, event: &Event) -> Option<T> {
@@ -193,10 +201,14 @@ pub(crate) async fn apply(engine: &Engine, p: Plat, event: &Event) -> Outcome {
         (Plat::Pos, "return.created") => pos_return(engine, event).await,
         (Plat::Pos, "pickup.completed") => pos_pickup_completed(engine, event).await,
         (Plat::Pos, "item.updated") => item_changed(engine, event).await,
+        (Plat::Pos, "pickup.cancelled") => pos_pickup_cancelled(engine, event).await,
         (Plat::Shop, "orders/create" | "orders/paid" | "orders/cancelled" | "orders/fulfilled") => {
             let Some(order) = parse::<Order>(engine, event) else {
                 return Ok(());
             };
+            if engine.has(Defect::ArrivalOrder) {
+                return order_changed(engine, event, order).await;
+            }
             // Webhooks may arrive out of order (paid before create): act on the
             // order as it is now, not on the event's copy.
             let order = match settle(
@@ -228,10 +240,18 @@ async fn pos_stock_changed(engine: &Engine, event: &Event) -> Outcome {
     if is_echo(&cause) || cause.delta == 0 {
         return Ok(());
     }
+    let absolute =
+        |quantity: i64| set_on_shop(engine, event, &change.sku, &change.location, quantity);
     match cause.kind.as_str() {
         // Units set aside for, released from, or handed to an online order:
         // the shop already counts them through the order.
         "fulfillment" | "reserve" | "release" => Ok(()),
+        "count" if engine.has(Defect::CountAbsolute) => {
+            absolute(change.quantity.unwrap_or(0)).await
+        }
+        _ if engine.has(Defect::ZeroWipes) && change.quantity.is_some_and(|q| q <= 0) => {
+            absolute(0).await
+        }
         _ => {
             push_to_shop(
                 engine,
@@ -246,6 +266,47 @@ async fn pos_stock_changed(engine: &Engine, event: &Event) -> Outcome {
     }
 }
 
+/// Writes an absolute level on the shop: the POS count less the buffer (the
+/// defects' blind overwrite).
+async fn set_on_shop(
+    engine: &Engine,
+    event: &Event,
+    sku: &str,
+    location: &str,
+    quantity: i64,
+) -> Outcome {
+    let body = SetInventory {
+        sku: sku.to_owned(),
+        location: location.to_owned(),
+        available: (quantity - engine.strategy().buffer).max(0),
+        change_from: None,
+        reference: Some(reference(event)),
+    };
+    let key = engine.stock_key(format!("eng:{}:shop-set:{sku}:{location}", event.id));
+    settle(
+        engine,
+        event,
+        &format!("setting {sku} at {location} to {quantity} on the shop"),
+        engine.call(|| engine.shop.set(&body, key.as_deref())).await,
+    )?;
+    Ok(())
+}
+
+/// The shop location a store's stock is written to: the same id (with
+/// [`Defect::WrongLocation`], the first store's).
+async fn shop_location_of(engine: &Engine, location: &str) -> Result<String, SyncFailure> {
+    if !engine.has(Defect::WrongLocation) || !is_store(engine, location).await? {
+        return Ok(location.to_owned());
+    }
+    let first = engine
+        .pos_locations
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .first()
+        .cloned();
+    Ok(first.unwrap_or_else(|| location.to_owned()))
+}
+
 async fn push_to_shop(
     engine: &Engine,
     event: &Event,
@@ -254,10 +315,17 @@ async fn push_to_shop(
     delta: i64,
     pos_quantity: Option<i64>,
 ) -> Outcome {
+    let location = shop_location_of(engine, location).await?;
+    let location = location.as_str();
     let reference = reference(event);
     let key = engine.key(format!("eng:{}:shop-stock:{sku}:{location}", event.id));
     let doing = format!("pushing {delta:+} {sku} at {location} to the shop");
-    match engine.strategy().write {
+    let write = if engine.has(Defect::AbsoluteSet) {
+        WriteMode::Set
+    } else {
+        engine.strategy().write
+    };
+    match write {
         WriteMode::Adjust => {
             let body = AdjustInventory {
                 sku: sku.to_owned(),
@@ -267,11 +335,14 @@ async fn push_to_shop(
                 change_from: None,
                 reference: Some(reference),
             };
+            let key = (!engine.has(Defect::NoIdempotencyKey)).then_some(key);
             settle(
                 engine,
                 event,
                 &doing,
-                engine.call(|| engine.shop.adjust(&body, Some(&key))).await,
+                engine
+                    .call(|| engine.shop.adjust(&body, key.as_deref()))
+                    .await,
             )?;
         }
         WriteMode::Set => {
@@ -353,7 +424,7 @@ async fn push_to_pos(
             order_ref: order_ref.map(str::to_owned),
         }],
     };
-    let key = engine.key(format!(
+    let key = engine.stock_key(format!(
         "eng:{}:pos-stock:{sku}:{location}:{from:?}",
         event.id
     ));
@@ -363,7 +434,41 @@ async fn push_to_pos(
         event,
         &doing,
         engine
-            .call(|| engine.pos.change_inventory(&body, Some(&key)))
+            .call(|| engine.pos.change_inventory(&body, key.as_deref()))
+            .await,
+    )?;
+    Ok(())
+}
+
+/// Counts `quantity` units at the POS: the blind overwrite of
+/// [`Defect::OnHandSynced`].
+async fn count_on_pos(
+    engine: &Engine,
+    event: &Event,
+    sku: &str,
+    location: &str,
+    quantity: i64,
+) -> Outcome {
+    let body = BatchChangeInventory {
+        changes: vec![InventoryChange {
+            kind: InventoryChangeType::PhysicalCount,
+            sku: sku.to_owned(),
+            location: location.to_owned(),
+            quantity,
+            from_state: None,
+            to_state: None,
+            occurred_at: engine.clock.now(),
+            reference: Some(reference(event)),
+            order_ref: None,
+        }],
+    };
+    let key = engine.stock_key(format!("eng:{}:pos-count:{sku}:{location}", event.id));
+    settle(
+        engine,
+        event,
+        &format!("counting {quantity} {sku} at {location} on the POS"),
+        engine
+            .call(|| engine.pos.change_inventory(&body, key.as_deref()))
             .await,
     )?;
     Ok(())
@@ -374,10 +479,19 @@ async fn shop_stock_changed(engine: &Engine, event: &Event) -> Outcome {
         return Ok(());
     };
     let cause = change.cause.unwrap_or_default();
-    if is_echo(&cause) || cause.delta == 0 {
+    // The connector's own writes come back; with the defect it recognises
+    // them only on the POS's events.
+    if (is_echo(&cause) && !engine.has(Defect::EchoApplied)) || cause.delta == 0 {
         return Ok(());
     }
     match cause.kind.as_str() {
+        "adjust" | "set" if engine.has(Defect::OnHandSynced) => {
+            if !is_store(engine, &change.location).await? {
+                return Ok(());
+            }
+            let on_hand = change.on_hand.unwrap_or(0) + engine.strategy().buffer;
+            count_on_pos(engine, event, &change.sku, &change.location, on_hand).await
+        }
         // Staff changed stock on the shop: the POS must see the same difference.
         "adjust" | "set" => {
             push_to_pos(
@@ -454,7 +568,10 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
     let at_store = is_store(engine, &track.location).await?;
     let cancelled = o.status == OrderStatus::Cancelled;
     if cancelled {
-        if track.reserved && !track.released && !track.picked_up {
+        // With the defect, the release is left to the refund a cancel makes,
+        // and an order that was only authorized (a no-show) gets none.
+        let refund_pending = engine.has(Defect::NoShowNotReleased) && o.total_captured.is_zero();
+        if track.reserved && !track.released && !track.picked_up && !refund_pending {
             let key = engine.key(format!("eng:release:{}", o.id));
             let r = engine
                 .call(|| engine.pos.cancel_pickup(&o.id, Some(&key)))
@@ -489,7 +606,17 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
     // store: reserve them now so that the handover below takes them off the
     // register.
     let unreserved_handover = fulfilled && !track.picked_up;
-    if at_store && !track.reserved && (unreserved_handover || (reserve_now && !fulfilled)) {
+    let batched = engine.has(Defect::ReserveLag)
+        && !unreserved_handover
+        && !event.id.starts_with(BATCH_PREFIX);
+    if batched && at_store && !track.reserved && reserve_now && !fulfilled {
+        // Imported now; reserved by the next pass.
+        engine
+            .pending_reservations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(o.id.clone());
+    } else if at_store && !track.reserved && (unreserved_handover || (reserve_now && !fulfilled)) {
         let left = |l: &omnisim_api::shop::OrderLine| {
             if unreserved_handover {
                 l.quantity - l.refunded_quantity
@@ -542,7 +669,13 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
         }
         if o.total_capturable > rust_decimal::Decimal::ZERO && !track.captured {
             let key = engine.key(format!("eng:capture:{}", o.id));
-            let all = CaptureOrder::default();
+            let all = if engine.has(Defect::CaptureOriginalTotal) {
+                CaptureOrder {
+                    amount: Some(o.total),
+                }
+            } else {
+                CaptureOrder::default()
+            };
             let r = engine
                 .call(|| engine.shop.capture(&o.id, &all, Some(&key)))
                 .await;
@@ -602,15 +735,69 @@ async fn pos_pickup_completed(engine: &Engine, event: &Event) -> Outcome {
     order_changed(engine, event, order).await
 }
 
+/// A clerk closed a pickup at the register (the customer never came): the
+/// online order is cancelled, which voids its authorization and gives its
+/// units back online. The connector's own release (after a cancel on the
+/// shop) comes back here too and finds the order already cancelled.
+async fn pos_pickup_cancelled(engine: &Engine, event: &Event) -> Outcome {
+    let Some(done) = parse::<PickupDone>(engine, event) else {
+        return Ok(());
+    };
+    let order = match engine.call(|| engine.shop.order(&done.order_ref)).await {
+        // A pickup for something the shop never sold: nothing to cancel.
+        Err(e) if e.code() == Some("unknown_order") => return Ok(()),
+        r => match settle(engine, event, "reading the order of a closed pickup", r)? {
+            Some(o) => o,
+            None => return Ok(()),
+        },
+    };
+    let mut track = track_of(engine, &order);
+    track.reserved = true;
+    track.released = true;
+    if order.status == OrderStatus::Cancelled
+        || order.fulfillment_status == FulfillmentStatus::Fulfilled
+    {
+        engine.with_state(|s| s.save_order(track));
+        return Ok(());
+    }
+    if engine.has(Defect::CancelKeepsAuthorization) {
+        // Cancelled in the connector's books, never on the shop.
+        track.cancelled = true;
+        engine.with_state(|s| s.save_order(track));
+        return Ok(());
+    }
+    engine.with_state(|s| s.save_order(track));
+    let key = engine.key(format!("eng:no-show:{}", order.id));
+    let body = CancelOrder {
+        reason: CancelReason::Customer,
+        restock: Some(true),
+    };
+    match engine
+        .call(|| engine.shop.cancel(&order.id, &body, Some(&key)))
+        .await
+    {
+        Err(e) if e.code() == Some("order_already_cancelled") => Ok(()),
+        r => {
+            if let Some(order) = settle(engine, event, "cancelling a no-show's order", r)? {
+                order_changed(engine, event, order).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
 async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
     let Some(refund) = parse::<ShopRefund>(engine, event) else {
         return Ok(());
     };
     let track = engine.with_state(|s| s.orders.get(&refund.order_id).cloned());
+    if engine.has(Defect::BulkAborts) {
+        return shop_refund_in_one_batch(engine, event, &refund, track.as_ref()).await;
+    }
     for line in &refund.lines {
         match line.restock_type {
             // Goods came back: they are physically in the store now.
-            RestockType::Return => {
+            RestockType::Return if !engine.has(Defect::ReturnRestockIgnored) => {
                 if let Some(location) = &line.location
                     && is_store(engine, location).await?
                 {
@@ -641,16 +828,78 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
                         line.quantity,
                         (InventoryState::ReservedForSale, InventoryState::InStock),
                         // From this order's pickup, not the oldest one's.
-                        Some(&t.id),
+                        (!engine.has(Defect::ReleaseOldestPickup)).then_some(t.id.as_str()),
                     )
                     .await?;
                 }
             }
-            RestockType::NoRestock => {}
+            RestockType::Return | RestockType::NoRestock => {}
         }
     }
     let _ = refund.id;
     Ok(())
+}
+
+/// [`Defect::BulkAborts`]: every line of a refund in one POS batch, which the
+/// POS takes whole or not at all; a refusal is reported without the item.
+async fn shop_refund_in_one_batch(
+    engine: &Engine,
+    event: &Event,
+    refund: &ShopRefund,
+    track: Option<&OrderTrack>,
+) -> Outcome {
+    let mut changes = Vec::new();
+    for line in &refund.lines {
+        let (location, from, order_ref) = match line.restock_type {
+            RestockType::Return => match &line.location {
+                Some(l) if is_store(engine, l).await? => (l.clone(), InventoryState::None, None),
+                _ => continue,
+            },
+            RestockType::Cancel => match track {
+                Some(t) if t.reserved && !t.released && !t.picked_up => (
+                    t.location.clone(),
+                    InventoryState::ReservedForSale,
+                    Some(t.id.clone()),
+                ),
+                _ => continue,
+            },
+            RestockType::NoRestock => continue,
+        };
+        changes.push(InventoryChange {
+            kind: InventoryChangeType::Adjustment,
+            sku: line.sku.clone(),
+            location,
+            quantity: line.quantity,
+            from_state: Some(from),
+            to_state: Some(InventoryState::InStock),
+            occurred_at: engine.clock.now(),
+            reference: Some(reference(event)),
+            order_ref,
+        });
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let body = BatchChangeInventory { changes };
+    let key = engine.stock_key(format!("eng:{}:pos-batch", event.id));
+    match engine
+        .call(|| engine.pos.change_inventory(&body, key.as_deref()))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_retryable() => Err(SyncFailure::Api {
+            doing: "restocking a refund at the POS".into(),
+            source: e,
+        }),
+        Err(_) => {
+            engine.report(
+                "write_refused",
+                "the stock batch was refused".into(),
+                Some(&event.id),
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn pos_return(engine: &Engine, event: &Event) -> Outcome {
@@ -670,11 +919,20 @@ async fn pos_return(engine: &Engine, event: &Event) -> Outcome {
         return Ok(());
     };
     let mut lines = Vec::new();
-    for rl in &ret.lines {
-        match order.lines.iter().find(|l| l.sku == rl.sku) {
+    for (i, rl) in ret.lines.iter().enumerate() {
+        let line = if engine.has(Defect::RefundWrongLine) {
+            order.lines.get(i)
+        } else {
+            order.lines.iter().find(|l| l.sku == rl.sku)
+        };
+        match line {
             Some(l) => lines.push(RefundLineRequest {
                 line_id: l.id.clone(),
-                quantity: rl.quantity,
+                quantity: if engine.has(Defect::RefundWholeLine) {
+                    l.quantity - l.refunded_quantity
+                } else {
+                    rl.quantity
+                },
                 // The POS already took the units back (and restocked them if it did).
                 restock_type: RestockType::NoRestock,
                 location: None,
@@ -697,12 +955,25 @@ async fn pos_return(engine: &Engine, event: &Event) -> Outcome {
         note: Some(format!("store return {}", ret.id)),
     };
     let key = engine.key(format!("eng:refund:{}", ret.id));
+    let attempt = std::sync::atomic::AtomicU32::new(0);
+    let key_now = || {
+        if engine.has(Defect::RetryNewKey) {
+            let n = attempt.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            format!("{key}:{n}")
+        } else {
+            key.clone()
+        }
+    };
     settle(
         engine,
         event,
         "refunding the online order for a store return",
         engine
-            .call(|| engine.shop.refund(&order.id, &body, Some(&key)))
+            .call(|| {
+                let key = key_now();
+                let (order, body) = (&order, &body);
+                async move { engine.shop.refund(&order.id, body, Some(&key)).await }
+            })
             .await,
     )?;
     Ok(())
@@ -728,8 +999,9 @@ async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {
     // order still leaves its stock committed, so it is cancelled too.
     let open_money = matches!(
         order.financial_status,
-        FinancialStatus::Pending | FinancialStatus::Authorized | FinancialStatus::Voided
-    );
+        FinancialStatus::Pending | FinancialStatus::Authorized
+    ) || (order.financial_status == FinancialStatus::Voided
+        && !engine.has(Defect::FailedPaymentKept));
     if order.status == OrderStatus::Cancelled
         || !open_money
         || order.payment_intent.as_deref() != Some(intent.id.as_str())
@@ -768,19 +1040,23 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
     };
     // Webhooks may arrive out of order (an older price after a newer one):
     // carry the product as it is now, not the event's copy.
-    let product = match settle(
-        engine,
-        event,
-        "reading the product",
-        engine.call(|| engine.shop.product(&changed.sku)).await,
-    )? {
-        Some(p) => ProductView {
-            sku: p.sku,
-            price: p.price,
-            currency: p.currency,
-            tax_code: p.tax_code,
-        },
-        None => return Ok(()),
+    let product = if engine.has(Defect::StaleProduct) {
+        changed
+    } else {
+        match settle(
+            engine,
+            event,
+            "reading the product",
+            engine.call(|| engine.shop.product(&changed.sku)).await,
+        )? {
+            Some(p) => ProductView {
+                sku: p.sku,
+                price: p.price,
+                currency: p.currency,
+                tax_code: p.tax_code,
+            },
+            None => return Ok(()),
+        }
     };
     let Some(item) = settle(
         engine,
@@ -802,7 +1078,11 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
         price: Some(product.price),
         currency: Some(product.currency.clone()),
         // The POS clears a tax code on an empty string; absent means unchanged.
-        tax_code: Some(product.tax_code.clone().unwrap_or_default()),
+        tax_code: if engine.has(Defect::TaxClearDropped) {
+            product.tax_code.clone()
+        } else {
+            Some(product.tax_code.clone().unwrap_or_default())
+        },
     };
     settle(
         engine,
@@ -953,11 +1233,44 @@ pub(crate) async fn map_catalog(
     Ok(())
 }
 
+/// [`Defect::ReserveLag`]'s batch pass: reserves the store units of the
+/// orders imported since the last pass.
+async fn reserve_pending(engine: &Engine) {
+    let pending = std::mem::take(
+        &mut *engine
+            .pending_reservations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
+    if pending.is_empty() {
+        return;
+    }
+    let _one_at_a_time = engine.exclusive().await;
+    for id in pending {
+        let Ok(order) = engine.call(|| engine.shop.order(&id)).await else {
+            continue;
+        };
+        let batch = Event {
+            id: format!("{BATCH_PREFIX}{id}"),
+            seq: 0,
+            kind: "orders/create".into(),
+            occurred_at: engine.clock.now(),
+            actor: Default::default(),
+            data: serde_json::Value::Null,
+        };
+        if let Err(e) = order_changed(engine, &batch, order).await {
+            engine.report("apply_failed", e.to_string(), None);
+        }
+    }
+    engine.commit_or_report();
+}
+
 /// The periodic pass after each poll: compares the orders that changed since
 /// the last pass with the gateway (three-way match) and reports mismatches.
 /// A mismatch that may still be settling (a capture in flight) is looked at
 /// again on the next pass.
 pub(crate) async fn reconcile(engine: &Engine) {
+    reserve_pending(engine).await;
     let changed: Vec<String> =
         std::mem::take(&mut *engine.to_match.lock().unwrap_or_else(|p| p.into_inner()))
             .into_iter()

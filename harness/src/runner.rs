@@ -79,6 +79,12 @@ pub fn strategy_of(loaded: &Loaded) -> Strategy {
     }
     s.buffer = spec.buffer.as_ref().map_or(0, |b| *b.get_ref());
     s.dedupe = spec.dedupe.unwrap_or(true);
+    // Validation refused unknown names and scenarios not tagged `defect`.
+    s.defects = spec
+        .defects
+        .iter()
+        .filter_map(|d| d.get_ref().parse().ok())
+        .collect();
     s
 }
 
@@ -526,14 +532,26 @@ async fn perform(ctx: &Ctx, i: usize, step: &Step) {
         Ok(value) => {
             ctx.history.op(now(), i, &process, OpType::Ok, &f, value);
             if let Some(want) = &step.expect_error {
-                ctx.problems
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(format!(
+                let problem = match f.as_str() {
+                    "forge" | "replay" if want == "invalid_signature" => format!(
+                        "step {} (nemesis {f}): the connector accepted {}; it must answer 401 and apply nothing",
+                        i + 1,
+                        if f == "forge" {
+                            "a forged webhook"
+                        } else {
+                            "a correctly signed webhook whose signature is an hour old (a replay)"
+                        }
+                    ),
+                    _ => format!(
                         "step {} ({} {f}) succeeded, but `{want}` was expected",
                         i + 1,
                         step.actor.get_ref()
-                    ));
+                    ),
+                };
+                ctx.problems
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(problem);
             }
         }
         Err(Failed::Refused(code, value)) => {
@@ -742,6 +760,16 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             let id = order_id()?;
             let p = pos
                 .complete_pickup(&id, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
+            ok(&p)
+        }
+        ("pos", "no_show") => {
+            // The clerk closes an uncollected pickup at the register: its
+            // units go back on the shelf; the online order is the connector's.
+            let id = order_id()?;
+            let p = pos
+                .cancel_pickup(&id, Some(&key))
                 .await
                 .map_err(|e| failed(&e))?;
             ok(&p)
@@ -989,9 +1017,11 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             }
             ok(&serde_json::json!({ "engine": "crashed" }))
         }
-        ("nemesis", "forge") => {
+        ("nemesis", action @ ("forge" | "replay")) => {
             // A webhook the platform never sent: the connector must answer 401
-            // and apply nothing. It claims a sale of `quantity` units.
+            // and apply nothing. It claims a sale of `quantity` units. A
+            // `replay` is correctly signed with the live secret, an hour ago.
+            let replay = action == "replay";
             let target = step
                 .target
                 .as_ref()
@@ -1033,41 +1063,49 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             };
             // The gateway's forgery is correctly signed with the live secret
             // but an hour stale (Stripe's scheme signs its timestamp); the
-            // others carry a MAC that does not verify.
-            let stale = (target == "pay")
-                .then(|| {
-                    let secrets = ctx
-                        .world
-                        .sims()
-                        .pay
-                        .core
-                        .webhooks
-                        .live_secrets_for(&url, now);
-                    omnisim_api::signing::sign(
-                        omnisim_api::signing::Scheme::Stripe,
-                        &secrets,
-                        omnisim_api::signing::Delivery {
-                            url: &url,
-                            body: &raw,
-                            event_id: "evt_pay_forged",
-                            topic: kind,
-                            sent_at: now - chrono::TimeDelta::hours(1),
-                        },
-                    )
-                })
-                .and_then(|h| h.into_iter().next())
-                .and_then(|(_, v)| v.to_str().ok().map(str::to_owned));
-            let header_value = stale.unwrap_or_else(|| header.1.to_owned());
-            let request = http::Request::post(url.as_str())
-                .header("content-type", "application/json")
-                .header(header.0, header_value)
-                .body(bytes::Bytes::from(raw))
-                .map_err(|e| {
-                    Failed::Refused(
-                        "bad_step".into(),
-                        serde_json::json!({ "error": e.to_string() }),
-                    )
-                })?;
+            // others carry a MAC that does not verify. A shop replay is
+            // signed too, its `X-Shopify-Triggered-At` an hour old.
+            let scheme = match target.as_str() {
+                "pay" => Some(omnisim_api::signing::Scheme::Stripe),
+                "shop" if replay => Some(omnisim_api::signing::Scheme::Shopify),
+                _ => None,
+            };
+            let stale = scheme.map(|scheme| {
+                let sims = ctx.world.sims();
+                let hooks = if target == "pay" {
+                    &sims.pay.core.webhooks
+                } else {
+                    &sims.shop.core.webhooks
+                };
+                let secrets = hooks.live_secrets_for(&url, now);
+                omnisim_api::signing::sign(
+                    scheme,
+                    &secrets,
+                    omnisim_api::signing::Delivery {
+                        url: &url,
+                        body: &raw,
+                        event_id: &format!("evt_{target}_forged_{i}"),
+                        topic: kind,
+                        sent_at: now - chrono::TimeDelta::hours(1),
+                    },
+                )
+            });
+            let mut request =
+                http::Request::post(url.as_str()).header("content-type", "application/json");
+            match stale {
+                Some(headers) if !headers.is_empty() => {
+                    for (name, value) in headers {
+                        request = request.header(name, value);
+                    }
+                }
+                _ => request = request.header(header.0, header.1),
+            }
+            let request = request.body(bytes::Bytes::from(raw)).map_err(|e| {
+                Failed::Refused(
+                    "bad_step".into(),
+                    serde_json::json!({ "error": e.to_string() }),
+                )
+            })?;
             let (net, _) = ctx.world.network();
             match net.send(request).await {
                 Ok(r) if r.status().is_success() => {

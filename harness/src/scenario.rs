@@ -304,6 +304,12 @@ pub struct EngineSpec {
     /// Deduplicate events (true by default; false is a deliberate bug).
     #[serde(default)]
     pub dedupe: Option<bool>,
+    /// Deliberate failure modes of the reference engine, for testing the
+    /// suite (see `omnisim_engine::defect`). Accepted only in a scenario
+    /// tagged `defect`; not part of the documented format.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(skip)]
+    pub defects: Vec<Spanned<String>>,
 }
 
 /// The network between the systems.

@@ -309,6 +309,11 @@ fn summary(op: &Op<'_>, names: &Names) -> String {
             at_loc("location")
         ),
         ("pos", "pickup") => format!("{}'s order picked up{}", order(), at_loc("location")),
+        ("pos", "no_show") => format!(
+            "{}'s pickup closed as a no-show{}",
+            order(),
+            at_loc("location")
+        ),
         ("pos", "return") => {
             let restock = if a["restock"].as_bool() == Some(true) {
                 ", back on the shelf"
@@ -340,6 +345,10 @@ fn summary(op: &Op<'_>, names: &Names) -> String {
         ("nemesis", "restart") => "the connector restarts".into(),
         ("nemesis", "forge") => format!(
             "a forged webhook sent to the connector ({})",
+            str_of(a, "target")
+        ),
+        ("nemesis", "replay") => format!(
+            "an hour-old signed webhook replayed to the connector ({})",
             str_of(a, "target")
         ),
         (_, f) => {

@@ -33,7 +33,9 @@ pub const ACTIONS: [(&str, &[&str]); 5] = [
     ("shop", &["checkout", "cancel"]),
     (
         "pos",
-        &["sale", "return", "pickup", "count", "receive", "waste"],
+        &[
+            "sale", "return", "pickup", "no_show", "count", "receive", "waste",
+        ],
     ),
     (
         "staff",
@@ -50,6 +52,7 @@ pub const ACTIONS: [(&str, &[&str]); 5] = [
             "crash",
             "restart",
             "forge",
+            "replay",
             "partition",
             "rotate",
         ],
@@ -331,6 +334,7 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
     duration_of(c, &scenario.sla.catalog, Duration::ZERO, "sla.catalog");
     check_connector(c, &scenario.connector.engine);
     check_network(c, &scenario.network);
+    check_defects(c, &scenario);
 
     // Locations.
     let mut locations: BTreeMap<String, LocationKindSpec> = BTreeMap::new();
@@ -618,6 +622,30 @@ fn check_references(
     }
 }
 
+/// Deliberate engine defects are for testing the suite: only a scenario
+/// tagged `defect` may switch them on, and each must exist.
+fn check_defects(c: &mut Checker<'_>, scenario: &Scenario) {
+    let tagged = scenario.tags.iter().any(|t| t == "defect");
+    for d in &scenario.connector.engine.defects {
+        if !tagged {
+            c.at(
+                d.span(),
+                "`defects` is only for scenarios tagged `defect`",
+                Some("it switches on deliberate bugs in the reference engine".into()),
+            );
+        } else if d.get_ref().parse::<omnisim_engine::Defect>().is_err() {
+            c.at(
+                d.span(),
+                format!("there is no defect `{}`", d.get_ref()),
+                Some(known(
+                    "defects",
+                    omnisim_engine::Defect::ALL.iter().map(|d| d.name()),
+                )),
+            );
+        }
+    }
+}
+
 /// Checks the fields an action needs.
 fn check_step(
     c: &mut Checker<'_>,
@@ -641,7 +669,7 @@ fn check_step(
         ("shop", "checkout") => need(c, step.lines.is_some(), "lines"),
         ("shop" | "staff", "cancel")
         | ("staff", "fulfil" | "capture")
-        | ("pos", "pickup")
+        | ("pos", "pickup" | "no_show")
         | ("pay", "void") => need(c, step.order.is_some(), "order"),
         ("staff", "refund") => {
             need(c, step.order.is_some(), "order");
@@ -694,6 +722,20 @@ fn check_step(
             need(c, step.target.is_some(), "target");
             need(c, step.sku.is_some(), "sku");
             need(c, step.location.is_some(), "location");
+        }
+        ("nemesis", "replay") => {
+            need(c, step.target.is_some(), "target");
+            need(c, step.sku.is_some(), "sku");
+            need(c, step.location.is_some(), "location");
+            if let Some(t) = &step.target
+                && t.get_ref() == "pos"
+            {
+                c.at(
+                    t.span(),
+                    "the POS signs no timestamp: a replay targets `shop` or `pay`",
+                    None,
+                );
+            }
         }
         _ => {}
     }

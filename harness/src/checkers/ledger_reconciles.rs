@@ -1,7 +1,9 @@
 //! `ledger_reconciles`: money is one truth across shop, POS and gateway.
 //! Every order's captured − refunded equals the gateway's; no orphan or open
 //! authorization after a cancel; no capture on a cancelled order; no refund
-//! above captured; store sales' card tenders were collected in full.
+//! above captured; store sales' card tenders were collected in full. An order
+//! whose payment died at the gateway, or whose pickup the store closed as a
+//! no-show, does not stay open holding its authorization or its stock.
 
 use std::collections::BTreeMap;
 
@@ -73,6 +75,36 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 witnesses: vec![end(format!("intent {pi}"))],
             });
         }
+        let handed_over = o["fulfillment_status"] == "fulfilled";
+        let dead = match intent["status"].as_str() {
+            Some("canceled") => Some(format!(
+                "was cancelled at the gateway ({})",
+                intent["cancellation_reason"].as_str().unwrap_or("voided")
+            )),
+            Some("requires_payment_method") if !intent["last_payment_error"].is_null() => {
+                Some(format!(
+                    "failed ({})",
+                    intent["last_payment_error"]["code"]
+                        .as_str()
+                        .unwrap_or("declined")
+                ))
+            }
+            _ => None,
+        };
+        if !cancelled
+            && !handed_over
+            && pay_net.is_zero()
+            && let Some(dead) = dead
+        {
+            violations.push(Violation {
+                message: format!(
+                    "order {id} is still open, but its payment {pi} {dead}: its stock stays held for a sale that will never be paid"
+                ),
+                sku: None,
+                units: None,
+                witnesses: vec![end(format!("order {id}")), end(format!("intent {pi}"))],
+            });
+        }
         if !cancelled && o["fulfillment_status"] == "fulfilled" {
             // Refunds before capture lower what is captured instead of moving money back.
             let net_total =
@@ -107,6 +139,44 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 witnesses: vec![end(format!("intent {pi}"))],
             });
         }
+    }
+    // Pickups the store closed as no-shows: their orders end cancelled, the
+    // authorization voided.
+    for (index, e) in input.events("pos") {
+        if e.kind != "pickup.cancelled" {
+            continue;
+        }
+        let Some(order) = e.data["order_ref"]
+            .as_str()
+            .and_then(|id| orders_by_id.get(id))
+        else {
+            continue;
+        };
+        if order["status"] == "cancelled" || order["fulfillment_status"] == "fulfilled" {
+            continue;
+        }
+        let id = order["id"].as_str().unwrap_or_default();
+        let held = order["payment_intent"]
+            .as_str()
+            .and_then(|pi| intents.get(pi).map(|i| (pi, i)))
+            .filter(|(_, i)| i["status"] == "requires_capture")
+            .map(|(pi, _)| format!(" and its authorization {pi} is still open"))
+            .unwrap_or_default();
+        violations.push(Violation {
+            message: format!(
+                "the pickup of order {id} was closed as a no-show at the store, but the online order is still open{held}"
+            ),
+            sku: None,
+            units: None,
+            witnesses: vec![
+                Witness {
+                    index,
+                    time: e.occurred_at,
+                    what: "pickup.cancelled".into(),
+                },
+                end(format!("order {id}")),
+            ],
+        });
     }
     // Store sales: each card or gift-card tender collected in full, less its refunds.
     for (index, e) in input.events("pos") {

@@ -2,7 +2,8 @@
 //! location, and the money back is the paid price of those units (discount and
 //! tax pro rata). Store returns are judged against their sale; online refunds
 //! against their order's lines, and goods returned online to a store must
-//! reach that store's register.
+//! reach that store's register. A store return of an online order must be
+//! refunded online for exactly the units the clerk took back.
 
 use std::collections::BTreeMap;
 
@@ -117,10 +118,15 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         }
     }
     let refunds_checked = online_refunds(input, &mut violations);
+    let store_returns_of_orders = store_returns_refunded(input, &mut violations);
     verdict(
         "returns_restock",
         violations,
-        serde_json::json!({ "returns_checked": checked, "online_refunds_checked": refunds_checked }),
+        serde_json::json!({
+            "returns_checked": checked,
+            "online_refunds_checked": refunds_checked,
+            "store_returns_of_online_orders": store_returns_of_orders,
+        }),
     )
 }
 
@@ -246,4 +252,125 @@ fn online_refunds(input: &Input<'_>, violations: &mut Vec<Violation>) -> usize {
         }
     }
     checked
+}
+
+/// A store return of an online order: the connector must refund that order
+/// online for exactly the SKUs and units the clerk took back. The refunds
+/// the harness's own actors made are set aside; of the others on the order,
+/// each return takes the one that names it (`store return <id>`, the
+/// reference engine's note) or else the first one after it.
+fn store_returns_refunded(input: &Input<'_>, violations: &mut Vec<Violation>) -> usize {
+    // Refund ids the scripted actors made themselves (staff refunds).
+    let mut by_actors = std::collections::BTreeSet::new();
+    let mut returns = Vec::new();
+    for e in input.history {
+        let Entry::Op {
+            index,
+            time,
+            kind: OpType::Ok,
+            f,
+            value,
+            process,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        if f == "refund" && !process.starts_with("pos") {
+            if let Some(id) = value["id"].as_str() {
+                by_actors.insert(id.to_owned());
+            }
+        } else if f == "return"
+            && process.starts_with("pos")
+            && let Some(order) = value["order_ref"].as_str()
+        {
+            returns.push((*index, *time, order.to_owned(), value));
+        }
+    }
+    // The connector's refunds, per order, in commit order.
+    let mut refunds: BTreeMap<String, Vec<(u64, &omnisim_api::Event)>> = BTreeMap::new();
+    for (index, e) in input.events("shop") {
+        if e.kind == "refunds/create"
+            && !e.data["id"]
+                .as_str()
+                .is_some_and(|id| by_actors.contains(id))
+            && let Some(order) = e.data["order_id"].as_str()
+        {
+            refunds
+                .entry(order.to_owned())
+                .or_default()
+                .push((index, e));
+        }
+    }
+    let mut used = std::collections::BTreeSet::new();
+    for (index, time, order, value) in &returns {
+        let id = value["id"].as_str().unwrap_or_default();
+        let candidates = refunds.get(order).map(Vec::as_slice).unwrap_or_default();
+        let note = format!("store return {id}");
+        let pick = candidates
+            .iter()
+            .find(|(i, e)| !used.contains(i) && e.data["note"].as_str() == Some(note.as_str()))
+            .or_else(|| {
+                candidates.iter().find(|(i, e)| {
+                    !used.contains(i)
+                        && e.occurred_at >= *time
+                        && !e.data["note"]
+                            .as_str()
+                            .is_some_and(|n| n.starts_with("store return "))
+                })
+            });
+        let mut witnesses = vec![Witness {
+            index: *index,
+            time: *time,
+            what: format!("store return {id}"),
+        }];
+        let took: BTreeMap<String, i64> = lines_of(value);
+        let Some((ri, refund)) = pick else {
+            violations.push(Violation {
+                message: format!(
+                    "store return {id} took back {} of online order {order}, but the order was never refunded online",
+                    describe(&took)
+                ),
+                sku: None,
+                units: None,
+                witnesses,
+            });
+            continue;
+        };
+        used.insert(*ri);
+        witnesses.push(Witness {
+            index: *ri,
+            time: refund.occurred_at,
+            what: format!("refunds/create on {order}"),
+        });
+        let gave: BTreeMap<String, i64> = lines_of(&refund.data);
+        if gave != took {
+            violations.push(Violation {
+                message: format!(
+                    "store return {id} took back {} of online order {order}, but the order was refunded online for {}",
+                    describe(&took),
+                    describe(&gave)
+                ),
+                sku: took.keys().chain(gave.keys()).next().cloned(),
+                units: None,
+                witnesses,
+            });
+        }
+    }
+    returns.len()
+}
+
+/// Units per SKU of a return or refund's `lines`.
+fn lines_of(v: &serde_json::Value) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for l in v["lines"].as_array().cloned().unwrap_or_default() {
+        *out.entry(l["sku"].as_str().unwrap_or_default().to_owned())
+            .or_insert(0) += l["quantity"].as_i64().unwrap_or(0);
+    }
+    out
+}
+
+fn describe(lines: &BTreeMap<String, i64>) -> String {
+    let parts: Vec<String> = lines.iter().map(|(sku, q)| format!("{q} {sku}")).collect();
+    parts.join(", ")
 }

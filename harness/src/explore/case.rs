@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use omnisim_engine::Defect;
 use omnisim_reports::Status;
 
 use super::plan::{FaultProfile, Plan};
@@ -86,6 +87,30 @@ impl EngineChoice {
         }
     }
 
+    /// The `[connector] engine = …` value of the scenario file, with
+    /// deliberate `defects` switched on (a scenario tagged `defect`).
+    pub fn engine_toml_with(self, defects: &[Defect]) -> Option<String> {
+        let base = self.engine_toml();
+        if defects.is_empty() {
+            return base;
+        }
+        let list: Vec<String> = defects.iter().map(|d| format!("\"{d}\"")).collect();
+        let list = format!("defects = [{}]", list.join(", "));
+        let inner = base
+            .as_deref()
+            .map(|b| {
+                b.trim()
+                    .trim_start_matches('{')
+                    .trim_end_matches('}')
+                    .trim()
+            })
+            .filter(|b| !b.is_empty());
+        Some(match inner {
+            Some(i) => format!("{{ {i}, {list} }}"),
+            None => format!("{{ {list} }}"),
+        })
+    }
+
     /// The `[connector] engine = …` value of the scenario file.
     pub fn engine_toml(self) -> Option<String> {
         let s = match self {
@@ -154,9 +179,29 @@ pub fn run_case_pruned(
     check_determinism: bool,
     prune_skus: bool,
 ) -> CaseResult {
+    run_case_with(
+        plan,
+        seed,
+        (engine, &[]),
+        profile,
+        check_determinism,
+        prune_skus,
+    )
+}
+
+/// [`run_case_pruned`] against the engine with deliberate `defects` on.
+pub fn run_case_with(
+    plan: &Plan,
+    seed: u64,
+    (engine, defects): (EngineChoice, &[Defect]),
+    profile: FaultProfile,
+    check_determinism: bool,
+    prune_skus: bool,
+) -> CaseResult {
     let header = Header {
         name: format!("Explored case (seed {seed}, strategy {})", engine.name()),
-        engine: engine.engine_toml(),
+        engine: engine.engine_toml_with(defects),
+        defect: !defects.is_empty(),
         sla: engine.sla(),
         settle: engine.settle(),
         prune_skus,

@@ -57,6 +57,9 @@ pub struct ExploreConfig {
     /// Only these checks count as findings (all when empty): hunt for one
     /// invariant, ignoring others a weak strategy is known to break.
     pub checks: Vec<String>,
+    /// Deliberate engine defects switched on (to measure how fast
+    /// exploration finds each; empty normally).
+    pub defects: Vec<omnisim_engine::Defect>,
 }
 
 impl Default for ExploreConfig {
@@ -70,6 +73,7 @@ impl Default for ExploreConfig {
             jobs: 1,
             shrink: ShrinkLimits::default(),
             checks: Vec::new(),
+            defects: Vec::new(),
         }
     }
 }
@@ -138,12 +142,13 @@ pub fn explore(config: &ExploreConfig, progress: &(dyn Fn(Progress) + Sync)) -> 
                     }
                     let seed = case_seed(config.seed, index);
                     let plan = shrink::generate(config.shape, seed);
-                    let mut result = run_case(
+                    let mut result = case::run_case_with(
                         &plan,
                         seed,
-                        config.engine,
+                        (config.engine, &config.defects),
                         config.shape.faults,
                         config.check_determinism,
+                        false,
                     );
                     result.keep_checks(&config.checks);
                     let snapshot = {

@@ -33,6 +33,8 @@ pub struct Header {
     pub settle: Option<String>,
     /// List only the SKUs some step names (shrinking's last pass).
     pub prune_skus: bool,
+    /// The engine runs with deliberate defects: the file is tagged `defect`.
+    pub defect: bool,
     /// Error codes expected of steps, by rendered step number (0-based).
     pub expect_errors: std::collections::BTreeMap<usize, String>,
 }
@@ -105,7 +107,11 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         let _ = writeln!(out);
     }
     let _ = writeln!(out, "name = {}", quote(&header.name));
-    let _ = writeln!(out, "tags = [\"explore\", \"regression\"]");
+    if header.defect {
+        let _ = writeln!(out, "tags = [\"explore\", \"regression\", \"defect\"]");
+    } else {
+        let _ = writeln!(out, "tags = [\"explore\", \"regression\"]");
+    }
     let _ = writeln!(out, "seed = {seed}");
     if let Some(settle) = &header.settle {
         let _ = writeln!(out, "settle = \"{settle}\"");

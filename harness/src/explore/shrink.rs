@@ -9,7 +9,7 @@ use std::time::Duration;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use super::case::{CaseResult, run_case, run_case_pruned};
+use super::case::{CaseResult, run_case_with};
 use super::plan::{Plan, Shape, plan};
 use super::render::{Header, render};
 use super::{ExploreConfig, FaultProfile};
@@ -55,6 +55,8 @@ pub struct Found {
     pub toml: String,
     /// The strategy name.
     pub strategy: &'static str,
+    /// The deliberate engine defects it ran with (empty normally).
+    pub defects: Vec<&'static str>,
 }
 
 impl Found {
@@ -68,7 +70,12 @@ impl Found {
                 .and_then(|v| v.split(':').next())
                 .unwrap_or("violation")
         };
-        format!("{}-{kind}-seed-{}.toml", self.strategy, self.seed)
+        let who = if self.defects.is_empty() {
+            self.strategy.to_owned()
+        } else {
+            format!("defect-{}", self.defects.join("+"))
+        };
+        format!("{who}-{kind}-seed-{}.toml", self.seed)
     }
 
     /// Writes the regression file into `dir` (created if needed).
@@ -133,6 +140,16 @@ pub fn shrink(
             !failing_checks(r).is_disjoint(&wanted)
         }
     };
+    let run = |plan: &Plan, prune: bool| {
+        run_case_with(
+            plan,
+            seed,
+            (config.engine, &config.defects),
+            profile,
+            nondeterministic,
+            prune,
+        )
+    };
     let mut tree = tree_for(config.shape, seed);
     debug_assert_eq!(tree.current(), original);
     let original_steps = failure.rendered.steps;
@@ -145,7 +162,7 @@ pub fn shrink(
         while within(runs) {
             runs += 1;
             let candidate = tree.current();
-            let mut r = run_case(&candidate, seed, config.engine, profile, nondeterministic);
+            let mut r = run(&candidate, false);
             r.keep_checks(&config.checks);
             if still_fails(&r) {
                 best = candidate;
@@ -168,7 +185,7 @@ pub fn shrink(
         let mut candidate = best.clone();
         candidate.steps.remove(i);
         runs += 1;
-        let mut r = run_case(&candidate, seed, config.engine, profile, nondeterministic);
+        let mut r = run(&candidate, false);
         r.keep_checks(&config.checks);
         if still_fails(&r) {
             best = candidate;
@@ -180,7 +197,7 @@ pub fn shrink(
     let mut prune_skus = false;
     if within(runs) {
         runs += 1;
-        let mut r = run_case_pruned(&best, seed, config.engine, profile, nondeterministic, true);
+        let mut r = run(&best, true);
         r.keep_checks(&config.checks);
         if still_fails(&r) && r.rendered.skus < best_result.rendered.skus {
             prune_skus = true;
@@ -205,7 +222,8 @@ pub fn shrink(
             config.engine.name()
         ),
         comments: comments(config, index, seed, original_steps, &best_result, runs),
-        engine: config.engine.engine_toml(),
+        engine: config.engine.engine_toml_with(&config.defects),
+        defect: !config.defects.is_empty(),
         sla: config.engine.sla(),
         settle: config.engine.settle(),
         expect_errors: best_result.refused.clone(),
@@ -223,6 +241,7 @@ pub fn shrink(
         nondeterministic,
         toml: rendered.toml,
         strategy: config.engine.name(),
+        defects: config.defects.iter().map(|d| d.name()).collect(),
     }
 }
 
@@ -250,6 +269,7 @@ fn comments(
                 .checks
                 .iter()
                 .map(|c| format!(" --check {c}"))
+                .chain(config.defects.iter().map(|d| format!(" --defect {d}")))
                 .collect::<String>()
         ),
         format!(
