@@ -35,6 +35,7 @@ fn config(
             max_time: std::time::Duration::from_secs(300),
         },
         checks: Vec::new(),
+        defects: Vec::new(),
     }
 }
 
