@@ -64,6 +64,11 @@ const PAY: &[EventDoc] = &[
         "ChargeRefunded",
         "A refund was made: the intent after it, with the refund itself in `refund`.",
     ),
+    doc(
+        "charge.refund.updated",
+        "ChargeRefunded",
+        "A pending refund (to a bank transfer) settled: the intent, with the refund now `succeeded` in `refund`.",
+    ),
 ];
 
 const SHOP: &[EventDoc] = &[
