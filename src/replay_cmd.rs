@@ -94,6 +94,7 @@ pub fn run(args: ReplayArgs) -> ExitCode {
                 index,
                 platform,
                 event,
+                ..
             } if args.verbose => {
                 say!(
                     "{:>5}  {}  {:<16} event  {} {}",

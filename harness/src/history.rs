@@ -74,6 +74,13 @@ pub enum Entry {
         platform: String,
         /// The event.
         event: omnisim_api::Event,
+        /// When the platform's clock was skewed (a `clock_skew_ms` fault) as
+        /// it committed the event: by how much its `occurred_at` runs ahead
+        /// of the simulated time of the commit. Absent when the clock was
+        /// true. Only the harness knows it; the event itself, as a connector
+        /// sees it, carries the skewed stamp.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skew_ms: Option<i64>,
     },
 }
 
@@ -83,6 +90,19 @@ impl Entry {
         match self {
             Entry::Op { time, .. } | Entry::Http { time, .. } => *time,
             Entry::Event { event, .. } => event.occurred_at,
+        }
+    }
+
+    /// Simulated time the entry happened: for an event, its commit, with
+    /// the platform clock's skew taken out of its stamp.
+    pub fn true_time(&self) -> DateTime<Utc> {
+        match self {
+            Entry::Event {
+                event,
+                skew_ms: Some(ms),
+                ..
+            } => event.occurred_at - chrono::TimeDelta::milliseconds(*ms),
+            other => other.time(),
         }
     }
 }
@@ -147,12 +167,14 @@ impl History {
         });
     }
 
-    /// Records a platform event.
-    pub fn event(&self, platform: &str, event: omnisim_api::Event) {
+    /// Records a platform event, stamped by a clock that ran `skew_ms`
+    /// ahead of simulated time (0 for a true clock).
+    pub fn event(&self, platform: &str, event: omnisim_api::Event, skew_ms: i64) {
         self.push_with(|index| Entry::Event {
             index,
             platform: platform.to_owned(),
             event,
+            skew_ms: (skew_ms != 0).then_some(skew_ms),
         });
     }
 

@@ -272,13 +272,15 @@ async fn run_in(
     let w = &ctx.world;
     use omnisim_simulators::SimControl;
     let sims = w.sims();
-    for (name, events) in [
-        ("pos", sims.pos.all_events()),
-        ("shop", sims.shop.all_events()),
-        ("pay", sims.pay.all_events()),
+    for (name, sim) in [
+        ("pos", sims.pos.as_ref() as &dyn SimControl),
+        ("shop", sims.shop.as_ref()),
+        ("pay", sims.pay.as_ref()),
     ] {
-        for e in events {
-            w.history().event(name, e);
+        let skews = sim.clock_skews();
+        for e in sim.all_events() {
+            let skew = skews.get(&e.seq).copied().unwrap_or(0);
+            w.history().event(name, e, skew);
         }
     }
     let engine_errors = w.engine_errors();

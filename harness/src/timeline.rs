@@ -471,6 +471,7 @@ fn unattributed_changes(history: &[Entry], ops: &[Op<'_>]) -> Changes {
             index,
             platform,
             event,
+            ..
         } = e
         else {
             continue;
@@ -586,6 +587,7 @@ fn stock_charts(loaded: &Loaded, history: &[Entry], names: &Names) -> Vec<StockC
             index,
             platform,
             event,
+            ..
         } = e
         else {
             continue;
@@ -709,7 +711,7 @@ fn truth_series(
             _ => {}
         }
     }
-    cancels.sort_by_key(Entry::time);
+    cancels.sort_by_key(Entry::true_time);
     // Checkpoints: each operation's completion and each cancellation.
     let mut checkpoints: Vec<(DateTime<Utc>, u64)> = ops
         .iter()
@@ -718,7 +720,7 @@ fn truth_series(
             _ => (e.time(), 0),
         })
         .chain(cancels.iter().map(|e| match e {
-            Entry::Event { index, event, .. } => (event.occurred_at, *index),
+            Entry::Event { index, .. } => (e.true_time(), *index),
             _ => (e.time(), 0),
         }))
         .collect();

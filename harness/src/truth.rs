@@ -185,7 +185,7 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
             Entry::Event {
                 platform, event, ..
             } if platform == "shop" && event.kind == "orders/cancelled" => {
-                Some((event.occurred_at, s(&event.data, "id")))
+                Some((e.true_time(), s(&event.data, "id")))
             }
             _ => None,
         })
@@ -620,6 +620,7 @@ lines = { MUG = 1 }
                     actor: omnisim_api::Actor::system(),
                     data: serde_json::json!({ "id": "ord_1" }),
                 },
+                skew_ms: None,
             });
         }
         h

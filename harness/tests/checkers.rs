@@ -77,6 +77,7 @@ fn event(index: u64, platform: &str, id: &str, kind: &str, seconds: i64, data: V
             },
             data,
         },
+        skew_ms: None,
     }
 }
 

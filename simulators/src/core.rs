@@ -392,6 +392,11 @@ pub fn validate_faults(f: &Faults) -> SimResult<()> {
 struct Inner<S> {
     state: S,
     log: EventLog,
+    /// The clock skew (ms) each event committed under a `clock_skew_ms`
+    /// fault was stamped with, by seq. The platform's API never shows it;
+    /// the harness reads it ([`SimControl::clock_skews`]) to put events of
+    /// different platforms in their true order.
+    skewed: std::collections::BTreeMap<u64, i64>,
 }
 
 /// One running simulator: its state machine, event log and machinery.
@@ -420,6 +425,7 @@ impl<S: Platform> Simulator<S> {
             inner: Mutex::new(Inner {
                 state: S::default(),
                 log: EventLog::new(S::NAME),
+                skewed: std::collections::BTreeMap::new(),
             }),
             wake: Notify::new(),
         });
@@ -458,12 +464,18 @@ impl<S: Platform> Simulator<S> {
                 Vec::new()
             };
             // A skewed platform clock shows in its events' stamps only.
-            let skew = chrono::TimeDelta::milliseconds(lock(&self.core.faults).clock_skew_ms);
+            let skew_ms = lock(&self.core.faults).clock_skew_ms;
+            let skew = chrono::TimeDelta::milliseconds(skew_ms);
             let mut events = inner.log.append(timers, now + skew);
             if !caused.is_empty() {
                 let actor = crate::layers::current_caller()
                     .map_or_else(Actor::system, |c| self.core.identify(&c.credential));
                 events.extend(inner.log.append_as(caused, now + skew, &actor));
+            }
+            if skew_ms != 0 {
+                for e in &events {
+                    inner.skewed.insert(e.seq, skew_ms);
+                }
             }
             // Dialect subscribers get each event in their own envelope,
             // rendered now, against the state of the event's own moment.
@@ -548,6 +560,10 @@ pub trait SimControl: Send + Sync + 'static {
     fn events_page(&self, after: u64, limit: usize) -> EventPage;
     /// Every event so far.
     fn all_events(&self) -> Vec<omnisim_api::Event>;
+    /// The skew (ms) of every event stamped by a skewed clock, by seq: the
+    /// true commit time of such an event is its `occurred_at` minus this.
+    /// For the harness only; no API shows it.
+    fn clock_skews(&self) -> std::collections::BTreeMap<u64, i64>;
     /// Back to the default state: no data, no events, no subscriptions, no faults.
     fn reset(&self);
     /// The whole state as JSON.
@@ -576,12 +592,17 @@ impl<S: Platform> SimControl for Simulator<S> {
         lock(&self.inner).log.all()
     }
 
+    fn clock_skews(&self) -> std::collections::BTreeMap<u64, i64> {
+        lock(&self.inner).skewed.clone()
+    }
+
     fn reset(&self) {
         {
             let mut inner = lock(&self.inner);
             let r = *lock(&self.core.retention);
             inner.state = S::default();
             inner.log = EventLog::with_retention(S::NAME, r.events_max_age, r.events_max);
+            inner.skewed.clear();
         }
         self.core.reset();
         self.wake.notify_one();

@@ -66,6 +66,7 @@ impl Input<'_> {
                 index,
                 platform: p,
                 event,
+                ..
             } if p == platform => Some((*index, event)),
             _ => None,
         })

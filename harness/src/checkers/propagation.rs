@@ -39,9 +39,11 @@
 //! Changes before the scenario's first operation (the merchant's setup, and
 //! a connector's alignment at start) are not judged; neither is a run with
 //! no operation at all. Events are put in
-//! order by their platform's clock, corrected for a `clock_skew_ms` fault the
-//! scenario itself injected (latencies stay measured on the platforms'
-//! clocks, as a vendor's monitor would measure them).
+//! the order they were committed in simulated time: a platform clock skewed
+//! by a `clock_skew_ms` fault misstamps its events, and the history records
+//! by how much ([`Entry::true_time`]). Latencies are measured in simulated
+//! time too: the merchant waits by the wall clock, whatever a platform's
+//! clock says.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -163,10 +165,8 @@ pub(super) struct Propagation {
 
 /// One stock event of a pair.
 struct Move<'a> {
-    /// The platform's stamp.
+    /// When it was committed, in simulated time.
     time: DateTime<Utc>,
-    /// The stamp corrected for an injected clock skew, for ordering.
-    order: DateTime<Utc>,
     index: u64,
     channel: Channel,
     connector: bool,
@@ -222,76 +222,6 @@ impl Flow {
     }
 }
 
-/// Where the scenario skewed a platform's clock: per platform, windows of
-/// true time `[from, to)` and the skew its event stamps carried then.
-type Skews = BTreeMap<String, Vec<(DateTime<Utc>, Option<DateTime<Utc>>, i64)>>;
-
-fn skews(input: &Input<'_>) -> Skews {
-    let mut out: Skews = BTreeMap::new();
-    for e in input.history {
-        let Entry::Op {
-            time,
-            step,
-            process,
-            kind: crate::history::OpType::Invoke,
-            f,
-            ..
-        } = e
-        else {
-            continue;
-        };
-        if process != "nemesis" || !(f == "faults" || f == "clear") {
-            continue;
-        }
-        let Some(st) = input.loaded.scenario.steps.get(*step) else {
-            continue;
-        };
-        let skew = if f == "faults" {
-            st.faults
-                .as_ref()
-                .and_then(|v| v.get_ref().get("clock_skew_ms"))
-                .and_then(|v| v.as_integer())
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        let until = st
-            .duration
-            .as_ref()
-            .and_then(|d| crate::validate::parse_duration(d.get_ref()))
-            .and_then(|d| chrono::TimeDelta::from_std(d).ok())
-            .map(|d| *time + d);
-        let targets: Vec<String> = match &st.target {
-            Some(t) => vec![t.get_ref().clone()],
-            None => vec!["pos".into(), "shop".into(), "pay".into()],
-        };
-        for t in targets {
-            let windows = out.entry(t).or_default();
-            // A later fault step replaces the earlier one's settings.
-            if let Some(last) = windows.last_mut()
-                && last.1.is_none_or(|to| to > *time)
-            {
-                last.1 = Some(*time);
-            }
-            if skew != 0 {
-                windows.push((*time, until, skew));
-            }
-        }
-    }
-    out
-}
-
-/// The true time of an event stamped `at` by `platform`'s clock.
-fn true_time(skews: &Skews, platform: &str, at: DateTime<Utc>) -> DateTime<Utc> {
-    for (from, to, skew) in skews.get(platform).into_iter().flatten() {
-        let t = at - chrono::TimeDelta::milliseconds(*skew);
-        if t >= *from && to.is_none_or(|to| t < to) {
-            return t;
-        }
-    }
-    at
-}
-
 /// Finds every origin change, when it reached the other channel, and every
 /// overshoot, over the stores and SKUs both channels list.
 pub(super) fn analyse(input: &Input<'_>) -> Propagation {
@@ -320,13 +250,13 @@ pub(super) fn analyse(input: &Input<'_>) -> Propagation {
     else {
         return Propagation::default();
     };
-    let skews = skews(input);
     let mut pairs: BTreeMap<(&str, &str), Vec<Move<'_>>> = BTreeMap::new();
     for e in input.history {
         let Entry::Event {
             index,
             platform,
             event,
+            ..
         } = e
         else {
             continue;
@@ -336,7 +266,7 @@ pub(super) fn analyse(input: &Input<'_>) -> Propagation {
             ("shop", "inventory_levels/update") => Channel::Shop,
             _ => continue,
         };
-        if event.occurred_at < from {
+        if e.true_time() < from {
             continue;
         }
         let d = &event.data;
@@ -348,8 +278,7 @@ pub(super) fn analyse(input: &Input<'_>) -> Propagation {
             continue;
         }
         pairs.entry((sku, location)).or_default().push(Move {
-            time: event.occurred_at,
-            order: true_time(&skews, platform, event.occurred_at),
+            time: e.true_time(),
             index: *index,
             channel,
             connector: event.actor.is_connector(),
@@ -360,7 +289,7 @@ pub(super) fn analyse(input: &Input<'_>) -> Propagation {
     let mut out = Propagation::default();
     for ((sku, location), mut moves) in pairs {
         // Time order; at one instant, changes before the writes that answer them.
-        moves.sort_by_key(|mv| (mv.order, mv.connector, mv.index));
+        moves.sort_by_key(|mv| (mv.time, mv.connector, mv.index));
         let mut flows = [Flow::new(), Flow::new()];
         let slot = |c: Channel| match c {
             Channel::Pos => 0,
