@@ -21,11 +21,11 @@ class DeltaConnector(Connector):
 
     def pos_stock_changed(self, event, data, cause):
         sku, location = data["sku"], data["location"]
-        self.shop_adjust(f"{self.name}:{event['id']}:shop", sku, location, cause["delta"])
+        self.shop_adjust(event, f"{self.name}:{event['id']}:shop", sku, location, cause["delta"])
 
     def shop_stock_changed(self, event, data, cause):
         sku, location = data["sku"], data["location"]
-        self.pos_adjust(f"{self.name}:{event['id']}:pos", sku, location, cause["delta"])
+        self.pos_adjust(event, f"{self.name}:{event['id']}:pos", sku, location, cause["delta"])
 
 
 if __name__ == "__main__":

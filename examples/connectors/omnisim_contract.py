@@ -124,6 +124,9 @@ class Connector:
             try:
                 with urllib.request.urlopen(req, timeout=10) as r:
                     raw = r.read()
+                    if method == "POST":
+                        print(f"{platform} {method} {path} {json.dumps(body)} -> {r.status}",
+                              flush=True)
                     return json.loads(raw) if raw else None
             except urllib.error.HTTPError as e:
                 raw = e.read()
@@ -355,14 +358,26 @@ class Connector:
 
     # ---- write helpers ---------------------------------------------------
 
-    def shop_adjust(self, key, sku, location, delta, change_from=None):
+    def reference(self, event):
+        """An optional hint written with each stock write; none by default."""
+        return None
+
+    def with_reference(self, body, event):
+        ref = self.reference(event)
+        if ref is not None:
+            body["reference"] = ref
+        return body
+
+    def shop_adjust(self, event, key, sku, location, delta, change_from=None):
         body = {"sku": sku, "location": location, "delta": delta, "reason": "correction"}
+        self.with_reference(body, event)
         if change_from is not None:
             body["change_from"] = change_from
         return self.call("shop", "POST", "/v1/inventory/adjust", body, key=key)
 
-    def shop_set(self, key, sku, location, available, change_from=None):
+    def shop_set(self, event, key, sku, location, available, change_from=None):
         body = {"sku": sku, "location": location, "available": available}
+        self.with_reference(body, event)
         if change_from is not None:
             body["change_from"] = change_from
         return self.call("shop", "POST", "/v1/inventory/set", body, key=key)
@@ -373,16 +388,21 @@ class Connector:
     def pos_count(self, sku, location):
         return self.call("pos", "GET", f"/v1/inventory/{sku}?location={location}")["quantity"]
 
-    def pos_adjust(self, key, sku, location, delta):
+    def pos_adjust(self, event, key, sku, location, delta):
         src, dst = ("NONE", "IN_STOCK") if delta > 0 else ("IN_STOCK", "NONE")
         change = {"type": "ADJUSTMENT", "sku": sku, "location": location,
                   "quantity": abs(delta), "from_state": src, "to_state": dst,
                   "occurred_at": now_stamp()}
+        self.with_reference(change, event)
         return self.call("pos", "POST", "/v1/inventory/changes", {"changes": [change]}, key=key)
 
-    def pos_set(self, key, sku, location, quantity):
+    def pos_set(self, event, key, sku, location, quantity):
+        # An absolute count is stamped now, after the read it is based on: a
+        # count stamped earlier would be ordered before changes it already
+        # includes, and the POS would apply those again on top of it.
         change = {"type": "PHYSICAL_COUNT", "sku": sku, "location": location,
-                  "quantity": quantity, "occurred_at": now_stamp()}
+                  "quantity": quantity, "occurred_at": now_stamp(back_ms=0)}
+        self.with_reference(change, event)
         return self.call("pos", "POST", "/v1/inventory/changes", {"changes": [change]}, key=key)
 
     # ---- sync rules: orders (shared) --------------------------------------
