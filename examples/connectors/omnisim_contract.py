@@ -344,6 +344,19 @@ class Connector:
             self.order_changed(event, data["id"])
         elif platform == "pos" and kind == "pickup.completed" and not self.mine(event):
             self.pickup_completed(event, data)
+        elif platform == "pos" and kind == "pickup.cancelled" and not self.mine(event):
+            self.pickup_closed(event, data)
+        elif platform == "pos" and kind == "return.created" and data.get("order_ref"):
+            self.store_return(event, data)
+        elif platform == "shop" and kind == "refunds/create" and not self.mine(event):
+            self.shop_refund(event, data)
+        elif platform == "pay" and kind in ("payment_intent.payment_failed",
+                                             "payment_intent.canceled"):
+            self.payment_dropped(event, data)
+        elif platform == "shop" and kind == "products/update" and not self.mine(event):
+            self.catalog_to_pos(data["sku"])
+        elif platform == "pos" and kind == "item.updated" and not self.mine(event):
+            self.catalog_to_shop(data["sku"])
 
     def tracked(self, data):
         return data.get("sku") in self.skus and data.get("location") in self.stores
@@ -476,3 +489,103 @@ class Connector:
                 log(f"fulfil {order_id}: {e}")
                 return
         self.capture(o)
+
+    # ---- sync rules: orders and money (level 2, shared) -------------------
+
+    def cancel_order(self, key, order_id):
+        try:
+            o = self.call("shop", "POST", f"/v1/orders/{order_id}/cancel",
+                          {"reason": "declined", "restock": True}, key=key)
+        except ApiError as e:
+            if e.code != "order_already_cancelled":
+                raise
+            return
+        self.order_changed(None, o["id"])
+
+    def pickup_closed(self, event, data):
+        """The clerk closed a pickup (a no-show): cancel the online order."""
+        order_id = data.get("order_ref")
+        track = self.state["orders"].setdefault(order_id, {})
+        track["released"] = True
+        try:
+            o = self.call("shop", "GET", f"/v1/orders/{order_id}")
+        except ApiError as e:
+            if e.status == 404:
+                return
+            raise
+        if o["status"] != "cancelled":
+            self.cancel_order(f"{self.name}:no-show:{order_id}", order_id)
+
+    def payment_dropped(self, event, data):
+        """An open order whose payment died at the gateway is cancelled."""
+        order_id = (data.get("metadata") or {}).get("order_id")
+        if not order_id:
+            return
+        try:
+            o = self.call("shop", "GET", f"/v1/orders/{order_id}")
+        except ApiError as e:
+            if e.status == 404:
+                return
+            raise
+        open_money = o["financial_status"] in ("pending", "authorized", "voided")
+        if o["status"] == "cancelled" or not open_money or o.get("payment_intent") != data["id"]:
+            return
+        self.cancel_order(f"{self.name}:cancel:{event['id']}", order_id)
+
+    def store_return(self, event, data):
+        """A store return of an online order is refunded online, for exactly
+        its lines, without restock (the register restocked what it took)."""
+        order_id = data["order_ref"]
+        o = self.call("shop", "GET", f"/v1/orders/{order_id}")
+        lines = []
+        for returned in data["lines"]:
+            line = next((l for l in o["lines"] if l["sku"] == returned["sku"]), None)
+            if line:
+                lines.append({"line_id": line["id"], "quantity": returned["quantity"],
+                              "restock_type": "no_restock"})
+        if lines:
+            self.call("shop", "POST", f"/v1/orders/{order_id}/refunds", {"lines": lines},
+                      key=f"{self.name}:refund:{data['id']}")
+
+    def shop_refund(self, event, data):
+        """A refund with restock on the shop: units never handed over go
+        back on sale at the store; units returned to a store are back there."""
+        order_id = data.get("order_id")
+        track = self.state["orders"].get(order_id) or {}
+        for i, line in enumerate(data.get("lines") or []):
+            sku, kind = line["sku"], line.get("restock_type")
+            key = f"{self.name}:{event['id']}:restock:{i}"
+            if kind == "cancel" and track.get("reserved") and not track.get("released") \
+                    and not track.get("done"):
+                o = self.call("shop", "GET", f"/v1/orders/{order_id}")
+                location = o.get("pickup_location") or o.get("location")
+                change = {"type": "ADJUSTMENT", "sku": sku, "location": location,
+                          "quantity": line["quantity"], "from_state": "RESERVED_FOR_SALE",
+                          "to_state": "IN_STOCK", "occurred_at": now_stamp(),
+                          "order_ref": order_id}
+                self.call("pos", "POST", "/v1/inventory/changes", {"changes": [change]},
+                          key=key)
+            elif kind == "return" and line.get("location") in self.stores:
+                self.pos_adjust(event, key, sku, line["location"], line["quantity"])
+
+    # ---- sync rules: catalog (level 2, shared) ----------------------------
+
+    def catalog_to_pos(self, sku):
+        p = self.call("shop", "GET", f"/v1/products/{sku}")
+        item = self.call("pos", "GET", f"/v1/items/{sku}")
+        want = {"price": p["price"], "currency": p["currency"], "tax_code": p.get("tax_code") or ""}
+        if any((item.get(k) or "") != v for k, v in want.items()):
+            self.call("pos", "PATCH", f"/v1/items/{sku}", want)
+
+    def catalog_to_shop(self, sku):
+        item = self.call("pos", "GET", f"/v1/items/{sku}")
+        try:
+            p = self.call("shop", "GET", f"/v1/products/{sku}")
+        except ApiError as e:
+            if e.status == 404:
+                return
+            raise
+        want = {"price": item["price"], "currency": item["currency"],
+                "tax_code": item.get("tax_code") or ""}
+        if any((p.get(k) or "") != v for k, v in want.items()):
+            self.call("shop", "PATCH", f"/v1/products/{sku}", want)
