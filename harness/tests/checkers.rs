@@ -246,6 +246,39 @@ fn exactly_once() {
             c.violations[0].message
         );
     }
+    // An absolute write over the target's own change moves it by that
+    // change as well: a lost update (the shop's sale of one never reaches
+    // the register), not the register's +2 applied twice.
+    let staff_receipt = event(
+        5,
+        "pos",
+        "evt_pos_5",
+        "inventory.count.updated",
+        5,
+        json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "receive", "reference": null, "delta": 2}}),
+    );
+    let shop_sale = event(
+        6,
+        "shop",
+        "evt_shop_6",
+        "inventory_levels/update",
+        6,
+        json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "order", "reference": null, "delta": -1}}),
+    );
+    let absolute = by_connector(event(
+        7,
+        "shop",
+        "evt_shop_7",
+        "inventory_levels/update",
+        7,
+        json!({"sku": "MUG", "location": "store-1", "cause": {"kind": "set", "reference": null, "delta": 3}}),
+    ));
+    let c = check(
+        "exactly_once",
+        &[sale(1), staff_receipt, shop_sale, absolute],
+        &FinalState::default(),
+    );
+    assert_eq!(c.status, Status::Pass, "{:?}", c.violations);
     // The same write by a clerk is no connector's double apply.
     let staff_write = event(
         11,

@@ -222,6 +222,15 @@ impl Flow {
     }
 }
 
+/// True when the connector's writes went `past` the source's changes by no
+/// more than the target's own changes it never passed on (`own_debt`, of
+/// the other sign): it wrote the source's level over them. That is a lost
+/// update (their change never reaches the source, and `sync_latency` and
+/// `stock_converges` say so), not a delivery applied twice.
+fn erases(past: i64, own_debt: i64) -> bool {
+    past != 0 && own_debt.signum() == -past.signum() && past.abs() <= own_debt.abs()
+}
+
 /// Finds every origin change, when it reached the other channel, and every
 /// overshoot, over the stores and SKUs both channels list.
 pub(super) fn analyse(input: &Input<'_>) -> Propagation {
@@ -314,6 +323,8 @@ pub(super) fn analyse(input: &Input<'_>) -> Propagation {
             };
             if paid != 0 {
                 out.writes += 1;
+                // What the target's own changes still owe the source.
+                let own_debt = flows[slot(mv.channel)].debt();
                 let f = &mut flows[source];
                 f.paid += paid;
                 // Past the changes in their own direction (a move against
@@ -321,7 +332,12 @@ pub(super) fn analyse(input: &Input<'_>) -> Propagation {
                 // change, is a lost update, not a double apply).
                 let out_of_range = (f.decreases < 0 && f.paid < f.decreases)
                     || (f.increases > 0 && f.paid > f.increases);
-                if out_of_range && !f.out_of_range {
+                let past = if f.paid < 0 {
+                    f.paid - f.decreases
+                } else {
+                    f.paid - f.increases
+                };
+                if out_of_range && !f.out_of_range && !erases(past, own_debt) {
                     f.overshot = true;
                     out.overshoots.push(Overshoot {
                         direction: Direction(mv.channel.other()),
@@ -371,7 +387,8 @@ pub(super) fn analyse(input: &Input<'_>) -> Propagation {
             let excess = f.paid - f.owed;
             let repeats =
                 (excess < 0 && excess >= f.decreases) || (excess > 0 && excess <= f.increases);
-            if f.open.is_empty() && !f.overshot && repeats {
+            let own_debt = flows[1 - i].debt();
+            if f.open.is_empty() && !f.overshot && repeats && !erases(excess, own_debt) {
                 let direction = Direction(if i == 0 { Channel::Pos } else { Channel::Shop });
                 let last_write = moves
                     .iter()
