@@ -1,6 +1,6 @@
 //! Canonical POS events as Square webhook events, for subscriptions made
-//! through `/v2/webhooks/subscriptions`: `{merchant_id, location_id, type,
-//! event_id, created_at, data: {type, id, object}}`.
+//! through `/v2/webhooks/subscriptions`: `{merchant_id, type, event_id,
+//! created_at, data: {type, id, object}}`, as Square's event schemas have them.
 //!
 //! - `inventory.count.updated` ← the POS's `inventory.count.updated`;
 //! - `catalog.version.updated` ← `item.updated`;
@@ -32,18 +32,15 @@ fn event_id(event: &Event, n: usize) -> String {
     format!("00000000-0000-4000-8{n:03}-{:012}", event.seq)
 }
 
-fn envelope(event: &Event, n: usize, kind: &str, location: Option<&str>, data: Value) -> Rendered {
+fn envelope(event: &Event, n: usize, kind: &str, data: Value) -> Rendered {
     let id = event_id(event, n);
-    let mut body = json!({
+    let body = json!({
         "merchant_id": wire::MERCHANT_ID,
         "type": kind,
         "event_id": id,
         "created_at": wire::ts(event.occurred_at),
         "data": data,
     });
-    if let Some(l) = location {
-        body["location_id"] = l.into();
-    }
     Rendered {
         id,
         topic: kind.to_owned(),
@@ -73,7 +70,6 @@ pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
                 event,
                 0,
                 "inventory.count.updated",
-                Some(location),
                 json!({
                     "type": "inventory_counts",
                     "id": event.id,
@@ -85,10 +81,8 @@ pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
             event,
             0,
             "catalog.version.updated",
-            None,
             json!({
                 "type": "catalog_version",
-                "id": "",
                 "object": {"catalog_version": {"updated_at": wire::ts(event.occurred_at)}},
             }),
         )],
@@ -107,34 +101,21 @@ pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
                 None => (sale_id.to_owned(), 1, event.occurred_at),
             };
             let summary = |key: &str| {
-                json!({
-                    "type": key,
-                    "id": order_id,
-                    "object": {key: {
-                        "order_id": order_id,
-                        "version": version,
-                        "location_id": location,
-                        "state": "COMPLETED",
-                        "created_at": wire::ts(created),
-                        "updated_at": wire::ts(event.occurred_at),
-                    }},
-                })
+                let mut o = json!({
+                    "order_id": order_id,
+                    "version": version,
+                    "location_id": location,
+                    "state": "COMPLETED",
+                    "created_at": wire::ts(created),
+                });
+                if key == "order_updated" {
+                    o["updated_at"] = wire::ts(event.occurred_at).into();
+                }
+                json!({"type": key, "id": order_id, "object": {key: o}})
             };
             vec![
-                envelope(
-                    event,
-                    0,
-                    "order.created",
-                    Some(location),
-                    summary("order_created"),
-                ),
-                envelope(
-                    event,
-                    1,
-                    "order.updated",
-                    Some(location),
-                    summary("order_updated"),
-                ),
+                envelope(event, 0, "order.created", summary("order_created")),
+                envelope(event, 1, "order.updated", summary("order_updated")),
             ]
         }
         _ => Vec::new(),

@@ -106,7 +106,6 @@ fn base(kind: &str, id: &str, version: i64, updated_at: DateTime<Utc>, deleted: 
         "type": kind,
         "id": id,
         "updated_at": ts(updated_at),
-        "created_at": ts(updated_at),
         "version": version,
         "is_deleted": deleted,
         "present_at_all_locations": true,
