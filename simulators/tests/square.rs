@@ -181,6 +181,23 @@ async fn the_worked_example_gives_the_native_counts() {
         json!([tea("ADJUSTMENT", 2, Some(("IN_STOCK", "WASTE")), "13:40")]),
     )
     .await;
+    // A write through the dialect is attributed as the same key's native writes.
+    let feed = w.pos().get("/v1/events?limit=1000").await;
+    let actors: Vec<(String, Value)> = feed.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "inventory.count.updated")
+        .map(|e| {
+            (
+                e["data"]["sku"].as_str().unwrap().to_owned(),
+                e["actor"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(actors.len(), 10);
+    assert!(actors.iter().all(|(_, a)| *a == actors[0].1), "{actors:?}");
+    assert_eq!(actors[0].1["kind"], "connector");
     let native_mug = w.pos().get("/v1/inventory/MUG?location=store-1").await;
     let native_tea = w.pos().get("/v1/inventory/TEA?location=store-1").await;
     assert_eq!(native_mug.json["quantity"], 88);

@@ -73,7 +73,8 @@ async fn samples() -> (Vec<(&'static str, &'static str, Value)>, Vec<Value>) {
         Some(
             json!({"idempotency_key": "s", "subscription": {"name": "all",
             "event_types": ["inventory.count.updated", "catalog.version.updated",
-                "order.created", "order.updated"],
+                "order.created", "order.updated", "payment.created", "payment.updated",
+                "refund.created", "refund.updated"],
             "notification_url": "http://hook.test/sq"}}),
         ),
     )
@@ -509,6 +510,10 @@ fn event_schema(kind: &str) -> &'static str {
         "catalog.version.updated" => "CatalogVersionUpdatedEvent",
         "order.created" => "OrderCreatedEvent",
         "order.updated" => "OrderUpdatedEvent",
+        "payment.created" => "PaymentCreatedEvent",
+        "payment.updated" => "PaymentUpdatedEvent",
+        "refund.created" => "RefundCreatedEvent",
+        "refund.updated" => "RefundUpdatedEvent",
         _ => "",
     }
 }

@@ -1865,6 +1865,12 @@ impl Platform for PosState {
         "item.updated",
         "pickup.completed",
         "pickup.cancelled",
+        "order.created",
+        "order.updated",
+        "payment.created",
+        "payment.updated",
+        "refund.created",
+        "refund.updated",
     ];
 
     fn retry_policy() -> RetryPolicy {

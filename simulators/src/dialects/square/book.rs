@@ -35,7 +35,8 @@ pub struct CatalogEntry {
 }
 
 /// One line of an order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = SquareOrderLine)]
 pub struct OrderLine {
     /// Square's line `uid`.
     pub uid: String,
@@ -48,15 +49,19 @@ pub struct OrderLine {
     /// The item's name.
     pub name: String,
     /// Catalog price per unit.
+    #[schema(value_type = String)]
     pub price: Decimal,
     /// Tax of the line.
+    #[schema(value_type = String)]
     pub tax: Decimal,
     /// Total of the line, tax included.
+    #[schema(value_type = String)]
     pub total: Decimal,
 }
 
 /// An order made through the dialect.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = SquareOrder)]
 pub struct Order {
     /// Its id.
     pub id: String,
@@ -65,6 +70,7 @@ pub struct Order {
     /// The caller's reference.
     pub reference_id: Option<String>,
     /// The caller's metadata.
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Its lines.
     pub lines: Vec<OrderLine>,
@@ -75,8 +81,10 @@ pub struct Order {
     /// Currency of every line.
     pub currency: String,
     /// Sum of the line totals.
+    #[schema(value_type = String)]
     pub total: Decimal,
     /// Sum of the line taxes.
+    #[schema(value_type = String)]
     pub tax: Decimal,
     /// Payments made for it, in order.
     pub payment_ids: Vec<String>,
@@ -91,7 +99,8 @@ pub struct Order {
 }
 
 /// A payment made through the dialect: a gateway intent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = SquarePayment)]
 pub struct Payment {
     /// Its id.
     pub id: String,
@@ -104,6 +113,7 @@ pub struct Payment {
     /// Where it was taken.
     pub location_id: String,
     /// Amount.
+    #[schema(value_type = String)]
     pub amount: Decimal,
     /// Currency.
     pub currency: String,
@@ -118,6 +128,7 @@ pub struct Payment {
     /// The caller's note.
     pub note: Option<String>,
     /// Refunded so far.
+    #[schema(value_type = String)]
     pub refunded: Decimal,
     /// Refunds, in order.
     pub refund_ids: Vec<String>,
@@ -127,12 +138,15 @@ pub struct Payment {
     pub updated_at: DateTime<Utc>,
     /// When an APPROVED payment is cancelled unless completed.
     pub delayed_until: DateTime<Utc>,
-    /// The card number behind the nonce (a test number).
+    /// The card number behind the nonce (a test number); never in an
+    /// event: PCI DSS keeps full card numbers out of logs.
+    #[serde(skip)]
     pub card_number: String,
 }
 
 /// A refund made through the dialect: a gateway refund.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = SquareRefund)]
 pub struct Refund {
     /// Its id.
     pub id: String,
@@ -147,6 +161,7 @@ pub struct Refund {
     /// `PENDING`, `COMPLETED` or `FAILED`.
     pub status: String,
     /// Amount.
+    #[schema(value_type = String)]
     pub amount: Decimal,
     /// Currency.
     pub currency: String,

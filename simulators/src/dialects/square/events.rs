@@ -4,8 +4,10 @@
 //!
 //! - `inventory.count.updated` ← the POS's `inventory.count.updated`;
 //! - `catalog.version.updated` ← `item.updated`;
-//! - `order.created` and `order.updated` ← `sale.created` (a register sale,
-//!   or an order made through the dialect once it is paid).
+//! - `order.created` and `order.updated` ← the POS's own, for orders made
+//!   through the dialect, and ← `sale.created` for a register sale;
+//! - `payment.created|updated` and `refund.created|updated` ← the POS's
+//!   own, for payments and refunds made through the dialect.
 
 use bytes::Bytes;
 use omnisim_api::Event;
@@ -91,15 +93,11 @@ pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
                 return Vec::new();
             };
             let location = d["location"].as_str().unwrap_or_default();
-            let book = state.square();
-            let (order_id, version, created) = match book
-                .order_of_sale
-                .get(sale_id)
-                .and_then(|o| book.orders.get(o))
-            {
-                Some(o) => (o.id.clone(), o.version, o.created_at),
-                None => (sale_id.to_owned(), 1, event.occurred_at),
-            };
+            if state.square().order_of_sale.contains_key(sale_id) {
+                // The dialect's own order: its `order.updated` says it.
+                return Vec::new();
+            }
+            let (order_id, version, created) = (sale_id.to_owned(), 1, event.occurred_at);
             let summary = |key: &str| {
                 let mut o = json!({
                     "order_id": order_id,
@@ -118,6 +116,67 @@ pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
                 envelope(event, 1, "order.updated", summary("order_updated")),
             ]
         }
+        "order.created" | "order.updated" => {
+            let key = if event.kind == "order.created" {
+                "order_created"
+            } else {
+                "order_updated"
+            };
+            let mut o = json!({
+                "order_id": d["id"],
+                "version": d["version"],
+                "location_id": d["location_id"],
+                "state": d["state"],
+                "created_at": d["created_at"].as_str().and_then(parse).map(wire::ts),
+            });
+            if key == "order_updated" {
+                o["updated_at"] = d["updated_at"]
+                    .as_str()
+                    .and_then(parse)
+                    .map(wire::ts)
+                    .into();
+            }
+            vec![envelope(
+                event,
+                0,
+                &event.kind,
+                json!({"type": key, "id": d["id"], "object": {key: o}}),
+            )]
+        }
+        "payment.created" | "payment.updated" => {
+            let Some(p) = d["id"]
+                .as_str()
+                .and_then(|id| state.square().payments.get(id))
+            else {
+                return Vec::new();
+            };
+            vec![envelope(
+                event,
+                0,
+                &event.kind,
+                json!({"type": "payment", "id": p.id, "object": {"payment": wire::payment(p)}}),
+            )]
+        }
+        "refund.created" | "refund.updated" => {
+            let Some(r) = d["id"]
+                .as_str()
+                .and_then(|id| state.square().refunds.get(id))
+            else {
+                return Vec::new();
+            };
+            vec![envelope(
+                event,
+                0,
+                &event.kind,
+                json!({"type": "refund", "id": r.id, "object": {"refund": wire::refund(r)}}),
+            )]
+        }
         _ => Vec::new(),
     }
+}
+
+fn parse(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }

@@ -1593,6 +1593,7 @@ async fn create_order(State(d): Ctx, body: Bytes) -> Response {
                 closed_at: None,
             };
             let v = wire::order(s, &order);
+            fx.emit("order.created", &order);
             s.square_mut().orders.insert(id, order);
             Ok(json!({ "order": v }))
         })
@@ -1812,6 +1813,7 @@ async fn update_order(State(d): Ctx, Path(id): Path<String>, body: Bytes) -> Res
             if next != order {
                 next.version += 1;
                 next.updated_at = now;
+                fx.emit("order.updated", &next);
             }
             let v = wire::order(s, &next);
             s.square_mut().orders.insert(id.clone(), next);
@@ -1885,6 +1887,7 @@ fn close_order(s: &mut PosState, fx: &mut crate::events::Effects, order_id: &str
         o.closed_at = Some(now);
         o.updated_at = now;
         o.version += 1;
+        fx.emit("order.updated", &*o);
     }
 }
 
@@ -2175,12 +2178,14 @@ async fn create_payment_inner(d: &Dialect, req: CreatePaymentReq) -> SimResult<V
             card_number: number.to_owned(),
         };
         s.square_mut().payments.insert(id.clone(), p.clone());
+        fx.emit("payment.created", &p);
         if let Some(oid) = &p.order_id
             && let Some(o) = s.square_mut().orders.get_mut(oid)
         {
             o.payment_ids.push(id.clone());
             o.version += 1;
             o.updated_at = now;
+            fx.emit("order.updated", &*o);
         }
         if p.status == "COMPLETED"
             && let Some(oid) = &p.order_id
@@ -2261,6 +2266,7 @@ async fn complete_payment_inner(d: &Dialect, id: &str) -> SimResult<Payment> {
             };
             p.status = "COMPLETED".into();
             p.updated_at = now;
+            fx.emit("payment.updated", &*p);
             p.order_id.clone()
         };
         if let Some(oid) = order {
@@ -2311,6 +2317,7 @@ async fn cancel_payment(State(d): Ctx, Path(id): Path<String>) -> Response {
             };
             p.status = "CANCELED".into();
             p.updated_at = now;
+            fx.emit("payment.updated", &*p);
             Ok(json!({ "payment": wire::payment(p) }))
         })
     };
@@ -2476,10 +2483,12 @@ async fn create_refund(State(d): Ctx, body: Bytes) -> Response {
                 updated_at: now,
             };
             let book = s.square_mut();
+            fx.emit("refund.created", &r);
             if let Some(p) = book.payments.get_mut(&pid) {
                 p.refunded += amount;
                 p.refund_ids.push(id.clone());
                 p.updated_at = now;
+                fx.emit("payment.updated", &*p);
             }
             book.refunds.insert(id.clone(), r.clone());
             Ok(json!({ "refund": wire::refund(&r) }))
