@@ -261,6 +261,15 @@ impl RealWorld {
                 u.dialects.stripe.api_base.clone(),
             ),
             ("OMNISIM_STRIPE_API_KEY", u.dialects.stripe.api_key.clone()),
+            // The Square dialect, for connectors on the official Square clients.
+            (
+                "OMNISIM_SQUARE_BASE_URL",
+                u.dialects.square.base_url.clone(),
+            ),
+            (
+                "OMNISIM_SQUARE_ACCESS_TOKEN",
+                u.dialects.square.access_token.clone(),
+            ),
         ];
         let inherited = std::env::var("PYTHONPATH").ok();
         native

@@ -141,6 +141,36 @@ const POS: &[EventDoc] = &[
         "Pickup",
         "A pickup was cancelled; its units went back IN_STOCK.",
     ),
+    doc(
+        "order.created",
+        "SquareOrder",
+        "An order was created through the Square dialect (a paid one becomes a sale).",
+    ),
+    doc(
+        "order.updated",
+        "SquareOrder",
+        "An order made through the Square dialect changed: a payment, completion as a sale, a cancel.",
+    ),
+    doc(
+        "payment.created",
+        "SquarePayment",
+        "A payment was taken through the Square dialect (APPROVED, COMPLETED or FAILED).",
+    ),
+    doc(
+        "payment.updated",
+        "SquarePayment",
+        "A Square dialect payment was completed, cancelled or refunded.",
+    ),
+    doc(
+        "refund.created",
+        "SquareRefund",
+        "A Square dialect payment was refunded, in whole or in part.",
+    ),
+    doc(
+        "refund.updated",
+        "SquareRefund",
+        "A Square dialect refund changed status.",
+    ),
 ];
 
 /// Every event type `platform` (`pos`, `shop` or `pay`) emits.
@@ -186,6 +216,10 @@ struct ShopData;
     omnisim_api::pos::InventoryCauseKind,
     omnisim_api::pos::Item,
     omnisim_api::pos::Pickup,
+    crate::dialects::square::book::Order,
+    crate::dialects::square::book::OrderLine,
+    crate::dialects::square::book::Payment,
+    crate::dialects::square::book::Refund,
 )))]
 struct PosData;
 

@@ -186,6 +186,45 @@ pub struct PosState {
     sale_seq: u64,
     return_seq: u64,
     arrival_seq: u64,
+    /// Every stock write as it was made, oldest first (bounded): what
+    /// Square's `inventory/changes/batch-retrieve` answers.
+    journal: std::collections::VecDeque<StockEntry>,
+    /// What the Square dialect keeps that the model does not (catalog object
+    /// ids and versions, orders, payments, refunds): part of the state, so
+    /// a reset clears it and webhooks render against it.
+    square: crate::dialects::square::Book,
+}
+
+/// The most stock writes [`PosState::journal`] keeps; the oldest go first.
+pub const JOURNAL_MAX: usize = 100_000;
+
+/// One stock write as it was made: a count, or an adjustment between two
+/// states (a sale is IN_STOCK → SOLD, a restocked return
+/// RETURNED_BY_CUSTOMER → IN_STOCK, and so on).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StockEntry {
+    /// Arrival order, from 1.
+    pub seq: u64,
+    /// The SKU.
+    pub sku: String,
+    /// The location.
+    pub location: String,
+    /// `Some(quantity)` for a physical count; `None` for an adjustment.
+    pub counted: Option<i64>,
+    /// Units moved by an adjustment (the counted quantity for a count).
+    pub quantity: i64,
+    /// Where an adjustment took the units from (IN_STOCK for a count).
+    pub from_state: InventoryState,
+    /// Where an adjustment put them (IN_STOCK for a count).
+    pub to_state: InventoryState,
+    /// When it happened, as its writer says.
+    pub occurred_at: DateTime<Utc>,
+    /// When the POS recorded it.
+    pub created_at: DateTime<Utc>,
+    /// What kind of write it was.
+    pub cause: InventoryCauseKind,
+    /// The writer's reference, the sale or return id, or the order ref.
+    pub reference: Option<String>,
 }
 
 impl Default for PosState {
@@ -206,6 +245,8 @@ impl Default for PosState {
             sale_seq: 0,
             return_seq: 0,
             arrival_seq: 0,
+            journal: std::collections::VecDeque::new(),
+            square: crate::dialects::square::Book::default(),
         }
     }
 }
@@ -546,6 +587,38 @@ impl PosState {
         })
     }
 
+    /// Every stock write kept, oldest first (see [`StockEntry`]).
+    pub fn journal(&self) -> &std::collections::VecDeque<StockEntry> {
+        &self.journal
+    }
+
+    /// Every `(sku, location)` that has stock records, in order.
+    pub fn stock_keys(&self) -> impl Iterator<Item = &(String, String)> {
+        self.stock.keys()
+    }
+
+    /// Every recorded sale, by id.
+    pub fn sales(&self) -> impl Iterator<Item = &Sale> {
+        self.sales.values().map(|b| &b.sale)
+    }
+
+    /// The Square dialect's book.
+    pub fn square(&self) -> &crate::dialects::square::Book {
+        &self.square
+    }
+
+    /// The Square dialect's book, to change it.
+    pub fn square_mut(&mut self) -> &mut crate::dialects::square::Book {
+        &mut self.square
+    }
+
+    /// `(tax, total)` of `quantity` units of the item with `sku` at its
+    /// catalog price, as a sale would charge them.
+    pub fn line_total(&self, sku: &str, quantity: i64) -> SimResult<(Decimal, Decimal)> {
+        let item = self.require_item("sku", sku)?;
+        Ok(self.line_money(item, quantity))
+    }
+
     /// `GET /v1/inventory/{sku}?location=`.
     pub fn count(&self, sku: &str, location: &str) -> SimResult<InventoryCount> {
         self.require_item("sku", sku)?;
@@ -579,6 +652,44 @@ impl PosState {
         ledger.fold(now);
         let calculated_at = ledger.calculated_at().unwrap_or(occurred_at);
         let quantity = ledger.quantity();
+        let (counted, moved) = match change {
+            StockMove::Count(q) => (Some(q), q),
+            StockMove::Adjust(d) => (None, d.abs()),
+        };
+        let (from_state, to_state) = match (kind, change) {
+            (InventoryCauseKind::Sale, _) => (InventoryState::InStock, InventoryState::Sold),
+            (InventoryCauseKind::Return, _) => {
+                (InventoryState::ReturnedByCustomer, InventoryState::InStock)
+            }
+            (InventoryCauseKind::Reserve, _) => {
+                (InventoryState::InStock, InventoryState::ReservedForSale)
+            }
+            (InventoryCauseKind::Release, _) => {
+                (InventoryState::ReservedForSale, InventoryState::InStock)
+            }
+            (InventoryCauseKind::Fulfillment, _) => {
+                (InventoryState::ReservedForSale, InventoryState::Sold)
+            }
+            (_, StockMove::Adjust(d)) if d < 0 => (InventoryState::InStock, InventoryState::None),
+            (_, StockMove::Adjust(_)) => (InventoryState::None, InventoryState::InStock),
+            (_, StockMove::Count(_)) => (InventoryState::InStock, InventoryState::InStock),
+        };
+        if self.journal.len() >= JOURNAL_MAX {
+            self.journal.pop_front();
+        }
+        self.journal.push_back(StockEntry {
+            seq,
+            sku: sku.to_owned(),
+            location: location.to_owned(),
+            counted,
+            quantity: moved,
+            from_state,
+            to_state,
+            occurred_at,
+            created_at: now,
+            cause: kind,
+            reference: reference.clone(),
+        });
         fx.emit(
             "inventory.count.updated",
             &InventoryCountUpdated {
@@ -743,6 +854,14 @@ impl PosState {
                 kind,
                 c.reference,
             );
+            // The journal keeps an adjustment's own states and quantity.
+            if let (Some(from), Some(to), Some(entry)) =
+                (c.from_state, c.to_state, self.journal.back_mut())
+            {
+                entry.from_state = from;
+                entry.to_state = to;
+                entry.quantity = c.quantity;
+            }
             let key = (c.sku, c.location);
             if !touched.contains(&key) {
                 touched.push(key);
@@ -1746,6 +1865,12 @@ impl Platform for PosState {
         "item.updated",
         "pickup.completed",
         "pickup.cancelled",
+        "order.created",
+        "order.updated",
+        "payment.created",
+        "payment.updated",
+        "refund.created",
+        "refund.updated",
     ];
 
     fn retry_policy() -> RetryPolicy {
@@ -1795,6 +1920,17 @@ impl Platform for PosState {
 
     fn locations_mut(&mut self) -> Option<&mut Locations> {
         Some(&mut self.locations)
+    }
+
+    fn render(
+        &self,
+        wire: crate::dialects::Wire,
+        event: &omnisim_api::Event,
+    ) -> Vec<crate::dialects::Rendered> {
+        match wire {
+            crate::dialects::Wire::Square => crate::dialects::square::render(self, event),
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -1,0 +1,182 @@
+//! Canonical POS events as Square webhook events, for subscriptions made
+//! through `/v2/webhooks/subscriptions`: `{merchant_id, type, event_id,
+//! created_at, data: {type, id, object}}`, as Square's event schemas have them.
+//!
+//! - `inventory.count.updated` ← the POS's `inventory.count.updated`;
+//! - `catalog.version.updated` ← `item.updated`;
+//! - `order.created` and `order.updated` ← the POS's own, for orders made
+//!   through the dialect, and ← `sale.created` for a register sale;
+//! - `payment.created|updated` and `refund.created|updated` ← the POS's
+//!   own, for payments and refunds made through the dialect.
+
+use bytes::Bytes;
+use omnisim_api::Event;
+use serde_json::{Value, json};
+
+use super::wire;
+use crate::dialects::Rendered;
+use crate::pos::PosState;
+
+/// The event types a Square subscription may name.
+pub const TYPES: &[&str] = &[
+    "inventory.count.updated",
+    "catalog.version.updated",
+    "order.created",
+    "order.updated",
+    "payment.created",
+    "payment.updated",
+    "refund.created",
+    "refund.updated",
+];
+
+/// A deterministic event id per canonical event and rendering.
+fn event_id(event: &Event, n: usize) -> String {
+    format!("00000000-0000-4000-8{n:03}-{:012}", event.seq)
+}
+
+fn envelope(event: &Event, n: usize, kind: &str, data: Value) -> Rendered {
+    let id = event_id(event, n);
+    let body = json!({
+        "merchant_id": wire::MERCHANT_ID,
+        "type": kind,
+        "event_id": id,
+        "created_at": wire::ts(event.occurred_at),
+        "data": data,
+    });
+    Rendered {
+        id,
+        topic: kind.to_owned(),
+        body: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+        headers: vec![("square-environment", "Sandbox".to_owned())],
+    }
+}
+
+/// Renders one canonical POS event as the Square events it stands for.
+pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
+    let d = &event.data;
+    match event.kind.as_str() {
+        "inventory.count.updated" => {
+            let (Some(sku), Some(location), Some(quantity)) = (
+                d["sku"].as_str(),
+                d["location"].as_str(),
+                d["quantity"].as_i64(),
+            ) else {
+                return Vec::new();
+            };
+            let at = d["calculated_at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map_or(event.occurred_at, |t| t.with_timezone(&chrono::Utc));
+            let count = wire::count(state, sku, location, quantity, at);
+            vec![envelope(
+                event,
+                0,
+                "inventory.count.updated",
+                json!({
+                    "type": "inventory_counts",
+                    "id": event.id,
+                    "object": {"inventory_counts": [count]},
+                }),
+            )]
+        }
+        "item.updated" => vec![envelope(
+            event,
+            0,
+            "catalog.version.updated",
+            json!({
+                "type": "catalog_version",
+                "object": {"catalog_version": {"updated_at": wire::ts(event.occurred_at)}},
+            }),
+        )],
+        "sale.created" => {
+            let Some(sale_id) = d["id"].as_str() else {
+                return Vec::new();
+            };
+            let location = d["location"].as_str().unwrap_or_default();
+            if state.square().order_of_sale.contains_key(sale_id) {
+                // The dialect's own order: its `order.updated` says it.
+                return Vec::new();
+            }
+            let (order_id, version, created) = (sale_id.to_owned(), 1, event.occurred_at);
+            let summary = |key: &str| {
+                let mut o = json!({
+                    "order_id": order_id,
+                    "version": version,
+                    "location_id": location,
+                    "state": "COMPLETED",
+                    "created_at": wire::ts(created),
+                });
+                if key == "order_updated" {
+                    o["updated_at"] = wire::ts(event.occurred_at).into();
+                }
+                json!({"type": key, "id": order_id, "object": {key: o}})
+            };
+            vec![
+                envelope(event, 0, "order.created", summary("order_created")),
+                envelope(event, 1, "order.updated", summary("order_updated")),
+            ]
+        }
+        "order.created" | "order.updated" => {
+            let key = if event.kind == "order.created" {
+                "order_created"
+            } else {
+                "order_updated"
+            };
+            let mut o = json!({
+                "order_id": d["id"],
+                "version": d["version"],
+                "location_id": d["location_id"],
+                "state": d["state"],
+                "created_at": d["created_at"].as_str().and_then(parse).map(wire::ts),
+            });
+            if key == "order_updated" {
+                o["updated_at"] = d["updated_at"]
+                    .as_str()
+                    .and_then(parse)
+                    .map(wire::ts)
+                    .into();
+            }
+            vec![envelope(
+                event,
+                0,
+                &event.kind,
+                json!({"type": key, "id": d["id"], "object": {key: o}}),
+            )]
+        }
+        "payment.created" | "payment.updated" => {
+            let Some(p) = d["id"]
+                .as_str()
+                .and_then(|id| state.square().payments.get(id))
+            else {
+                return Vec::new();
+            };
+            vec![envelope(
+                event,
+                0,
+                &event.kind,
+                json!({"type": "payment", "id": p.id, "object": {"payment": wire::payment(p)}}),
+            )]
+        }
+        "refund.created" | "refund.updated" => {
+            let Some(r) = d["id"]
+                .as_str()
+                .and_then(|id| state.square().refunds.get(id))
+            else {
+                return Vec::new();
+            };
+            vec![envelope(
+                event,
+                0,
+                &event.kind,
+                json!({"type": "refund", "id": r.id, "object": {"refund": wire::refund(r)}}),
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn parse(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}

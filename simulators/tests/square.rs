@@ -1,0 +1,617 @@
+//! The Square dialect in process, over the same POS simulator as the native
+//! API: Square's worked example gives the same counts through either, a
+//! write through the dialect is seen natively, orders paid through Square
+//! payments are POS sales, and a Square webhook subscription gets Square's
+//! events signed.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::routing::post;
+use http::{HeaderMap, Request, StatusCode};
+use omnisim_api::Scheme;
+use serde_json::{Value, json};
+use support::{App, Reply, World};
+
+const TOKEN: &str = "EAAAtest_key";
+
+async fn sq(app: &App, method: &str, path: &str, body: Option<Value>) -> Reply {
+    let b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("square-version", "2026-09-16")
+        .header("content-type", "application/json");
+    let body = body
+        .map(|b| serde_json::to_vec(&b).unwrap())
+        .unwrap_or_default();
+    app.request(b.body(Body::from(body)).unwrap()).await
+}
+
+/// `2026-03-02T<hhmm>:00Z`.
+fn at(hhmm: &str) -> String {
+    format!("2026-03-02T{hhmm}:00Z")
+}
+
+/// Moves the clock (09:00 at the start) to 13:45.
+async fn to_1345() {
+    tokio::time::sleep(Duration::from_secs(4 * 3600 + 45 * 60)).await;
+}
+
+/// Upserts an ITEM with one variation carrying `sku`; answers the variation id.
+async fn item(app: &App, sku: &str, cents: i64) -> String {
+    let r = sq(
+        app,
+        "POST",
+        "/v2/catalog/batch-upsert",
+        Some(json!({
+            "idempotency_key": format!("item-{sku}"),
+            "batches": [{"objects": [{
+                "type": "ITEM",
+                "id": format!("#{sku}"),
+                "item_data": {
+                    "name": format!("{sku} name"),
+                    "variations": [{
+                        "type": "ITEM_VARIATION",
+                        "id": format!("#{sku}-regular"),
+                        "item_variation_data": {
+                            "item_id": format!("#{sku}"),
+                            "name": "Regular",
+                            "sku": sku,
+                            "pricing_type": "FIXED_PRICING",
+                            "price_money": {"amount": cents, "currency": "USD"},
+                        },
+                    }],
+                },
+            }]}],
+        })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let mappings = r.json["id_mappings"].as_array().unwrap();
+    assert_eq!(mappings.len(), 2);
+    mappings
+        .iter()
+        .find(|m| m["client_object_id"] == format!("#{sku}-regular"))
+        .unwrap()["object_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn count_change(var: &str, quantity: i64, hhmm: &str) -> Value {
+    json!({"type": "PHYSICAL_COUNT", "physical_count": {
+        "catalog_object_id": var, "location_id": "store-1", "state": "IN_STOCK",
+        "quantity": quantity.to_string(), "occurred_at": at(hhmm),
+    }})
+}
+
+fn adjust_change(var: &str, quantity: i64, from: &str, to: &str, hhmm: &str) -> Value {
+    json!({"type": "ADJUSTMENT", "adjustment": {
+        "catalog_object_id": var, "location_id": "store-1", "from_state": from,
+        "to_state": to, "quantity": quantity.to_string(), "occurred_at": at(hhmm),
+    }})
+}
+
+async fn square_changes(app: &App, key: &str, changes: Vec<Value>) -> Reply {
+    let r = sq(
+        app,
+        "POST",
+        "/v2/inventory/changes/batch-create",
+        Some(json!({"idempotency_key": key, "changes": changes})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    r
+}
+
+async fn native_changes(w: &World, changes: Value) {
+    let r = w
+        .pos()
+        .post("/v1/inventory/changes", json!({ "changes": changes }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_worked_example_gives_the_native_counts() {
+    let w = World::new();
+    let pos = w.pos();
+    let mug = item(&pos, "MUG", 1000).await;
+    w.pos()
+        .post(
+            "/v1/items",
+            json!({"sku": "TEA", "name": "Tea", "price": "4.00", "currency": "USD"}),
+        )
+        .await;
+    to_1345().await;
+    // Through the dialect: 100; sold 3; count 90; the offline sale stamped
+    // 13:20 arrives after the count; waste 2.
+    square_changes(&pos, "a", vec![count_change(&mug, 100, "13:00")]).await;
+    square_changes(
+        &pos,
+        "b",
+        vec![adjust_change(&mug, 3, "IN_STOCK", "SOLD", "13:10")],
+    )
+    .await;
+    square_changes(&pos, "c", vec![count_change(&mug, 90, "13:30")]).await;
+    square_changes(
+        &pos,
+        "d",
+        vec![adjust_change(&mug, 1, "IN_STOCK", "SOLD", "13:20")],
+    )
+    .await;
+    let last = square_changes(
+        &pos,
+        "e",
+        vec![adjust_change(&mug, 2, "IN_STOCK", "WASTE", "13:40")],
+    )
+    .await;
+    assert_eq!(last.json["counts"][0]["quantity"], "88");
+    assert_eq!(last.json["counts"][0]["catalog_object_id"], mug.as_str());
+    assert_eq!(last.json["changes"][0]["adjustment"]["to_state"], "WASTE");
+    // The same through the native API, for a native item.
+    let tea = |kind: &str, q: i64, states: Option<(&str, &str)>, hhmm: &str| {
+        let mut c = json!({"type": kind, "sku": "TEA", "location": "store-1", "quantity": q,
+            "occurred_at": at(hhmm)});
+        if let Some((f, t)) = states {
+            c["from_state"] = f.into();
+            c["to_state"] = t.into();
+        }
+        c
+    };
+    native_changes(&w, json!([tea("PHYSICAL_COUNT", 100, None, "13:00")])).await;
+    native_changes(
+        &w,
+        json!([tea("ADJUSTMENT", 3, Some(("IN_STOCK", "SOLD")), "13:10")]),
+    )
+    .await;
+    native_changes(&w, json!([tea("PHYSICAL_COUNT", 90, None, "13:30")])).await;
+    native_changes(
+        &w,
+        json!([tea("ADJUSTMENT", 1, Some(("IN_STOCK", "SOLD")), "13:20")]),
+    )
+    .await;
+    native_changes(
+        &w,
+        json!([tea("ADJUSTMENT", 2, Some(("IN_STOCK", "WASTE")), "13:40")]),
+    )
+    .await;
+    // A write through the dialect is attributed as the same key's native writes.
+    let feed = w.pos().get("/v1/events?limit=1000").await;
+    let actors: Vec<(String, Value)> = feed.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "inventory.count.updated")
+        .map(|e| {
+            (
+                e["data"]["sku"].as_str().unwrap().to_owned(),
+                e["actor"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(actors.len(), 10);
+    assert!(actors.iter().all(|(_, a)| *a == actors[0].1), "{actors:?}");
+    assert_eq!(actors[0].1["kind"], "connector");
+    let native_mug = w.pos().get("/v1/inventory/MUG?location=store-1").await;
+    let native_tea = w.pos().get("/v1/inventory/TEA?location=store-1").await;
+    assert_eq!(native_mug.json["quantity"], 88);
+    assert_eq!(native_tea.json["quantity"], 88);
+    // Both read back through the dialect, as strings; the native item has a
+    // variation id of its own.
+    let counts = sq(
+        &pos,
+        "POST",
+        "/v2/inventory/counts/batch-retrieve",
+        Some(json!({"location_ids": ["store-1"]})),
+    )
+    .await;
+    let got: Vec<(String, String)> = counts.json["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["catalog_object_id"].as_str().unwrap().to_owned(),
+                c["quantity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (mug.clone(), "88".to_owned()),
+            ("VAR_TEA".into(), "88".into())
+        ]
+    );
+    let one = sq(
+        &pos,
+        "GET",
+        "/v2/inventory/VAR_TEA?location_ids=store-1",
+        None,
+    )
+    .await;
+    assert_eq!(one.json["counts"][0]["quantity"], "88");
+    // The changes of MUG, ordered by occurred_at, as Square orders them.
+    let changes = sq(
+        &pos,
+        "POST",
+        "/v2/inventory/changes/batch-retrieve",
+        Some(json!({"catalog_object_ids": [mug]})),
+    )
+    .await;
+    let order: Vec<String> = changes.json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let body = if c["type"] == "PHYSICAL_COUNT" {
+                &c["physical_count"]
+            } else {
+                &c["adjustment"]
+            };
+            format!(
+                "{} {}",
+                &body["occurred_at"].as_str().unwrap()[11..16],
+                body["quantity"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        ["13:00 100", "13:10 3", "13:20 1", "13:30 90", "13:40 2"]
+    );
+    // A poller's page: what arrived after a time, with a cursor.
+    let page = sq(
+        &pos,
+        "POST",
+        "/v2/inventory/changes/batch-retrieve",
+        Some(json!({"updated_after": "2026-03-02T09:00:00Z", "limit": 4})),
+    )
+    .await;
+    assert_eq!(page.json["changes"].as_array().unwrap().len(), 4);
+    let cursor = page.json["cursor"].as_str().unwrap().to_owned();
+    let rest = sq(
+        &pos,
+        "POST",
+        "/v2/inventory/changes/batch-retrieve",
+        Some(json!({"updated_after": "2026-03-02T09:00:00Z", "limit": 4, "cursor": cursor})),
+    )
+    .await;
+    assert_eq!(rest.json["changes"].as_array().unwrap().len(), 4);
+    let late = sq(
+        &pos,
+        "POST",
+        "/v2/inventory/changes/batch-retrieve",
+        Some(json!({"updated_after": "2026-03-02T13:45:00Z"})),
+    )
+    .await;
+    assert_eq!(late.json, json!({"changes": []}));
+}
+
+#[tokio::test(start_paused = true)]
+async fn catalog_search_versions_and_idempotency() {
+    let w = World::new();
+    let pos = w.pos();
+    let var = item(&pos, "MUG", 1250).await;
+    // The POS item carries the variation's SKU and price.
+    let native = w.pos().get("/v1/items/MUG").await;
+    assert_eq!(native.json["price"], "12.50");
+    assert_eq!(native.json["name"], "MUG name");
+    let found = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/search",
+        Some(json!({
+            "object_types": ["ITEM_VARIATION"],
+            "include_related_objects": true,
+            "query": {"exact_query": {"attribute_name": "sku", "attribute_value": "MUG"}},
+        })),
+    )
+    .await;
+    assert_eq!(found.json["objects"][0]["id"], var.as_str());
+    let data = &found.json["objects"][0]["item_variation_data"];
+    assert_eq!(
+        data["price_money"],
+        json!({"amount": 1250, "currency": "USD"})
+    );
+    assert_eq!(found.json["related_objects"][0]["type"], "ITEM");
+    // A stale version is refused; the current one goes through.
+    let version = found.json["objects"][0]["version"].as_i64().unwrap();
+    let mut object = found.json["objects"][0].clone();
+    object["version"] = (version - 1).into();
+    object["item_variation_data"]["price_money"]["amount"] = 1500.into();
+    let stale = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/object",
+        Some(json!({"idempotency_key": "v1", "object": object.clone()})),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::BAD_REQUEST);
+    assert_eq!(stale.json["errors"][0]["code"], "VERSION_MISMATCH");
+    object["version"] = version.into();
+    let ok = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/object",
+        Some(json!({"idempotency_key": "v2", "object": object.clone()})),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.json);
+    assert!(ok.json["catalog_object"]["version"].as_i64().unwrap() > version);
+    assert_eq!(w.pos().get("/v1/items/MUG").await.json["price"], "15.00");
+    // The same key with the same body replays; with another body it is refused.
+    let again = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/object",
+        Some(json!({"idempotency_key": "v2", "object": object.clone()})),
+    )
+    .await;
+    assert_eq!(again.json, ok.json);
+    object["item_variation_data"]["price_money"]["amount"] = 1700.into();
+    let reused = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/object",
+        Some(json!({"idempotency_key": "v2", "object": object})),
+    )
+    .await;
+    assert_eq!(reused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reused.json["errors"][0]["code"], "IDEMPOTENCY_KEY_REUSED");
+    // search by begin_time: only what changed after it.
+    let later = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/search",
+        Some(json!({"begin_time": "2030-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(later.json["objects"], json!([]));
+    // A bad field is named, in Square's shape.
+    let bad = sq(
+        &pos,
+        "POST",
+        "/v2/inventory/changes/batch-create",
+        Some(json!({"idempotency_key": "q", "changes": [
+            {"type": "PHYSICAL_COUNT", "physical_count": {"catalog_object_id": var,
+             "location_id": "store-1", "state": "IN_STOCK", "quantity": "1.5",
+             "occurred_at": "2026-03-02T09:00:00Z"}}]})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json["errors"][0]["category"], "INVALID_REQUEST_ERROR");
+    assert_eq!(
+        bad.json["errors"][0]["field"],
+        "changes[0].physical_count.quantity"
+    );
+    assert_eq!(bad.headers["square-version"], "2026-09-16");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_order_paid_by_a_delayed_capture_is_a_pos_sale() {
+    let w = World::new();
+    let pos = w.pos();
+    let var = item(&pos, "MUG", 1000).await;
+    let order = sq(
+        &pos,
+        "POST",
+        "/v2/orders",
+        Some(
+            json!({"idempotency_key": "o1", "order": {"location_id": "store-1",
+            "line_items": [{"catalog_object_id": var, "quantity": "2"}]}}),
+        ),
+    )
+    .await;
+    assert_eq!(order.status, StatusCode::OK, "{}", order.json);
+    assert_eq!(order.json["order"]["state"], "OPEN");
+    assert_eq!(order.json["order"]["total_money"]["amount"], 2000);
+    let order_id = order.json["order"]["id"].as_str().unwrap().to_owned();
+    let paid = sq(
+        &pos,
+        "POST",
+        "/v2/payments",
+        Some(
+            json!({"idempotency_key": "p1", "source_id": "cnon:card-nonce-ok",
+            "amount_money": {"amount": 2000, "currency": "USD"}, "autocomplete": false,
+            "order_id": order_id, "location_id": "store-1"}),
+        ),
+    )
+    .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.json);
+    assert_eq!(paid.json["payment"]["status"], "APPROVED");
+    assert_eq!(paid.json["payment"]["card_details"]["status"], "AUTHORIZED");
+    let pid = paid.json["payment"]["id"].as_str().unwrap().to_owned();
+    let done = sq(&pos, "POST", &format!("/v2/payments/{pid}/complete"), None).await;
+    assert_eq!(done.json["payment"]["status"], "COMPLETED", "{}", done.json);
+    let o = sq(&pos, "GET", &format!("/v2/orders/{order_id}"), None).await;
+    assert_eq!(o.json["order"]["state"], "COMPLETED", "{}", o.json);
+    assert_eq!(o.json["order"]["tenders"][0]["payment_id"], pid.as_str());
+    // The native POS recorded the sale with the captured intent, and sold
+    // the units.
+    let snapshot = w.pos().get("/_control/snapshot").await;
+    let sales = snapshot.json["state"]["sales"].as_array().unwrap();
+    assert_eq!(sales.len(), 1);
+    assert_eq!(sales[0]["total"], "20.00");
+    let intent = sales[0]["tenders"][0]["payment_intent"].as_str().unwrap();
+    let pi = w.pay().get(&format!("/v1/payment_intents/{intent}")).await;
+    assert_eq!(pi.json["status"], "succeeded");
+    let count = w.pos().get("/v1/inventory/MUG?location=store-1").await;
+    assert_eq!(count.json["quantity"], -2);
+    // A partial refund.
+    let refund = sq(
+        &pos,
+        "POST",
+        "/v2/refunds",
+        Some(json!({"idempotency_key": "r1", "payment_id": pid,
+            "amount_money": {"amount": 500, "currency": "USD"}, "reason": "chipped"})),
+    )
+    .await;
+    assert_eq!(refund.status, StatusCode::OK, "{}", refund.json);
+    assert_eq!(refund.json["refund"]["status"], "COMPLETED");
+    let p = sq(&pos, "GET", &format!("/v2/payments/{pid}"), None).await;
+    assert_eq!(p.json["payment"]["refunded_money"]["amount"], 500);
+    let pi = w.pay().get(&format!("/v1/payment_intents/{intent}")).await;
+    assert_eq!(pi.json["amount_refunded"], "5.00");
+    // Too much is refused.
+    let over = sq(
+        &pos,
+        "POST",
+        "/v2/refunds",
+        Some(json!({"idempotency_key": "r2", "payment_id": pid,
+            "amount_money": {"amount": 1600, "currency": "USD"}})),
+    )
+    .await;
+    assert_eq!(over.json["errors"][0]["code"], "REFUND_AMOUNT_INVALID");
+    // A register sale made natively reads as a COMPLETED order.
+    let search = sq(
+        &pos,
+        "POST",
+        "/v2/orders/search",
+        Some(json!({"location_ids": ["store-1"],
+            "query": {"filter": {"state_filter": {"states": ["COMPLETED"]}}}})),
+    )
+    .await;
+    assert_eq!(search.json["orders"][0]["id"], order_id.as_str());
+}
+
+#[tokio::test(start_paused = true)]
+async fn declines_and_cancels() {
+    let w = World::new();
+    let pos = w.pos();
+    let declined = sq(
+        &pos,
+        "POST",
+        "/v2/payments",
+        Some(
+            json!({"idempotency_key": "d1", "source_id": "cnon:card-nonce-declined",
+            "amount_money": {"amount": 100, "currency": "USD"}}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        declined.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        declined.json
+    );
+    assert_eq!(declined.json["errors"][0]["code"], "GENERIC_DECLINE");
+    assert_eq!(
+        declined.json["errors"][0]["category"],
+        "PAYMENT_METHOD_ERROR"
+    );
+    let approved = sq(
+        &pos,
+        "POST",
+        "/v2/payments",
+        Some(
+            json!({"idempotency_key": "d2", "source_id": "cnon:card-nonce-ok",
+            "amount_money": {"amount": 100, "currency": "USD"}, "autocomplete": false}),
+        ),
+    )
+    .await;
+    let pid = approved.json["payment"]["id"].as_str().unwrap().to_owned();
+    let canceled = sq(&pos, "POST", &format!("/v2/payments/{pid}/cancel"), None).await;
+    assert_eq!(canceled.json["payment"]["status"], "CANCELED");
+    let list = sq(&pos, "GET", "/v2/payments", None).await;
+    let statuses: Vec<&str> = list.json["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["CANCELED", "FAILED"]);
+    // A wrong token is refused in Square's shape.
+    let r = pos
+        .request(
+            Request::builder()
+                .uri("/v2/locations")
+                .header("authorization", "Bearer EAAAnope")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json["errors"][0]["category"], "AUTHENTICATION_ERROR");
+    let locations = sq(&pos, "GET", "/v2/locations", None).await;
+    assert_eq!(locations.json["locations"][0]["id"], "store-1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn square_subscriptions_get_square_events_signed() {
+    let w = World::new();
+    let got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    w.transport.mount(
+        "hook.test",
+        Router::new().route(
+            "/square",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    sink.lock().unwrap().push((headers, body));
+                    StatusCode::OK
+                }
+            }),
+        ),
+    );
+    let pos = w.pos();
+    let sub = sq(
+        &pos,
+        "POST",
+        "/v2/webhooks/subscriptions",
+        Some(
+            json!({"idempotency_key": "s1", "subscription": {"name": "stock",
+            "event_types": ["inventory.count.updated"],
+            "notification_url": "http://hook.test/square"}}),
+        ),
+    )
+    .await;
+    assert_eq!(sub.status, StatusCode::OK, "{}", sub.json);
+    let key = sub.json["subscription"]["signature_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let var = item(&pos, "MUG", 1000).await;
+    square_changes(&pos, "c", vec![count_change(&var, 7, "09:00")]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let (headers, body) = &got[0];
+    omnisim_api::signing::verify(
+        Scheme::Square,
+        std::slice::from_ref(&key),
+        "http://hook.test/square",
+        headers,
+        body,
+        w.clock.now(),
+    )
+    .unwrap();
+    let event: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(event["type"], "inventory.count.updated");
+    assert_eq!(event["merchant_id"], "MLOMNISIM00001");
+    let count = &event["data"]["object"]["inventory_counts"][0];
+    assert_eq!(count["quantity"], "7");
+    assert_eq!(count["catalog_object_id"], var.as_str());
+    let list = sq(&pos, "GET", "/v2/webhooks/subscriptions", None).await;
+    assert_eq!(list.json["subscriptions"][0]["name"], "stock");
+    assert!(list.json["subscriptions"][0].get("signature_key").is_none());
+    let id = list.json["subscriptions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deleted = sq(
+        &pos,
+        "DELETE",
+        &format!("/v2/webhooks/subscriptions/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+}

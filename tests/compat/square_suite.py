@@ -1,0 +1,392 @@
+"""The official Square client (squareup, pinned) against omnisim's Square
+dialect: locations; a catalog batch-upsert with temporary ids; search by SKU;
+a physical count then an IN_STOCK -> SOLD adjustment; counts read back as
+strings; changes since a time; an order paid with a card nonce,
+autocomplete=false, completed, then refunded in part; a declined nonce; the
+same idempotency key with another body; and a webhook subscription whose
+inventory.count.updated delivery passes the client's verify_signature.
+
+The client builds its answers without validating them, so every raw answer is
+also parsed by the client's own typed models with validation on (pydantic
+`model_validate`): a quantity must be a string, money an integer, and so on.
+
+Uses only the `square` package (and httpx and pydantic, which it brings) and
+the standard library. Environment: OMNISIM_SQUARE_BASE_URL and
+OMNISIM_SQUARE_TOKEN (the dialect), OMNISIM_POS_URL and OMNISIM_API_KEY (the
+native POS API, for /_control). Exits non-zero on the first mismatch,
+printing what failed.
+"""
+
+import datetime
+import http.server
+import json
+import os
+import queue
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+
+import httpx
+from square import Square
+from square.core.api_error import ApiError
+from square.types.batch_get_inventory_changes_response import BatchGetInventoryChangesResponse
+from square.types.batch_get_inventory_counts_response import BatchGetInventoryCountsResponse
+from square.types.get_inventory_count_response import GetInventoryCountResponse
+from square.types.inventory_count_updated_event import InventoryCountUpdatedEvent
+from square.types.list_payments_response import ListPaymentsResponse
+from square.types.list_webhook_subscriptions_response import ListWebhookSubscriptionsResponse
+from square.utils.webhooks_helper import verify_signature
+
+BASE = os.environ["OMNISIM_SQUARE_BASE_URL"]
+TOKEN = os.environ["OMNISIM_SQUARE_TOKEN"]
+POS = os.environ["OMNISIM_POS_URL"]
+NATIVE_KEY = os.environ["OMNISIM_API_KEY"]
+
+checks = 0
+last = {}
+
+
+def keep(response):
+    response.read()
+    last["status"] = response.status_code
+    last["headers"] = dict(response.headers)
+    try:
+        last["json"] = response.json()
+    except ValueError:
+        last["json"] = None
+
+
+client = Square(
+    token=TOKEN,
+    base_url=BASE,
+    httpx_client=httpx.Client(timeout=30, event_hooks={"response": [keep]}),
+)
+
+
+def check(what, got, want):
+    global checks
+    checks += 1
+    if got != want:
+        print(f"FAIL {what}: got {got!r}, want {want!r}")
+        sys.exit(1)
+
+
+def typed(answer):
+    """The last raw answer, validated by the client's model of `answer`."""
+    global checks
+    checks += 1
+    try:
+        type(answer).model_validate(last["json"])
+    except Exception as e:  # noqa: BLE001 - report any validation failure
+        print(f"FAIL {type(answer).__name__} does not validate {last['json']!r}: {e}")
+        sys.exit(1)
+    return answer
+
+
+def typed_as(model):
+    """The last raw answer (a page), validated by the client's `model`."""
+    global checks
+    checks += 1
+    try:
+        model.model_validate(last["json"])
+    except Exception as e:  # noqa: BLE001 - report any validation failure
+        print(f"FAIL {model.__name__} does not validate {last['json']!r}: {e}")
+        sys.exit(1)
+
+
+def raises(f):
+    try:
+        f()
+    except ApiError as e:
+        return e
+    print("FAIL expected an ApiError")
+    sys.exit(1)
+
+
+def native(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        POS + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {NATIVE_KEY}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"null")
+
+
+def key():
+    return str(uuid.uuid4())
+
+
+def stamp(seconds_ago):
+    t = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds_ago)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+native("POST", "/_control/reset")
+
+# Locations.
+locations = typed(client.locations.list())
+location = locations.locations[0].id
+check("location", location, "store-1")
+check("Square-Version echoed", last["headers"].get("square-version"), "2026-09-16")
+check("one location", typed(client.locations.get(location_id=location)).location.id, location)
+
+# A catalog batch-upsert with temporary ids.
+up = typed(
+    client.catalog.batch_upsert(
+        idempotency_key=key(),
+        batches=[
+            {
+                "objects": [
+                    {
+                        "type": "ITEM",
+                        "id": "#mug",
+                        "item_data": {
+                            "name": "Mug",
+                            "variations": [
+                                {
+                                    "type": "ITEM_VARIATION",
+                                    "id": "#mug-red",
+                                    "item_variation_data": {
+                                        "item_id": "#mug",
+                                        "name": "Red",
+                                        "sku": "MUG-RED",
+                                        "pricing_type": "FIXED_PRICING",
+                                        "price_money": {"amount": 1250, "currency": "USD"},
+                                    },
+                                }
+                            ],
+                        },
+                    }
+                ]
+            }
+        ],
+    )
+)
+ids = {m.client_object_id: m.object_id for m in up.id_mappings}
+check("temporary ids answered", sorted(ids), ["#mug", "#mug-red"])
+variation = ids["#mug-red"]
+check("ITEM id", up.objects[0].id, ids["#mug"])
+check("nested variation", up.objects[0].item_data.variations[0].id, variation)
+native_item = native("GET", "/v1/items/MUG-RED")
+check("the POS sees the variation's SKU and price", native_item["price"], "12.50")
+
+# Search by SKU.
+found = typed(
+    client.catalog.search(
+        object_types=["ITEM_VARIATION"],
+        query={"exact_query": {"attribute_name": "sku", "attribute_value": "MUG-RED"}},
+    )
+)
+check("search by SKU", [o.id for o in found.objects], [variation])
+check("price in minor units", found.objects[0].item_variation_data.price_money.amount, 1250)
+got = typed(client.catalog.object.get(object_id=variation))
+check("retrieve object", got.object.item_variation_data.sku, "MUG-RED")
+
+# A physical count, then an IN_STOCK -> SOLD adjustment.
+before = stamp(5)
+time.sleep(0.01)
+counted = typed(
+    client.inventory.batch_create_changes(
+        idempotency_key=key(),
+        changes=[
+            {
+                "type": "PHYSICAL_COUNT",
+                "physical_count": {
+                    "catalog_object_id": variation,
+                    "location_id": location,
+                    "state": "IN_STOCK",
+                    "quantity": "100",
+                    "occurred_at": stamp(2),
+                },
+            }
+        ],
+    )
+)
+check("count answered as a string", counted.counts[0].quantity, "100")
+sold_key = key()
+sold_changes = [
+    {
+        "type": "ADJUSTMENT",
+        "adjustment": {
+            "catalog_object_id": variation,
+            "location_id": location,
+            "from_state": "IN_STOCK",
+            "to_state": "SOLD",
+            "quantity": "3",
+            "occurred_at": stamp(1),
+        },
+    }
+]
+sold = typed(client.inventory.batch_create_changes(idempotency_key=sold_key, changes=sold_changes))
+check("adjusted", sold.counts[0].quantity, "97")
+again = typed(client.inventory.batch_create_changes(idempotency_key=sold_key, changes=sold_changes))
+check("the same key replays, applied once", again.counts[0].quantity, "97")
+sold_changes[0]["adjustment"]["quantity"] = "4"
+reused = raises(
+    lambda: client.inventory.batch_create_changes(idempotency_key=sold_key, changes=sold_changes)
+)
+check("same key, other body", reused.errors[0].code, "IDEMPOTENCY_KEY_REUSED")
+check("native count", native("GET", "/v1/inventory/MUG-RED?location=store-1")["quantity"], 97)
+
+# Counts read back as strings.
+counts = list(client.inventory.batch_get_counts(catalog_object_ids=[variation], location_ids=[location]))
+typed_as(BatchGetInventoryCountsResponse)
+check("counts", [(c.catalog_object_id, c.state, c.quantity) for c in counts], [(variation, "IN_STOCK", "97")])
+one = list(client.inventory.get(catalog_object_id=variation, location_ids=location))
+typed_as(GetInventoryCountResponse)
+check("one count", [c.quantity for c in one], ["97"])
+
+# Changes since a time.
+changes = list(client.inventory.batch_get_changes(catalog_object_ids=[variation], updated_after=before))
+typed_as(BatchGetInventoryChangesResponse)
+check("changes since", [c.type for c in changes], ["PHYSICAL_COUNT", "ADJUSTMENT"])
+check("adjustment states", (changes[1].adjustment.from_state, changes[1].adjustment.to_state), ("IN_STOCK", "SOLD"))
+check("adjustment quantity", changes[1].adjustment.quantity, "3")
+later = list(client.inventory.batch_get_changes(updated_after=stamp(-60)))
+check("nothing after now", later, [])
+
+# An order paid with a card nonce, autocomplete=false, completed, refunded in part.
+order = typed(
+    client.orders.create(
+        idempotency_key=key(),
+        order={"location_id": location, "line_items": [{"catalog_object_id": variation, "quantity": "2"}]},
+    )
+).order
+check("order open", order.state, "OPEN")
+check("order total", order.total_money.amount, 2500)
+payment = typed(
+    client.payments.create(
+        source_id="cnon:card-nonce-ok",
+        idempotency_key=key(),
+        amount_money={"amount": 2500, "currency": "USD"},
+        autocomplete=False,
+        order_id=order.id,
+        location_id=location,
+    )
+).payment
+check("autocomplete=false", payment.status, "APPROVED")
+check("card authorized", payment.card_details.status, "AUTHORIZED")
+completed = typed(client.payments.complete(payment_id=payment.id)).payment
+check("completed", completed.status, "COMPLETED")
+paid = typed(client.orders.get(order_id=order.id)).order
+check("order completed", paid.state, "COMPLETED")
+check("order tender", paid.tenders[0].payment_id, payment.id)
+check("sold at the POS", native("GET", "/v1/inventory/MUG-RED?location=store-1")["quantity"], 95)
+refund = typed(
+    client.refunds.refund_payment(
+        idempotency_key=key(),
+        amount_money={"amount": 1000, "currency": "USD"},
+        payment_id=payment.id,
+        reason="one mug chipped",
+    )
+).refund
+check("refund", (refund.status, refund.amount_money.amount), ("COMPLETED", 1000))
+check("refund read back", typed(client.refunds.get(refund_id=refund.id)).refund.id, refund.id)
+after = typed(client.payments.get(payment_id=payment.id)).payment
+check("refunded in part", after.refunded_money.amount, 1000)
+check("refund ids", after.refund_ids, [refund.id])
+searched = typed(
+    client.orders.search(
+        location_ids=[location], query={"filter": {"state_filter": {"states": ["COMPLETED"]}}}
+    )
+)
+check("search orders", [o.id for o in searched.orders], [order.id])
+listed = list(client.payments.list())
+typed_as(ListPaymentsResponse)
+check("list payments", [p.id for p in listed], [payment.id])
+
+# A declined nonce.
+declined = raises(
+    lambda: client.payments.create(
+        source_id="cnon:card-nonce-declined",
+        idempotency_key=key(),
+        amount_money={"amount": 100, "currency": "USD"},
+    )
+)
+check("decline", (declined.status_code, declined.errors[0].code), (402, "GENERIC_DECLINE"))
+check("decline category", declined.errors[0].category, "PAYMENT_METHOD_ERROR")
+
+# A webhook subscription; its inventory.count.updated delivery verifies.
+deliveries = queue.Queue()
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        deliveries.put((dict((k.lower(), v) for k, v in self.headers.items()), body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+url = f"http://127.0.0.1:{server.server_address[1]}/square"
+sub = typed(
+    client.webhooks.subscriptions.create(
+        idempotency_key=key(),
+        subscription={
+            "name": "stock",
+            "event_types": ["inventory.count.updated"],
+            "notification_url": url,
+        },
+    )
+).subscription
+signature_key = sub.signature_key
+check("subscription", (sub.notification_url, sub.enabled), (url, True))
+subs = list(client.webhooks.subscriptions.list())
+typed_as(ListWebhookSubscriptionsResponse)
+check("listed without the key", [(s.id, s.signature_key) for s in subs], [(sub.id, None)])
+client.inventory.batch_create_changes(
+    idempotency_key=key(),
+    changes=[
+        {
+            "type": "ADJUSTMENT",
+            "adjustment": {
+                "catalog_object_id": variation,
+                "location_id": location,
+                "from_state": "IN_STOCK",
+                "to_state": "WASTE",
+                "quantity": "1",
+                "occurred_at": stamp(0),
+            },
+        }
+    ],
+)
+headers, body = deliveries.get(timeout=30)
+check(
+    "verify_signature",
+    verify_signature(
+        request_body=body.decode(),
+        signature_header=headers["x-square-hmacsha256-signature"],
+        signature_key=signature_key,
+        notification_url=url,
+    ),
+    True,
+)
+check(
+    "a wrong key does not verify",
+    verify_signature(
+        request_body=body.decode(),
+        signature_header=headers["x-square-hmacsha256-signature"],
+        signature_key="not-the-key",
+        notification_url=url,
+    ),
+    False,
+)
+event = InventoryCountUpdatedEvent.model_validate(json.loads(body))
+check("event type", event.type, "inventory.count.updated")
+count = event.data.object.inventory_counts[0]
+check("event count", (count.catalog_object_id, count.quantity), (variation, "94"))
+client.webhooks.subscriptions.delete(subscription_id=sub.id)
+check("deleted", list(client.webhooks.subscriptions.list()), [])
+server.shutdown()
+
+print(f"{checks} checks passed")
