@@ -474,7 +474,8 @@ impl WebhookSubscriptionTopic {
         }
     }
 
-    fn from_header(s: &str) -> Option<Self> {
+    /// The topic named by its header form.
+    pub fn from_header(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.header() == s)
     }
 }
@@ -1363,7 +1364,7 @@ fn order_view(o: Order) -> GOrder {
 }
 
 /// The transactions Shopify would show for an order, from its money state.
-fn transactions(o: &Order, n: u64) -> Vec<GTransaction> {
+pub(super) fn transactions(o: &Order, n: u64) -> Vec<GTransaction> {
     let mut out = Vec::new();
     if o.payment_intent.is_none() {
         return out;
@@ -1724,13 +1725,13 @@ impl GLine {
 /// `OrderTransaction`.
 #[derive(Clone, Debug)]
 pub struct GTransaction {
-    id: u64,
-    kind: OrderTransactionKind,
-    status: OrderTransactionStatus,
-    amount: Decimal,
-    currency: String,
-    parent: Option<u64>,
-    at: ChronoDateTime<Utc>,
+    pub(super) id: u64,
+    pub(super) kind: OrderTransactionKind,
+    pub(super) status: OrderTransactionStatus,
+    pub(super) amount: Decimal,
+    pub(super) currency: String,
+    pub(super) parent: Option<u64>,
+    pub(super) at: ChronoDateTime<Utc>,
 }
 
 #[Object(name = "OrderTransaction")]
@@ -2928,7 +2929,7 @@ fn order_key(id: &ID, kind: &str) -> Option<String> {
     parse_gid(kind, id).map(|n| format!("ord_{n:06}"))
 }
 
-fn shop_ctx(sh: &Shared) -> crate::shop::routes::Ctx {
+pub(super) fn shop_ctx(sh: &Shared) -> crate::shop::routes::Ctx {
     crate::shop::routes::Ctx::new(Arc::clone(&sh.sim), sh.pay.clone())
 }
 

@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::any;
 use bytes::Bytes;
 use omnisim_api::pay::PayClient;
 
@@ -35,6 +35,7 @@ use crate::shop::ShopState;
 mod events;
 mod graphql;
 mod ids;
+mod rest;
 mod wire;
 
 pub use graphql::QUANTITY_NAMES;
@@ -132,17 +133,47 @@ pub fn routes(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
         shared,
     });
     Router::new()
-        .route("/admin/api/{version}/graphql.json", post(graphql_handler))
-        .route("/admin/{*rest}", any(not_found))
+        .route("/admin/{*rest}", any(dispatch))
         .with_state(dialect)
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(serde_json::json!({"errors": "Not Found"})),
-    )
-        .into_response()
+    rest::not_found()
+}
+
+/// Everything under `/admin/`: GraphQL at `api/{version}/graphql.json`, the
+/// REST subset at `api/{version}/….json`, 404 otherwise.
+async fn dispatch(
+    State(d): State<Arc<Dialect>>,
+    method: Method,
+    Path(tail): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(rest) = tail.strip_prefix("api/") else {
+        return not_found().await;
+    };
+    let Some((version, path)) = rest.split_once('/') else {
+        return not_found().await;
+    };
+    if !valid_version(version) {
+        return not_found().await;
+    }
+    let version = version.to_owned();
+    let mut response = if path == "graphql.json" {
+        if method != Method::POST {
+            return not_found().await;
+        }
+        graphql_handler(State(Arc::clone(&d)), Path(version.clone()), headers, body).await
+    } else {
+        let base = rest::base_url(&headers, &version);
+        rest::serve(&d.shared, &method, &base, path, uri.query(), &body).await
+    };
+    if let Ok(v) = HeaderValue::from_str(served_version(&version)) {
+        response.headers_mut().insert("x-shopify-api-version", v);
+    }
+    response
 }
 
 fn valid_version(v: &str) -> bool {
@@ -196,11 +227,7 @@ async fn graphql_handler(
     let run = async move {
         let mut response = schema.execute(request).await;
         response.extensions.insert("cost".to_owned(), cost);
-        let mut out = (StatusCode::OK, axum::Json(response)).into_response();
-        if let Ok(v) = HeaderValue::from_str(served_version(&version)) {
-            out.headers_mut().insert("x-shopify-api-version", v);
-        }
-        out
+        (StatusCode::OK, axum::Json(response)).into_response()
     };
     match key {
         Some(key) => {
