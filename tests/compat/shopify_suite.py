@@ -26,8 +26,6 @@ import threading
 import urllib.parse
 import urllib.request
 
-import shopify
-
 SHOP_URL = os.environ.get("OMNISIM_SHOPIFY_SHOP_URL", "http://127.0.0.1:7102")
 VERSION = os.environ.get("OMNISIM_SHOPIFY_API_VERSION", "2026-01")
 TOKEN = os.environ.get("OMNISIM_SHOPIFY_ACCESS_TOKEN", "shpat_test_key")
@@ -125,6 +123,8 @@ if os.environ.get("OMNISIM_DUMP_DOCUMENTS"):
     with open(os.environ["OMNISIM_DUMP_DOCUMENTS"], "w") as f:
         json.dump(DOCUMENTS, f)
     sys.exit(0)
+
+import shopify  # noqa: E402  (after the dump, which needs only the standard library)
 
 # --- the session: ShopifyAPI rewrites any shop address to
 # https://<name>.myshopify.com. Session.__prepare_url keeps the host up to its
