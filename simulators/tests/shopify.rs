@@ -376,3 +376,46 @@ async fn dialect_subscriptions_get_shopify_webhooks_signed_with_the_app_secret()
         id
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn throttling_and_key_reuse_answer_in_shopify_form() {
+    let w = World::new();
+    let shop = stocked(&w).await;
+    let r = gql(&shop, FIND, json!({"q": "sku:SKU-1"})).await;
+    let item = r.json["data"]["productVariants"]["nodes"][0]["inventoryItem"]["id"].clone();
+    let location = gql(&shop, "{ locations(first: 1) { nodes { id } } }", json!({}))
+        .await
+        .json["data"]["locations"]["nodes"][0]["id"]
+        .clone();
+    let input = |delta: i64| {
+        json!({"name": "available", "reason": "correction",
+            "changes": [{"inventoryItemId": item, "locationId": location, "delta": delta}]})
+    };
+    let first = gql(&shop, ADJUST, json!({"input": input(1), "key": "same"})).await;
+    assert_eq!(
+        first.json["data"]["inventoryAdjustQuantities"]["userErrors"],
+        json!([])
+    );
+    let other = gql(&shop, ADJUST, json!({"input": input(2), "key": "same"})).await;
+    assert_eq!(
+        other.json["errors"][0]["extensions"]["code"], "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+        "{}",
+        other.json
+    );
+
+    let r = shop
+        .post(
+            "/_control/faults",
+            json!({"rate_limit": {"capacity": 1, "leak_per_sec": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let ok = gql(&shop, "{ shop { name } }", json!({})).await;
+    assert_eq!(ok.headers["x-shopify-shop-api-call-limit"], "1/1");
+    let throttled = gql(&shop, "{ shop { name } }", json!({})).await;
+    assert_eq!(throttled.status, StatusCode::OK);
+    assert_eq!(
+        throttled.json["errors"][0]["extensions"]["code"],
+        "THROTTLED"
+    );
+}
