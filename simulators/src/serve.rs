@@ -138,6 +138,9 @@ pub struct ShopifyUrls {
     pub api_version: String,
     /// The Admin API access token it accepts.
     pub access_token: String,
+    /// The app's client secret: Shopify webhooks of subscriptions made
+    /// through the dialect are signed with it (`X-Shopify-Hmac-Sha256`).
+    pub api_secret: String,
 }
 
 impl DialectUrls {
@@ -158,6 +161,7 @@ impl DialectUrls {
                 shop_url: shop.to_owned(),
                 api_version: SHOPIFY_API_VERSION.to_owned(),
                 access_token: c.shopify_access_token,
+                api_secret: crate::dialects::shopify::api_secret(api_key),
             },
         }
     }

@@ -310,6 +310,18 @@ impl Webhooks {
         Ok(sub.wire(true))
     }
 
+    /// Makes `secret` the only secret of subscription `id`: a dialect whose
+    /// platform signs with the app's own secret (Shopify's client secret)
+    /// rather than one per subscription sets it right after creating it.
+    pub fn set_secret(&self, id: &str, secret: &str) -> SimResult<()> {
+        let mut subs = lock(&self.subs);
+        let sub = subs.get_mut(id).ok_or_else(|| {
+            SimError::not_found("resource_missing", format!("no subscription `{id}`"))
+        })?;
+        sub.secrets = vec![(secret.to_owned(), None)];
+        Ok(())
+    }
+
     /// The secrets currently signing deliveries to `url`, newest first. For
     /// the harness's stale-signature step only; never served over HTTP.
     pub fn live_secrets_for(&self, url: &str, now: DateTime<Utc>) -> Vec<String> {

@@ -9,7 +9,7 @@
 mod gateway;
 mod inventory;
 mod pricing;
-mod routes;
+pub(crate) mod routes;
 pub mod state;
 
 pub use routes::router;

@@ -111,6 +111,11 @@ impl Drop for Unlock {
 }
 
 impl Ctx {
+    /// The context the Shopify dialect calls these handlers with.
+    pub(crate) fn new(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Self {
+        Ctx { sim, pay }
+    }
+
     fn unlock(&self, id: &str) -> Unlock {
         Unlock {
             sim: Arc::clone(&self.sim),
@@ -477,7 +482,7 @@ async fn get_order(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply<Orde
         (status = 422, description = "`amount_too_large` or a bad `amount`", body = ErrorBody),
         (status = 429, description = "`lock_timeout`: another payment operation on the order is in progress", body = ErrorBody),
         (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
-async fn capture(
+pub(crate) async fn capture(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
     Json(req): Json<CaptureOrder>,
@@ -558,7 +563,7 @@ async fn ready_for_pickup(State(ctx): State<Ctx>, Path(id): Path<String>) -> Rep
         (status = 422, description = "A gateway refusal naming `payment`", body = ErrorBody),
         (status = 429, description = "`lock_timeout`", body = ErrorBody),
         (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
-async fn cancel(
+pub(crate) async fn cancel(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
     Json(req): Json<CancelOrder>,
@@ -612,7 +617,7 @@ async fn cancel(
         (status = 422, description = "More units than refundable, or a restock type that does not fit the units", body = ErrorBody),
         (status = 429, description = "`lock_timeout`", body = ErrorBody),
         (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
-async fn refund(
+pub(crate) async fn refund(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
     Json(req): Json<CreateOrderRefund>,

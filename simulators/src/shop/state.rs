@@ -271,6 +271,9 @@ pub struct ShopState {
     next_order: u64,
     next_line: u64,
     next_refund: u64,
+    /// The Shopify dialect's numeric ids of products and locations, and the
+    /// records Shopify keeps that the model does not (fulfillments).
+    pub(crate) shopify: crate::dialects::shopify::Ids,
 }
 
 impl Default for ShopState {
@@ -290,6 +293,7 @@ impl Default for ShopState {
             next_order: 0,
             next_line: 0,
             next_refund: 0,
+            shopify: crate::dialects::shopify::Ids::default(),
         }
     }
 }
@@ -513,6 +517,7 @@ impl ShopState {
             updated_at: now,
         };
         self.products.insert(product.sku.clone(), product.clone());
+        self.shopify.number_product(&product.sku);
         fx.emit("products/update", &product);
         self.check_invariants();
         Ok(product)
@@ -1793,6 +1798,24 @@ impl Platform for ShopState {
 
     fn retry_policy() -> RetryPolicy {
         RetryPolicy::shopify()
+    }
+
+    /// Numbers new locations for the Shopify dialect (locations are made
+    /// by the shared `/v1/locations` route, so they are numbered here, at the
+    /// start of the next transition, before anything can name them).
+    fn tick(&mut self, _fx: &mut Effects) {
+        self.shopify.number_locations(self.locations.ids());
+    }
+
+    fn render(
+        &self,
+        wire: crate::dialects::Wire,
+        event: &omnisim_api::Event,
+    ) -> Vec<crate::dialects::Rendered> {
+        match wire {
+            crate::dialects::Wire::Shopify => crate::dialects::shopify::render(self, event),
+            _ => Vec::new(),
+        }
     }
 
     fn snapshot(&self) -> serde_json::Value {

@@ -1,0 +1,1032 @@
+//! Shopify's legacy REST Admin API, the subset connectors still on it use
+//! (ERPNext's Shopify integration, ShopifyAPI's REST resources): root-wrapped
+//! bodies (`{"product": {…}}`), numeric ids, `Link` header pagination with
+//! `page_info`, and errors as `{"errors": …}`. Every write is the same call
+//! into the shop state machine the native API and GraphQL make.
+//!
+//! Served: `shop`, `locations`, `products` (list, one), `variants/{id}`,
+//! `inventory_items/{id}`, `inventory_levels` (GET), `inventory_levels/adjust|set|connect`,
+//! `orders` (`status`, `since_id`, `updated_at_min|max`, `created_at_min|max`,
+//! `financial_status`, `ids`, `limit`, `page_info`), `orders/{id}`,
+//! `orders/{id}/cancel`, `orders/{id}/transactions` (GET; POST `capture`),
+//! `orders/{id}/refunds/calculate`, `orders/{id}/refunds` (GET, POST),
+//! `orders/{id}/fulfillment_orders`, `fulfillments`, `webhooks` (list,
+//! create, one, delete). Anything else answers 404 `{"errors": "Not Found"}`.
+
+// Handlers return their refusal as the finished answer (`Err(Response)`),
+// once per request: its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use bytes::Bytes;
+use omnisim_api::common::WebhookSubscription;
+use omnisim_api::shop::{
+    AdjustInventory, CancelOrder, CancelReason, CaptureOrder, CreateOrderRefund, FinancialStatus,
+    FulfillLine, FulfillOrder, FulfillmentStatus, Order, OrderStatus, RefundLineRequest,
+    RestockType, SetInventory,
+};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use super::graphql::{self, Shared, WebhookSubscriptionTopic};
+use super::ids::{FulfillmentRec, counter};
+use super::{API_VERSION, wire};
+use crate::core::{Platform, Simulator};
+use crate::dialects::Wire;
+use crate::error::{ErrorKind, SimError};
+use crate::extract::Json;
+use crate::shop::ShopState;
+
+type Rest = Result<Response, Response>;
+
+fn ok(body: Value) -> Rest {
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+fn created(body: Value) -> Rest {
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+/// 404 `{"errors": "Not Found"}`.
+pub fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"errors": "Not Found"})),
+    )
+        .into_response()
+}
+
+fn unprocessable(field: &str, message: impl Into<String>) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({"errors": {field: [message.into()]}})),
+    )
+        .into_response()
+}
+
+/// A state-machine error in REST's shape.
+fn sim_error(e: &SimError) -> Response {
+    let status = match e.kind {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Invalid | ErrorKind::Conflict => StatusCode::UNPROCESSABLE_ENTITY,
+        other => other.status(),
+    };
+    let field = e.field.clone().unwrap_or_else(|| "base".to_owned());
+    (
+        status,
+        axum::Json(json!({"errors": {field: [e.message.clone()]}})),
+    )
+        .into_response()
+}
+
+fn query_map(q: Option<&str>) -> BTreeMap<String, String> {
+    form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn body_json(body: &Bytes) -> Result<Value, Response> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|_| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"errors": {"base": ["the body is not valid JSON"]}})),
+        )
+            .into_response()
+    })
+}
+
+fn int(v: &Value, field: &str) -> Result<i64, Response> {
+    match v.get(field) {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| unprocessable(field, "is not an integer")),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| unprocessable(field, "is not an integer")),
+        _ => Err(unprocessable(field, "is required")),
+    }
+}
+
+fn number(v: &Value, field: &str) -> Result<u64, Response> {
+    int(v, field).and_then(|n| u64::try_from(n).map_err(|_| unprocessable(field, "is invalid")))
+}
+
+fn id_segment(s: &str) -> Option<u64> {
+    s.strip_suffix(".json").unwrap_or(s).parse().ok()
+}
+
+/// Serves one REST request: `tail` is the path after `/admin/api/{version}/`.
+pub async fn serve(
+    sh: &Shared,
+    method: &Method,
+    base: &str,
+    tail: &str,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Response {
+    match route(sh, method, base, tail, query, body).await {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+async fn route(
+    sh: &Shared,
+    method: &Method,
+    base: &str,
+    tail: &str,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Rest {
+    let q = query_map(query);
+    let Some(path) = tail.strip_suffix(".json") else {
+        return Err(not_found());
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    let sim = &sh.sim;
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", ["shop"]) => ok(json!({"shop": shop(sim)})),
+        ("GET", ["locations"]) => ok(json!({"locations": sim.read(locations)})),
+        ("GET", ["locations", id]) => {
+            let n = id_segment(id).ok_or_else(not_found)?;
+            let loc = sim
+                .read(|s| locations(s).into_iter().find(|l| l["id"] == n))
+                .ok_or_else(not_found)?;
+            ok(json!({"location": loc}))
+        }
+        ("GET", ["products"]) => ok(json!({"products": sim.read(|s| products(s, &q))})),
+        ("GET", ["products", "count"]) => ok(json!({"count": sim.read(|s| products(s, &q).len())})),
+        ("GET", ["products", id]) => {
+            let n = id_segment(id).ok_or_else(not_found)?;
+            let p = sim.read(|s| product(s, n)).ok_or_else(not_found)?;
+            ok(json!({"product": p}))
+        }
+        ("GET", ["variants", id]) => {
+            let n = id_segment(id).ok_or_else(not_found)?;
+            let v = sim
+                .read(|s| product(s, n).map(|p| p["variants"][0].clone()))
+                .ok_or_else(not_found)?;
+            ok(json!({"variant": v}))
+        }
+        ("GET", ["inventory_items", id]) => {
+            let n = id_segment(id).ok_or_else(not_found)?;
+            let item = sim.read(|s| inventory_item(s, n)).ok_or_else(not_found)?;
+            ok(json!({"inventory_item": item}))
+        }
+        ("GET", ["inventory_levels"]) => {
+            let levels = sim.read(|s| levels(s, &q))?;
+            ok(json!({"inventory_levels": levels}))
+        }
+        ("POST", ["inventory_levels", action @ ("adjust" | "set" | "connect")]) => {
+            let b = body_json(body)?;
+            level_write(sim, action, &b).map(|l| ok(json!({"inventory_level": l})))?
+        }
+        ("GET", ["orders"]) => orders(sim, base, &q),
+        ("GET", ["orders", "count"]) => {
+            let n = sim.read(|s| filtered_orders(s, &q).map(|v| v.len()))?;
+            ok(json!({"count": n}))
+        }
+        ("GET", ["orders", id]) => {
+            let key = order_key(id)?;
+            let o = sim
+                .read(|s| s.get_order(&key).map(|o| wire::order(s, &o)))
+                .map_err(|_| not_found())?;
+            ok(json!({"order": o}))
+        }
+        ("POST", ["orders", id, "cancel"]) => cancel(sh, id, body).await,
+        ("GET", ["orders", id, "transactions"]) => {
+            let key = order_key(id)?;
+            let o = sim.read(|s| s.get_order(&key)).map_err(|_| not_found())?;
+            ok(json!({"transactions": transactions(&o)}))
+        }
+        ("POST", ["orders", id, "transactions"]) => capture(sh, id, body).await,
+        ("GET", ["orders", id, "refunds"]) => {
+            let key = order_key(id)?;
+            let r = sim
+                .read(|s| {
+                    s.get_order(&key).map(|o| {
+                        o.refunds
+                            .iter()
+                            .map(|r| wire::refund(s, &o, r))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .map_err(|_| not_found())?;
+            ok(json!({"refunds": r}))
+        }
+        ("POST", ["orders", id, "refunds", "calculate"]) => calculate(sh, id, body),
+        ("POST", ["orders", id, "refunds"]) => refund(sh, id, body).await,
+        ("GET", ["orders", id, "fulfillment_orders"]) => {
+            let key = order_key(id)?;
+            let fo = sim
+                .read(|s| s.get_order(&key).map(|o| fulfillment_order(s, &o)))
+                .map_err(|_| not_found())?;
+            ok(json!({"fulfillment_orders": [fo]}))
+        }
+        ("GET", ["fulfillment_orders", id]) => {
+            let key = order_key(id)?;
+            let fo = sim
+                .read(|s| s.get_order(&key).map(|o| fulfillment_order(s, &o)))
+                .map_err(|_| not_found())?;
+            ok(json!({"fulfillment_order": fo}))
+        }
+        ("POST", ["fulfillments"]) => fulfil(sim, body),
+        ("GET", ["webhooks"]) => {
+            let subs: Vec<Value> = sim
+                .core
+                .webhooks
+                .list_for(Wire::Shopify)
+                .iter()
+                .map(webhook)
+                .collect();
+            ok(json!({"webhooks": subs}))
+        }
+        ("GET", ["webhooks", "count"]) => {
+            ok(json!({"count": sim.core.webhooks.list_for(Wire::Shopify).len()}))
+        }
+        ("POST", ["webhooks"]) => create_webhook(sim, body),
+        ("GET", ["webhooks", id]) => {
+            let key = webhook_key(id)?;
+            match sim.core.webhooks.get(&key) {
+                Some((Wire::Shopify, sub)) => ok(json!({"webhook": webhook(&sub)})),
+                _ => Err(not_found()),
+            }
+        }
+        ("DELETE", ["webhooks", id]) => {
+            let key = webhook_key(id)?;
+            match sim.core.webhooks.get(&key) {
+                Some((Wire::Shopify, _)) => {
+                    sim.core.webhooks.delete(&key).map_err(|e| sim_error(&e))?;
+                    ok(json!({}))
+                }
+                _ => Err(not_found()),
+            }
+        }
+        _ => Err(not_found()),
+    }
+}
+
+// ------------------------------------------------------------------ catalog
+
+fn shop(sim: &Simulator<ShopState>) -> Value {
+    let currency = sim
+        .read(|s| s.list_products().first().map(|p| p.currency.clone()))
+        .unwrap_or_else(|| "USD".to_owned());
+    json!({
+        "id": 1,
+        "name": "omnisim shop",
+        "email": "shop@omnisim.test",
+        "domain": super::SHOP_DOMAIN,
+        "myshopify_domain": super::SHOP_DOMAIN,
+        "currency": currency,
+        "iana_timezone": "Etc/UTC",
+        "timezone": "(GMT+00:00) Etc/UTC",
+        "plan_name": "partner_test",
+        "primary_location_id": sim.read(|s| s.shopify.location(crate::shop::state::DEFAULT_LOCATION)),
+    })
+}
+
+fn locations(s: &ShopState) -> Vec<Value> {
+    let mut out: Vec<(u64, Value)> = s
+        .locations()
+        .map(|l| l.list())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|l| {
+            let n = s.shopify.location(&l.id)?;
+            Some((
+                n,
+                json!({
+                    "id": n,
+                    "name": l.name,
+                    "active": true,
+                    "legacy": false,
+                    "admin_graphql_api_id": super::ids::gid("Location", n),
+                }),
+            ))
+        })
+        .collect();
+    out.sort_by_key(|(n, _)| *n);
+    out.into_iter().map(|(_, v)| v).collect()
+}
+
+fn product(s: &ShopState, n: u64) -> Option<Value> {
+    let sku = s.shopify.sku(n)?;
+    let p = s.get_product(sku).ok()?;
+    Some(wire::product(s, &p, n))
+}
+
+fn products(s: &ShopState, q: &BTreeMap<String, String>) -> Vec<Value> {
+    let ids: Option<Vec<u64>> = q
+        .get("ids")
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect());
+    let since = q.get("since_id").and_then(|v| v.parse::<u64>().ok());
+    let limit = q
+        .get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(50)
+        .min(250);
+    let mut out: Vec<(u64, Value)> = s
+        .list_products()
+        .iter()
+        .filter_map(|p| {
+            let n = s.shopify.product(&p.sku)?;
+            Some((n, wire::product(s, p, n)))
+        })
+        .filter(|(n, _)| ids.as_ref().is_none_or(|i| i.contains(n)))
+        .filter(|(n, _)| since.is_none_or(|m| *n > m))
+        .collect();
+    out.sort_by_key(|(n, _)| *n);
+    out.into_iter().take(limit).map(|(_, v)| v).collect()
+}
+
+fn inventory_item(s: &ShopState, n: u64) -> Option<Value> {
+    let sku = s.shopify.sku(n)?;
+    let p = s.get_product(sku).ok()?;
+    Some(json!({
+        "id": n,
+        "sku": p.sku,
+        "tracked": true,
+        "requires_shipping": true,
+        "cost": null,
+        "created_at": wire::time(p.created_at),
+        "updated_at": wire::time(p.updated_at),
+        "admin_graphql_api_id": super::ids::gid("InventoryItem", n),
+    }))
+}
+
+fn list_param(q: &BTreeMap<String, String>, name: &str) -> Option<Vec<u64>> {
+    q.get(name)
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+}
+
+fn levels(s: &ShopState, q: &BTreeMap<String, String>) -> Result<Vec<Value>, Response> {
+    let items = list_param(q, "inventory_item_ids");
+    let locs = list_param(q, "location_ids");
+    if items.is_none() && locs.is_none() {
+        return Err(unprocessable(
+            "base",
+            "inventory_item_ids or location_ids is required",
+        ));
+    }
+    let mut out = Vec::new();
+    for p in s.list_products() {
+        let Some(item) = s.shopify.product(&p.sku) else {
+            continue;
+        };
+        if items.as_ref().is_some_and(|i| !i.contains(&item)) {
+            continue;
+        }
+        for l in s.locations().map(|l| l.list()).unwrap_or_default() {
+            let Some(loc) = s.shopify.location(&l.id) else {
+                continue;
+            };
+            if locs.as_ref().is_some_and(|x| !x.contains(&loc)) {
+                continue;
+            }
+            if let Ok(level) = s.get_level(&p.sku, &l.id) {
+                out.push(wire::level(&level, item, loc));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `inventory_levels/adjust|set|connect`: adjust adds `available_adjustment`
+/// (reason `correction`); set writes `available` absolutely; connect makes
+/// the level exist (every level exists here) and answers it.
+fn level_write(sim: &Simulator<ShopState>, action: &str, b: &Value) -> Result<Value, Response> {
+    let item = number(b, "inventory_item_id")?;
+    let loc = number(b, "location_id")?;
+    sim.commit(|s, fx| {
+        let (Some(sku), Some(key)) = (
+            s.shopify.sku(item).map(str::to_owned),
+            s.shopify.location_key(loc).map(str::to_owned),
+        ) else {
+            return Ok(Err(unprocessable(
+                "base",
+                "Inventory item or location does not exist",
+            )));
+        };
+        let level = match action {
+            "adjust" => {
+                let delta = match int(b, "available_adjustment") {
+                    Ok(d) => d,
+                    Err(r) => return Ok(Err(r)),
+                };
+                s.adjust(
+                    fx,
+                    AdjustInventory {
+                        sku,
+                        location: key,
+                        delta,
+                        reason: "correction".into(),
+                        change_from: None,
+                        reference: None,
+                    },
+                )
+            }
+            "set" => {
+                let available = match int(b, "available") {
+                    Ok(d) => d,
+                    Err(r) => return Ok(Err(r)),
+                };
+                s.set(
+                    fx,
+                    SetInventory {
+                        sku,
+                        location: key,
+                        available,
+                        change_from: None,
+                        reference: None,
+                    },
+                )
+            }
+            _ => s.get_level(&sku, &key),
+        };
+        Ok(match level {
+            Ok(l) => Ok(wire::level(&l, item, loc)),
+            Err(e) => Err(sim_error(&e)),
+        })
+    })
+    .map_err(|e| sim_error(&e))?
+}
+
+// -------------------------------------------------------------------- orders
+
+fn order_key(id: &str) -> Result<String, Response> {
+    id_segment(id)
+        .map(|n| format!("ord_{n:06}"))
+        .ok_or_else(not_found)
+}
+
+fn time_param(
+    q: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, Response> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) => chrono::DateTime::parse_from_rfc3339(v)
+            .map(|t| Some(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| unprocessable(name, "is not an ISO 8601 time")),
+    }
+}
+
+fn filtered_orders(s: &ShopState, q: &BTreeMap<String, String>) -> Result<Vec<Order>, Response> {
+    let status = q.get("status").map_or("open", String::as_str);
+    let since = q.get("since_id").and_then(|v| v.parse::<u64>().ok());
+    let ids = list_param(q, "ids");
+    let updated_min = time_param(q, "updated_at_min")?;
+    let updated_max = time_param(q, "updated_at_max")?;
+    let created_min = time_param(q, "created_at_min")?;
+    let created_max = time_param(q, "created_at_max")?;
+    let financial = q.get("financial_status").cloned();
+    let fulfillment = q.get("fulfillment_status").cloned();
+    Ok(s.list_orders()
+        .into_iter()
+        .filter(|o| match status {
+            "open" => {
+                o.status == OrderStatus::Open
+                    && o.fulfillment_status != FulfillmentStatus::Fulfilled
+            }
+            "closed" => {
+                o.status == OrderStatus::Open
+                    && o.fulfillment_status == FulfillmentStatus::Fulfilled
+            }
+            "cancelled" => o.status == OrderStatus::Cancelled,
+            _ => true,
+        })
+        .filter(|o| {
+            let n = counter(&o.id).unwrap_or(0);
+            since.is_none_or(|m| n > m) && ids.as_ref().is_none_or(|i| i.contains(&n))
+        })
+        .filter(|o| updated_min.is_none_or(|t| o.updated_at >= t))
+        .filter(|o| updated_max.is_none_or(|t| o.updated_at <= t))
+        .filter(|o| created_min.is_none_or(|t| o.created_at >= t))
+        .filter(|o| created_max.is_none_or(|t| o.created_at <= t))
+        .filter(|o| {
+            financial.as_deref().is_none_or(|f| {
+                f == "any"
+                    || serde_json::to_value(o.financial_status)
+                        .ok()
+                        .is_some_and(|v| v == f)
+                    || (f == "unpaid" && o.financial_status == FinancialStatus::Authorized)
+            })
+        })
+        .filter(|o| {
+            fulfillment.as_deref().is_none_or(|f| match f {
+                "shipped" | "fulfilled" => o.fulfillment_status == FulfillmentStatus::Fulfilled,
+                "partial" => o.fulfillment_status == FulfillmentStatus::Partial,
+                "unshipped" | "unfulfilled" => {
+                    o.fulfillment_status == FulfillmentStatus::Unfulfilled
+                }
+                _ => true,
+            })
+        })
+        .collect())
+}
+
+fn encode_page(q: &BTreeMap<String, String>, after: Option<u64>, before: Option<u64>) -> String {
+    let mut filters: BTreeMap<String, String> = q
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "limit" | "page_info" | "fields"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(a) = after {
+        filters.insert("__after".into(), a.to_string());
+    }
+    if let Some(b) = before {
+        filters.insert("__before".into(), b.to_string());
+    }
+    let raw = serde_json::to_vec(&filters).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_page(token: &str) -> Option<BTreeMap<String, String>> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
+/// `GET orders.json`: oldest first; `limit` (default 50, at most 250) with a
+/// `Link` header (`rel="next"`, `rel="previous"`) carrying `page_info`. A
+/// `page_info` request takes no filters besides `limit` and `fields`.
+fn orders(sim: &Simulator<ShopState>, base: &str, q: &BTreeMap<String, String>) -> Rest {
+    let limit = match q.get("limit").map(|v| v.parse::<usize>()) {
+        None => 50,
+        Some(Ok(n)) if (1..=250).contains(&n) => n,
+        Some(_) => return Err(unprocessable("limit", "must be from 1 to 250")),
+    };
+    let mut filters = q.clone();
+    let (mut after, mut before) = (None, None);
+    if let Some(token) = q.get("page_info") {
+        if q.keys()
+            .any(|k| !matches!(k.as_str(), "limit" | "page_info" | "fields"))
+        {
+            return Err(unprocessable(
+                "page_info",
+                "page_info cannot be combined with other filters",
+            ));
+        }
+        let Some(decoded) = decode_page(token) else {
+            return Err(unprocessable("page_info", "Invalid value."));
+        };
+        after = decoded.get("__after").and_then(|v| v.parse::<u64>().ok());
+        before = decoded.get("__before").and_then(|v| v.parse::<u64>().ok());
+        filters = decoded
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("__"))
+            .collect();
+    }
+    let all = sim.read(|s| filtered_orders(s, &filters))?;
+    let numbered: Vec<(u64, Order)> = all
+        .into_iter()
+        .map(|o| (counter(&o.id).unwrap_or(0), o))
+        .filter(|(n, _)| after.is_none_or(|a| *n > a) && before.is_none_or(|b| *n < b))
+        .collect();
+    let (window, more_before, more_after) = if before.is_some() {
+        let start = numbered.len().saturating_sub(limit);
+        (numbered[start..].to_vec(), start > 0, true)
+    } else {
+        let more = numbered.len() > limit;
+        (
+            numbered.into_iter().take(limit).collect::<Vec<_>>(),
+            after.is_some(),
+            more,
+        )
+    };
+    let body: Vec<Value> = sim.read(|s| window.iter().map(|(_, o)| wire::order(s, o)).collect());
+    let mut links = Vec::new();
+    if more_before && let Some((first, _)) = window.first() {
+        links.push(format!(
+            "<{base}/orders.json?limit={limit}&page_info={}>; rel=\"previous\"",
+            encode_page(&filters, None, Some(*first))
+        ));
+    }
+    if more_after && let Some((last, _)) = window.last() {
+        links.push(format!(
+            "<{base}/orders.json?limit={limit}&page_info={}>; rel=\"next\"",
+            encode_page(&filters, Some(*last), None)
+        ));
+    }
+    let mut resp = (StatusCode::OK, axum::Json(json!({"orders": body}))).into_response();
+    if !links.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&links.join(", "))
+    {
+        resp.headers_mut().insert(header::LINK, v);
+    }
+    Ok(resp)
+}
+
+fn transactions(o: &Order) -> Vec<Value> {
+    let n = counter(&o.id).unwrap_or(0);
+    graphql::transactions(o, n)
+        .into_iter()
+        .map(|t| {
+            let kind = format!("{:?}", t.kind).to_lowercase();
+            json!({
+                "id": t.id,
+                "order_id": n,
+                "kind": kind,
+                "status": format!("{:?}", t.status).to_lowercase(),
+                "amount": wire::money(t.amount),
+                "currency": t.currency,
+                "gateway": "omnisim",
+                "parent_id": t.parent,
+                "test": true,
+                "created_at": wire::time(t.at),
+                "processed_at": wire::time(t.at),
+                "admin_graphql_api_id": super::ids::gid("OrderTransaction", t.id),
+            })
+        })
+        .collect()
+}
+
+async fn cancel(sh: &Shared, id: &str, body: &Bytes) -> Rest {
+    let key = order_key(id)?;
+    let b = body_json(body)?;
+    let reason = match b.get("reason").and_then(Value::as_str) {
+        None | Some("customer") => CancelReason::Customer,
+        Some("inventory") => CancelReason::Inventory,
+        Some("fraud") => CancelReason::Fraud,
+        Some("declined") => CancelReason::Declined,
+        Some(_) => CancelReason::Other,
+    };
+    let restock = b.get("restock").and_then(Value::as_bool).unwrap_or(true);
+    let req = CancelOrder {
+        reason,
+        restock: Some(restock),
+    };
+    match crate::shop::routes::cancel(State(graphql::shop_ctx(sh)), Path(key), Json(req)).await {
+        Ok(axum::Json(o)) => {
+            let order = sh.sim.read(|s| wire::order(s, &o));
+            ok(json!({"order": order}))
+        }
+        Err(e) => Err(sim_error(&e)),
+    }
+}
+
+async fn capture(sh: &Shared, id: &str, body: &Bytes) -> Rest {
+    let key = order_key(id)?;
+    let b = body_json(body)?;
+    let t = b.get("transaction").cloned().unwrap_or_default();
+    if t.get("kind").and_then(Value::as_str) != Some("capture") {
+        return Err(unprocessable(
+            "kind",
+            "omnisim creates capture transactions only",
+        ));
+    }
+    let amount = match t.get("amount") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Some(
+                s.parse::<Decimal>()
+                    .map_err(|_| unprocessable("amount", "is not a decimal"))?,
+            )
+        }
+    };
+    match crate::shop::routes::capture(
+        State(graphql::shop_ctx(sh)),
+        Path(key),
+        Json(CaptureOrder { amount }),
+    )
+    .await
+    {
+        Ok(axum::Json(o)) => {
+            let t = transactions(&o)
+                .into_iter()
+                .find(|t| t["kind"] == "capture")
+                .unwrap_or_default();
+            created(json!({"transaction": t}))
+        }
+        Err(e) => Err(sim_error(&e)),
+    }
+}
+
+/// The refund lines of a REST refund body, in the model's terms.
+fn refund_lines(s: &ShopState, o: &Order, b: &Value) -> Result<Vec<RefundLineRequest>, Response> {
+    let empty = Vec::new();
+    let items = b["refund"]["refund_line_items"]
+        .as_array()
+        .unwrap_or(&empty);
+    let mut out = Vec::new();
+    for item in items {
+        let n = number(item, "line_item_id")?;
+        let line_id = format!("line_{n:06}");
+        let Some(line) = o.lines.iter().find(|l| l.id == line_id) else {
+            return Err(unprocessable("line_item_id", "does not exist"));
+        };
+        let quantity = int(item, "quantity")?;
+        let restock_type = match item.get("restock_type").and_then(Value::as_str) {
+            None | Some("no_restock") => RestockType::NoRestock,
+            Some("cancel") => RestockType::Cancel,
+            Some("return") => RestockType::Return,
+            Some("legacy_restock") if line.fulfilled_quantity > 0 => RestockType::Return,
+            Some("legacy_restock") => RestockType::Cancel,
+            Some(other) => {
+                return Err(unprocessable(
+                    "restock_type",
+                    format!("`{other}` is not a restock type"),
+                ));
+            }
+        };
+        let location = match item.get("location_id") {
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                let loc = number(item, "location_id")?;
+                Some(
+                    s.shopify
+                        .location_key(loc)
+                        .ok_or_else(|| unprocessable("location_id", "does not exist"))?
+                        .to_owned(),
+                )
+            }
+        };
+        out.push(RefundLineRequest {
+            line_id,
+            quantity,
+            restock_type,
+            location: if restock_type == RestockType::Return {
+                location
+            } else {
+                None
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// `refunds/calculate`: what a refund of these lines would give back, pro
+/// rata of each line's total (the last units exactly what remains), as a
+/// `suggested_refund` transaction. Nothing is written.
+fn calculate(sh: &Shared, id: &str, body: &Bytes) -> Rest {
+    let key = order_key(id)?;
+    let b = body_json(body)?;
+    let (o, lines) = sh.sim.read(|s| {
+        let o = s.get_order(&key).map_err(|_| not_found())?;
+        let lines = refund_lines(s, &o, &b)?;
+        Ok::<_, Response>((o, lines))
+    })?;
+    let n = counter(&o.id).unwrap_or(0);
+    let mut total = Decimal::ZERO;
+    let mut out = Vec::new();
+    for l in &lines {
+        let Some(line) = o.lines.iter().find(|x| x.id == l.line_id) else {
+            continue;
+        };
+        let left_units = line.quantity - line.refunded_quantity;
+        let left_money = line.total - line.refunded_amount;
+        let amount = if l.quantity >= left_units {
+            left_money
+        } else {
+            (line.total * Decimal::from(l.quantity) / Decimal::from(line.quantity)).round_dp(2)
+        };
+        total += amount;
+        out.push(json!({
+            "line_item_id": counter(&line.id),
+            "quantity": l.quantity,
+            "restock_type": serde_json::to_value(l.restock_type).unwrap_or_default(),
+            "location_id": l.location.as_deref().and_then(|k| sh.sim.read(|s| s.shopify.location(k))),
+            "subtotal": wire::money(amount),
+            "total_tax": "0.00",
+        }));
+    }
+    let manual = o.capture_method == omnisim_api::pay::CaptureMethod::Manual;
+    ok(json!({"refund": {
+        "refund_line_items": out,
+        "transactions": [{
+            "order_id": n,
+            "kind": "suggested_refund",
+            "amount": wire::money(total),
+            "maximum_refundable": wire::money(o.total_captured - o.total_refunded),
+            "currency": o.currency,
+            "gateway": "omnisim",
+            "parent_id": n * 100 + if manual { 2 } else { 1 },
+        }],
+        "shipping": {"amount": "0.00", "tax": "0.00", "maximum_refundable": "0.00"},
+        "currency": o.currency,
+    }}))
+}
+
+async fn refund(sh: &Shared, id: &str, body: &Bytes) -> Rest {
+    let key = order_key(id)?;
+    let b = body_json(body)?;
+    let lines = sh.sim.read(|s| {
+        let o = s.get_order(&key).map_err(|_| not_found())?;
+        refund_lines(s, &o, &b)
+    })?;
+    let note = b["refund"]["note"].as_str().map(str::to_owned);
+    let req = CreateOrderRefund { lines, note };
+    match crate::shop::routes::refund(State(graphql::shop_ctx(sh)), Path(key.clone()), Json(req))
+        .await
+    {
+        Ok(axum::Json(r)) => {
+            let body = sh
+                .sim
+                .read(|s| s.get_order(&key).map(|o| wire::refund(s, &o, &r)))
+                .map_err(|e| sim_error(&e))?;
+            created(json!({"refund": body}))
+        }
+        Err(e) => Err(sim_error(&e)),
+    }
+}
+
+fn fulfillment_order(s: &ShopState, o: &Order) -> Value {
+    let n = counter(&o.id).unwrap_or(0);
+    let open: i64 = o.lines.iter().map(|l| l.fulfillable_quantity).sum();
+    let done: i64 = o.lines.iter().map(|l| l.fulfilled_quantity).sum();
+    let status = match (o.status, open, done) {
+        (OrderStatus::Cancelled, _, 0) => "cancelled",
+        (OrderStatus::Cancelled, _, _) | (_, 0, _) => "closed",
+        (_, _, 0) => "open",
+        _ => "in_progress",
+    };
+    let lines: Vec<Value> = o
+        .lines
+        .iter()
+        .map(|l| {
+            let ln = counter(&l.id).unwrap_or(0);
+            json!({
+                "id": ln,
+                "fulfillment_order_id": n,
+                "line_item_id": ln,
+                "inventory_item_id": s.shopify.product(&l.sku),
+                "variant_id": s.shopify.product(&l.sku),
+                "quantity": l.quantity,
+                "fulfillable_quantity": l.fulfillable_quantity,
+            })
+        })
+        .collect();
+    json!({
+        "id": n,
+        "order_id": n,
+        "assigned_location_id": s.shopify.location(&o.location),
+        "status": status,
+        "request_status": "unsubmitted",
+        "line_items": lines,
+        "created_at": wire::time(o.created_at),
+        "updated_at": wire::time(o.updated_at),
+    })
+}
+
+/// `POST fulfillments.json`: one fulfillment order (all its open units, or
+/// the `fulfillment_order_line_items` given).
+fn fulfil(sim: &Simulator<ShopState>, body: &Bytes) -> Rest {
+    let b = body_json(body)?;
+    let groups = b["fulfillment"]["line_items_by_fulfillment_order"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let [group] = groups.as_slice() else {
+        return Err(unprocessable(
+            "line_items_by_fulfillment_order",
+            "omnisim fulfils one fulfillment order per fulfillment",
+        ));
+    };
+    let fo = number(group, "fulfillment_order_id")?;
+    let key = format!("ord_{fo:06}");
+    let lines = match group
+        .get("fulfillment_order_line_items")
+        .and_then(Value::as_array)
+    {
+        None => None,
+        Some(items) => {
+            let mut v = Vec::new();
+            for item in items {
+                v.push(FulfillLine {
+                    line_id: format!("line_{:06}", number(item, "id")?),
+                    quantity: int(item, "quantity")?,
+                });
+            }
+            Some(v)
+        }
+    };
+    let out = sim
+        .commit(|s, fx| {
+            let before = s.get_order(&key)?;
+            let order = s.fulfill(fx, &key, FulfillOrder { lines })?;
+            let moved: Vec<(String, i64)> = order
+                .lines
+                .iter()
+                .zip(&before.lines)
+                .filter_map(|(a, b)| {
+                    let q = a.fulfilled_quantity - b.fulfilled_quantity;
+                    (q > 0).then(|| (a.id.clone(), q))
+                })
+                .collect();
+            let rec = FulfillmentRec {
+                order_id: key.clone(),
+                lines: moved.clone(),
+                created_at: fx.now(),
+            };
+            let n = s.shopify.add_fulfillment(rec);
+            let line_items: Vec<Value> = moved
+                .iter()
+                .map(|(id, q)| json!({"id": counter(id), "quantity": q}))
+                .collect();
+            Ok(json!({
+                "id": n,
+                "order_id": fo,
+                "status": "success",
+                "location_id": s.shopify.location(&order.location),
+                "name": format!("{}-F{n}", order.name),
+                "created_at": wire::time(fx.now()),
+                "updated_at": wire::time(fx.now()),
+                "line_items": line_items,
+                "admin_graphql_api_id": super::ids::gid("Fulfillment", n),
+            }))
+        })
+        .map_err(|e| sim_error(&e))?;
+    created(json!({"fulfillment": out}))
+}
+
+// ------------------------------------------------------------------ webhooks
+
+fn webhook_key(id: &str) -> Result<String, Response> {
+    id_segment(id)
+        .map(|n| format!("whsub_{}_{n:04}", ShopState::NAME))
+        .ok_or_else(not_found)
+}
+
+fn webhook(sub: &WebhookSubscription) -> Value {
+    let n = counter(&sub.id).unwrap_or(0);
+    json!({
+        "id": n,
+        "address": sub.url,
+        "topic": sub.topics.first(),
+        "format": "json",
+        "fields": [],
+        "metafield_namespaces": [],
+        "api_version": API_VERSION,
+        "created_at": wire::time(sub.created_at),
+        "updated_at": wire::time(sub.created_at),
+    })
+}
+
+fn create_webhook(sim: &Simulator<ShopState>, body: &Bytes) -> Rest {
+    let b = body_json(body)?;
+    let w = &b["webhook"];
+    let Some(topic) = w["topic"]
+        .as_str()
+        .and_then(WebhookSubscriptionTopic::from_header)
+    else {
+        return Err(unprocessable("topic", "Invalid topic specified."));
+    };
+    let Some(address) = w["address"].as_str().filter(|a| !a.is_empty()) else {
+        return Err(unprocessable("address", "can't be blank"));
+    };
+    if w["format"].as_str().is_some_and(|f| f != "json") {
+        return Err(unprocessable(
+            "format",
+            "omnisim delivers JSON webhooks only",
+        ));
+    }
+    let core = &sim.core;
+    let known: Vec<&str> = WebhookSubscriptionTopic::ALL
+        .iter()
+        .map(|t| t.header())
+        .collect();
+    let sub = core
+        .webhooks
+        .create_for(
+            Wire::Shopify,
+            core,
+            address.to_owned(),
+            vec![topic.header().to_owned()],
+            &known,
+        )
+        .map_err(|e| unprocessable("address", e.message.clone()))?;
+    core.webhooks
+        .set_secret(&sub.id, &super::api_secret(&core.api_key))
+        .map_err(|e| sim_error(&e))?;
+    created(json!({"webhook": webhook(&sub)}))
+}
+
+/// The base of the REST URLs in `Link` headers: the address the client used.
+pub fn base_url(headers: &HeaderMap, version: &str) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or(if host.ends_with(".myshopify.com") {
+            "https"
+        } else {
+            "http"
+        });
+    format!("{scheme}://{host}/admin/api/{version}")
+}

@@ -1,0 +1,358 @@
+"""The official Shopify client (ShopifyAPI, pinned) against omnisim's Shopify
+dialect: a connector's GraphQL calls (variant by SKU, levels by quantity name,
+an @idempotent adjust replayed once, a stale compare-and-set, an absolute set,
+orders paged by cursor, capture, cancel, refund with restock at a location,
+fulfilment, a webhook subscription whose delivery verifies by HMAC), then the
+REST subset through the same client's REST resources (InventoryLevel.adjust and
+.set, Order.find with paging, Webhook.create).
+
+Uses only `shopify` and the standard library. Environment:
+OMNISIM_SHOPIFY_SHOP_URL (http://127.0.0.1:<port>), OMNISIM_SHOPIFY_API_VERSION,
+OMNISIM_SHOPIFY_ACCESS_TOKEN, OMNISIM_SHOPIFY_API_SECRET (webhook HMAC key),
+OMNISIM_API_KEY (the native shop API, for setup). With OMNISIM_DUMP_DOCUMENTS
+set to a path it writes every GraphQL document it sends there (JSON) and exits:
+the schema validation test reads them. Exits non-zero on the first mismatch.
+"""
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import queue
+import sys
+import threading
+import urllib.parse
+import urllib.request
+
+SHOP_URL = os.environ.get("OMNISIM_SHOPIFY_SHOP_URL", "http://127.0.0.1:7102")
+VERSION = os.environ.get("OMNISIM_SHOPIFY_API_VERSION", "2026-01")
+TOKEN = os.environ.get("OMNISIM_SHOPIFY_ACCESS_TOKEN", "shpat_test_key")
+SECRET = os.environ.get("OMNISIM_SHOPIFY_API_SECRET", "shpss_test_key")
+NATIVE_KEY = os.environ.get("OMNISIM_API_KEY", "test_key")
+
+# --- GraphQL documents (every one the suite sends) ------------------------------
+SHOP = "query { shop { name myshopifyDomain currencyCode } }"
+LOCATIONS = "query { locations(first: 10) { nodes { id name legacyResourceId } } }"
+FIND = """query Find($q: String!) {
+  productVariants(first: 5, query: $q) {
+    nodes {
+      id sku price
+      product { id title }
+      inventoryItem {
+        id
+        inventoryLevels(first: 10) {
+          nodes { id location { id name } quantities(names: ["available", "on_hand", "committed", "incoming"]) { name quantity } }
+        }
+      }
+    }
+  }
+}"""
+ADJUST = """mutation Adjust($input: InventoryAdjustQuantitiesInput!, $key: String!) {
+  inventoryAdjustQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id reason referenceDocumentUri changes { name delta quantityAfterChange } }
+    userErrors { field message code }
+  }
+}"""
+SET = """mutation Set($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id changes { name delta quantityAfterChange } }
+    userErrors { field message code }
+  }
+}"""
+LEVEL = """query Level($id: ID!) {
+  inventoryLevel(id: $id) { id quantities(names: ["available", "on_hand"]) { name quantity } }
+}"""
+ORDERS = """query Orders($after: String, $q: String) {
+  orders(first: 2, after: $after, query: $q, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id name updatedAt displayFinancialStatus displayFulfillmentStatus
+      totalPriceSet { shopMoney { amount currencyCode } }
+      transactions(first: 5) { id kind status }
+      lineItems(first: 5) { nodes { id sku quantity } }
+    }
+  }
+}"""
+CAPTURE = """mutation Capture($input: OrderCaptureInput!) {
+  orderCapture(input: $input) {
+    transaction { id kind status amountSet { shopMoney { amount } } }
+    userErrors { field message }
+  }
+}"""
+ORDER = """query Order($id: ID!) {
+  order(id: $id) {
+    id displayFinancialStatus displayFulfillmentStatus cancelledAt
+    fulfillmentOrders(first: 5) { nodes { id status lineItems(first: 5) { nodes { id remainingQuantity } } } }
+  }
+}"""
+FULFIL = """mutation Fulfil($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status totalQuantity }
+    userErrors { field message }
+  }
+}"""
+REFUND = """mutation Refund($input: RefundInput!) {
+  refundCreate(input: $input) {
+    refund { id totalRefundedSet { shopMoney { amount } } refundLineItems(first: 5) { nodes { quantity restockType location { id } } } }
+    userErrors { field message }
+  }
+}"""
+CANCEL = """mutation Cancel($id: ID!) {
+  orderCancel(orderId: $id, reason: CUSTOMER, restock: true, refund: true, notifyCustomer: false) {
+    job { id done }
+    orderCancelUserErrors { field message code }
+  }
+}"""
+SUBSCRIBE = """mutation Subscribe($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}"""
+SUBSCRIPTIONS = "query { webhookSubscriptions(first: 10) { nodes { id topic uri } } }"
+UNSUBSCRIBE = """mutation Unsubscribe($id: ID!) {
+  webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } }
+}"""
+
+DOCUMENTS = [SHOP, LOCATIONS, FIND, ADJUST, SET, LEVEL, ORDERS, CAPTURE, ORDER, FULFIL, REFUND, CANCEL,
+             SUBSCRIBE, SUBSCRIPTIONS, UNSUBSCRIBE]
+
+if os.environ.get("OMNISIM_DUMP_DOCUMENTS"):
+    with open(os.environ["OMNISIM_DUMP_DOCUMENTS"], "w") as f:
+        json.dump(DOCUMENTS, f)
+    sys.exit(0)
+
+import shopify  # noqa: E402  (after the dump, which needs only the standard library)
+
+# --- the session: ShopifyAPI rewrites any shop address to
+# https://<name>.myshopify.com. Session.__prepare_url keeps the host up to its
+# first dot and appends "." + myshopify_domain and ":" + port; site() uses
+# protocol. So for http://127.0.0.1:<port>: name "127", domain "0.0.1".
+parsed = urllib.parse.urlparse(SHOP_URL)
+host, port = parsed.hostname, parsed.port
+name, _, rest = host.partition(".")
+shopify.Session.setup(api_key="omnisim", secret=SECRET, protocol=parsed.scheme, myshopify_domain=rest, port=port)
+session = shopify.Session(name, VERSION, TOKEN)
+shopify.ShopifyResource.activate_session(session)
+
+checks = 0
+
+
+def check(what, got, want):
+    global checks
+    checks += 1
+    if got != want:
+        print(f"FAIL {what}: got {got!r}, want {want!r}")
+        sys.exit(1)
+
+
+def native(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        SHOP_URL + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {NATIVE_KEY}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"null")
+
+
+def gql(query, **variables):
+    out = json.loads(shopify.GraphQL().execute(query, variables=variables or None))
+    if out.get("errors"):
+        print(f"FAIL GraphQL errors: {out['errors']}")
+        sys.exit(1)
+    return out["data"]
+
+
+check("site", session.site, f"{SHOP_URL}/admin/api/{VERSION}")
+native("POST", "/_control/reset")
+for sku, price in [("SKU-1", "12.50"), ("SKU-2", "5.00")]:
+    native("POST", "/v1/products", {"sku": sku, "title": f"Product {sku}", "price": price, "currency": "USD", "status": "active"})
+native("POST", "/v1/inventory/set", {"sku": "SKU-1", "location": "web", "available": 20})
+
+shop = gql(SHOP)["shop"]
+check("shop currency", shop["currencyCode"], "USD")
+locations = {l["name"]: l for l in gql(LOCATIONS)["locations"]["nodes"]}
+web, store = locations["Online store"], locations["Store 1"]
+
+# --- find a variant by SKU, read its levels by quantity name --------------------
+variants = gql(FIND, q="sku:SKU-1")["productVariants"]["nodes"]
+check("one variant", [v["sku"] for v in variants], ["SKU-1"])
+variant = variants[0]
+check("price", variant["price"], "12.5")
+item = variant["inventoryItem"]["id"]
+levels = {l["location"]["id"]: l for l in variant["inventoryItem"]["inventoryLevels"]["nodes"]}
+web_level = levels[web["id"]]
+check(
+    "quantities",
+    {q["name"]: q["quantity"] for q in web_level["quantities"]},
+    {"available": 20, "on_hand": 20, "committed": 0, "incoming": 0},
+)
+
+# --- adjust with @idempotent, replayed once -------------------------------------
+adjust_input = {
+    "name": "available",
+    "reason": "correction",
+    "referenceDocumentUri": "gid://omnisim-connector/Sync/1",
+    "changes": [{"inventoryItemId": item, "locationId": web["id"], "delta": -5, "changeFromQuantity": 20}],
+}
+first = gql(ADJUST, input=adjust_input, key="sync-1")["inventoryAdjustQuantities"]
+check("adjust errors", first["userErrors"], [])
+check("adjust change", first["inventoryAdjustmentGroup"]["changes"][0], {"name": "available", "delta": -5, "quantityAfterChange": 15})
+again = gql(ADJUST, input=adjust_input, key="sync-1")["inventoryAdjustQuantities"]
+check("replay answers the first response", again, first)
+level = gql(LEVEL, id=web_level["id"])["inventoryLevel"]
+check("applied once", level["quantities"][0], {"name": "available", "quantity": 15})
+check("native sees it", native("GET", "/v1/inventory/SKU-1?location=web")["available"], 15)
+
+# --- a stale compare-and-set: nothing applied -----------------------------------
+stale = dict(adjust_input, changes=[{"inventoryItemId": item, "locationId": web["id"], "delta": 1, "changeFromQuantity": 20}])
+out = gql(ADJUST, input=stale, key="sync-2")["inventoryAdjustQuantities"]
+check("stale group", out["inventoryAdjustmentGroup"], None)
+check("stale code", [e["code"] for e in out["userErrors"]], ["CHANGE_FROM_QUANTITY_STALE"])
+check("stale applied nothing", native("GET", "/v1/inventory/SKU-1?location=web")["available"], 15)
+
+# --- an absolute set --------------------------------------------------------------
+out = gql(SET, key="set-1", input={
+    "name": "available", "reason": "correction", "referenceDocumentUri": "gid://omnisim-connector/Count/1",
+    "quantities": [{"inventoryItemId": item, "locationId": store["id"], "quantity": 4, "changeFromQuantity": 0}],
+})["inventorySetQuantities"]
+check("set errors", out["userErrors"], [])
+check("set change", out["inventoryAdjustmentGroup"]["changes"][0], {"name": "available", "delta": 4, "quantityAfterChange": 4})
+check("set native", native("GET", "/v1/inventory/SKU-1?location=store-1")["available"], 4)
+
+# --- orders, paged --------------------------------------------------------------
+for _ in range(3):
+    native("POST", "/v1/orders", {"lines": [{"sku": "SKU-1", "quantity": 2}], "payment": {"type": "card", "number": "4242424242424242"}})
+seen, after = [], None
+while True:
+    conn = gql(ORDERS, after=after, q="updated_at:>2000-01-01T00:00:00Z")["orders"]
+    seen += conn["nodes"]
+    if not conn["pageInfo"]["hasNextPage"]:
+        break
+    after = conn["pageInfo"]["endCursor"]
+check("orders paged", len(seen), 3)
+check("ids distinct", len({o["id"] for o in seen}), 3)
+order = seen[0]
+check("authorized", order["displayFinancialStatus"], "AUTHORIZED")
+check("order total", order["totalPriceSet"]["shopMoney"], {"amount": "25.0", "currencyCode": "USD"})
+check("committed", native("GET", "/v1/inventory/SKU-1?location=web")["committed"], 6)
+
+# --- capture ----------------------------------------------------------------------
+auth = order["transactions"][0]
+check("authorization", (auth["kind"], auth["status"]), ("AUTHORIZATION", "SUCCESS"))
+out = gql(CAPTURE, input={"id": order["id"], "parentTransactionId": auth["id"], "amount": "25.00", "currency": "USD"})["orderCapture"]
+check("capture errors", out["userErrors"], [])
+check("capture", (out["transaction"]["kind"], out["transaction"]["amountSet"]["shopMoney"]["amount"]), ("CAPTURE", "25.0"))
+check("paid", gql(ORDER, id=order["id"])["order"]["displayFinancialStatus"], "PAID")
+
+# --- fulfilment -------------------------------------------------------------------
+fo = gql(ORDER, id=order["id"])["order"]["fulfillmentOrders"]["nodes"][0]
+check("fulfillment order open", fo["status"], "OPEN")
+out = gql(FULFIL, fulfillment={"lineItemsByFulfillmentOrder": [{
+    "fulfillmentOrderId": fo["id"],
+    "fulfillmentOrderLineItems": [{"id": fo["lineItems"]["nodes"][0]["id"], "quantity": 2}],
+}]})["fulfillmentCreate"]
+check("fulfil errors", out["userErrors"], [])
+check("fulfilled", (out["fulfillment"]["status"], out["fulfillment"]["totalQuantity"]), ("SUCCESS", 2))
+check("fulfilment status", gql(ORDER, id=order["id"])["order"]["displayFulfillmentStatus"], "FULFILLED")
+
+# --- refund with restock at a location -------------------------------------------
+line = order["lineItems"]["nodes"][0]["id"]
+out = gql(REFUND, input={"orderId": order["id"], "note": "damaged box", "refundLineItems": [
+    {"lineItemId": line, "quantity": 1, "restockType": "RETURN", "locationId": store["id"]},
+]})["refundCreate"]
+check("refund errors", out["userErrors"], [])
+check("refund amount", out["refund"]["totalRefundedSet"]["shopMoney"]["amount"], "12.5")
+check("refund line", out["refund"]["refundLineItems"]["nodes"][0], {"quantity": 1, "restockType": "RETURN", "location": {"id": store["id"]}})
+check("restocked at the store", native("GET", "/v1/inventory/SKU-1?location=store-1")["available"], 5)
+
+# --- cancel -----------------------------------------------------------------------
+other = seen[1]
+out = gql(CANCEL, id=other["id"])["orderCancel"]
+check("cancel errors", out["orderCancelUserErrors"], [])
+check("cancel job", out["job"]["done"], True)
+check("cancelled", gql(ORDER, id=other["id"])["order"]["displayFinancialStatus"], "VOIDED")
+check("released", native("GET", "/v1/inventory/SKU-1?location=web")["committed"], 2)
+
+# --- a webhook subscription, HMAC-verified ----------------------------------------
+received = queue.Queue()
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        received.put((body, dict(self.headers)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+hook_url = f"http://127.0.0.1:{server.server_port}/shopify"
+out = gql(SUBSCRIBE, topic="INVENTORY_LEVELS_UPDATE", sub={"uri": hook_url, "format": "JSON"})["webhookSubscriptionCreate"]
+check("subscribe errors", out["userErrors"], [])
+sub = out["webhookSubscription"]
+check("listed", gql(SUBSCRIPTIONS)["webhookSubscriptions"]["nodes"], [sub])
+gql(ADJUST, key="sync-3", input=dict(adjust_input, changes=[{"inventoryItemId": item, "locationId": web["id"], "delta": 3}]))
+body, headers = received.get(timeout=20)
+headers = {k.lower(): v for k, v in headers.items()}
+digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+check("hmac verifies", hmac.compare_digest(digest, headers["x-shopify-hmac-sha256"]), True)
+check("topic", headers["x-shopify-topic"], "inventory_levels/update")
+check("shop domain", headers["x-shopify-shop-domain"], shop["myshopifyDomain"])
+check("api version header", headers["x-shopify-api-version"], "2026-01")
+check("webhook id", len(headers["x-shopify-webhook-id"]), 36)
+check("echo reference", headers.get("x-omnisim-reference"), "gid://omnisim-connector/Sync/1")
+payload = json.loads(body)
+check("body ids", (payload["inventory_item_id"], payload["location_id"]), (int(item.rsplit("/", 1)[1]), int(web["legacyResourceId"])))
+check("body available", payload["available"], native("GET", "/v1/inventory/SKU-1?location=web")["available"])
+out = gql(UNSUBSCRIBE, id=sub["id"])["webhookSubscriptionDelete"]
+check("unsubscribed", out["deletedWebhookSubscriptionId"], sub["id"])
+
+# --- the REST subset through the client's REST resources --------------------------
+item_n = int(item.rsplit("/", 1)[1])
+web_n = int(web["legacyResourceId"])
+store_n = int(store["legacyResourceId"])
+check("REST shop", shopify.Shop.current().myshopify_domain, shop["myshopifyDomain"])
+check("REST locations", sorted(l.id for l in shopify.Location.find()), sorted([web_n, store_n]))
+product = shopify.Product.find(int(variant["product"]["id"].rsplit("/", 1)[1]))
+check("REST product", (product.title, product.variants[0].sku, product.variants[0].inventory_item_id), ("Product SKU-1", "SKU-1", item_n))
+before = native("GET", "/v1/inventory/SKU-1?location=web")["available"]
+lvl = shopify.InventoryLevel.adjust(web_n, item_n, 2)
+check("REST adjust", (lvl.available, lvl.location_id, lvl.inventory_item_id), (before + 2, web_n, item_n))
+lvl = shopify.InventoryLevel.set(store_n, item_n, 9)
+check("REST set", lvl.available, 9)
+check("REST set native", native("GET", "/v1/inventory/SKU-1?location=store-1")["available"], 9)
+levels = shopify.InventoryLevel.find(inventory_item_ids=item_n, location_ids=web_n)
+check("REST levels", [(l.location_id, l.available) for l in levels], [(web_n, before + 2)])
+page = shopify.Order.find(limit=2, status="any")
+ids = [o.id for o in page]
+check("REST first page", len(ids), 2)
+check("REST has next", page.has_next_page(), True)
+page = page.next_page()
+ids += [o.id for o in page]
+check("REST paged", len(set(ids)), 3)
+check("REST no more", page.has_next_page(), False)
+check("REST open only", [o.id for o in shopify.Order.find(status="open")], [ids[2]])
+one = shopify.Order.find(ids[0])
+check("REST order", (one.financial_status, one.line_items[0].sku), ("partially_refunded", "SKU-1"))
+hook = shopify.Webhook.create({"topic": "orders/create", "address": hook_url, "format": "json"})
+check("REST webhook", (hook.topic, hook.address), ("orders/create", hook_url))
+check("REST webhooks listed", [w.id for w in shopify.Webhook.find()], [hook.id])
+native("POST", "/v1/orders", {"lines": [{"sku": "SKU-1", "quantity": 1}], "payment": {"type": "card", "number": "4242424242424242"}})
+body, headers = received.get(timeout=20)
+headers = {k.lower(): v for k, v in headers.items()}
+check("REST webhook topic", headers["x-shopify-topic"], "orders/create")
+check("REST webhook body", json.loads(body)["line_items"][0]["sku"], "SKU-1")
+hook.destroy()
+server.shutdown()
+
+print(f"{checks} checks passed")
