@@ -23,7 +23,9 @@ fi
 # cargo-mutants runs its unmutated baseline with the mutated package's own
 # tests (engine/ has no `suite` test), whatever `--test-package` says, so the
 # baseline is run here instead and skipped there; the timeouts are then fixed.
+# `--test=suite` goes to every cargo call, so a mutant builds only that test.
 args=(--package=omnisim-engine --test-package=omnisim-harness --baseline=skip
+  --cargo-arg=--test=suite
   --timeout "${TIMEOUT:-600}" --build-timeout "${BUILD_TIMEOUT:-1800}"
   --output "${OUT:-target/mutants}")
 [ -z "${IN_PLACE:-}" ] || args+=(--in-place)
@@ -32,4 +34,4 @@ if [ -z "${SKIP_BASELINE:-}" ] && [[ " $* " != *" --list "* ]]; then
   echo "baseline: the shipped suite on the unmutated engine" >&2
   cargo test -p omnisim-harness --test suite --quiet
 fi
-exec cargo mutants "${args[@]}" "$@" -- --test suite
+exec cargo mutants "${args[@]}" "$@"
