@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs the whole shipped suite once per deliberate engine defect (release
 # build, virtual time) and prints, per defect, how many scenarios fail and the
-# first reason of each. Not in CI: harness/tests/defects.rs checks the
-# scenarios tagged for each defect there.
+# first reason of each. Not in CI: harness/tests/defects.rs checks, per
+# defect, the scenarios its table names (measured here).
+#   BIN=target/debug/omnisim NO_BUILD=1 benches/defects.sh   # a debug binary
 #
 #   benches/defects.sh                 # every defect
 #   benches/defects.sh reserve-lag     # some
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${NO_BUILD:-}" ] || cargo build --release --quiet
-bin=target/release/omnisim
+bin=${BIN:-target/release/omnisim}
 if [ $# -gt 0 ]; then
   defects=("$@")
 else

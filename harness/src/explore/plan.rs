@@ -107,6 +107,10 @@ pub enum Act {
         at: u8,
         /// Ship rather than pick up.
         ship: bool,
+        /// A second line: which SKU (a different one), if any.
+        extra: Option<u8>,
+        /// Whether the customer uses the shop's discount code.
+        discount: bool,
     },
     /// A clerk sells at the counter.
     Sale {
@@ -128,6 +132,9 @@ pub enum Act {
     Cancel {
         /// Which open order.
         order: u8,
+        /// Two seconds after the step before (an order cancelled while its
+        /// webhooks are still on the way), not at its own time.
+        quick: bool,
     },
     /// An open pickup order is collected at its store.
     Pickup {
@@ -147,6 +154,9 @@ pub enum Act {
         at: u8,
         /// Units added (1..=5).
         qty: u8,
+        /// Two seconds after the step before (changes on both channels
+        /// inside one sync window), not at its own time.
+        quick: bool,
     },
     /// A delivery is received at the register.
     Receive {
@@ -156,6 +166,46 @@ pub enum Act {
         store: u8,
         /// Units received.
         qty: u8,
+    },
+    /// A clerk counts the shelf and enters what is there (often nothing:
+    /// recounts to zero).
+    Count {
+        /// Which SKU.
+        item: u8,
+        /// Which store.
+        store: u8,
+        /// Units counted.
+        qty: u8,
+    },
+    /// A customer brings one unit of a collected online order back to a
+    /// store (a partial return, discounted lines pro rata).
+    OrderReturn {
+        /// Which collected, unreturned online order.
+        order: u8,
+        /// Which of its lines.
+        line: u8,
+        /// Whether the unit goes back on the shelf.
+        restock: bool,
+    },
+    /// Staff refund a collected online order in full, the goods restocked
+    /// at a store.
+    Refund {
+        /// Which collected, unreturned online order.
+        order: u8,
+        /// Which store takes the goods back.
+        store: u8,
+    },
+    /// A clerk closes an open pickup as a no-show at the register.
+    NoShow {
+        /// Which open pickup order.
+        order: u8,
+    },
+    /// Staff change a price on the shop.
+    Price {
+        /// Which SKU.
+        item: u8,
+        /// The new price in cents.
+        cents: u32,
     },
     /// A window of injected faults on one platform.
     Fault {
@@ -185,6 +235,14 @@ pub enum Act {
         target: u8,
         /// Overlap in minutes.
         minutes: u8,
+    },
+    /// Someone replays a correctly signed webhook an hour later (a stale
+    /// signature), or posts one with a MAC that does not verify (forged).
+    Replay {
+        /// Which platform (`shop` or `pay` for a replay; any for a forgery).
+        target: u8,
+        /// Forged rather than replayed.
+        forged: bool,
     },
     /// A platform's clock runs ahead or behind for a window.
     Skew {
@@ -235,17 +293,36 @@ fn fault_kind() -> impl Strategy<Value = FaultKind> {
 
 fn business_act() -> BoxedStrategy<Act> {
     prop_oneof![
-        5 => (any::<u8>(), 1u8..=3, any::<u8>(), any::<bool>())
-            .prop_map(|(item, qty, at, ship)| Act::Checkout { item, qty, at, ship }),
+        5 => (
+            (any::<u8>(), 1u8..=3, any::<u8>(), any::<bool>()),
+            proptest::option::weighted(0.3, any::<u8>()),
+            proptest::bool::weighted(0.3),
+        )
+            .prop_map(|((item, qty, at, ship), extra, discount)| Act::Checkout {
+                item,
+                qty,
+                at,
+                ship,
+                extra,
+                discount,
+            }),
         5 => (any::<u8>(), any::<u8>(), 1u8..=3)
             .prop_map(|(store, item, qty)| Act::Sale { store, item, qty }),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(sale, restock)| Act::Return { sale, restock }),
-        1 => any::<u8>().prop_map(|order| Act::Cancel { order }),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(order, quick)| Act::Cancel { order, quick }),
         2 => any::<u8>().prop_map(|order| Act::Pickup { order }),
         1 => any::<u8>().prop_map(|order| Act::Fulfil { order }),
-        1 => (any::<u8>(), any::<u8>(), 1u8..=5).prop_map(|(item, at, qty)| Act::Adjust { item, at, qty }),
+        1 => (any::<u8>(), any::<u8>(), 1u8..=5, any::<bool>())
+            .prop_map(|(item, at, qty, quick)| Act::Adjust { item, at, qty, quick }),
         1 => (any::<u8>(), any::<u8>(), 1u8..=5)
             .prop_map(|(item, store, qty)| Act::Receive { item, store, qty }),
+        1 => (any::<u8>(), any::<u8>(), prop_oneof![1 => Just(0u8), 2 => 0u8..=6])
+            .prop_map(|(item, store, qty)| Act::Count { item, store, qty }),
+        1 => (any::<u8>(), any::<u8>(), any::<bool>())
+            .prop_map(|(order, line, restock)| Act::OrderReturn { order, line, restock }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(order, store)| Act::Refund { order, store }),
+        1 => any::<u8>().prop_map(|order| Act::NoShow { order }),
+        1 => (any::<u8>(), 100u32..=9_999).prop_map(|(item, cents)| Act::Price { item, cents }),
     ]
     .boxed()
 }
@@ -257,6 +334,7 @@ fn fault_act() -> BoxedStrategy<Act> {
         2 => (5u16..=60).prop_map(|downtime_secs| Act::Crash { downtime_secs }),
         1 => (0u8..3, 5u16..=45).prop_map(|(target, secs)| Act::Partition { target, secs }),
         1 => (0u8..3, 1u8..=30).prop_map(|(target, minutes)| Act::Rotate { target, minutes }),
+        1 => (0u8..3, any::<bool>()).prop_map(|(target, forged)| Act::Replay { target, forged }),
         1 => (0u8..3, -120i16..=120, 1u8..=20)
             .prop_map(|(target, secs, minutes)| Act::Skew { target, secs, minutes }),
     ]

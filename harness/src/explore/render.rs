@@ -51,7 +51,19 @@ struct Order {
     pickup: bool,
     location: String,
     open: bool,
+    /// Its lines (SKU, units), in the order the checkout listed them.
+    lines: Vec<(String, u8)>,
+    /// Picked up or shipped: the customer has the goods.
+    collected: bool,
+    /// Brought back (in part or in full) or refunded.
+    returned: bool,
 }
+
+/// How far a quick step follows the step before it.
+const QUICK_SECS: u64 = 2;
+
+/// The shop's discount code every generated merchant offers.
+const DISCOUNT: &str = "SAVE20";
 
 struct Sale {
     name: String,
@@ -122,6 +134,10 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     let _ = writeln!(out);
     let _ = writeln!(out, "[merchant]");
     let _ = writeln!(out, "pos = {{ sell_when_out_of_stock = \"block\" }}");
+    let _ = writeln!(
+        out,
+        "discounts = [{{ code = \"{DISCOUNT}\", kind = \"percentage\", value = \"20\" }}]"
+    );
     let _ = writeln!(out, "locations = [");
     for (i, s) in stores.iter().enumerate() {
         let _ = writeln!(
@@ -178,7 +194,18 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     let mut customers = 0usize;
     for s in order {
         let gap = u64::from(super::plan::MIN_GAP_SECS);
-        t = (opens + gap + u64::from(s.at_secs)).max(t + gap);
+        // A quick step follows the one before within seconds: a cancel or a
+        // stock addition cannot oversell, so crowding them finds races a
+        // correct connector must survive.
+        let quick = matches!(
+            s.act,
+            Act::Cancel { quick: true, .. } | Act::Adjust { quick: true, .. }
+        ) && !body.is_empty();
+        t = if quick {
+            t + QUICK_SECS
+        } else {
+            (opens + gap + u64::from(s.at_secs)).max(t + gap)
+        };
         let mut step = String::new();
         let w = &mut step;
         match &s.act {
@@ -187,10 +214,19 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 qty,
                 at,
                 ship,
+                extra,
+                discount,
             } => {
                 let Some(sku) = pick(&skus, *item) else {
                     continue;
                 };
+                let mut lines = vec![(sku.clone(), *qty)];
+                if let Some(extra) = extra
+                    && let Some(other) = pick(&skus, *extra)
+                    && other != sku
+                {
+                    lines.push((other.clone(), 1));
+                }
                 let first: String = FirstName().fake_with_rng(&mut rng);
                 customers += 1;
                 let customer = format!("{}-{customers}", first.to_lowercase());
@@ -201,7 +237,11 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 };
                 let _ = writeln!(w, "actor = \"shop\"\naction = \"checkout\"");
                 let _ = writeln!(w, "customer = \"{customer}\"");
-                let _ = writeln!(w, "lines = {{ {sku} = {qty} }}");
+                let listed: Vec<String> = lines.iter().map(|(s, q)| format!("{s} = {q}")).collect();
+                let _ = writeln!(w, "lines = {{ {} }}", listed.join(", "));
+                if *discount {
+                    let _ = writeln!(w, "discount_code = \"{DISCOUNT}\"");
+                }
                 if pickup {
                     let _ = writeln!(w, "pickup_location = \"{location}\"");
                 } else {
@@ -212,6 +252,9 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     pickup,
                     location,
                     open: true,
+                    lines,
+                    collected: false,
+                    returned: false,
                 });
             }
             Act::Sale { store, item, qty } => {
@@ -244,9 +287,12 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     s.sku, s.qty
                 );
             }
-            Act::Cancel { order } | Act::Pickup { order } | Act::Fulfil { order } => {
+            Act::Cancel { order, .. }
+            | Act::Pickup { order }
+            | Act::Fulfil { order }
+            | Act::NoShow { order } => {
                 let want_pickup = match &s.act {
-                    Act::Pickup { .. } => Some(true),
+                    Act::Pickup { .. } | Act::NoShow { .. } => Some(true),
                     Act::Fulfil { .. } => Some(false),
                     _ => None,
                 };
@@ -266,17 +312,23 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                         let _ = writeln!(w, "order = \"{}\"", o.name);
                     }
                     Act::Pickup { .. } => {
+                        o.collected = true;
                         let _ = writeln!(w, "actor = \"pos\"\naction = \"pickup\"");
                         let _ =
                             writeln!(w, "location = \"{}\"\norder = \"{}\"", o.location, o.name);
                     }
+                    Act::NoShow { .. } => {
+                        let _ = writeln!(w, "actor = \"pos\"\naction = \"no_show\"");
+                        let _ = writeln!(w, "order = \"{}\"", o.name);
+                    }
                     _ => {
+                        o.collected = true;
                         let _ = writeln!(w, "actor = \"staff\"\naction = \"fulfil\"");
                         let _ = writeln!(w, "order = \"{}\"", o.name);
                     }
                 }
             }
-            Act::Adjust { item, at, qty } => {
+            Act::Adjust { item, at, qty, .. } => {
                 let (Some(sku), Some(loc)) = (pick(&skus, *item), pick(&fulfil_from, *at)) else {
                     continue;
                 };
@@ -292,6 +344,101 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     w,
                     "sku = \"{sku}\"\nlocation = \"{store}\"\nquantity = {qty}"
                 );
+            }
+            Act::Count { item, store, qty } => {
+                let (Some(sku), Some(store)) = (pick(&skus, *item), pick(&stores, *store)) else {
+                    continue;
+                };
+                // Units set aside for an open order are not on the register's
+                // shelf count but are in the truth's: a count then is not
+                // comparable, so none is made (see BENCHMARKS.md).
+                let held = orders.iter().any(|o| {
+                    o.open && o.location == *store && o.lines.iter().any(|(s, _)| s == sku)
+                });
+                if held {
+                    continue;
+                }
+                let _ = writeln!(w, "actor = \"pos\"\naction = \"count\"");
+                let _ = writeln!(
+                    w,
+                    "sku = \"{sku}\"\nlocation = \"{store}\"\nquantity = {qty}"
+                );
+            }
+            Act::OrderReturn {
+                order,
+                line,
+                restock,
+            } => {
+                let done: Vec<usize> = (0..orders.len())
+                    .filter(|i| orders[*i].collected && !orders[*i].returned)
+                    .collect();
+                let Some(&i) = pick(&done, *order) else {
+                    continue;
+                };
+                let o = &mut orders[i];
+                let Some((sku, _)) = pick(&o.lines, *line).cloned() else {
+                    continue;
+                };
+                o.returned = true;
+                // Brought to the store it was collected at, or the first store.
+                let store = if stores.contains(&o.location) {
+                    o.location.clone()
+                } else {
+                    stores[0].clone()
+                };
+                let _ = writeln!(w, "actor = \"pos\"\naction = \"return\"");
+                let _ = writeln!(w, "order = \"{}\"\nlocation = \"{store}\"", o.name);
+                let _ = writeln!(
+                    w,
+                    "lines = {{ {sku} = 1 }}\nrestock = {restock}\nrefund_to = \"original\""
+                );
+            }
+            Act::Refund { order, store } => {
+                let done: Vec<usize> = (0..orders.len())
+                    .filter(|i| orders[*i].collected && !orders[*i].returned)
+                    .collect();
+                let (Some(&i), Some(store)) = (pick(&done, *order), pick(&stores, *store)) else {
+                    continue;
+                };
+                let o = &mut orders[i];
+                o.returned = true;
+                let listed: Vec<String> =
+                    o.lines.iter().map(|(s, q)| format!("{s} = {q}")).collect();
+                let _ = writeln!(w, "actor = \"staff\"\naction = \"refund\"");
+                let _ = writeln!(w, "order = \"{}\"", o.name);
+                let _ = writeln!(
+                    w,
+                    "lines = {{ {} }}\nlocation = \"{store}\"",
+                    listed.join(", ")
+                );
+            }
+            Act::Price { item, cents } => {
+                let Some(sku) = pick(&skus, *item) else {
+                    continue;
+                };
+                let _ = writeln!(w, "actor = \"staff\"\naction = \"price\"");
+                let _ = writeln!(
+                    w,
+                    "sku = \"{sku}\"\nprice = \"{}.{:02}\"",
+                    cents / 100,
+                    cents % 100
+                );
+            }
+            Act::Replay { target, forged } => {
+                let (Some(sku), Some(store)) = (skus.first(), stores.first()) else {
+                    continue;
+                };
+                // The POS signs no timestamp: only a forgery targets it.
+                let target = TARGETS[usize::from(*target) % 3];
+                let action = if *forged || target == "pos" {
+                    "forge"
+                } else {
+                    "replay"
+                };
+                let _ = writeln!(w, "actor = \"nemesis\"\naction = \"{action}\"");
+                let _ = writeln!(w, "target = \"{target}\"");
+                let _ = writeln!(w, "sku = \"{sku}\"\nlocation = \"{store}\"\nquantity = 1");
+                let _ = writeln!(w, "expect_error = \"invalid_signature\"");
             }
             Act::Fault {
                 target,

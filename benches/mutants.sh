@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Mutation score of the shipped suite on the reference engine: cargo-mutants
+# mutates engine/ one change at a time and runs the shipped scenarios
+# (harness/tests/suite.rs: every file under scenarios/ must meet its
+# expectation) against each mutant. A mutant the suite still passes
+# "survived": a bug of that shape would ship. Not in CI: one mutant costs a
+# rebuild of engine + harness and a suite run (about a minute on 2 cores).
+#
+#   cargo install cargo-mutants --locked
+#   benches/mutants.sh                                  # every mutant of engine/ (hours)
+#   benches/mutants.sh --file engine/src/sync.rs --shard 1/8 --sharding round-robin
+#   IN_PLACE=1 benches/mutants.sh ...                   # mutate this tree, reuse target/ (no copy, no fresh build)
+#   benches/mutants.sh --list                           # the mutants, without running them
+#
+# Results: target/mutants/mutants.out/{caught,missed,timeout,unviable}.txt
+# (or $OUT). BENCHMARKS.md records the measured score and the survivors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v cargo-mutants >/dev/null; then
+  echo "cargo-mutants is not installed: cargo install cargo-mutants --locked" >&2
+  exit 2
+fi
+# cargo-mutants runs its unmutated baseline with the mutated package's own
+# tests (engine/ has no `suite` test), whatever `--test-package` says, so the
+# baseline is run here instead and skipped there; the timeouts are then fixed.
+# `--test=suite` goes to every cargo call, so a mutant builds only that test.
+args=(--package=omnisim-engine --test-package=omnisim-harness --baseline=skip
+  --cargo-arg=--test=suite
+  --timeout "${TIMEOUT:-600}" --build-timeout "${BUILD_TIMEOUT:-1800}"
+  --output "${OUT:-target/mutants}")
+[ -z "${IN_PLACE:-}" ] || args+=(--in-place)
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+if [ -z "${SKIP_BASELINE:-}" ] && [[ " $* " != *" --list "* ]]; then
+  echo "baseline: the shipped suite on the unmutated engine" >&2
+  cargo test -p omnisim-harness --test suite --quiet
+fi
+exec cargo mutants "${args[@]}" "$@"
