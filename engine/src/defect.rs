@@ -142,6 +142,11 @@ defects! {
     /// of that SKU at the store, not from its own order's.
     ReleaseOldestPickup = "release-oldest-pickup",
         "a line dropped from one pickup order is released from another order's pickup";
+    /// A line dropped from a pickup order is released at the store by a
+    /// stock adjustment only: the pickup slip keeps listing the units the
+    /// customer no longer takes.
+    PickupNotShortened = "pickup-not-shortened",
+        "a shortened pickup order's units are released but its pickup slip still lists them";
     /// A payment that failed after the shop already recorded it (a failed
     /// bank transfer) leaves its order open with its stock committed.
     FailedPaymentKept = "failed-payment-kept",

@@ -14,7 +14,7 @@
 //! | shop `orders/cancelled` | pos pickup cancelled (release) |
 //! | pos `pickup.completed` | shop fulfil, then capture |
 //! | shop `orders/fulfilled` | capture, and complete the pos pickup if still open |
-//! | shop `refunds/create` | pos restock (`return`) or release (`cancel`) at the store |
+//! | shop `refunds/create` | pos restock (`return`) at the store; `cancel` lines shorten the order's pos pickup |
 //! | pos `return.created` for an online order | shop refund of exactly those lines |
 //! | pay `payment_failed` / `canceled` of an open order | shop cancel with restock |
 //! | shop `products/update` | pos item price and tax |
@@ -44,6 +44,8 @@ use crate::config::{ReserveMode, WriteMode};
 use crate::defect::Defect;
 use crate::engine::{Engine, REFERENCE_PREFIX};
 use crate::state::{OrderTrack, Plat};
+
+mod pickups;
 
 /// Why an event could not be applied this time.
 #[derive(Debug, thiserror::Error)]
@@ -794,6 +796,7 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
     if engine.has(Defect::BulkAborts) {
         return shop_refund_in_one_batch(engine, event, &refund, track.as_ref()).await;
     }
+    let mut shortened: Vec<String> = Vec::new();
     for line in &refund.lines {
         match line.restock_type {
             // Goods came back: they are physically in the store now.
@@ -820,6 +823,13 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
                     && !t.released
                     && !t.picked_up
                 {
+                    if !engine.has(Defect::ReleaseOldestPickup)
+                        && !engine.has(Defect::PickupNotShortened)
+                    {
+                        // The pickup itself is cut to what the order holds.
+                        shortened.push(line.sku.clone());
+                        continue;
+                    }
                     push_to_pos(
                         engine,
                         event,
@@ -835,6 +845,11 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
             }
             RestockType::Return | RestockType::NoRestock => {}
         }
+    }
+    if let Some(t) = &track
+        && !shortened.is_empty()
+    {
+        pickups::follow_order(engine, event, t, &shortened).await?;
     }
     let _ = refund.id;
     Ok(())

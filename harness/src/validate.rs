@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::scenario::{EngineSpec, LocationKindSpec, Network, Scenario, Spanned, Step};
 
 /// The checks a run judges, by name.
-pub const CHECKS: [&str; 7] = [
+pub const CHECKS: [&str; 8] = [
     "no_oversell",
     "stock_converges",
     "ledger_reconciles",
@@ -26,6 +26,7 @@ pub const CHECKS: [&str; 7] = [
     "returns_restock",
     "catalog_parity",
     "sync_latency",
+    "pickups_follow_orders",
 ];
 
 /// Actors and the actions each may take.

@@ -141,6 +141,11 @@ const POS: &[EventDoc] = &[
         "Pickup",
         "A pickup was cancelled; its units went back IN_STOCK.",
     ),
+    doc(
+        "pickup.updated",
+        "Pickup",
+        "A ready pickup was shortened (its online order lost units before collection); the units it no longer lists went back IN_STOCK.",
+    ),
 ];
 
 /// Every event type `platform` (`pos`, `shop` or `pay`) emits.

@@ -36,6 +36,8 @@ use crate::events::Effects;
 use crate::locations::Locations;
 use crate::webhooks::RetryPolicy;
 
+mod pickup_lines;
+
 /// Most lines in a sale, return or pickup.
 pub const LINES_MAX: usize = 100;
 /// Most tenders in a sale.
@@ -1746,6 +1748,7 @@ impl Platform for PosState {
         "item.updated",
         "pickup.completed",
         "pickup.cancelled",
+        "pickup.updated",
     ];
 
     fn retry_policy() -> RetryPolicy {
