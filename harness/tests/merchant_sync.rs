@@ -68,3 +68,93 @@ fn a_pickup_slip_follows_its_shortened_order() {
         "each names the refund and the two records"
     );
 }
+
+#[test]
+fn a_refund_made_in_the_gateway_dashboard_reaches_its_order() {
+    let loaded = scenario("payments/refund-in-gateway-dashboard.toml");
+    let good = checks(&loaded, None);
+    assert!(failed(&good, "ledger_reconciles").is_none());
+    let bad = checks(&loaded, Some(Defect::ExternalRefundIgnored));
+    let c = failed(&bad, "ledger_reconciles").expect("the shop's stale money is caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("shows 25.00 captured net of refunds; the gateway shows 20.00")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("shows 12.50 captured net of refunds; the gateway shows 0")),
+        "{messages:?}"
+    );
+}
+
+fn conflicts(loaded: &validate::Loaded) -> usize {
+    let mut strategy = runner::strategy_of(loaded);
+    strategy.defects.clear();
+    suite::run_one_with(loaded, None, strategy)
+        .result
+        .engine_errors
+        .iter()
+        .filter(|e| e["code"] == "catalog_conflict")
+        .count()
+}
+
+#[test]
+fn a_register_owned_price_edited_online_is_undone_and_reported() {
+    let loaded = scenario("catalog/pos-mastered-price.toml");
+    let good = checks(&loaded, None);
+    assert!(failed(&good, "catalog_parity").is_none());
+    assert_eq!(conflicts(&loaded), 1, "the online edit is one conflict");
+    let bad = checks(&loaded, Some(Defect::MastershipIgnored));
+    let c = failed(&bad, "catalog_parity").expect("the lost master price is caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("owned by the POS")
+            && m.contains("the shop has 45 and the POS 45")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("never put back")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn edits_on_both_sides_within_one_poll_end_at_the_owners_price() {
+    let loaded = scenario("catalog/conflicting-edits-within-one-poll.toml");
+    let good = checks(&loaded, None);
+    assert!(failed(&good, "catalog_parity").is_none());
+    assert_eq!(conflicts(&loaded), 1);
+}
+
+#[test]
+fn a_catalog_master_that_names_no_system_is_refused_with_its_place() {
+    let src = r#"name = "x"
+[merchant]
+locations = [{ id = "store-1" }]
+catalog_master = { price = "erp" }
+[[merchant.catalog]]
+sku = "A"
+title = "A"
+price = "1.00"
+"#;
+    let errors = validate::load_str(Path::new("m.toml"), src).err().expect("refused");
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|e| e.contains("m.toml:4:28") && e.contains("`shop`, `pos` or `both`")),
+        "{text:?}"
+    );
+    let unknown = src.replace("price = \"erp\"", "title = \"pos\"");
+    let errors = validate::load_str(Path::new("m.toml"), &unknown)
+        .err()
+        .expect("refused");
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter().any(|e| e.contains("m.toml:4:") && e.contains("title")),
+        "{text:?}"
+    );
+}
