@@ -24,9 +24,10 @@ fn checks(loaded: &validate::Loaded, defect: Option<Defect>) -> Vec<CheckResult>
         assert_eq!(
             judged.result.status,
             Status::Pass,
-            "{}: {:?}",
+            "{}: {:?}; connector errors: {:?}",
             loaded.file.display(),
-            judged.result.reasons
+            judged.result.reasons,
+            judged.result.engine_errors
         );
     }
     judged.result.checks
@@ -141,7 +142,9 @@ sku = "A"
 title = "A"
 price = "1.00"
 "#;
-    let errors = validate::load_str(Path::new("m.toml"), src).err().expect("refused");
+    let errors = validate::load_str(Path::new("m.toml"), src)
+        .err()
+        .expect("refused");
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert!(
         text.iter()
@@ -154,7 +157,8 @@ price = "1.00"
         .expect("refused");
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert!(
-        text.iter().any(|e| e.contains("m.toml:4:") && e.contains("title")),
+        text.iter()
+            .any(|e| e.contains("m.toml:4:") && e.contains("title")),
         "{text:?}"
     );
 }
