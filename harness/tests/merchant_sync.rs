@@ -142,9 +142,9 @@ sku = "A"
 title = "A"
 price = "1.00"
 "#;
-    let errors = validate::load_str(Path::new("m.toml"), src)
-        .err()
-        .expect("refused");
+    let Err(errors) = validate::load_str(Path::new("m.toml"), src) else {
+        panic!("an owner that is no system is refused");
+    };
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert!(
         text.iter()
@@ -152,9 +152,9 @@ price = "1.00"
         "{text:?}"
     );
     let unknown = src.replace("price = \"erp\"", "title = \"pos\"");
-    let errors = validate::load_str(Path::new("m.toml"), &unknown)
-        .err()
-        .expect("refused");
+    let Err(errors) = validate::load_str(Path::new("m.toml"), &unknown) else {
+        panic!("a field that is not synced is refused");
+    };
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert!(
         text.iter()
