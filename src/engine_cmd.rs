@@ -55,6 +55,10 @@ pub struct EngineArgs {
     /// `on_order` or `on_capture`.
     #[arg(long, env = "OMNISIM_ENGINE_RESERVE", default_value = "on_order")]
     reserve: ReserveMode,
+    /// Which system owns each synced catalog field: `price=pos,tax_code=shop`
+    /// (each `shop`, `pos` or `both`; fields left out are `both`).
+    #[arg(long, env = "OMNISIM_CATALOG_MASTER", default_value = "")]
+    catalog_master: omnisim_engine::CatalogMaster,
     /// Scenario time runs this many times faster than the wall clock (set by
     /// `omnisim certify`): the reconcile and poll intervals are divided by it.
     #[arg(long, env = "OMNISIM_TIME_SCALE", default_value_t = 1.0, value_parser = time_scale)]
@@ -130,6 +134,7 @@ pub async fn run(args: EngineArgs) -> ExitCode {
         buffer: args.buffer,
         reserve: args.reserve,
         dedupe: true,
+        catalog_master: args.catalog_master,
         defects: args.defects.iter().copied().collect(),
     };
     let config = EngineConfig {

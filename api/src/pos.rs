@@ -381,6 +381,18 @@ pub struct CreatePickup {
     pub customer: Option<String>,
 }
 
+/// `POST /v1/pickups/{order_ref}/lines`: the online order was shortened
+/// (a line dropped or partly refunded before collection), so its pickup
+/// lists less. Each named SKU gets the quantity the customer now collects;
+/// SKUs not named keep theirs. A pickup can only shrink: the units it no
+/// longer lists go back IN_STOCK.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePickupLines {
+    /// The new quantity per SKU (0 drops the SKU from what is collected).
+    pub lines: Vec<SaleLineRequest>,
+}
+
 /// A pickup's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -569,6 +581,18 @@ impl PosClient {
                 &serde_json::json!({}),
                 key,
             )
+            .await
+    }
+    /// `POST /v1/pickups/{order_ref}/lines`: shorten a ready pickup to what
+    /// its order still holds.
+    pub async fn update_pickup_lines(
+        &self,
+        order_ref: &str,
+        body: &UpdatePickupLines,
+        key: Option<&str>,
+    ) -> Result<Pickup, ApiError> {
+        self.0
+            .post(&format!("/v1/pickups/{order_ref}/lines"), body, key)
             .await
     }
     /// `POST /v1/pickups/{order_ref}/cancel`: release the units set aside.

@@ -352,6 +352,34 @@ pub struct RefundLineRequest {
     pub location: Option<String>,
 }
 
+/// The kinds of money movement `POST /v1/orders/{id}/transactions` records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionKind {
+    /// Money given back at the gateway, outside the shop (its dashboard, a
+    /// connector, the bank).
+    Refund,
+}
+
+/// `POST /v1/orders/{id}/transactions`: records money that moved at the
+/// gateway without the shop, as Shopify records a refund made outside it (a
+/// transaction of kind `refund` with its gateway reference). No units move
+/// and the gateway is not called.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderTransaction {
+    /// Only `refund`.
+    pub kind: TransactionKind,
+    /// The money, as a decimal string in the order's currency.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// The gateway's own id for it (`re_…`): an order records each once.
+    pub gateway_reference: String,
+    /// A note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// `POST /v1/orders/{id}/refunds`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -785,6 +813,18 @@ impl ShopClient {
     ) -> Result<OrderRefund, ApiError> {
         self.0
             .post(&format!("/v1/orders/{id}/refunds"), body, key)
+            .await
+    }
+    /// `POST /v1/orders/{id}/transactions`: record a refund made at the
+    /// gateway outside the shop.
+    pub async fn record_transaction(
+        &self,
+        id: &str,
+        body: &CreateOrderTransaction,
+        key: Option<&str>,
+    ) -> Result<OrderRefund, ApiError> {
+        self.0
+            .post(&format!("/v1/orders/{id}/transactions"), body, key)
             .await
     }
     /// `POST /v1/discount_codes`.

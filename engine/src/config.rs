@@ -74,6 +74,9 @@ pub struct Strategy {
     pub reserve: ReserveMode,
     /// Deduplicate events by id (turning it off is a deliberate bug, for tests).
     pub dedupe: bool,
+    /// Which system owns each synced catalog field (`both` by default: a
+    /// change on either side travels to the other).
+    pub catalog_master: crate::catalog::CatalogMaster,
     /// Deliberate failure modes switched on, for testing the tests only
     /// (empty by default; see [`crate::defect`]).
     #[doc(hidden)]
@@ -89,6 +92,7 @@ impl Default for Strategy {
             buffer: 0,
             reserve: ReserveMode::OnOrder,
             dedupe: true,
+            catalog_master: crate::catalog::CatalogMaster::default(),
             defects: BTreeSet::new(),
         }
     }
@@ -101,6 +105,16 @@ pub struct ParseError {
     what: &'static str,
     value: String,
     expected: &'static str,
+}
+
+impl ParseError {
+    pub(crate) fn new(what: &'static str, value: &str, expected: &'static str) -> Self {
+        ParseError {
+            what,
+            value: value.to_owned(),
+            expected,
+        }
+    }
 }
 
 /// Parses `90s`, `15m`, `2h` or `250ms`.

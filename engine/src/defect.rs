@@ -142,6 +142,20 @@ defects! {
     /// of that SKU at the store, not from its own order's.
     ReleaseOldestPickup = "release-oldest-pickup",
         "a line dropped from one pickup order is released from another order's pickup";
+    /// A line dropped from a pickup order is released at the store by a
+    /// stock adjustment only: the pickup slip keeps listing the units the
+    /// customer no longer takes.
+    PickupNotShortened = "pickup-not-shortened",
+        "a shortened pickup order's units are released but its pickup slip still lists them";
+    /// A refund made in the gateway's dashboard is never recorded on its
+    /// order: the shop keeps claiming money the gateway gave back.
+    ExternalRefundIgnored = "external-refund-ignored",
+        "a refund made in the gateway's dashboard never reaches its online order";
+    /// The merchant's catalog mastership is ignored: a change on either side
+    /// travels to the other, so an edit on the non-master side overwrites
+    /// the master.
+    MastershipIgnored = "mastership-ignored",
+        "a price edited on the side that does not own it overwrites the owner's price";
     /// A payment that failed after the shop already recorded it (a failed
     /// bank transfer) leaves its order open with its stock committed.
     FailedPaymentKept = "failed-payment-kept",

@@ -104,6 +104,8 @@ struct Counters {
     applied: u64,
     failed: u64,
     poll_rounds: u64,
+    /// Catalog writes on the side that does not own the field.
+    catalog_conflicts: u64,
 }
 
 /// The reference connector.
@@ -393,6 +395,11 @@ impl Engine {
             return Ok(());
         }
         self.store.commit(writes)
+    }
+
+    /// Counts a catalog write made on the side that does not own the field.
+    pub(crate) fn count_catalog_conflict(&self) {
+        lock(&self.counters).catalog_conflicts += 1;
     }
 
     pub(crate) fn report(&self, code: &str, message: String, event_id: Option<&str>) {

@@ -12,6 +12,7 @@
 //!   worker, the change-feed poller with durable cursors (moved by either
 //!   path over every event applied without a gap), retries.
 //! - `sync`: the rules, event by event (see its table).
+//! - [`catalog`]: which system owns each synced catalog field.
 //! - [`store`]: durable state, SQLite in process mode, a simulated disk in
 //!   virtual mode.
 //!
@@ -20,6 +21,7 @@
 //! separate process in real time.
 #![deny(missing_docs)]
 
+pub mod catalog;
 pub mod config;
 #[doc(hidden)]
 pub mod defect;
@@ -28,6 +30,7 @@ pub mod state;
 pub mod store;
 mod sync;
 
+pub use catalog::{CatalogMaster, Master};
 pub use config::{Endpoints, ReserveMode, Strategy, SyncMode, WriteMode};
 #[doc(hidden)]
 pub use defect::Defect;

@@ -14,11 +14,12 @@
 //! | shop `orders/cancelled` | pos pickup cancelled (release) |
 //! | pos `pickup.completed` | shop fulfil, then capture |
 //! | shop `orders/fulfilled` | capture, and complete the pos pickup if still open |
-//! | shop `refunds/create` | pos restock (`return`) or release (`cancel`) at the store |
+//! | shop `refunds/create` | pos restock (`return`) at the store; `cancel` lines shorten the order's pos pickup |
 //! | pos `return.created` for an online order | shop refund of exactly those lines |
 //! | pay `payment_failed` / `canceled` of an open order | shop cancel with restock |
-//! | shop `products/update` | pos item price and tax |
-//! | pos `item.updated` (made at the register) | shop product price and tax |
+//! | pay `charge.refunded` the shop did not make (a dashboard refund) | shop transaction of kind refund, the gateway reference |
+//! | shop `products/update` | pos item price and tax (a conflict, undone, where the POS owns the field) |
+//! | pos `item.updated` (made at the register) | shop product price and tax (a conflict, undone, where the shop owns the field) |
 //!
 //! Writes carry `reference = omnisim-engine:<event id>`; changes that come back
 //! with that reference are the engine's own echo and are ignored. Idempotency
@@ -30,7 +31,7 @@ use omnisim_api::ApiError;
 use omnisim_api::Event;
 use omnisim_api::pos::{
     BatchChangeInventory, CreatePickup, InventoryChange, InventoryChangeType, InventoryState,
-    SaleLineRequest, UpdateItem,
+    SaleLineRequest,
 };
 use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CancelReason, CaptureOrder, CreateOrderRefund, FinancialStatus,
@@ -44,6 +45,10 @@ use crate::config::{ReserveMode, WriteMode};
 use crate::defect::Defect;
 use crate::engine::{Engine, REFERENCE_PREFIX};
 use crate::state::{OrderTrack, Plat};
+
+mod catalog;
+mod external_refunds;
+mod pickups;
 
 /// Why an event could not be applied this time.
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +233,7 @@ pub(crate) async fn apply(engine: &Engine, p: Plat, event: &Event) -> Outcome {
         (Plat::Pay, "payment_intent.payment_failed" | "payment_intent.canceled") => {
             payment_dropped(engine, event).await
         }
+        (Plat::Pay, "charge.refunded") => external_refunds::charge_refunded(engine, event).await,
         _ => Ok(()),
     }
 }
@@ -794,6 +800,7 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
     if engine.has(Defect::BulkAborts) {
         return shop_refund_in_one_batch(engine, event, &refund, track.as_ref()).await;
     }
+    let mut shortened: Vec<String> = Vec::new();
     for line in &refund.lines {
         match line.restock_type {
             // Goods came back: they are physically in the store now.
@@ -820,6 +827,13 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
                     && !t.released
                     && !t.picked_up
                 {
+                    if !engine.has(Defect::ReleaseOldestPickup)
+                        && !engine.has(Defect::PickupNotShortened)
+                    {
+                        // The pickup itself is cut to what the order holds.
+                        shortened.push(line.sku.clone());
+                        continue;
+                    }
                     push_to_pos(
                         engine,
                         event,
@@ -835,6 +849,11 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
             }
             RestockType::Return | RestockType::NoRestock => {}
         }
+    }
+    if let Some(t) = &track
+        && !shortened.is_empty()
+    {
+        pickups::follow_order(engine, event, t, &shortened).await?;
     }
     let _ = refund.id;
     Ok(())
@@ -1040,6 +1059,11 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
     };
     // Webhooks may arrive out of order (an older price after a newer one):
     // carry the product as it is now, not the event's copy.
+    let copy = catalog::Fields {
+        price: changed.price,
+        currency: changed.currency.clone(),
+        tax_code: changed.tax_code.clone(),
+    };
     let product = if engine.has(Defect::StaleProduct) {
         changed
     } else {
@@ -1067,32 +1091,26 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
     else {
         return Ok(());
     };
-    if item.price == product.price
-        && item.currency == product.currency
-        && item.tax_code == product.tax_code
-    {
-        return Ok(());
-    }
-    let body = UpdateItem {
-        name: None,
-        price: Some(product.price),
-        currency: Some(product.currency.clone()),
-        // The POS clears a tax code on an empty string; absent means unchanged.
-        tax_code: if engine.has(Defect::TaxClearDropped) {
-            product.tax_code.clone()
-        } else {
-            Some(product.tax_code.clone().unwrap_or_default())
-        },
+    let shop = catalog::Fields {
+        price: product.price,
+        currency: product.currency,
+        tax_code: product.tax_code,
     };
-    settle(
+    let pos = catalog::Fields {
+        price: item.price,
+        currency: item.currency,
+        tax_code: item.tax_code,
+    };
+    catalog::reconcile(
         engine,
         event,
-        "propagating price and tax to the POS",
-        engine
-            .call(|| engine.pos.update_item(&product.sku, &body))
-            .await,
-    )?;
-    Ok(())
+        &product.sku,
+        crate::catalog::Master::Shop,
+        &copy,
+        &shop,
+        &pos,
+    )
+    .await
 }
 
 /// A price or tax change made at the register reaches the shop product, as
@@ -1107,9 +1125,18 @@ async fn item_changed(engine: &Engine, event: &Event) -> Outcome {
     #[derive(Deserialize)]
     struct ItemRef {
         sku: String,
+        price: rust_decimal::Decimal,
+        currency: String,
+        #[serde(default)]
+        tax_code: Option<String>,
     }
     let Some(changed) = parse::<ItemRef>(engine, event) else {
         return Ok(());
+    };
+    let copy = catalog::Fields {
+        price: changed.price,
+        currency: changed.currency.clone(),
+        tax_code: changed.tax_code.clone(),
     };
     let Some(item) = settle(
         engine,
@@ -1130,28 +1157,26 @@ async fn item_changed(engine: &Engine, event: &Event) -> Outcome {
             None => return Ok(()),
         },
     };
-    if item.price == product.price
-        && item.currency == product.currency
-        && item.tax_code == product.tax_code
-    {
-        return Ok(());
-    }
-    let body = omnisim_api::shop::UpdateProduct {
-        price: Some(item.price),
-        currency: Some(item.currency.clone()),
-        // The shop clears a tax code on an empty string; absent means unchanged.
-        tax_code: Some(item.tax_code.clone().unwrap_or_default()),
-        ..omnisim_api::shop::UpdateProduct::default()
+    let shop = catalog::Fields {
+        price: product.price,
+        currency: product.currency,
+        tax_code: product.tax_code,
     };
-    settle(
+    let pos = catalog::Fields {
+        price: item.price,
+        currency: item.currency,
+        tax_code: item.tax_code,
+    };
+    catalog::reconcile(
         engine,
         event,
-        "propagating price and tax to the shop",
-        engine
-            .call(|| engine.shop.update_product(&item.sku, &body))
-            .await,
-    )?;
-    Ok(())
+        &item.sku,
+        crate::catalog::Master::Pos,
+        &copy,
+        &shop,
+        &pos,
+    )
+    .await
 }
 
 /// At start: checks that every SKU exists on both the POS and the shop and

@@ -79,6 +79,15 @@ pub fn strategy_of(loaded: &Loaded) -> Strategy {
     }
     s.buffer = spec.buffer.as_ref().map_or(0, |b| *b.get_ref());
     s.dedupe = spec.dedupe.unwrap_or(true);
+    // Validation refused any other owner than `shop`, `pos` or `both`.
+    let master = |v: &Option<crate::scenario::Spanned<String>>| {
+        text(v).and_then(|m| m.parse().ok()).unwrap_or_default()
+    };
+    let m = &loaded.scenario.merchant.catalog_master;
+    s.catalog_master = omnisim_engine::CatalogMaster {
+        price: master(&m.price),
+        tax_code: master(&m.tax_code),
+    };
     // Validation refused unknown names and scenarios not tagged `defect`.
     s.defects = spec
         .defects

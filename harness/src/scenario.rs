@@ -133,6 +133,25 @@ pub struct Merchant {
     /// Gift cards issued at the gateway.
     #[serde(default)]
     pub gift_cards: Vec<GiftCardSpec>,
+    /// Which system owns each synced catalog field.
+    #[serde(default)]
+    pub catalog_master: CatalogMasterSpec,
+}
+
+/// Which system owns each synced catalog field: `shop`, `pos` or `both`
+/// (the default: a change on either side travels to the other, the latest
+/// winning). A change on the side that does not own a field is a conflict:
+/// the connector puts the owner's value back. Titles are not synced, and
+/// product status is the shop's alone.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogMasterSpec {
+    /// The owner of prices.
+    #[serde(default)]
+    pub price: Option<Spanned<String>>,
+    /// The owner of tax codes.
+    #[serde(default)]
+    pub tax_code: Option<Spanned<String>>,
 }
 
 /// A location, shared by id across platforms.

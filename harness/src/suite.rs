@@ -152,6 +152,16 @@ pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::RunWorld)
     if let Ok(orders) = shop.get::<serde_json::Value>("/v1/orders").await {
         state.orders = orders["data"].as_array().cloned().unwrap_or_default();
     }
+    for o in &state.orders {
+        if let Some(id) = o["id"].as_str()
+            && !o["pickup_location"].is_null()
+            && let Ok(p) = pos
+                .get::<serde_json::Value>(&format!("/v1/pickups/{id}"))
+                .await
+        {
+            state.pickups.insert(id.to_owned(), p);
+        }
+    }
     let mut after: Option<String> = None;
     loop {
         let path = match &after {

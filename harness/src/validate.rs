@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::scenario::{EngineSpec, LocationKindSpec, Network, Scenario, Spanned, Step};
 
 /// The checks a run judges, by name.
-pub const CHECKS: [&str; 7] = [
+pub const CHECKS: [&str; 8] = [
     "no_oversell",
     "stock_converges",
     "ledger_reconciles",
@@ -26,6 +26,7 @@ pub const CHECKS: [&str; 7] = [
     "returns_restock",
     "catalog_parity",
     "sync_latency",
+    "pickups_follow_orders",
 ];
 
 /// Actors and the actions each may take.
@@ -335,6 +336,7 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
     check_connector(c, &scenario.connector.engine);
     check_network(c, &scenario.network);
     check_defects(c, &scenario);
+    check_catalog_master(c, &scenario);
 
     // Locations.
     let mut locations: BTreeMap<String, LocationKindSpec> = BTreeMap::new();
@@ -619,6 +621,25 @@ fn check_references(
             format!("unknown target `{}`", t.get_ref()),
             Some("targets are `pos`, `shop` and `pay`".into()),
         );
+    }
+}
+
+/// Each catalog master names a system: `shop`, `pos` or `both`.
+fn check_catalog_master(c: &mut Checker<'_>, scenario: &Scenario) {
+    let m = &scenario.merchant.catalog_master;
+    for (field, v) in [("price", &m.price), ("tax_code", &m.tax_code)] {
+        if let Some(v) = v
+            && !["shop", "pos", "both"].contains(&v.get_ref().as_str())
+        {
+            c.at(
+                v.span(),
+                format!(
+                    "`catalog_master.{field}` is `{}`: the owner of a field is `shop`, `pos` or `both`",
+                    v.get_ref()
+                ),
+                Some("for example catalog_master = { price = \"pos\" }".into()),
+            );
+        }
     }
 }
 

@@ -171,6 +171,11 @@ const POS: &[EventDoc] = &[
         "SquareRefund",
         "A Square dialect refund changed status.",
     ),
+    doc(
+        "pickup.updated",
+        "Pickup",
+        "A ready pickup was shortened (its online order lost units before collection); the units it no longer lists went back IN_STOCK.",
+    ),
 ];
 
 /// Every event type `platform` (`pos`, `shop` or `pay`) emits.

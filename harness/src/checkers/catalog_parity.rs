@@ -7,6 +7,11 @@
 //! carry instead of one that no longer holds), whoever wrote it there.
 //! Product status (paused or active per sales channel) is the shop's alone:
 //! the POS has nothing to reflect.
+//!
+//! Where the merchant names an owner (`[merchant] catalog_master`), a change
+//! on the owner's side must reach the other, a change on the other side is a
+//! conflict whose value must be put back to the owner's within the SLA, and
+//! at the end both sides hold the owner's latest value.
 
 use rust_decimal::Decimal;
 
@@ -66,7 +71,16 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         })
         .collect();
     let mut latencies: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+    let mut conflicts = 0;
     for c in &changes {
+        let owner = owner_of(input, c.f);
+        if owner != "both" && owner != c.on {
+            conflicts += 1;
+            if let Some(v) = undone(input, &changes, c, owner, sla) {
+                violations.push(v);
+            }
+            continue;
+        }
         let (other, other_name, event_kind, direction) = if c.on == "pos" {
             ("shop", "shop", "products/update", "POS → shop")
         } else {
@@ -173,7 +187,52 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             });
         }
     }
+    // The owner's value wins wherever the merchant named one.
+    for item in catalog {
+        let sku = item.sku.get_ref();
+        let (Some(product), Some(pos_item)) =
+            (input.state.products.get(sku), input.state.items.get(sku))
+        else {
+            continue;
+        };
+        for f in ["price", "tax"] {
+            let owner = owner_of(input, f);
+            if owner == "both" {
+                continue;
+            }
+            let (want, set_at) = owner_value(input, &changes, sku, f, &owner, None);
+            let read = |v: &serde_json::Value| -> String {
+                if f == "price" {
+                    dec(&v["price"]).map(price_text).unwrap_or_default()
+                } else {
+                    v["tax_code"].as_str().unwrap_or_default().to_owned()
+                }
+            };
+            let (shop_has, pos_has) = (read(product), read(pos_item));
+            if shop_has != want || pos_has != want {
+                let what = if f == "price" { "price" } else { "tax code" };
+                let owner_name = if owner == "pos" { "POS" } else { "shop" };
+                violations.push(Violation {
+                    message: format!(
+                        "{sku}'s {what} is owned by the {owner_name}, which set {} {}; at the end the shop has {} and the POS {}",
+                        show(&want),
+                        set_at.map_or("from the start".to_owned(), |t| format!("at {}", clock(t))),
+                        show(&shop_has),
+                        show(&pos_has)
+                    ),
+                    sku: Some(sku.clone()),
+                    units: None,
+                    witnesses: vec![Witness {
+                        index: input.history.len() as u64,
+                        time: input.ended,
+                        what: "final catalog".into(),
+                    }],
+                });
+            }
+        }
+    }
     let mut metrics = serde_json::Map::new();
+    metrics.insert("conflicts".into(), conflicts.into());
     metrics.insert("sla_ms".into(), sla.num_milliseconds().into());
     let mut all = 0;
     for (direction, mut v) in latencies {
@@ -190,4 +249,132 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         violations,
         serde_json::Value::Object(metrics),
     )
+}
+
+/// A price as text, trailing zeros dropped, so `32` and `32.00` agree.
+fn price_text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+fn show(v: &str) -> &str {
+    if v.is_empty() { "none" } else { v }
+}
+
+/// The owner (`shop`, `pos` or `both`) of a change's field (`price` or `tax`).
+fn owner_of(input: &Input<'_>, f: &str) -> String {
+    let m = &input.loaded.scenario.merchant.catalog_master;
+    let v = if f == "price" { &m.price } else { &m.tax_code };
+    v.as_ref()
+        .map_or_else(|| "both".to_owned(), |s| s.get_ref().clone())
+}
+
+/// A change's value of its own field, as text (`""` for no tax code).
+fn value_of(c: &Change<'_>) -> String {
+    if c.f == "price" {
+        c.price.map(price_text).unwrap_or_default()
+    } else {
+        c.tax.as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// The value the owner holds for `sku`'s field `f`: its latest change (before
+/// `before`, when given), else the starting catalog; with when it was set.
+fn owner_value(
+    input: &Input<'_>,
+    changes: &[Change<'_>],
+    sku: &str,
+    f: &str,
+    owner: &str,
+    before: Option<u64>,
+) -> (String, Option<chrono::DateTime<chrono::Utc>>) {
+    let latest = changes
+        .iter()
+        .filter(|c| c.sku == sku && c.f == f && c.on == owner)
+        .rfind(|c| before.is_none_or(|b| c.index < b));
+    if let Some(c) = latest {
+        return (value_of(c), Some(c.time));
+    }
+    let item = input
+        .loaded
+        .scenario
+        .merchant
+        .catalog
+        .iter()
+        .find(|i| i.sku.get_ref() == sku);
+    let start = match (f, item) {
+        ("price", Some(i)) => price_text(i.price),
+        (_, Some(i)) => i.tax_code.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    (start, None)
+}
+
+/// A change made on the side that does not own its field is a conflict: the
+/// owner's value must be put back on that side within the SLA (the owner's
+/// value then, or a later one of the owner's).
+fn undone(
+    input: &Input<'_>,
+    changes: &[Change<'_>],
+    c: &Change<'_>,
+    owner: String,
+    sla: chrono::TimeDelta,
+) -> Option<Violation> {
+    let (then, _) = owner_value(input, changes, &c.sku, c.f, &owner, Some(c.index));
+    let mut accepted = vec![then.clone()];
+    accepted.extend(
+        changes
+            .iter()
+            .filter(|l| l.index > c.index && l.sku == c.sku && l.f == c.f && l.on == owner)
+            .map(value_of),
+    );
+    let (platform, kind, side) = if c.on == "pos" {
+        ("pos", "item.updated", "POS")
+    } else {
+        ("shop", "products/update", "shop")
+    };
+    let owner_name = if owner == "pos" { "POS" } else { "shop" };
+    let field = if c.f == "price" { "price" } else { "tax code" };
+    let witness = Witness {
+        index: c.index,
+        time: c.time,
+        what: format!("staff {} on the {side}", c.f),
+    };
+    if value_of(c) == then {
+        return None;
+    }
+    let back = input.events(platform).find(|(_, ev)| {
+        ev.kind == kind && ev.occurred_at >= c.time && ev.data["sku"] == c.sku.as_str() && {
+            let v = if c.f == "price" {
+                dec(&ev.data["price"]).map(price_text).unwrap_or_default()
+            } else {
+                ev.data["tax_code"].as_str().unwrap_or_default().to_owned()
+            };
+            accepted.contains(&v)
+        }
+    });
+    let message = match back {
+        Some((_, ev)) if ev.occurred_at - c.time <= sla => return None,
+        Some((_, ev)) => format!(
+            "{} {field} {} set on the {side} at {} (the {owner_name} owns it, at {}) was put back only at {}, over the {} ms SLA",
+            c.sku,
+            show(&value_of(c)),
+            clock(c.time),
+            show(&then),
+            clock(ev.occurred_at),
+            sla.num_milliseconds()
+        ),
+        None => format!(
+            "{} {field} {} set on the {side} at {} was never put back to the {owner_name}'s {}, which owns it",
+            c.sku,
+            show(&value_of(c)),
+            clock(c.time),
+            show(&then)
+        ),
+    };
+    Some(Violation {
+        message,
+        sku: Some(c.sku.clone()),
+        units: None,
+        witnesses: vec![witness],
+    })
 }

@@ -6,6 +6,7 @@ mod catalog_parity;
 mod exactly_once;
 mod ledger_reconciles;
 mod no_oversell;
+mod pickups_follow_orders;
 mod propagation;
 mod returns_restock;
 mod stock_converges;
@@ -37,6 +38,9 @@ pub struct FinalState {
     pub products: BTreeMap<String, serde_json::Value>,
     /// POS items by SKU.
     pub items: BTreeMap<String, serde_json::Value>,
+    /// POS pickups by the order id they serve.
+    #[serde(default)]
+    pub pickups: BTreeMap<String, serde_json::Value>,
 }
 
 /// Everything a checker may read.
@@ -114,6 +118,7 @@ pub fn run_all(input: &Input<'_>) -> Vec<CheckResult> {
         returns_restock::check(input),
         catalog_parity::check(input),
         sync_latency::check(input),
+        pickups_follow_orders::check(input),
     ]
 }
 

@@ -20,7 +20,7 @@ use omnisim_api::pay::{
 use omnisim_api::pos::{
     BatchChangeInventory, CreateItem, CreatePickup, CreateReturn, CreateSale, InventoryCount,
     InventoryCounts, Item, ItemList, Pickup, PosSettings, Return, Sale, SetTaxRate, TaxRate,
-    TaxRateList, UpdateItem,
+    TaxRateList, UpdateItem, UpdatePickupLines,
 };
 use omnisim_api::{ApiError, ErrorBody};
 use serde::Deserialize;
@@ -77,6 +77,7 @@ fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
         .routes(routes!(get_pickup))
         .routes(routes!(complete_pickup))
         .routes(routes!(cancel_pickup))
+        .routes(routes!(update_pickup_lines))
 }
 
 impl FromRef<RouterState<Ctx>> for Ctx {
@@ -665,5 +666,27 @@ async fn cancel_pickup(
 ) -> SimResult<axum::Json<Pickup>> {
     ctx.sim
         .commit(|s, fx| s.cancel_pickup(fx, &order_ref))
+        .map(axum::Json)
+}
+
+/// `POST /v1/pickups/{order_ref}/lines`: the online order was shortened
+/// before collection; each named SKU now lists the quantity given (never
+/// more than before) and the units no longer listed go back IN_STOCK. Emits
+/// `pickup.updated` and one `inventory.count.updated` per SKU released
+/// (cause `release`); an update that changes nothing emits nothing.
+#[utoipa::path(post, path = "/v1/pickups/{order_ref}/lines", tag = "pickups",
+    params(("order_ref" = String, Path, description = "The shop's order id")),
+    request_body = UpdatePickupLines,
+    responses((status = 200, body = Pickup), (status = 400, body = ErrorBody),
+        (status = 404, description = "`unknown_pickup`", body = ErrorBody),
+        (status = 409, description = "`pickup_already_completed` or `pickup_already_cancelled`", body = ErrorBody),
+        (status = 422, description = "a SKU not on the pickup, or more than it lists", body = ErrorBody)))]
+async fn update_pickup_lines(
+    State(ctx): State<Ctx>,
+    Path(order_ref): Path<String>,
+    Json(req): Json<UpdatePickupLines>,
+) -> SimResult<axum::Json<Pickup>> {
+    ctx.sim
+        .commit(|s, fx| s.update_pickup_lines(fx, &order_ref, req))
         .map(axum::Json)
 }

@@ -36,6 +36,8 @@ use crate::events::Effects;
 use crate::locations::Locations;
 use crate::webhooks::RetryPolicy;
 
+mod pickup_lines;
+
 /// Most lines in a sale, return or pickup.
 pub const LINES_MAX: usize = 100;
 /// Most tenders in a sale.
@@ -1871,6 +1873,7 @@ impl Platform for PosState {
         "payment.updated",
         "refund.created",
         "refund.updated",
+        "pickup.updated",
     ];
 
     fn retry_policy() -> RetryPolicy {

@@ -16,6 +16,7 @@ use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use omnisim_api::ErrorBody;
 use omnisim_api::pay::{CancellationReason, CreatePaymentIntent, IntentStatus, PayClient};
+use omnisim_api::shop::CreateOrderTransaction;
 use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CancelReason, CaptureOrder, Checkout, CreateDiscountCode,
     CreateOrderRefund, CreateProduct, DiscountCode, DiscountCodeList, FinancialStatus,
@@ -82,6 +83,7 @@ fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
         .routes(routes!(ready_for_pickup))
         .routes(routes!(cancel))
         .routes(routes!(refund))
+        .routes(routes!(record_transaction))
 }
 
 impl FromRef<RouterState<Ctx>> for Ctx {
@@ -633,5 +635,29 @@ pub(crate) async fn refund(
     .await?;
     ctx.sim
         .commit(|s, fx| s.finish_refund(fx, plan, done.refund.as_ref()))
+        .map(axum::Json)
+}
+
+/// `POST /v1/orders/{id}/transactions`: record a refund made at the gateway
+/// outside the shop (its dashboard, another app), as Shopify records one: a
+/// transaction of kind `refund` with the gateway's reference. The order's
+/// `total_refunded` and financial status follow; no units move and the
+/// gateway is not called. Recorded as a refund without lines whose
+/// `payment_refund` is the reference. Emits `refunds/create`.
+#[utoipa::path(post, path = "/v1/orders/{id}/transactions", tag = "orders", request_body = CreateOrderTransaction,
+    params(("id" = String, Path, description = "The order id")),
+    responses((status = 200, body = OrderRefund),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`unknown_order`", body = ErrorBody),
+        (status = 409, description = "`order_cancelled`, `nothing_captured` or `transaction_exists` (`gateway_reference`)", body = ErrorBody),
+        (status = 422, description = "`amount_too_large`, or a bad amount or reference", body = ErrorBody)))]
+async fn record_transaction(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    Json(req): Json<CreateOrderTransaction>,
+) -> Reply<OrderRefund> {
+    ctx.refresh(&id, false).await?;
+    ctx.sim
+        .commit(|s, fx| s.record_transaction(fx, &id, req))
         .map(axum::Json)
 }

@@ -47,6 +47,8 @@ use crate::events::Effects;
 use crate::locations::Locations;
 use crate::webhooks::RetryPolicy;
 
+mod transactions;
+
 /// The reasons `POST /v1/inventory/adjust` accepts, as Shopify names them.
 pub const ADJUST_REASONS: &[&str] = &[
     "correction",

@@ -1,0 +1,117 @@
+//! `pickups_follow_orders`: a store pickup lists what its online order
+//! holds. When an order waiting at a store is shortened (a line dropped or
+//! partly refunded before collection), the pickup slip the clerk reads must
+//! shrink with it; otherwise the clerk hands over goods nobody paid for, or
+//! looks for units that went back on the shelf. Judged from the two
+//! platforms' own records: the shop's order lines (what is left to collect,
+//! or what was handed over) against the POS pickup's lines.
+
+use std::collections::BTreeMap;
+
+use omnisim_reports::{CheckResult, Violation, Witness};
+
+use super::{Input, clock, verdict};
+
+/// Units per SKU from `lines`, read by `field`; zero quantities left out.
+fn per_sku(lines: &serde_json::Value, field: &str) -> BTreeMap<String, i64> {
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for l in lines.as_array().into_iter().flatten() {
+        let q = l[field].as_i64().unwrap_or(0);
+        if q != 0 {
+            *out.entry(l["sku"].as_str().unwrap_or_default().to_owned())
+                .or_default() += q;
+        }
+    }
+    out
+}
+
+fn describe(m: &BTreeMap<String, i64>) -> String {
+    if m.is_empty() {
+        return "nothing".into();
+    }
+    m.iter()
+        .map(|(sku, q)| format!("{q} {sku}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn check(input: &Input<'_>) -> CheckResult {
+    let mut violations = Vec::new();
+    let end = |what: String| Witness {
+        index: input.history.len() as u64,
+        time: input.ended,
+        what,
+    };
+    let mut checked = 0;
+    for o in &input.state.orders {
+        let id = o["id"].as_str().unwrap_or_default();
+        let Some(pickup) = input.state.pickups.get(id) else {
+            continue;
+        };
+        let listed = per_sku(&pickup["lines"], "quantity");
+        let status = pickup["status"].as_str().unwrap_or_default();
+        let (held, doing) = match status {
+            "ready" if o["status"] != "cancelled" => (
+                per_sku(&o["lines"], "fulfillable_quantity"),
+                "still waiting at the store",
+            ),
+            "completed" => (
+                per_sku(&o["lines"], "fulfilled_quantity"),
+                "handed over at the store",
+            ),
+            _ => continue,
+        };
+        checked += 1;
+        if listed == held {
+            continue;
+        }
+        let mut witnesses: Vec<Witness> = input
+            .events("shop")
+            .filter(|(_, e)| e.kind == "refunds/create" && e.data["order_id"] == id)
+            .map(|(index, e)| Witness {
+                index,
+                time: e.occurred_at,
+                what: format!(
+                    "refund {} of order {id} at {}",
+                    e.data["id"].as_str().unwrap_or("?"),
+                    clock(e.occurred_at)
+                ),
+            })
+            .collect();
+        witnesses.extend(
+            input
+                .events("pos")
+                .filter(|(_, e)| e.kind == "pickup.completed" && e.data["order_ref"] == id)
+                .map(|(index, e)| Witness {
+                    index,
+                    time: e.occurred_at,
+                    what: format!(
+                        "pickup of order {id} handed over at {}",
+                        clock(e.occurred_at)
+                    ),
+                }),
+        );
+        witnesses.push(end(format!("pickup of order {id}")));
+        witnesses.push(end(format!("order {id}")));
+        let sku = listed
+            .keys()
+            .chain(held.keys())
+            .find(|s| listed.get(*s) != held.get(*s))
+            .cloned();
+        violations.push(Violation {
+            message: format!(
+                "the store pickup of order {id} ({doing}) lists {}, but the order holds {}",
+                describe(&listed),
+                describe(&held)
+            ),
+            sku,
+            units: None,
+            witnesses,
+        });
+    }
+    verdict(
+        "pickups_follow_orders",
+        violations,
+        serde_json::json!({ "pickups_checked": checked }),
+    )
+}

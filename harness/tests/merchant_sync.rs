@@ -1,0 +1,164 @@
+//! The rest of what merchants sync (issue 19): each shipped scenario passes
+//! on the default engine, and the engine with the matching bug switched on
+//! fails it with the named violation.
+
+use std::path::{Path, PathBuf};
+
+use omnisim_engine::Defect;
+use omnisim_harness::{runner, suite, validate};
+use omnisim_reports::{CheckResult, Status};
+
+fn scenario(rel: &str) -> validate::Loaded {
+    let file: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(rel);
+    validate::load(&file).unwrap_or_else(|e| panic!("{rel}: {e:?}"))
+}
+
+/// The checks of one run, with `defect` switched on when given.
+fn checks(loaded: &validate::Loaded, defect: Option<Defect>) -> Vec<CheckResult> {
+    let mut strategy = runner::strategy_of(loaded);
+    strategy.defects.extend(defect);
+    let judged = suite::run_one_with(loaded, None, strategy);
+    if defect.is_none() {
+        assert_eq!(
+            judged.result.status,
+            Status::Pass,
+            "{}: {:?}; connector errors: {:?}",
+            loaded.file.display(),
+            judged.result.reasons,
+            judged.result.engine_errors
+        );
+    }
+    judged.result.checks
+}
+
+fn failed<'a>(checks: &'a [CheckResult], name: &str) -> Option<&'a CheckResult> {
+    checks
+        .iter()
+        .find(|c| c.name == name && c.status == Status::Fail)
+}
+
+#[test]
+fn a_pickup_slip_follows_its_shortened_order() {
+    let loaded = scenario("orders/pickup-slip-follows-a-shortened-order.toml");
+    let good = checks(&loaded, None);
+    assert!(failed(&good, "pickups_follow_orders").is_none());
+    let bad = checks(&loaded, Some(Defect::PickupNotShortened));
+    let c = failed(&bad, "pickups_follow_orders").expect("the stale slips are caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert_eq!(c.violations.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("handed over at the store")
+                && m.contains("lists 1 CARAFE, 4 GLASS-TUMB")
+                && m.contains("holds 1 CARAFE, 2 GLASS-TUMB")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("still waiting at the store")
+                && m.contains("lists 3 GLASS-TUMB")
+                && m.contains("holds 2 GLASS-TUMB")),
+        "{messages:?}"
+    );
+    assert!(
+        c.violations.iter().all(|v| v.witnesses.len() >= 3),
+        "each names the refund and the two records"
+    );
+}
+
+#[test]
+fn a_refund_made_in_the_gateway_dashboard_reaches_its_order() {
+    let loaded = scenario("payments/refund-in-gateway-dashboard.toml");
+    let good = checks(&loaded, None);
+    assert!(failed(&good, "ledger_reconciles").is_none());
+    let bad = checks(&loaded, Some(Defect::ExternalRefundIgnored));
+    let c = failed(&bad, "ledger_reconciles").expect("the shop's stale money is caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("shows 25.00 captured net of refunds; the gateway shows 20.00")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("shows 12.50 captured net of refunds; the gateway shows 0")),
+        "{messages:?}"
+    );
+}
+
+fn conflicts(loaded: &validate::Loaded) -> usize {
+    let mut strategy = runner::strategy_of(loaded);
+    strategy.defects.clear();
+    suite::run_one_with(loaded, None, strategy)
+        .result
+        .engine_errors
+        .iter()
+        .filter(|e| e["code"] == "catalog_conflict")
+        .count()
+}
+
+#[test]
+fn a_register_owned_price_edited_online_is_undone_and_reported() {
+    let loaded = scenario("catalog/pos-mastered-price.toml");
+    let good = checks(&loaded, None);
+    assert!(failed(&good, "catalog_parity").is_none());
+    assert_eq!(conflicts(&loaded), 1, "the online edit is one conflict");
+    let bad = checks(&loaded, Some(Defect::MastershipIgnored));
+    let c = failed(&bad, "catalog_parity").expect("the lost master price is caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("owned by the POS")
+            && m.contains("the shop has 45 and the POS 45")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("never put back")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn edits_on_both_sides_within_one_poll_end_at_the_owners_price() {
+    let loaded = scenario("catalog/conflicting-edits-within-one-poll.toml");
+    let good = checks(&loaded, None);
+    assert!(failed(&good, "catalog_parity").is_none());
+    assert_eq!(conflicts(&loaded), 1);
+}
+
+#[test]
+fn a_catalog_master_that_names_no_system_is_refused_with_its_place() {
+    let src = r#"name = "x"
+[merchant]
+locations = [{ id = "store-1" }]
+catalog_master = { price = "erp" }
+[[merchant.catalog]]
+sku = "A"
+title = "A"
+price = "1.00"
+"#;
+    let Err(errors) = validate::load_str(Path::new("m.toml"), src) else {
+        panic!("an owner that is no system is refused");
+    };
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|e| e.contains("m.toml:4:28") && e.contains("`shop`, `pos` or `both`")),
+        "{text:?}"
+    );
+    let unknown = src.replace("price = \"erp\"", "title = \"pos\"");
+    let Err(errors) = validate::load_str(Path::new("m.toml"), &unknown) else {
+        panic!("a field that is not synced is refused");
+    };
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|e| e.contains("m.toml:4:") && e.contains("title")),
+        "{text:?}"
+    );
+}
