@@ -16,7 +16,8 @@ pub const EXIT_CONNECTOR_DID_NOT_START: u8 = 3;
 
 #[derive(Debug, Args)]
 pub struct CertifyArgs {
-    /// The connector's command line, run with `sh -c "exec CMD"` (see docs/connector-contract.md).
+    /// Required (unless --verify): the connector's command line, run with
+    /// `sh -c "exec CMD"` (see docs/connector-contract.md).
     #[arg(long, required_unless_present = "verify")]
     connector: Option<String>,
     /// A built-in profile (`default`, `smoke`) or a profile folder.
@@ -31,9 +32,10 @@ pub struct CertifyArgs {
     /// The connector's name on the certificate (default: the command's program name).
     #[arg(long)]
     connector_name: Option<String>,
-    /// The connector's version on the certificate.
-    #[arg(long, default_value = "unversioned")]
-    connector_version: String,
+    /// The connector's version on the certificate (default: omnisim's own
+    /// version for `omnisim engine`, else `unversioned`).
+    #[arg(long)]
+    connector_version: Option<String>,
     /// How the connector reaches the platforms: `native` (omnisim's API at
     /// OMNISIM_*_URL), `base-url` (the real platforms' APIs at loopback base
     /// URLs) or `intercept` (the real hosts through HTTPS_PROXY and a local CA).
@@ -151,6 +153,10 @@ pub fn run(args: CertifyArgs) -> ExitCode {
             .map(|w| w.rsplit('/').next().unwrap_or(w).to_owned())
             .unwrap_or_default()
     });
+    let connector_version = args
+        .connector_version
+        .clone()
+        .unwrap_or_else(|| default_version(&name));
     let config = CertifyConfig {
         connector: ConnectorSpec {
             command: command.clone(),
@@ -162,7 +168,7 @@ pub fn run(args: CertifyArgs) -> ExitCode {
             via: args.via,
         },
         connector_name: name,
-        connector_version: args.connector_version.clone(),
+        connector_version,
         profile,
         level: args.level,
         claims,
@@ -247,6 +253,17 @@ pub fn run(args: CertifyArgs) -> ExitCode {
     }
 }
 
+/// The version to certify when none is given: the reference engine is
+/// omnisim's own, so it carries omnisim's version; any other connector's is
+/// unknown.
+fn default_version(connector_name: &str) -> String {
+    if connector_name == "omnisim" {
+        env!("CARGO_PKG_VERSION").to_owned()
+    } else {
+        "unversioned".to_owned()
+    }
+}
+
 fn verify(file: &PathBuf) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
@@ -278,5 +295,19 @@ fn verify(file: &PathBuf) -> ExitCode {
             eprintln!("{}: INVALID: {e}", file.display());
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_version;
+
+    /// Issue 18, item 6: the reference engine is certified with omnisim's
+    /// real version, not "unversioned".
+    #[test]
+    fn the_reference_engine_carries_omnisims_version() {
+        assert_eq!(default_version("omnisim"), env!("CARGO_PKG_VERSION"));
+        assert_ne!(default_version("omnisim"), "unversioned");
+        assert_eq!(default_version("my_connector.py"), "unversioned");
     }
 }

@@ -19,7 +19,8 @@ use omnisim_reports::{RunResults, ScenarioResult, Status};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Which demo (`oversell` when left out; `--list` shows them all).
+    /// Which demo (`oversell` when left out; `--list` shows them all), or a
+    /// scenario file of your own (`my-case.toml`) to tell as a story.
     name: Option<String>,
     /// List the demos and exit.
     #[arg(long)]
@@ -104,10 +105,13 @@ pub fn run(args: DemoArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let name = args.name.as_deref().unwrap_or("oversell");
+    if name.ends_with(".toml") || Path::new(name).is_file() {
+        return own_case(Path::new(name), args.out);
+    }
     let Some(demo) = DEMOS.iter().find(|d| d.name == name) else {
         let names: Vec<&str> = DEMOS.iter().map(|d| d.name).collect();
         eprintln!(
-            "omnisim demo: no demo named `{name}`; the demos are: {}",
+            "omnisim demo: no demo named `{name}`; the demos are: {} (or give a scenario file, FILE.toml)",
             names.join(", ")
         );
         return ExitCode::from(2);
@@ -165,26 +169,33 @@ pub fn run(args: DemoArgs) -> ExitCode {
         .out
         .unwrap_or_else(|| PathBuf::from("target/omnisim").join(format!("demo-{}", demo.name)));
     let title = format!("omnisim demo {}: {}", demo.name, demo.headline);
-    let page = omnisim_reports::html::Page {
-        title: &title,
-        story: &story,
-        results: &results,
-        timelines: &timelines,
+    let headline = if naive_ok && recommended_ok {
+        format!(
+            "The demo showed what it should: the naive setup failed {}, the recommended setup passed every check.",
+            demo.must_fail.join(" and ")
+        )
+    } else {
+        format!(
+            "The demo did not show what it should: the naive setup {}, the recommended setup {}.",
+            if naive_ok {
+                "failed as expected"
+            } else {
+                "did not fail as expected"
+            },
+            if recommended_ok {
+                "passed"
+            } else {
+                "did not pass"
+            }
+        )
     };
-    let written = std::fs::create_dir_all(&out)
-        .and_then(|()| std::fs::write(out.join("results.json"), omnisim_reports::to_json(&results)))
-        .and_then(|()| {
-            std::fs::write(
-                out.join("report.html"),
-                omnisim_reports::html::render(&page),
-            )
-        });
-    if let Err(e) = written {
-        eprintln!("omnisim demo: cannot write to {}: {e}", out.display());
-        return ExitCode::from(2);
+    let headline = omnisim_reports::html::Headline {
+        ok: naive_ok && recommended_ok,
+        text: &headline,
+    };
+    if let Err(code) = write_page(&out, &title, &story, &results, &timelines, headline) {
+        return code;
     }
-    crate::say!();
-    crate::say!("report: {}", out.join("report.html").display());
     if naive_ok && recommended_ok {
         ExitCode::SUCCESS
     } else {
@@ -200,6 +211,106 @@ pub fn run(args: DemoArgs) -> ExitCode {
             } else {
                 "did not pass"
             }
+        );
+        ExitCode::from(1)
+    }
+}
+
+/// Writes `results.json` and `report.html` (with `headline` at its top) to
+/// `out`, and prints the report's path.
+fn write_page(
+    out: &Path,
+    title: &str,
+    story: &[String],
+    results: &RunResults,
+    timelines: &[Option<Timeline>],
+    headline: omnisim_reports::html::Headline<'_>,
+) -> Result<(), ExitCode> {
+    let page = omnisim_reports::html::Page {
+        title,
+        story,
+        results,
+        timelines,
+    };
+    let written = std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(out.join("results.json"), omnisim_reports::to_json(results)))
+        .and_then(|()| {
+            std::fs::write(
+                out.join("report.html"),
+                omnisim_reports::html::render_with_headline(&page, Some(headline)),
+            )
+        });
+    if let Err(e) = written {
+        eprintln!("omnisim demo: cannot write to {}: {e}", out.display());
+        return Err(ExitCode::from(2));
+    }
+    crate::say!();
+    crate::say!("report: {}", out.join("report.html").display());
+    Ok(())
+}
+
+/// `omnisim demo FILE.toml`: a consultant's own case told as a story, one
+/// run. It succeeds when the scenario meets its own expectation (a
+/// demonstration case names the violations it must show in `expect`).
+fn own_case(file: &Path, out: Option<PathBuf>) -> ExitCode {
+    let loaded = match validate::load(file) {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let judged = suite::run_one(&loaded, None);
+    let sc = &loaded.scenario;
+    let mut story = vec![format!("omnisim demo {}: {}", file.display(), sc.name)];
+    if !sc.description.trim().is_empty() {
+        story.push(format!("   {}", sc.description.trim()));
+    }
+    story.push(String::new());
+    story.extend(tell(&loaded, &judged.result, &judged.timeline));
+    for line in &story {
+        crate::say!("{line}");
+    }
+    let ok = judged.result.status == Status::Pass;
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "case".to_owned(), |s| s.to_string_lossy().into_owned());
+    let out = out.unwrap_or_else(|| PathBuf::from("target/omnisim").join(format!("demo-{stem}")));
+    let results = RunResults {
+        schema_version: SCHEMA_VERSION,
+        scenarios: vec![judged.result.clone()],
+    };
+    let headline = if ok {
+        "The case showed what it should: it met its expectation.".to_owned()
+    } else {
+        format!(
+            "The case did not meet its expectation: {}.",
+            judged.result.reasons.join("; ")
+        )
+    };
+    let headline = omnisim_reports::html::Headline {
+        ok,
+        text: &headline,
+    };
+    let title = format!("omnisim demo: {}", sc.name);
+    if let Err(code) = write_page(
+        &out,
+        &title,
+        &story,
+        &results,
+        &[Some(judged.timeline.clone())],
+        headline,
+    ) {
+        return code;
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        crate::say!(
+            "the case did not meet its expectation: {}",
+            judged.result.reasons.join("; ")
         );
         ExitCode::from(1)
     }
@@ -360,15 +471,36 @@ fn tell(loaded: &validate::Loaded, r: &ScenarioResult, tl: &Timeline) -> Vec<Str
         ));
     }
     match r.status {
+        Status::Pass if r.checks.iter().any(|c| c.status == Status::Fail) => out.push(
+            "   Verdict: as expected. The failures the case names showed, and every other check held."
+                .into(),
+        ),
         Status::Pass => {
             out.push("   Verdict: every check held. Nothing oversold, every channel agrees.".into())
         }
-        Status::Fail => {
-            out.push("   Verdict: FAILED.".into());
-            for c in r.checks.iter().filter(|c| c.status == Status::Fail) {
-                if let Some(v) = c.violations.first() {
-                    out.push(format!("     {}: {}", c.name, v.message));
-                }
+        Status::Fail => out.push("   Verdict: FAILED.".into()),
+    }
+    // Every violation, grouped by check (expected ones, in a case that
+    // names them, too: they are what the case shows).
+    for c in r.checks.iter().filter(|c| c.status == Status::Fail) {
+        let mark = if c.expected_to_fail {
+            " (expected)"
+        } else {
+            ""
+        };
+        if c.violations.len() == 1 {
+            out.push(format!(
+                "     {}{mark}: {}",
+                c.name, c.violations[0].message
+            ));
+        } else {
+            out.push(format!(
+                "     {}{mark}: {} violations",
+                c.name,
+                c.violations.len()
+            ));
+            for v in &c.violations {
+                out.push(format!("       - {}", v.message));
             }
         }
     }

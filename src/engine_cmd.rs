@@ -187,7 +187,7 @@ pub async fn run(args: EngineArgs) -> ExitCode {
     crate::say!(
         "omnisim engine listening on {public_url} (webhooks at {public_url}/webhooks/{{pos,shop,pay}}; /healthz, /status)"
     );
-    crate::say!("  strategy: {:?}", engine.strategy());
+    crate::say!("  strategy: {}", engine.strategy());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     let result = server.await;

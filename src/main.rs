@@ -28,6 +28,111 @@ mod replay_cmd;
 mod report_cmd;
 mod run_cmd;
 
+const SERVE_HELP: &str = "\
+Examples:
+  omnisim serve
+  omnisim serve --pos-port 0 --shop-port 0 --pay-port 0 --stripe-port 0 --json
+  omnisim serve --api-key my_key --intercept
+
+Exit codes:
+  0  stopped by Ctrl-C or SIGTERM
+  1  a server failed while running
+  2  bad input: a bad flag, or a port that cannot be bound (the message names it)";
+
+const RUN_HELP: &str = "\
+Examples:
+  omnisim run
+  omnisim run scenarios/last-unit --seed 7
+  omnisim run --filter oversell --out target/omnisim/ci --shard 1/4
+
+Exit codes:
+  0  every scenario met its expectation
+  1  a check failed (the reproduction command is printed)
+  2  bad input: a scenario that does not validate (file:line:col), a bad flag";
+
+const REPLAY_HELP: &str = "\
+Examples:
+  omnisim replay scenarios/last-unit/poll-15m-oversells.toml --seed 7
+  omnisim replay my-case.toml --seed 3 --verbose --history target/history.jsonl
+
+Exit codes:
+  0  the scenario met its expectation
+  1  a check failed
+  2  bad input: the file does not validate (file:line:col), a bad flag";
+
+const EXPLORE_HELP: &str = "\
+Examples:
+  omnisim explore --cases 200 --seed 1
+  omnisim explore --minutes 10 --strategy naive --faults heavy
+
+Exit codes:
+  0  nothing found
+  1  a violation (or nondeterminism) found; the shrunk case is written as a .toml file
+  2  bad input: a bad flag";
+
+const SCHEMA_HELP: &str = "\
+Examples:
+  omnisim schema > scenarios/schema.json
+
+Exit codes:
+  0  the schema was printed";
+
+const DEMO_HELP: &str = "\
+Examples:
+  omnisim demo
+  omnisim demo --list
+  omnisim demo partial-return --out target/demo
+  omnisim demo my-case.toml
+
+Exit codes:
+  0  the demo showed what it should (the naive setup failed, the recommended one passed;
+     a scenario file: it met its expectation)
+  1  the demo did not show what it should
+  2  bad input: an unknown demo, a file that does not validate, a bad flag";
+
+const REPORT_HELP: &str = "\
+Examples:
+  omnisim report open target/omnisim/run-1
+  omnisim report convert target/omnisim/run-1 --to junit --out junit.xml
+  omnisim report merge shard-1 shard-2 --out target/omnisim/merged
+
+Exit codes:
+  0  done (merge: every scenario passed)
+  1  merge: a merged scenario failed
+  2  bad input: a missing or unreadable results.json, a bad flag";
+
+const ENGINE_HELP: &str = "\
+Examples:
+  omnisim engine --sync webhook
+  OMNISIM_POS_URL=http://127.0.0.1:7101 OMNISIM_SHOP_URL=http://127.0.0.1:7102 \\
+    OMNISIM_PAY_URL=http://127.0.0.1:7103 omnisim engine --port 7200
+
+Exit codes:
+  0  stopped
+  1  the engine failed while running
+  2  bad input: a bad flag or setting, a port that cannot be bound";
+
+const CERTIFY_HELP: &str = "\
+Examples:
+  omnisim certify --connector \"omnisim engine\" --profile smoke
+  omnisim certify --connector \"python3 my_connector.py\" --level 2 --out target/cert
+  omnisim certify --verify target/cert/certificate.json
+
+Exit codes:
+  0  certified at the requested level (--verify: the certificate is valid)
+  1  not certified (--verify: the certificate is invalid)
+  2  bad input: a bad flag, profile or claims file
+  3  the connector could not start";
+
+const BENCH_HELP: &str = "\
+Examples:
+  omnisim bench
+  omnisim bench --quick --cases suite --out target/BENCHMARKS.md
+
+Exit codes:
+  0  measured and written
+  2  bad input: a bad flag, an unknown case, no scenarios";
+
 /// Simulators of a merchant's POS, shop and payment gateway, and a harness
 /// that proves sync connectors right.
 #[derive(Debug, Parser)]
@@ -40,24 +145,37 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the POS, shop and pay simulators over HTTP until Ctrl-C or SIGTERM.
+    #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
     /// Run scenario files in virtual time and check every invariant.
+    #[command(after_help = RUN_HELP)]
     Run(run_cmd::RunArgs),
     /// Rerun one scenario with a seed and print its timeline and verdicts.
+    #[command(after_help = REPLAY_HELP)]
     Replay(replay_cmd::ReplayArgs),
     /// Generate random scenarios with faults, run them, and shrink the first failure.
+    #[command(after_help = EXPLORE_HELP)]
     Explore(explore_cmd::ExploreArgs),
     /// Print the JSON Schema of scenario files (scenarios/schema.json).
+    #[command(after_help = SCHEMA_HELP)]
     Schema,
     /// Show a merchant a failure and its fix: the naive setup, then the recommended one.
+    #[command(after_help = DEMO_HELP)]
     Demo(demo_cmd::DemoArgs),
     /// Work with saved results: re-render, merge shards, convert.
+    #[command(after_help = REPORT_HELP)]
     Report(report_cmd::ReportArgs),
     /// Run the reference sync engine as a connector process against running simulators.
+    #[command(after_help = ENGINE_HELP)]
     Engine(engine_cmd::EngineArgs),
     /// Certify a connector process over real HTTP and write its certificate.
+    #[command(
+        after_help = CERTIFY_HELP,
+        override_usage = "omnisim certify --connector <CMD> [OPTIONS]\n       omnisim certify --verify <FILE>"
+    )]
     Certify(certify_cmd::CertifyArgs),
     /// Measure speed and memory against targets and peers; writes BENCHMARKS.md.
+    #[command(after_help = BENCH_HELP)]
     Bench(bench_cmd::BenchArgs),
 }
 

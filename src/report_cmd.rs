@@ -26,6 +26,9 @@ pub struct ReportArgs {
 #[derive(Debug, Subcommand)]
 enum ReportCommand {
     /// Re-render report.html and summary.md from a saved run and print the report's path.
+    #[command(
+        after_help = "Examples:\n  omnisim report open target/omnisim/run-1\n  omnisim report open target/omnisim/run-1/results.json --out target/report\n\nExit codes:\n  0  written\n  2  bad input: a missing or unreadable results.json, a folder that cannot be written"
+    )]
     Open {
         /// A run folder or its results.json (history.jsonl is read from beside it).
         input: PathBuf,
@@ -34,6 +37,9 @@ enum ReportCommand {
         out: Option<PathBuf>,
     },
     /// Convert a saved results.json to JUnit XML, Markdown or HTML.
+    #[command(
+        after_help = "Examples:\n  omnisim report convert target/omnisim/run-1 --to junit --out junit.xml\n  omnisim report convert results.json --to markdown\n\nExit codes:\n  0  written\n  2  bad input: a missing or unreadable results.json, a file that cannot be written"
+    )]
     Convert {
         /// A run folder or its results.json.
         input: PathBuf,
@@ -45,6 +51,9 @@ enum ReportCommand {
         out: Option<PathBuf>,
     },
     /// Merge `results.json` files (or run folders) from `omnisim run --shard` into one.
+    #[command(
+        after_help = "Examples:\n  omnisim report merge shard-1 shard-2 --out target/omnisim/merged\n\nExit codes:\n  0  merged, and every scenario passed\n  1  merged, and a scenario failed\n  2  bad input: a missing or unreadable results.json, mixed schema versions"
+    )]
     Merge {
         /// Result files or run folders.
         #[arg(required = true)]
@@ -281,8 +290,8 @@ fn merge(inputs: &[PathBuf], out: &std::path::Path) -> ExitCode {
     }
     let failed = merged.failed().count();
     crate::say!(
-        "merged {} scenarios ({failed} failed) into {}",
-        merged.scenarios.len(),
+        "merged {} ({failed} failed) into {}",
+        crate::run_cmd::count(merged.scenarios.len(), "scenario", "scenarios"),
         out.join("results.json").display()
     );
     if failed > 0 {

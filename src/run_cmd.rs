@@ -189,46 +189,71 @@ pub fn write_readable(
 }
 
 fn print_table(results: &RunResults) {
+    crate::say!("{}", table(results));
+}
+
+/// The console table: one row per scenario with its whole title (a long
+/// title pushes its row's columns right rather than being cut), then each
+/// failure with its reasons and reproduction command, then the totals.
+pub(crate) fn table(results: &RunResults) -> String {
+    use std::fmt::Write as _;
     let width = results
         .scenarios
         .iter()
-        .map(|s| s.name.len())
+        .map(|s| s.name.chars().count())
+        .filter(|&n| n <= 72)
         .max()
-        .unwrap_or(10)
-        .min(70);
+        .unwrap_or(10);
+    let mut out = String::new();
     for s in &results.scenarios {
         let mark = if s.status == Status::Pass {
             "pass"
         } else {
             "FAIL"
         };
-        let mut name = s.name.clone();
-        name.truncate(width);
-        crate::say!(
-            "{mark}  {name:<width$}  {:>8} sim  {:>5} ms  seed {}",
+        let _ = writeln!(
+            out,
+            "{mark}  {:<width$}  {:>8} sim  {:>7}  seed {}",
+            s.name,
             span(s.sim_span_ms),
-            s.wall_ms,
+            wall(s.wall_ms),
             s.seed
         );
     }
     let failed: Vec<_> = results.failed().collect();
     for s in &failed {
-        crate::say!();
-        crate::say!("FAIL {} ({})", s.name, s.file);
+        let _ = writeln!(out);
+        let _ = writeln!(out, "FAIL {} ({})", s.name, s.file);
         for r in &s.reasons {
-            crate::say!("  {r}");
+            let _ = writeln!(out, "  {r}");
         }
-        crate::say!("  reproduce: {}", s.reproduce);
+        let _ = writeln!(out, "  reproduce: {}", s.reproduce);
     }
-    let wall: u64 = results.scenarios.iter().map(|s| s.wall_ms).sum();
-    crate::say!();
-    crate::say!(
-        "{} scenarios: {} passed, {} failed ({} ms)",
-        results.scenarios.len(),
+    let ms: u64 = results.scenarios.iter().map(|s| s.wall_ms).sum();
+    let _ = writeln!(out);
+    let _ = write!(
+        out,
+        "{}: {} passed, {} failed (in {})",
+        count(results.scenarios.len(), "scenario", "scenarios"),
         results.scenarios.len() - failed.len(),
         failed.len(),
-        wall
+        wall(ms)
     );
+    out
+}
+
+/// `1 scenario`, `2 scenarios`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Wall time for people: `850 ms`, `4.2 s`, `3 min 05 s`.
+fn wall(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, ms / 1000 % 60),
+    }
 }
 
 fn span(ms: i64) -> String {

@@ -187,3 +187,136 @@ fn shards_split_the_suite_and_merge_back() {
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(count(&merged), 2);
 }
+
+/// Issue 18, item 7: every subcommand's `--help` shows an example and its
+/// exit codes, and `certify` shows `--connector` as required.
+#[test]
+fn every_subcommand_help_has_examples_and_exit_codes() {
+    let (code, top, _) = omnisim(&["--help"]);
+    assert_eq!(code, 0);
+    // The subcommands as the top-level help lists them.
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect();
+    assert!(commands.len() >= 10, "{top}");
+    let mut all: Vec<Vec<String>> = commands.iter().map(|c| vec![c.clone()]).collect();
+    for sub in ["open", "convert", "merge"] {
+        all.push(vec!["report".into(), sub.into()]);
+    }
+    for cmd in &all {
+        let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        args.push("--help");
+        let (code, help, stderr) = omnisim(&args);
+        assert_eq!(code, 0, "{cmd:?}: {stderr}");
+        assert!(help.contains("\nExamples:\n  omnisim "), "{cmd:?}:\n{help}");
+        assert!(help.contains("\nExit codes:\n  0  "), "{cmd:?}:\n{help}");
+    }
+    let (_, help, _) = omnisim(&["certify", "--help"]);
+    assert!(
+        help.contains("Usage: omnisim certify --connector <CMD> [OPTIONS]"),
+        "{help}"
+    );
+}
+
+/// Issue 18, item 5: the console table says `1 scenario`, keeps a long
+/// title whole, and `omnisim demo FILE.toml` tells a consultant's own case.
+#[test]
+fn the_console_table_and_a_demo_of_ones_own_case_read_true() {
+    let long = "a store sale of the very last red mug at the downtown store while the web shop still shows one";
+    assert!(long.len() > 72);
+    let path = temp_file("long.toml", &GOOD.replace("one sale", long));
+    let out = path.parent().unwrap().join("long-out");
+    let (code, stdout, stderr) = omnisim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains(long), "the whole title:\n{stdout}");
+    assert!(
+        stdout.contains("\n1 scenario: 1 passed, 0 failed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("1 scenarios"), "{stdout}");
+
+    // A case of one's own, with the violation it is meant to show.
+    let oversell = GOOD.replace("stock = { \"store-1\" = 2 }", "stock = { \"store-1\" = 0 }")
+        + "\n[expect]\noversold = { A = 1 }\n";
+    let path = temp_file("my-case.toml", &oversell);
+    let out = path.parent().unwrap().join("my-case-out");
+    let (code, stdout, stderr) = omnisim(&[
+        "demo",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("Verdict: as expected."), "{stdout}");
+    assert!(
+        stdout.contains("no_oversell (expected): store sale sale_000001 oversold 1 unit of A"),
+        "{stdout}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<p class=\"verdict pass\">The case showed what it should"),
+        "a green headline"
+    );
+    assert!(html.contains("1 of 1 scenario passed") || !html.contains("1 scenarios"));
+}
+
+/// Issue 18, item 5: a demo that shows what it should is headed in green
+/// with those words (not "1 of 2 scenarios passed" in red), and its story
+/// tells every violation, not only the first of each check.
+#[test]
+fn a_successful_demo_is_headed_green_and_tells_every_violation() {
+    let out = std::env::temp_dir().join(format!("omnisim-cli-{}-demo", std::process::id()));
+    let (code, stdout, stderr) =
+        omnisim(&["demo", "partial-return", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<p class=\"verdict pass\">The demo showed what it should"),
+        "{}",
+        html.lines()
+            .find(|l| l.contains("verdict"))
+            .unwrap_or_default()
+    );
+    assert!(!html.contains("1 of 2 scenarios passed"));
+    let told: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.contains("exactly_once: "))
+        .skip(1)
+        .take_while(|l| l.starts_with("       - "))
+        .collect();
+    assert!(told.len() >= 2, "every exactly_once violation:\n{stdout}");
+}
+
+/// Issue 18, item 6: `omnisim serve` names the address it cannot bind.
+#[test]
+fn serve_names_the_port_it_cannot_bind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (code, _, stderr) = omnisim(&[
+        "serve",
+        "--pos-port",
+        "0",
+        "--shop-port",
+        &port,
+        "--pay-port",
+        "0",
+        "--stripe-port",
+        "0",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot bind 127.0.0.1:{port} (shop, --shop-port)")),
+        "{stderr}"
+    );
+}

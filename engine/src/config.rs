@@ -196,9 +196,79 @@ impl fmt::Display for SyncMode {
     }
 }
 
+impl fmt::Display for WriteMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WriteMode::Adjust => "adjust",
+            WriteMode::Set => "set",
+            WriteMode::CompareAndSet => "compare_and_set",
+        })
+    }
+}
+
+impl fmt::Display for ReserveMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReserveMode::OnOrder => "on_order",
+            ReserveMode::OnCapture => "on_capture",
+        })
+    }
+}
+
+impl Strategy {
+    /// The strategy as JSON, in the words of the engine's flags
+    /// (`{"sync": "poll:900s", "write": "adjust", …}`), for `/status`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "sync": self.sync.to_string(),
+            "write": self.write.to_string(),
+            "reserve": self.reserve.to_string(),
+            "buffer": self.buffer,
+            "reconcile_every_s": self.reconcile_every.as_secs(),
+            "dedupe": self.dedupe,
+        })
+    }
+}
+
+/// `sync webhook, write adjust, reserve on_order, buffer 0, reconcile every
+/// 60s, dedupe on`: the strategy in the words of the engine's flags.
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sync {}, write {}, reserve {}, buffer {}, reconcile every {}s, dedupe {}",
+            self.sync,
+            self.write,
+            self.reserve,
+            self.buffer,
+            self.reconcile_every.as_secs(),
+            if self.dedupe { "on" } else { "off" }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 18, item 6: `/status` and the engine's banner show the
+    /// strategy in the words of its flags, never Rust debug text.
+    #[test]
+    fn the_strategy_reads_in_the_words_of_its_flags() {
+        let s = Strategy {
+            sync: SyncMode::Poll {
+                every: Duration::from_secs(900),
+            },
+            ..Strategy::default()
+        };
+        assert_eq!(
+            s.to_string(),
+            "sync poll:900s, write adjust, reserve on_order, buffer 0, reconcile every 60s, dedupe on"
+        );
+        assert_eq!(s.to_json()["sync"], "poll:900s");
+        assert_eq!(s.to_json()["write"], "adjust");
+        assert!(!s.to_json().to_string().contains("Strategy {"));
+    }
 
     #[test]
     fn strategy_settings_parse() {

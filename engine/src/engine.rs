@@ -605,7 +605,7 @@ impl Engine {
             .collect();
         serde_json::json!({
             "ready": self.ready.load(Ordering::SeqCst),
-            "strategy": format!("{:?}", self.cfg.strategy),
+            "strategy": self.cfg.strategy.to_json(),
             "queue_depth": self.queue_depth.load(Ordering::SeqCst),
             "cursors": cursors.iter().map(|(p, c)| (p.name(), c)).collect::<BTreeMap<_, _>>(),
             "lag": lag,

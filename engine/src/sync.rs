@@ -751,7 +751,7 @@ async fn pos_pickup_cancelled(engine: &Engine, event: &Event) -> Outcome {
     };
     let order = match engine.call(|| engine.shop.order(&done.order_ref)).await {
         // A pickup for something the shop never sold: nothing to cancel.
-        Err(e) if e.code() == Some("unknown_order") => return Ok(()),
+        Err(e) if matches!(e.code(), Some("resource_missing" | "unknown_order")) => return Ok(()),
         r => match settle(engine, event, "reading the order of a closed pickup", r)? {
             Some(o) => o,
             None => return Ok(()),
@@ -1007,7 +1007,7 @@ async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {
     };
     let order = match engine.call(|| engine.shop.order(order_id)).await {
         // A checkout declined at the gateway never became an order.
-        Err(e) if e.code() == Some("unknown_order") => return Ok(()),
+        Err(e) if matches!(e.code(), Some("resource_missing" | "unknown_order")) => return Ok(()),
         r => match settle(engine, event, "reading the order of a failed payment", r)? {
             Some(o) => o,
             None => return Ok(()),

@@ -278,10 +278,20 @@ fn verdict(
             *got.entry(o.sku.clone()).or_insert(0) += o.units;
         }
         if &got != want.get_ref() {
+            let units = |m: &BTreeMap<String, i64>| {
+                if m.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    m.iter()
+                        .map(|(sku, n)| format!("{sku} = {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
             reasons.push(format!(
-                "expected oversold {:?}, got {:?}",
-                want.get_ref(),
-                got
+                "expected oversold {}, got {}",
+                units(want.get_ref()),
+                units(&got)
             ));
         }
     }

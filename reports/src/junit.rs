@@ -16,9 +16,14 @@ pub fn render(results: &RunResults) -> String {
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 st.set_message(s.reasons.join("; "));
                 let mut body = String::new();
-                for c in &s.checks {
+                // What made it fail first; violations the scenario expects
+                // (a demonstration case) after, marked as expected.
+                let unexpected = s.checks.iter().filter(|c| !c.expected_to_fail);
+                let expected = s.checks.iter().filter(|c| c.expected_to_fail);
+                for c in unexpected.chain(expected) {
+                    let mark = if c.expected_to_fail { ", expected" } else { "" };
                     for v in &c.violations {
-                        body.push_str(&format!("[{}] {}\n", c.name, v.message));
+                        body.push_str(&format!("[{}{mark}] {}\n", c.name, v.message));
                         for w in &v.witnesses {
                             body.push_str(&format!(
                                 "    #{} {} {}\n",

@@ -15,8 +15,9 @@ pub fn render(results: &RunResults) -> String {
     let verdict = if failed.is_empty() { "✅" } else { "❌" };
     let _ = writeln!(
         out,
-        "## {verdict} omnisim: {} of {total} scenarios passed, {} failed\n",
+        "## {verdict} omnisim: {} of {total} {} passed, {} failed\n",
         total - failed.len(),
+        if total == 1 { "scenario" } else { "scenarios" },
         failed.len()
     );
     // Many passing scenarios fold away so the failures stay in view.

@@ -81,3 +81,43 @@ fn markdown_keeps_one_line_per_witness_and_a_whole_table() {
         "{md}"
     );
 }
+
+/// Issue 18, item 5: JUnit's failure body lists what made the scenario fail
+/// first, and marks a violation the scenario expects as expected.
+#[test]
+fn junit_puts_the_cause_first_and_marks_expected_failures() {
+    let mut r = results();
+    let s = &mut r.scenarios[0];
+    s.checks[0].expected_to_fail = true;
+    let mut cause = s.checks[0].clone();
+    cause.name = "stock_converges".into();
+    cause.expected_to_fail = false;
+    cause.violations[0].message = "shop shows 10, truth is 8".into();
+    s.checks.push(cause);
+    s.reasons = vec!["stock_converges: shop shows 10, truth is 8".into()];
+    let junit = omnisim_reports::junit::render(&r);
+    let cause = junit
+        .find("[stock_converges] shop shows 10")
+        .expect("the cause");
+    let expected = junit
+        .find("[no_oversell, expected] sold")
+        .expect("the expected failure, marked");
+    assert!(cause < expected, "{junit}");
+    assert!(!junit.contains("[no_oversell] "), "{junit}");
+}
+
+/// Issue 18, item 5: one scenario is "1 scenario", in Markdown and HTML.
+#[test]
+fn one_scenario_is_singular() {
+    let r = results();
+    let md = omnisim_reports::markdown::render(&r);
+    assert!(md.contains("0 of 1 scenario passed"), "{md}");
+    let html = omnisim_reports::html::render(&omnisim_reports::html::Page {
+        title: "t",
+        story: &[],
+        results: &r,
+        timelines: &[None],
+    });
+    assert!(html.contains("0 of 1 scenario passed"));
+    assert!(!html.contains("1 scenarios"));
+}

@@ -76,6 +76,13 @@ pub trait Platform: Default + Send + 'static {
         let _ = (wire, event);
         Vec::new()
     }
+
+    /// Puts an event's data in its canonical wire form before it is stored
+    /// (the shop writes money with its currency's exponent here, as its
+    /// answers do). Nothing by default.
+    fn canonical_event(data: &mut serde_json::Value) {
+        let _ = data;
+    }
 }
 
 /// What a simulator keeps, and for how long, of what would otherwise grow
@@ -456,13 +463,16 @@ impl<S: Platform> Simulator<S> {
             inner.state.tick(&mut fx);
             // Due timers are the platform's own doing; the transition is
             // its caller's (the request's credential, if a request runs it).
-            let timers = fx.take();
+            let mut timers = fx.take();
             let result = f(&mut inner.state, &mut fx);
-            let caused = if result.is_ok() {
+            let mut caused = if result.is_ok() {
                 fx.take()
             } else {
                 Vec::new()
             };
+            for draft in timers.iter_mut().chain(caused.iter_mut()) {
+                S::canonical_event(&mut draft.data);
+            }
             // A skewed platform clock shows in its events' stamps only.
             let skew_ms = lock(&self.core.faults).clock_skew_ms;
             let skew = chrono::TimeDelta::milliseconds(skew_ms);

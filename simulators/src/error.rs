@@ -173,10 +173,37 @@ impl SimError {
     }
 }
 
+/// Codes the platforms' state machines give an unknown record, which the
+/// native wire names alike on every simulator (see [`SimError::native`]).
+const UNKNOWN_RECORD_CODES: &[&str] = &[
+    "unknown_order",
+    "unknown_sale",
+    "unknown_return",
+    "unknown_pickup",
+];
+
+impl SimError {
+    /// This error as the native wire states it. The same mistake reads the
+    /// same on the three simulators: an unknown order, sale, return, pickup,
+    /// payment intent or refund is 404 `resource_missing`, naming the field
+    /// that held the id (`id` for the one in the path). Dialects render the
+    /// error themselves, from the state machine's own code.
+    pub fn native(mut self) -> Self {
+        if self.kind == ErrorKind::NotFound && UNKNOWN_RECORD_CODES.contains(&self.code) {
+            self.code = "resource_missing";
+            if self.field.is_none() {
+                self.field = Some("id".to_owned());
+            }
+        }
+        self
+    }
+}
+
 impl IntoResponse for SimError {
     fn into_response(self) -> Response {
-        let mut response = (self.kind.status(), Json(self.body())).into_response();
-        if let Some(secs) = self.extra.as_ref().and_then(|x| x.retry_after_secs) {
+        let e = self.native();
+        let mut response = (e.kind.status(), Json(e.body())).into_response();
+        if let Some(secs) = e.extra.as_ref().and_then(|x| x.retry_after_secs) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -1,9 +1,12 @@
 //! Request extractors whose every rejection is a JSON error naming the field.
 //!
 //! axum's own `Json` and `Query` reject with plain text; these wrap the same
-//! work and answer with [`SimError`] instead: 400 `invalid_json` for syntax,
-//! 400 `parameter_invalid` / `parameter_missing` / `parameter_unknown` with the
-//! dotted field path for shape errors, 413 `body_too_large` past the limit.
+//! work and answer with [`SimError`] instead: 400 `invalid_json` for a body
+//! that is not JSON (or not a JSON object), 400 `parameter_invalid` /
+//! `parameter_missing` / `parameter_unknown` with the dotted field path for
+//! shape errors, in the query string too, 413 `body_too_large` past the
+//! limit. Messages speak of the wire (`an integer`, `a decimal string such as
+//! "20.00"`), never of Rust types.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -41,17 +44,40 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SimError> {
     } else {
         bytes
     };
+    // Every body is an object; serde would read an array as a struct's
+    // fields in order, and a scalar as a type error at no field.
+    if let Some(first) = text.iter().find(|b| !b.is_ascii_whitespace())
+        && *first != b'{'
+    {
+        let what = match first {
+            b'[' => "a list",
+            b'"' => "a string",
+            b'n' => "null",
+            b't' | b'f' => "a boolean",
+            _ => "a number or not JSON",
+        };
+        return Err(SimError::malformed(
+            "invalid_json",
+            format!("the body must be a JSON object, not {what}"),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
+        // Syntax first: a body that is not JSON is `invalid_json`, whatever
+        // a field read before the fault would have said.
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(text) {
+            return SimError::malformed(
+                "invalid_json",
+                format!("the body is not valid JSON: {syntax}"),
+            );
+        }
         let path = e.path().to_string();
         let inner = e.into_inner();
         let mut class = inner.classify();
         let mut message = inner.to_string();
         // serde_json reports some type errors (a `null` or an array where an
         // enum goes) as syntax errors; valid JSON makes them shape errors.
-        if class == serde_json::error::Category::Syntax
-            && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
-        {
+        if class == serde_json::error::Category::Syntax {
             class = serde_json::error::Category::Data;
             message = format!("invalid value for `{path}`: {message}");
         }
@@ -62,6 +88,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SimError> {
 fn shape_error(path: &str, message: &str, class: serde_json::error::Category) -> SimError {
     use serde_json::error::Category;
     let field = (path != ".").then(|| path.to_owned());
+    let message = &human(message);
+    if field.is_none() && message.starts_with("invalid type") {
+        // Valid JSON, but not an object: `42`, `[1]`, `null`.
+        return SimError::malformed(
+            "invalid_json",
+            format!("the body must be a JSON object: {message}"),
+        );
+    }
     match class {
         Category::Syntax | Category::Eof | Category::Io => SimError::malformed(
             "invalid_json",
@@ -81,6 +115,62 @@ fn shape_error(path: &str, message: &str, class: serde_json::error::Category) ->
             e
         }
     }
+}
+
+/// A serde message in the words of the wire, not of Rust: `expected i64`
+/// becomes `expected an integer`, a `Decimal` a decimal string, and the
+/// position inside the body (the field names it) goes.
+fn human(message: &str) -> String {
+    let mut m = message.to_owned();
+    if let Some(at) = m.rfind(" at line ")
+        && m[at..]
+            .trim_start_matches(" at line ")
+            .chars()
+            .all(|c| c.is_ascii_digit() || " column".contains(c))
+    {
+        m.truncate(at);
+    }
+    const WORDS: &[(&str, &str)] = &[
+        (
+            "a Decimal type representing a fixed-point number",
+            "a decimal string such as \"20.00\"",
+        ),
+        ("expected isize", "expected an integer"),
+        ("expected i64", "expected an integer"),
+        ("expected i32", "expected an integer"),
+        ("expected i16", "expected an integer"),
+        ("expected i8", "expected an integer"),
+        ("expected usize", "expected a non-negative integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected u16", "expected a non-negative integer"),
+        ("expected u8", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected an object"),
+        ("expected a borrowed string", "expected a string"),
+        ("expected a boolean", "expected true or false"),
+    ];
+    for (rust, wire) in WORDS {
+        m = m.replace(rust, wire);
+    }
+    // `expected struct CreateSale` / `expected enum TenderType`: Rust names.
+    for kind in ["struct ", "enum "] {
+        let pat = format!("expected {kind}");
+        if let Some(at) = m.find(&pat) {
+            let end = m[at + pat.len()..]
+                .find(|c: char| !c.is_alphanumeric() && c != '_')
+                .map_or(m.len(), |e| at + pat.len() + e);
+            let word = if kind == "struct " {
+                "expected an object"
+            } else {
+                "expected one of its named values"
+            };
+            m.replace_range(at..end, word);
+        }
+    }
+    m
 }
 
 /// `missing field `sku`` → `sku`.
@@ -127,18 +217,15 @@ where
             .map(Query)
             .map_err(|e| {
                 let path = e.path().to_string();
-                let message = e.into_inner().to_string();
-                let field = if let Some(name) = quoted_after(&message, "missing field") {
-                    Some(name)
-                } else if path != "." {
-                    Some(path)
+                let message = human(&e.into_inner().to_string());
+                let (code, field) = if let Some(name) = quoted_after(&message, "missing field") {
+                    ("parameter_missing", Some(name))
+                } else if message.starts_with("unknown field") {
+                    ("parameter_unknown", (path != ".").then_some(path))
                 } else {
-                    None
+                    ("parameter_invalid", (path != ".").then_some(path))
                 };
-                let mut err = SimError::malformed(
-                    "parameter_invalid",
-                    format!("bad query string: {message}"),
-                );
+                let mut err = SimError::malformed(code, format!("bad query string: {message}"));
                 err.field = field;
                 err
             })
@@ -183,6 +270,17 @@ mod tests {
         );
         let e = parse_json::<Body>(br#"{"lines":["#).unwrap_err();
         assert_eq!((e.code, e.kind), ("invalid_json", ErrorKind::Malformed));
+        let e = parse_json::<Body>(br#"{"colour":"red","lines":["#).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), ("invalid_json", None));
+        let e = parse_json::<Body>(b"[1]").unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), ("invalid_json", None));
+        let e = parse_json::<Body>(br#"{"lines":[{"sku":"A","quantity":"two"}]}"#).unwrap_err();
+        assert!(e.message.contains("expected an integer"), "{}", e.message);
+        assert!(
+            !e.message.contains("i64") && !e.message.contains("line 1"),
+            "{}",
+            e.message
+        );
         let e = parse_json::<Body>(b"").unwrap_err();
         assert_eq!(
             (e.code, e.field.as_deref()),

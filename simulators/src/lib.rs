@@ -57,6 +57,7 @@ pub mod inprocess;
 pub mod intercept;
 pub mod layers;
 pub mod locations;
+pub mod money;
 pub mod pay;
 pub mod pos;
 pub mod serve;

@@ -187,15 +187,25 @@ impl std::fmt::Debug for Running {
 
 /// Binds and serves the three simulators.
 pub async fn start(config: ServeConfig) -> std::io::Result<Running> {
-    let bind = |port| TcpListener::bind(SocketAddr::new(config.bind, port));
-    let pos_listener = bind(config.pos_port).await?;
-    let shop_listener = bind(config.shop_port).await?;
-    let pay_listener = bind(config.pay_port).await?;
-    let stripe_listener = bind(config.stripe_port).await?;
+    // A bind error names the address and what it was for (`--pos-port`).
+    let ip = config.bind;
+    let bind = |port, what: &'static str| async move {
+        let addr = SocketAddr::new(ip, port);
+        TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr} ({what}): {e}")))
+    };
+    let pos_listener = bind(config.pos_port, "pos, --pos-port").await?;
+    let shop_listener = bind(config.shop_port, "shop, --shop-port").await?;
+    let pay_listener = bind(config.pay_port, "pay, --pay-port").await?;
+    let stripe_listener = bind(config.stripe_port, "stripe dialect, --stripe-port").await?;
     let intercept = match &config.intercept {
         Some(i) => {
             let ca = LocalCa::load_or_create(&i.ca_dir).map_err(std::io::Error::other)?;
-            Some((bind(i.port).await?, Arc::new(ca)))
+            Some((
+                bind(i.port, "intercepting proxy, --intercept-port").await?,
+                Arc::new(ca),
+            ))
         }
         None => None,
     };

@@ -819,7 +819,7 @@ async fn counts_name_what_is_missing_or_unknown() {
     assert_error(
         &r,
         StatusCode::BAD_REQUEST,
-        "parameter_invalid",
+        "parameter_missing",
         Some("location"),
     );
     let r = pos.get("/v1/inventory/NOPE?location=store-1").await;
@@ -932,7 +932,7 @@ async fn a_cash_sale_is_priced_taxed_and_emitted() {
     let r = pos.get("/v1/sales/sale_000001").await;
     assert_eq!(&r.json, s);
     let r = pos.get("/v1/sales/sale_000009").await;
-    assert_error(&r, StatusCode::NOT_FOUND, "unknown_sale", Some("id"));
+    assert_error(&r, StatusCode::NOT_FOUND, "resource_missing", Some("id"));
 
     let evs = events_after(&pos, before).await;
     assert_eq!(
@@ -1397,7 +1397,7 @@ async fn a_split_tender_sale_partly_returned_to_the_original_tenders() {
         "50.00"
     );
     let r = pos.get("/v1/returns/ret_000009").await;
-    assert_error(&r, StatusCode::NOT_FOUND, "unknown_return", Some("id"));
+    assert_error(&r, StatusCode::NOT_FOUND, "resource_missing", Some("id"));
 
     let evs = events_after(&pos, before).await;
     assert_eq!(
@@ -1547,7 +1547,7 @@ async fn return_requests_are_checked() {
         (
             ret(json!({"sale_id": "sale_000009"})),
             StatusCode::NOT_FOUND,
-            "unknown_sale",
+            "resource_missing",
             "sale_id",
         ),
         (
@@ -1759,7 +1759,7 @@ async fn pickups_set_units_aside_and_are_completed_once() {
     assert_error(
         &r,
         StatusCode::NOT_FOUND,
-        "unknown_pickup",
+        "resource_missing",
         Some("order_ref"),
     );
 
@@ -1777,7 +1777,7 @@ async fn pickups_set_units_aside_and_are_completed_once() {
     assert_error(
         &r,
         StatusCode::NOT_FOUND,
-        "unknown_pickup",
+        "resource_missing",
         Some("order_ref"),
     );
 
@@ -1874,7 +1874,7 @@ async fn a_cancelled_pickup_releases_its_units() {
     assert_error(
         &r,
         StatusCode::NOT_FOUND,
-        "unknown_pickup",
+        "resource_missing",
         Some("order_ref"),
     );
     assert_eq!(quantity(&pos, "TEE").await, 10);

@@ -408,7 +408,7 @@ async fn products_are_created_patched_read_and_listed() {
     let p = ok(shop.get("/v1/products/MUG").await);
     assert_eq!(
         (p["price"].as_str(), p["tax_code"].as_str()),
-        (Some("12.5"), Some("std"))
+        (Some("12.50"), Some("std"))
     );
     let r = shop
         .post(
@@ -465,7 +465,7 @@ async fn products_are_created_patched_read_and_listed() {
             json!({"price": "13.00", "channels": {"pos": "paused"}}),
         )
         .await);
-    assert_eq!(p["price"], "13");
+    assert_eq!(p["price"], "13.00");
     assert_eq!(p["channels"]["pos"], "paused");
     let ev = events_after(&shop, start).await;
     assert_eq!(types(&ev), ["products/update"]);
@@ -480,7 +480,7 @@ async fn products_are_created_patched_read_and_listed() {
         ),
         (
             &json!("MUG"),
-            &json!("13"),
+            &json!("13.00"),
             &json!("USD"),
             &json!("std"),
             &json!("active")
@@ -540,7 +540,7 @@ async fn levels_exist_for_every_sku_and_location() {
     fails(
         &r,
         StatusCode::BAD_REQUEST,
-        "parameter_invalid",
+        "parameter_missing",
         Some("location"),
     );
     let r = shop.get("/v1/inventory/NOPE?location=web").await;
@@ -937,7 +937,7 @@ async fn checkout_authorizes_creates_the_order_and_commits_stock() {
     ] {
         assert!(data.get(key).is_some(), "{key}");
     }
-    assert_eq!(data["lines"][0]["price"], "12.5");
+    assert_eq!(data["lines"][0]["price"], "12.50");
     assert_eq!(
         ev[1]["data"]["cause"],
         json!({"kind": "order", "reference": "ord_000001", "delta": -2})
@@ -982,7 +982,7 @@ async fn checkout_authorizes_creates_the_order_and_commits_stock() {
 
     assert_eq!(ok(shop.get("/v1/orders/ord_000001").await), o);
     let r = shop.get("/v1/orders/ord_999999").await;
-    fails(&r, StatusCode::NOT_FOUND, "unknown_order", None);
+    fails(&r, StatusCode::NOT_FOUND, "resource_missing", Some("id"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -1431,7 +1431,7 @@ async fn capture_through_the_gateway_then_paid() {
     assert_eq!(c["financial_status"], "partially_paid");
     assert_eq!(
         (c["total_captured"].as_str(), c["total_capturable"].as_str()),
-        (Some("6"), Some("0"))
+        (Some("6.00"), Some("0.00"))
     );
     let (what, key, req) = pay.calls().last().unwrap().clone();
     assert_eq!(what, "POST /capture pi_000001");
@@ -1443,7 +1443,7 @@ async fn capture_through_the_gateway_then_paid() {
         .await;
     fails(&r, StatusCode::CONFLICT, "nothing_to_capture", None);
     let r = shop.post("/v1/orders/ord_424242/capture", json!({})).await;
-    fails(&r, StatusCode::NOT_FOUND, "unknown_order", None);
+    fails(&r, StatusCode::NOT_FOUND, "resource_missing", Some("id"));
 
     let o = ok(shop
         .post(
@@ -1493,7 +1493,7 @@ async fn bank_transfers_are_pending_until_they_settle() {
     let o = ok(shop.get(&format!("/v1/orders/{id}")).await);
     assert_eq!(
         (o["financial_status"].as_str(), o["total_captured"].as_str()),
-        (Some("paid"), Some("5"))
+        (Some("paid"), Some("5.00"))
     );
     assert_eq!(types(&events_after(&shop, start).await), ["orders/paid"]);
     let r = shop
@@ -1597,7 +1597,7 @@ async fn fulfilment_and_pickup() {
     let r = shop
         .post("/v1/orders/ord_999999/ready_for_pickup", json!({}))
         .await;
-    fails(&r, StatusCode::NOT_FOUND, "unknown_order", None);
+    fails(&r, StatusCode::NOT_FOUND, "resource_missing", Some("id"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -1645,7 +1645,7 @@ async fn cancel_voids_or_refunds_and_is_final() {
         .await;
     fails(&r, StatusCode::CONFLICT, "order_cancelled", None);
     let r = shop.post("/v1/orders/ord_999999/cancel", json!({})).await;
-    fails(&r, StatusCode::NOT_FOUND, "unknown_order", None);
+    fails(&r, StatusCode::NOT_FOUND, "resource_missing", Some("id"));
     let r = shop
         .post(
             &format!("/v1/orders/{id}/cancel"),
@@ -1672,7 +1672,7 @@ async fn cancel_voids_or_refunds_and_is_final() {
         .await);
     assert_eq!(
         (c["financial_status"].as_str(), c["total_refunded"].as_str()),
-        (Some("refunded"), Some("10"))
+        (Some("refunded"), Some("10.00"))
     );
     let (what, _, req) = pay.calls().last().unwrap().clone();
     assert_eq!(
@@ -1761,7 +1761,7 @@ async fn refunds_restock_by_type_and_refund_through_the_gateway() {
     let r = shop
         .post("/v1/orders/ord_999999/refunds", json!({"lines": []}))
         .await;
-    fails(&r, StatusCode::NOT_FOUND, "unknown_order", None);
+    fails(&r, StatusCode::NOT_FOUND, "resource_missing", Some("id"));
 
     // One mug returned to the store: 41.25 / 3 = 13.75.
     let start = cursor(&shop).await;
@@ -1887,13 +1887,13 @@ async fn refunding_an_uncaptured_order_voids_its_authorization() {
         .await);
     assert_eq!(
         (r["payment_amount"].as_str(), r["released_amount"].as_str()),
-        (Some("0"), Some("5"))
+        (Some("0.00"), Some("5.00"))
     );
     assert_eq!(r["payment_refund"], Value::Null);
     assert_eq!(pay.calls().len(), 1);
     assert_eq!(
         ok(shop.get(&format!("/v1/orders/{id}")).await)["total_capturable"],
-        "5"
+        "5.00"
     );
     ok(shop
         .post(
@@ -2243,7 +2243,7 @@ async fn a_refused_capture_records_an_expired_authorization() {
             o["financial_status"].as_str(),
             o["total_capturable"].as_str()
         ),
-        (Some("voided"), Some("0"))
+        (Some("voided"), Some("0.00"))
     );
     let r = shop
         .post(&format!("/v1/orders/{id}/capture"), json!({}))
@@ -2326,7 +2326,7 @@ async fn real_gateway_authorize_capture_fulfil_refund() {
         .await);
     assert_eq!(
         (o["financial_status"].as_str(), o["total"].as_str()),
-        (Some("authorized"), Some("32.5"))
+        (Some("authorized"), Some("32.50"))
     );
     let pi = o["payment_intent"].as_str().unwrap().to_owned();
     let intent = ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await);
@@ -2485,7 +2485,7 @@ async fn real_gateway_declines_voids_and_partial_captures() {
         .await);
     assert_eq!(
         (r["released_amount"].as_str(), r["payment_refund"].clone()),
-        (Some("5"), Value::Null)
+        (Some("5.00"), Value::Null)
     );
     let c = ok(shop
         .post(&format!("/v1/orders/{id}/capture"), json!({}))
@@ -2499,7 +2499,7 @@ async fn real_gateway_declines_voids_and_partial_captures() {
                 .unwrap(),
             c["total_released"].as_str()
         ),
-        (5.0, Some("5"))
+        (5.0, Some("5.00"))
     );
     let pi = o["payment_intent"].as_str().unwrap();
     let intent = ok(w.pay().get(&format!("/v1/payment_intents/{pi}")).await);

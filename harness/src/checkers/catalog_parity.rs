@@ -131,12 +131,13 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 if lag > sla {
                     violations.push(Violation {
                         message: format!(
-                            "{direction}: {} {} change at {} reached the {other_name} only at {}, over the {} ms SLA",
+                            "{direction}: {} {} change at {} reached the {other_name} only at {} ({} later), over the {} SLA",
                             c.sku,
                             c.f,
                             clock(c.time),
                             clock(ev.occurred_at),
-                            sla.num_milliseconds()
+                            super::human_ms(lag.num_milliseconds()),
+                            super::human_ms(sla.num_milliseconds())
                         ),
                         sku: Some(c.sku.clone()),
                         units: None,

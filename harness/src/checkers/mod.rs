@@ -148,7 +148,38 @@ pub fn op_label(process: &str, f: &str, value: &serde_json::Value) -> String {
     }
 }
 
+/// A span in human units: `250 ms`, `1.5 s`, `8 min 02 s`, `2 h 05 min`.
+pub fn human_ms(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
+    let text = match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 if ms.is_multiple_of(1000) => format!("{} s", ms / 1000),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..3_600_000 if ms.is_multiple_of(60_000) => format!("{} min", ms / 60_000),
+        60_000..3_600_000 => format!("{} min {:02} s", ms / 60_000, ms / 1000 % 60),
+        _ if ms.is_multiple_of(3_600_000) => format!("{} h", ms / 3_600_000),
+        _ => format!("{} h {:02} min", ms / 3_600_000, ms / 60_000 % 60),
+    };
+    format!("{sign}{text}")
+}
+
 /// `12:03:07` from a simulated time.
 pub fn clock(t: DateTime<Utc>) -> String {
     t.format("%H:%M:%S").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_ms;
+
+    #[test]
+    fn spans_read_in_human_units() {
+        assert_eq!(human_ms(250), "250 ms");
+        assert_eq!(human_ms(1_500), "1.5 s");
+        assert_eq!(human_ms(30_000), "30 s");
+        assert_eq!(human_ms(481_890), "8 min 01 s");
+        assert_eq!(human_ms(900_000), "15 min");
+        assert_eq!(human_ms(7_500_000), "2 h 05 min");
+    }
 }

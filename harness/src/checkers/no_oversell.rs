@@ -82,14 +82,39 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 }
             }
         }
+        // The sale's own quantity, which may be more than the units oversold.
+        let quantity = input
+            .history
+            .iter()
+            .find_map(|e| match e {
+                Entry::Op {
+                    index,
+                    kind: crate::history::OpType::Ok,
+                    value,
+                    ..
+                } if *index == o.trigger_op => Some(
+                    value["lines"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|l| l["sku"] == o.sku.as_str())
+                        .filter_map(|l| l["quantity"].as_i64())
+                        .sum::<i64>(),
+                ),
+                _ => None,
+            })
+            .filter(|q| *q > 0)
+            .unwrap_or(o.units);
         violations.push(Violation {
             message: format!(
-                "{} accepted at {} for {} {} at {} when true stock was {}{stale}{victim}",
+                "{} oversold {} of {} at {}: accepted at {} for {} {} when true stock was {}{stale}{victim}",
                 o.trigger,
-                clock(o.time),
-                o.units,
+                units(o.units),
                 o.sku,
                 o.location,
+                clock(o.time),
+                quantity,
+                if quantity == 1 { "unit" } else { "units" },
                 o.true_available_before,
             ),
             sku: Some(o.sku.clone()),
@@ -103,4 +128,9 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         violations,
         serde_json::json!({ "oversold_units": total }),
     )
+}
+
+/// `1 unit`, `3 units`.
+fn units(n: i64) -> String {
+    format!("{n} {}", if n == 1 { "unit" } else { "units" })
 }

@@ -78,10 +78,12 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             let slowest = v.last().map(|(_, w)| w.clone());
             violations.push(Violation {
                 message: format!(
-                    "{}: {} {kind} changes reach the {} in {p99} ms at p99, over the {sla_ms} ms SLA",
+                    "{}: {} {kind} changes reach the {} in {} at p99, over the {} SLA",
                     direction.label(),
                     direction.0.name(),
                     direction.target().name(),
+                    super::human_ms(p99),
+                    super::human_ms(sla_ms),
                 ),
                 sku: None,
                 units: None,

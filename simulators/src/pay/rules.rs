@@ -50,6 +50,18 @@ pub enum CardBehaviour {
     RequiresAuthentication,
 }
 
+impl CardBehaviour {
+    /// What the card does, in a few words (`succeeds`, `declines:
+    /// insufficient_funds`).
+    pub fn words(self) -> String {
+        match self {
+            CardBehaviour::Succeeds => "succeeds".to_owned(),
+            CardBehaviour::Declines(code) => format!("declines: {code}"),
+            CardBehaviour::RequiresAuthentication => "requires authentication".to_owned(),
+        }
+    }
+}
+
 /// The test cards of PLATFORMS.md, and Stripe's other brands' success
 /// numbers; any other number is a live card.
 pub const TEST_CARDS: &[(&str, CardBehaviour)] = &[
@@ -136,8 +148,13 @@ pub fn test_card(field: &str, number: &str) -> SimResult<(CardBehaviour, String)
         None => Err(SimError::invalid(
             "live_card_rejected",
             format!(
-                "the card ending in {last4} is not a test card; only the test numbers of the \
-                 documentation are accepted"
+                "the card ending in {last4} is not a test card; only test numbers are accepted: {} \
+                 (what each does: docs/test-cards.md)",
+                TEST_CARDS
+                    .iter()
+                    .map(|(n, b)| format!("{n} {}", b.words()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
         .field(field)),
@@ -322,6 +339,11 @@ mod tests {
             ("live_card_rejected", Some("n"))
         );
         assert!(e.message.contains("9903") && !e.message.contains("5425233430109903"));
+        // The error lists the numbers that are accepted, and where they are told.
+        for (n, _) in TEST_CARDS {
+            assert!(e.message.contains(n), "{}", e.message);
+        }
+        assert!(e.message.contains("docs/test-cards.md"), "{}", e.message);
         for bad in [
             "42424242424",
             "42424242424242424242",

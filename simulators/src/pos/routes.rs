@@ -416,7 +416,10 @@ enum Step<T, P> {
 /// `POST /v1/sales`: a register sale with one or more tenders. Card-present
 /// and gift-card tenders are authorized through the gateway, the sale is
 /// recorded, then they are captured. Emits `sale.created` and one
-/// `inventory.count.updated` per line.
+/// `inventory.count.updated` per line. A tender may state its `currency`
+/// (money is an amount with a currency): it must be the sale's, the
+/// currency its items are priced in (422 `currency_mismatch` naming
+/// `tenders[i].currency`).
 #[utoipa::path(post, path = "/v1/sales", tag = "sales", request_body = CreateSale,
     responses((status = 200, body = Sale), (status = 400, body = ErrorBody),
         (status = 402, description = "A tender was declined; nothing was sold", body = ErrorBody),
@@ -426,9 +429,13 @@ enum Step<T, P> {
         (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
 async fn create_sale(
     State(ctx): State<Ctx>,
-    Json(req): Json<CreateSale>,
+    Json(mut raw): Json<serde_json::Value>,
 ) -> SimResult<axum::Json<Sale>> {
+    let currencies = tender_currencies(&mut raw)?;
+    let req: CreateSale =
+        crate::extract::parse_json(&serde_json::to_vec(&raw).unwrap_or_default())?;
     let step = ctx.sim.commit(|s, fx| {
+        check_tender_currencies(s, &req, &currencies)?;
         let plan = s.begin_sale(fx, req)?;
         if plan.payments.is_empty() {
             s.finish_sale(fx, &plan.id, &[]).map(Step::Done)
@@ -440,6 +447,58 @@ async fn create_sale(
         Step::Done(sale) => Ok(axum::Json(sale)),
         Step::Pay(plan) => pay_sale(&ctx, plan).await.map(axum::Json),
     }
+}
+
+/// Takes each tender's optional `currency` out of a sale body, checking its
+/// shape: `(tender index, currency)`.
+fn tender_currencies(raw: &mut serde_json::Value) -> SimResult<Vec<(usize, String)>> {
+    let mut found = Vec::new();
+    let Some(tenders) = raw.get_mut("tenders").and_then(|t| t.as_array_mut()) else {
+        return Ok(found);
+    };
+    for (i, t) in tenders.iter_mut().enumerate() {
+        let Some(c) = t.as_object_mut().and_then(|t| t.remove("currency")) else {
+            continue;
+        };
+        match c.as_str() {
+            Some(c) if omnisim_api::common::is_currency_code(c) => found.push((i, c.to_owned())),
+            _ => {
+                return Err(SimError::malformed(
+                    "parameter_invalid",
+                    format!("`tenders[{i}].currency` must be a three-letter ISO 4217 code such as \"USD\", not {c}"),
+                )
+                .field(format!("tenders[{i}].currency")));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// A tender's stated currency must be the sale's: the one its first line's
+/// item is priced in (an unknown SKU is left to the sale to report).
+fn check_tender_currencies(
+    s: &PosState,
+    req: &CreateSale,
+    currencies: &[(usize, String)],
+) -> SimResult<()> {
+    let Some(sale_currency) = req
+        .lines
+        .first()
+        .and_then(|l| s.item(&l.sku).ok())
+        .map(|item| item.currency)
+    else {
+        return Ok(());
+    };
+    for (i, c) in currencies {
+        if *c != sale_currency {
+            return Err(SimError::invalid(
+                "currency_mismatch",
+                format!("tender {i} is in {c}, but the sale is in {sale_currency}: one sale, one currency"),
+            )
+            .field(format!("tenders[{i}].currency")));
+        }
+    }
+    Ok(())
 }
 
 async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
@@ -520,7 +579,7 @@ async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
 /// `GET /v1/sales/{id}`.
 #[utoipa::path(get, path = "/v1/sales/{id}", tag = "sales",
     params(("id" = String, Path, description = "The sale id")),
-    responses((status = 200, body = Sale), (status = 404, description = "`unknown_sale`", body = ErrorBody)))]
+    responses((status = 200, body = Sale), (status = 404, description = "`resource_missing` (`id`)", body = ErrorBody)))]
 async fn get_sale(State(ctx): State<Ctx>, Path(id): Path<String>) -> SimResult<axum::Json<Sale>> {
     ctx.sim.read(|s| s.sale(&id)).map(axum::Json)
 }
@@ -533,7 +592,7 @@ async fn get_sale(State(ctx): State<Ctx>, Path(id): Path<String>) -> SimResult<a
 /// restocked, one `inventory.count.updated` per line.
 #[utoipa::path(post, path = "/v1/returns", tag = "returns", request_body = CreateReturn,
     responses((status = 200, body = Return), (status = 400, body = ErrorBody),
-        (status = 404, description = "`unknown_sale`, `unknown_sku` or `unknown_location`", body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`sale_id`), `unknown_sku` or `unknown_location`", body = ErrorBody),
         (status = 422, description = "`quantity_exceeds_sold`, `sku_not_in_sale`, …", body = ErrorBody),
         (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
 async fn create_return(
@@ -597,7 +656,7 @@ async fn refund_return(ctx: &Ctx, plan: ReturnPlan) -> SimResult<Return> {
 /// `GET /v1/returns/{id}`.
 #[utoipa::path(get, path = "/v1/returns/{id}", tag = "returns",
     params(("id" = String, Path, description = "The return id")),
-    responses((status = 200, body = Return), (status = 404, description = "`unknown_return`", body = ErrorBody)))]
+    responses((status = 200, body = Return), (status = 404, description = "`resource_missing` (`id`)", body = ErrorBody)))]
 async fn get_return(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
@@ -627,7 +686,7 @@ async fn create_pickup(
 /// `GET /v1/pickups/{order_ref}`.
 #[utoipa::path(get, path = "/v1/pickups/{order_ref}", tag = "pickups",
     params(("order_ref" = String, Path, description = "The shop's order id")),
-    responses((status = 200, body = Pickup), (status = 404, description = "`unknown_pickup`", body = ErrorBody)))]
+    responses((status = 200, body = Pickup), (status = 404, description = "`resource_missing` (`order_ref`)", body = ErrorBody)))]
 async fn get_pickup(
     State(ctx): State<Ctx>,
     Path(order_ref): Path<String>,
@@ -641,7 +700,7 @@ async fn get_pickup(
 #[utoipa::path(post, path = "/v1/pickups/{order_ref}/complete", tag = "pickups",
     params(("order_ref" = String, Path, description = "The shop's order id")),
     responses((status = 200, body = Pickup),
-        (status = 404, description = "`unknown_pickup`", body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`order_ref`)", body = ErrorBody),
         (status = 409, description = "`pickup_already_completed` or `pickup_already_cancelled`", body = ErrorBody)))]
 async fn complete_pickup(
     State(ctx): State<Ctx>,
@@ -658,7 +717,7 @@ async fn complete_pickup(
 #[utoipa::path(post, path = "/v1/pickups/{order_ref}/cancel", tag = "pickups",
     params(("order_ref" = String, Path, description = "The shop's order id")),
     responses((status = 200, body = Pickup),
-        (status = 404, description = "`unknown_pickup`", body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`order_ref`)", body = ErrorBody),
         (status = 409, description = "`pickup_already_cancelled` or `pickup_already_completed`", body = ErrorBody)))]
 async fn cancel_pickup(
     State(ctx): State<Ctx>,

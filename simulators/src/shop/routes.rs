@@ -34,6 +34,7 @@ use super::state::{PayStep, PaymentOutcome, ShopState};
 use crate::core::Simulator;
 use crate::error::{ErrorKind, SimResult};
 use crate::extract::{Json, Query};
+use crate::money::MoneyJson;
 use crate::shared::{RouteTable, RouterState, assemble};
 
 /// What every shop handler reaches: the simulator and the gateway.
@@ -43,7 +44,7 @@ pub struct Ctx {
     pay: PayClient,
 }
 
-type Reply<T> = SimResult<axum::Json<T>>;
+type Reply<T> = SimResult<MoneyJson<T>>;
 
 /// The shop simulator's whole router; `pay` reaches the gateway.
 pub fn router(sim: Arc<Simulator<ShopState>>, pay: PayClient) -> Router {
@@ -152,14 +153,14 @@ impl Ctx {
 async fn create_product(State(ctx): State<Ctx>, Json(req): Json<CreateProduct>) -> Reply<Product> {
     ctx.sim
         .commit(|s, fx| s.create_product(fx, req))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 /// `GET /v1/products`: every product, by SKU.
 #[utoipa::path(get, path = "/v1/products", tag = "products",
     responses((status = 200, body = ProductList)))]
-async fn list_products(State(ctx): State<Ctx>) -> axum::Json<ProductList> {
-    axum::Json(ProductList {
+async fn list_products(State(ctx): State<Ctx>) -> MoneyJson<ProductList> {
+    MoneyJson(ProductList {
         data: ctx.sim.read(ShopState::list_products),
     })
 }
@@ -170,7 +171,7 @@ async fn list_products(State(ctx): State<Ctx>) -> axum::Json<ProductList> {
     responses((status = 200, body = Product),
         (status = 404, description = "`unknown_sku`", body = ErrorBody)))]
 async fn get_product(State(ctx): State<Ctx>, Path(sku): Path<String>) -> Reply<Product> {
-    ctx.sim.read(|s| s.get_product(&sku)).map(axum::Json)
+    ctx.sim.read(|s| s.get_product(&sku)).map(MoneyJson)
 }
 
 /// `PATCH /v1/products/{sku}`: change the fields given; channel statuses are
@@ -189,7 +190,7 @@ async fn update_product(
 ) -> Reply<Product> {
     ctx.sim
         .commit(|s, fx| s.update_product(fx, &sku, req))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 // ----------------------------------------------------------------- inventory
@@ -217,7 +218,7 @@ async fn get_level(
 ) -> Reply<InventoryLevel> {
     ctx.sim
         .read(|s| s.get_level(&sku, &q.location))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 /// Filters of the level listing.
@@ -245,7 +246,7 @@ async fn list_levels(
 ) -> Reply<InventoryLevelList> {
     ctx.sim
         .read(|s| s.list_levels(q.sku.as_deref(), q.location.as_deref()))
-        .map(|data| axum::Json(InventoryLevelList { data }))
+        .map(|data| MoneyJson(InventoryLevelList { data }))
 }
 
 /// `POST /v1/inventory/adjust`: add `delta` to `available` (and `on_hand`).
@@ -258,7 +259,7 @@ async fn list_levels(
         (status = 409, description = "`change_from_quantity_stale`: the message states the actual value", body = ErrorBody),
         (status = 422, description = "A zero delta or an unknown reason", body = ErrorBody)))]
 async fn adjust(State(ctx): State<Ctx>, Json(req): Json<AdjustInventory>) -> Reply<InventoryLevel> {
-    ctx.sim.commit(|s, fx| s.adjust(fx, req)).map(axum::Json)
+    ctx.sim.commit(|s, fx| s.adjust(fx, req)).map(MoneyJson)
 }
 
 /// `POST /v1/inventory/set`: make `available` exactly this (for the source
@@ -271,7 +272,7 @@ async fn adjust(State(ctx): State<Ctx>, Json(req): Json<AdjustInventory>) -> Rep
         (status = 409, description = "`change_from_quantity_stale`", body = ErrorBody),
         (status = 422, description = "A negative `available`", body = ErrorBody)))]
 async fn set(State(ctx): State<Ctx>, Json(req): Json<SetInventory>) -> Reply<InventoryLevel> {
-    ctx.sim.commit(|s, fx| s.set(fx, req)).map(axum::Json)
+    ctx.sim.commit(|s, fx| s.set(fx, req)).map(MoneyJson)
 }
 
 // ------------------------------------------------- settings, tax, discounts
@@ -279,8 +280,8 @@ async fn set(State(ctx): State<Ctx>, Json(req): Json<SetInventory>) -> Reply<Inv
 /// `GET /v1/settings`.
 #[utoipa::path(get, path = "/v1/settings", tag = "settings",
     responses((status = 200, body = ShopSettings)))]
-async fn get_settings(State(ctx): State<Ctx>) -> axum::Json<ShopSettings> {
-    axum::Json(ctx.sim.read(ShopState::settings))
+async fn get_settings(State(ctx): State<Ctx>) -> MoneyJson<ShopSettings> {
+    MoneyJson(ctx.sim.read(ShopState::settings))
 }
 
 /// `PUT /v1/settings`: `allow` or `block` (the default) selling out of stock.
@@ -292,14 +293,14 @@ async fn put_settings(
     State(ctx): State<Ctx>,
     Json(req): Json<ShopSettings>,
 ) -> Reply<ShopSettings> {
-    ctx.sim.commit(|s, _| s.put_settings(req)).map(axum::Json)
+    ctx.sim.commit(|s, _| s.put_settings(req)).map(MoneyJson)
 }
 
 /// `GET /v1/tax_rates`: every rate; unknown codes are taxed at 0.
 #[utoipa::path(get, path = "/v1/tax_rates", tag = "tax",
     responses((status = 200, body = TaxRateList)))]
-async fn list_tax_rates(State(ctx): State<Ctx>) -> axum::Json<TaxRateList> {
-    axum::Json(TaxRateList {
+async fn list_tax_rates(State(ctx): State<Ctx>) -> MoneyJson<TaxRateList> {
+    MoneyJson(TaxRateList {
         data: ctx.sim.read(ShopState::list_tax_rates),
     })
 }
@@ -317,7 +318,7 @@ async fn put_tax_rate(
 ) -> Reply<TaxRate> {
     ctx.sim
         .commit(|s, _| s.put_tax_rate(&code, req))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 /// `POST /v1/discount_codes`.
@@ -330,16 +331,14 @@ async fn create_discount(
     State(ctx): State<Ctx>,
     Json(req): Json<CreateDiscountCode>,
 ) -> Reply<DiscountCode> {
-    ctx.sim
-        .commit(|s, _| s.create_discount(req))
-        .map(axum::Json)
+    ctx.sim.commit(|s, _| s.create_discount(req)).map(MoneyJson)
 }
 
 /// `GET /v1/discount_codes`: every code, sorted.
 #[utoipa::path(get, path = "/v1/discount_codes", tag = "discounts",
     responses((status = 200, body = DiscountCodeList)))]
-async fn list_discounts(State(ctx): State<Ctx>) -> axum::Json<DiscountCodeList> {
-    axum::Json(DiscountCodeList {
+async fn list_discounts(State(ctx): State<Ctx>) -> MoneyJson<DiscountCodeList> {
+    MoneyJson(DiscountCodeList {
         data: ctx.sim.read(ShopState::list_discounts),
     })
 }
@@ -350,7 +349,7 @@ async fn list_discounts(State(ctx): State<Ctx>) -> axum::Json<DiscountCodeList> 
     responses((status = 200, body = DiscountCode),
         (status = 404, description = "`unknown_discount_code`", body = ErrorBody)))]
 async fn get_discount(State(ctx): State<Ctx>, Path(code): Path<String>) -> Reply<DiscountCode> {
-    ctx.sim.read(|s| s.get_discount(&code)).map(axum::Json)
+    ctx.sim.read(|s| s.get_discount(&code)).map(MoneyJson)
 }
 
 // -------------------------------------------------------------------- orders
@@ -428,7 +427,7 @@ async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Or
         .sim
         .commit(|s, fx| s.place_order(fx, draft, outcome.clone()))
     {
-        Ok(order) => Ok(axum::Json(order)),
+        Ok(order) => Ok(MoneyJson(order)),
         Err(e) => {
             match &outcome {
                 PaymentOutcome::Free => {}
@@ -450,11 +449,11 @@ async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Or
 /// shown as they were.
 #[utoipa::path(get, path = "/v1/orders", tag = "orders",
     responses((status = 200, body = OrderList)))]
-async fn list_orders(State(ctx): State<Ctx>) -> axum::Json<OrderList> {
+async fn list_orders(State(ctx): State<Ctx>) -> MoneyJson<OrderList> {
     for id in ctx.sim.read(ShopState::pending_orders) {
         let _ = ctx.refresh(&id, false).await;
     }
-    axum::Json(OrderList {
+    MoneyJson(OrderList {
         data: ctx.sim.read(ShopState::list_orders),
     })
 }
@@ -464,10 +463,10 @@ async fn list_orders(State(ctx): State<Ctx>) -> axum::Json<OrderList> {
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
     params(("id" = String, Path, description = "The order id (`ord_…`)")),
     responses((status = 200, body = Order),
-        (status = 404, description = "`unknown_order`", body = ErrorBody)))]
+        (status = 404, description = "`resource_missing` (`id`)", body = ErrorBody)))]
 async fn get_order(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply<Order> {
     let _ = ctx.refresh(&id, false).await;
-    ctx.sim.read(|s| s.get_order(&id)).map(axum::Json)
+    ctx.sim.read(|s| s.get_order(&id)).map(MoneyJson)
 }
 
 /// `POST /v1/orders/{id}/capture`: capture the authorization through the
@@ -479,7 +478,7 @@ async fn get_order(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply<Orde
     params(("id" = String, Path, description = "The order id")),
     responses((status = 200, body = Order),
         (status = 400, body = ErrorBody),
-        (status = 404, description = "`unknown_order`", body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`id`)", body = ErrorBody),
         (status = 409, description = "`order_cancelled`, `payment_voided`, `payment_pending`, `nothing_to_capture`, or a gateway conflict naming `payment`", body = ErrorBody),
         (status = 422, description = "`amount_too_large` or a bad `amount`", body = ErrorBody),
         (status = 429, description = "`lock_timeout`: another payment operation on the order is in progress", body = ErrorBody),
@@ -509,7 +508,7 @@ pub(crate) async fn capture(
         .ok_or_else(|| gateway::unavailable("no intent in the capture answer"))?;
     ctx.sim
         .commit(|s, fx| s.finish_capture(fx, &id, &intent))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 /// `POST /v1/orders/{id}/fulfill`: hand over every open unit, or the `lines`
@@ -521,7 +520,7 @@ pub(crate) async fn capture(
     params(("id" = String, Path, description = "The order id")),
     responses((status = 200, body = Order),
         (status = 400, body = ErrorBody),
-        (status = 404, description = "`unknown_order`, or `unknown_line` (`lines[i].line_id`)", body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`id`), or `unknown_line` (`lines[i].line_id`)", body = ErrorBody),
         (status = 409, description = "`order_cancelled` or `nothing_to_fulfill`", body = ErrorBody),
         (status = 422, description = "More units than are open", body = ErrorBody),
         (status = 429, description = "`lock_timeout`", body = ErrorBody)))]
@@ -532,7 +531,7 @@ async fn fulfill(
 ) -> Reply<Order> {
     ctx.sim
         .commit(|s, fx| s.fulfill(fx, &id, req))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 /// `POST /v1/orders/{id}/ready_for_pickup`: a pickup order's units wait at
@@ -540,13 +539,13 @@ async fn fulfill(
 #[utoipa::path(post, path = "/v1/orders/{id}/ready_for_pickup", tag = "orders",
     params(("id" = String, Path, description = "The order id")),
     responses((status = 200, body = Order),
-        (status = 404, description = "`unknown_order`", body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`id`)", body = ErrorBody),
         (status = 409, description = "`order_cancelled`, `not_a_pickup_order` or `nothing_to_fulfill`", body = ErrorBody),
         (status = 429, description = "`lock_timeout`", body = ErrorBody)))]
 async fn ready_for_pickup(State(ctx): State<Ctx>, Path(id): Path<String>) -> Reply<Order> {
     ctx.sim
         .commit(|s, fx| s.ready_for_pickup(fx, &id))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 /// `POST /v1/orders/{id}/cancel`: cancel for good. Unfulfilled units go back
@@ -560,7 +559,7 @@ async fn ready_for_pickup(State(ctx): State<Ctx>, Path(id): Path<String>) -> Rep
     responses((status = 200, body = Order),
         (status = 400, body = ErrorBody),
         (status = 402, description = "A gateway decline", body = ErrorBody),
-        (status = 404, description = "`unknown_order`", body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`id`)", body = ErrorBody),
         (status = 409, description = "`order_already_cancelled`, or a gateway conflict naming `payment`", body = ErrorBody),
         (status = 422, description = "A gateway refusal naming `payment`", body = ErrorBody),
         (status = 429, description = "`lock_timeout`", body = ErrorBody),
@@ -598,7 +597,7 @@ pub(crate) async fn cancel(
     };
     ctx.sim
         .commit(|s, fx| s.finish_cancel(fx, &plan, &req, done.refund.as_ref()))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 /// `POST /v1/orders/{id}/refunds`: refund units per line, each with a
@@ -614,7 +613,7 @@ pub(crate) async fn cancel(
     params(("id" = String, Path, description = "The order id")),
     responses((status = 200, body = OrderRefund),
         (status = 400, body = ErrorBody),
-        (status = 404, description = "`unknown_order`, `unknown_line` (`lines[i].line_id`) or `unknown_location` (`lines[i].location`)", body = ErrorBody),
+        (status = 404, description = "`resource_missing` (`id`), `unknown_line` (`lines[i].line_id`) or `unknown_location` (`lines[i].location`)", body = ErrorBody),
         (status = 409, description = "`order_cancelled`, `payment_pending`, or a gateway conflict naming `payment`", body = ErrorBody),
         (status = 422, description = "More units than refundable, or a restock type that does not fit the units", body = ErrorBody),
         (status = 429, description = "`lock_timeout`", body = ErrorBody),
@@ -635,7 +634,7 @@ pub(crate) async fn refund(
     .await?;
     ctx.sim
         .commit(|s, fx| s.finish_refund(fx, plan, done.refund.as_ref()))
-        .map(axum::Json)
+        .map(MoneyJson)
 }
 
 /// `POST /v1/orders/{id}/transactions`: record a refund made at the gateway

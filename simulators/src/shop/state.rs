@@ -1820,6 +1820,10 @@ impl Platform for ShopState {
         }
     }
 
+    fn canonical_event(data: &mut serde_json::Value) {
+        crate::money::scale_json(data);
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         let levels = self.list_levels(None, None).unwrap_or_default();
         serde_json::json!({
