@@ -658,5 +658,5 @@ async fn record_transaction(
     ctx.refresh(&id, false).await?;
     ctx.sim
         .commit(|s, fx| s.record_transaction(fx, &id, req))
-        .map(axum::Json)
+        .map(MoneyJson)
 }

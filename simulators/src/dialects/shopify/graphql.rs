@@ -3239,7 +3239,7 @@ impl MutationRoot {
             amount: Some(input.amount.0),
         };
         match crate::shop::routes::capture(State(shop_ctx(sh)), Path(key), Json(req)).await {
-            Ok(axum::Json(order)) => {
+            Ok(crate::money::MoneyJson(order)) => {
                 let t = transactions(&order, n)
                     .into_iter()
                     .find(|t| t.kind == OrderTransactionKind::Capture);
@@ -3324,7 +3324,7 @@ impl MutationRoot {
         let req = CaptureOrder::default();
         match crate::shop::routes::capture(State(shop_ctx(shared(ctx))), Path(key), Json(req)).await
         {
-            Ok(axum::Json(order)) => OrderMarkAsPaidPayload {
+            Ok(crate::money::MoneyJson(order)) => OrderMarkAsPaidPayload {
                 order: Some(order_view(order)),
                 user_errors: Vec::new(),
             },
@@ -3414,7 +3414,7 @@ impl MutationRoot {
             note: input.note.clone(),
         };
         match crate::shop::routes::refund(State(shop_ctx(sh)), Path(key.clone()), Json(req)).await {
-            Ok(axum::Json(r)) => {
+            Ok(crate::money::MoneyJson(r)) => {
                 let order = sh.sim.read(|s| s.get_order(&key)).unwrap_or(order);
                 RefundCreatePayload {
                     refund: Some(GRefund {

@@ -666,7 +666,7 @@ async fn cancel(sh: &Shared, id: &str, body: &Bytes) -> Rest {
         restock: Some(restock),
     };
     match crate::shop::routes::cancel(State(graphql::shop_ctx(sh)), Path(key), Json(req)).await {
-        Ok(axum::Json(o)) => {
+        Ok(crate::money::MoneyJson(o)) => {
             let order = sh.sim.read(|s| wire::order(s, &o));
             ok(json!({"order": order}))
         }
@@ -704,7 +704,7 @@ async fn capture(sh: &Shared, id: &str, body: &Bytes) -> Rest {
     )
     .await
     {
-        Ok(axum::Json(o)) => {
+        Ok(crate::money::MoneyJson(o)) => {
             let t = transactions(&o)
                 .into_iter()
                 .find(|t| t["kind"] == "capture")
@@ -832,7 +832,7 @@ async fn refund(sh: &Shared, id: &str, body: &Bytes) -> Rest {
     match crate::shop::routes::refund(State(graphql::shop_ctx(sh)), Path(key.clone()), Json(req))
         .await
     {
-        Ok(axum::Json(r)) => {
+        Ok(crate::money::MoneyJson(r)) => {
             let body = sh
                 .sim
                 .read(|s| s.get_order(&key).map(|o| wire::refund(s, &o, &r)))
