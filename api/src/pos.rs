@@ -138,6 +138,12 @@ pub struct InventoryCount {
     pub location: String,
     /// IN_STOCK units (negative when sold below zero).
     pub quantity: i64,
+    /// RESERVED_FOR_SALE units, held apart from `quantity`: what ready
+    /// pickups hold, and units moved there by an adjustment. A
+    /// PHYSICAL_COUNT counts the shelf (IN_STOCK) and leaves these alone, so
+    /// the units in the store are `quantity + reserved_for_sale`.
+    #[serde(default)]
+    pub reserved_for_sale: i64,
     /// The `occurred_at` of the latest change that shaped it.
     pub calculated_at: DateTime<Utc>,
 }

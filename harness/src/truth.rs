@@ -2,8 +2,9 @@
 //! scripted physical events only; never read from any system's state.
 //!
 //! - Physical stock P(sku, location) = initial stock + receipts − units handed
-//!   to customers + restocked returns − waste (a count re-anchors it: the count
-//!   is what is physically there).
+//!   to customers + restocked returns − waste (a count re-anchors it: the
+//!   count is what is on the shelf, and the units the POS held apart for
+//!   pickups at that moment are there too).
 //! - Claims C(sku, location) = units of accepted web orders not yet handed over
 //!   or cancelled, at their fulfilling location. An order may be cancelled by
 //!   an actor or by the connector (a failed transfer, an expired
@@ -342,8 +343,21 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
                 t.take(&sku, &loc, q);
             }
             ("pos", "count") => {
+                // A count is of the shelf (IN_STOCK): the units the store
+                // had set aside for pickups at that moment are there too,
+                // apart, and the POS's answer says how many. An order the
+                // POS was never told of is still on the shelf, so counted.
+                // (A count whose answer was lost resolves to its event,
+                // which does not say: then none are taken as set aside.)
                 let (sku, loc, q) = step_stock(loaded, e);
-                t.physical.insert((sku, loc), q);
+                let apart = value["counts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c["sku"] == sku.as_str() && c["location"] == loc.as_str())
+                    .and_then(|c| c["reserved_for_sale"].as_i64())
+                    .unwrap_or(0);
+                t.physical.insert((sku, loc), q + apart);
             }
             _ => {}
         }

@@ -617,12 +617,13 @@ async fn platforms_worked_example_over_http() {
     assert_eq!(
         r.json,
         json!({"counts": [{"sku": "TEE", "location": "store-1", "quantity": 88,
-            "calculated_at": "2026-03-02T08:40:00Z"}]})
+            "reserved_for_sale": 0, "calculated_at": "2026-03-02T08:40:00Z"}]})
     );
     let r = pos.get("/v1/inventory/TEE?location=store-1").await;
     assert_eq!(
         r.json,
-        json!({"sku": "TEE", "location": "store-1", "quantity": 88, "calculated_at": "2026-03-02T08:40:00Z"})
+        json!({"sku": "TEE", "location": "store-1", "quantity": 88, "reserved_for_sale": 0,
+            "calculated_at": "2026-03-02T08:40:00Z"})
     );
     // The count events, with their causes.
     let evs: Vec<Value> = events(&pos)
@@ -1722,6 +1723,11 @@ async fn pickups_set_units_aside_and_are_completed_once() {
         -2,
         "set aside whatever the policy"
     );
+    let r = pos.get("/v1/inventory/TEE?location=store-1").await;
+    assert_eq!(
+        r.json["reserved_for_sale"], 12,
+        "the set-aside units are reported apart"
+    );
     let r = pos.post("/v1/pickups", body.clone()).await;
     assert_error(&r, StatusCode::CONFLICT, "pickup_exists", Some("order_ref"));
     let mut bad = body.clone();
@@ -1771,6 +1777,8 @@ async fn pickups_set_units_aside_and_are_completed_once() {
         (&json!("completed"), &json!("2026-03-02T10:00:00Z"))
     );
     assert_eq!(quantity(&pos, "TEE").await, -2);
+    let r = pos.get("/v1/inventory/TEE?location=store-1").await;
+    assert_eq!(r.json["reserved_for_sale"], 0, "handed over");
     let r = pos.post("/v1/pickups/web-1/complete", json!({})).await;
     assert_error(&r, StatusCode::CONFLICT, "pickup_already_completed", None);
     let r = pos.post("/v1/pickups/web-9/complete", json!({})).await;

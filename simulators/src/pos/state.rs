@@ -583,6 +583,7 @@ impl PosState {
             sku: sku.to_owned(),
             location: location.to_owned(),
             quantity: ledger.map_or(0, Ledger::quantity),
+            reserved_for_sale: self.reserved_units(sku, location),
             calculated_at: ledger
                 .and_then(Ledger::calculated_at)
                 .unwrap_or(item.created_at),
