@@ -104,6 +104,15 @@ const CATCHES: &[(&str, &[&str])] = &[
         &["orders/two-pickups-one-shortened-one-no-show.toml"],
     ),
     (
+        "pickup-not-shortened",
+        &["orders/pickup-slip-follows-a-shortened-order.toml"],
+    ),
+    (
+        "external-refund-ignored",
+        &["payments/refund-in-gateway-dashboard.toml"],
+    ),
+    ("mastership-ignored", &["catalog/pos-mastered-price.toml"]),
+    (
         "failed-payment-kept",
         &["payments/bank-transfer-fails.toml"],
     ),

@@ -150,7 +150,12 @@ async fn transaction_fields_are_validated_by_name() {
             json!({"kind": "refund", "amount": "1.00", "gateway_reference": "re_1"}),
         )
         .await;
-    fails(&unknown, StatusCode::NOT_FOUND, "unknown_order", None);
+    fails(
+        &unknown,
+        StatusCode::NOT_FOUND,
+        "resource_missing",
+        Some("id"),
+    );
 }
 
 #[tokio::test(start_paused = true)]

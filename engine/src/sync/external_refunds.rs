@@ -46,7 +46,7 @@ pub(super) async fn charge_refunded(engine: &Engine, event: &Event) -> Outcome {
         return Ok(());
     }
     let order = match engine.call(|| engine.shop.order(order_id)).await {
-        Err(e) if e.code() == Some("unknown_order") => return Ok(()),
+        Err(e) if matches!(e.code(), Some("resource_missing" | "unknown_order")) => return Ok(()),
         r => match settle(engine, event, "reading the order of a gateway refund", r)? {
             Some(o) => o,
             None => return Ok(()),
