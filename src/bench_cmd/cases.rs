@@ -442,6 +442,70 @@ fn stripe_intent_target(api_base: &str, api_key: &str) -> Target {
     t
 }
 
+/// The same stock adjust through the Shopify dialect, as a connector on the
+/// official client sends it: Admin GraphQL `inventoryAdjustQuantities` with a
+/// fresh `@idempotent(key:)` per request. The variant's inventory item and
+/// the web location are looked up through the dialect first, and one
+/// adjust is checked to apply (GraphQL answers 200 to a refused mutation).
+async fn shopify_adjust_target(urls: &serve::Urls) -> Result<Target, String> {
+    let s = &urls.dialects.shopify;
+    let path = format!("/admin/api/{}/graphql.json", s.api_version);
+    let transport = HttpTransport::new(Duration::from_secs(10));
+    let ask = |body: Value| {
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("{}{path}", s.shop_url))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("x-shopify-access-token", s.access_token.as_str())
+            .body(bytes::Bytes::from(body.to_string()));
+        let sent = request.map(|r| transport.send(r));
+        async move {
+            let answer = sent.map_err(|e| e.to_string())?.await;
+            let answer = answer.map_err(|e| e.to_string())?;
+            serde_json::from_slice::<Value>(answer.body()).map_err(|e| e.to_string())
+        }
+    };
+    let found = ask(
+        json!({"query": "{ productVariants(first: 1, query: \"sku:HOT\") \
+        { nodes { inventoryItem { id } } } locations(first: 10) { nodes { id name } } }"}),
+    )
+    .await?;
+    let item = found["data"]["productVariants"]["nodes"][0]["inventoryItem"]["id"]
+        .as_str()
+        .ok_or_else(|| format!("no inventory item for HOT: {found}"))?
+        .to_owned();
+    let web = found["data"]["locations"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["name"] == "Online store")
+        .and_then(|l| l["id"].as_str())
+        .ok_or_else(|| format!("no web location: {found}"))?
+        .to_owned();
+    let body = |key: &str| {
+        json!({
+            "query": "mutation Adjust($input: InventoryAdjustQuantitiesInput!) \
+                { inventoryAdjustQuantities(input: $input) @idempotent(key: \"KEY\") \
+                { inventoryAdjustmentGroup { id } userErrors { field message } } }"
+                .replace("KEY", key),
+            "variables": {"input": {"name": "available", "reason": "correction",
+                "changes": [{"inventoryItemId": item, "locationId": web, "delta": 1}]}},
+        })
+    };
+    let probe = ask(body("bench-probe")).await?;
+    let group = &probe["data"]["inventoryAdjustQuantities"]["inventoryAdjustmentGroup"];
+    if group.is_null() {
+        return Err(format!("the GraphQL adjust was refused: {probe}"));
+    }
+    let mut t = Target::post_json(&s.shop_url, &path, None, &body("BENCH-KEY"));
+    t.headers.push((
+        http::HeaderName::from_static("x-shopify-access-token"),
+        http::HeaderValue::from_str(&s.access_token).map_err(|e| e.to_string())?,
+    ));
+    t.body_key = Some("BENCH-KEY");
+    Ok(t)
+}
+
 /// Medians of repeated load runs of one target.
 #[derive(Default)]
 struct Series {
@@ -504,9 +568,10 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
         let ceiling = ceiling().await.map_err(|e| e.to_string())?;
         let plain = stack(Retention::default(), false).await?;
         let hooked = stack(Retention::default(), true).await?;
-        Ok::<_, String>((ceiling, plain, hooked))
+        let shopify = shopify_adjust_target(&plain.running.urls).await?;
+        Ok::<_, String>((ceiling, plain, hooked, shopify))
     });
-    let (ceiling_url, stack, hooked) = match setup {
+    let (ceiling_url, stack, hooked, shopify) = match setup {
         Ok(s) => s,
         Err(e) => return vec![not_measured(CASE, "HTTP", format!("setup failed: {e}"))],
     };
@@ -525,8 +590,9 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
             &stack.running.urls.dialects.stripe.api_base,
             &stack.running.urls.dialects.stripe.api_key,
         )),
+        Arc::new(shopify),
     ];
-    let mut series: [Series; 6] = Default::default();
+    let mut series: [Series; 7] = Default::default();
     for run in 0..ctx.runs {
         for (i, t) in targets.iter().enumerate() {
             let m = client.block_on(load::run(Arc::clone(t), spec(ctx)));
@@ -539,7 +605,8 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
                     "adjust+hooks",
                     "order",
                     "intent",
-                    "stripe intent"
+                    "stripe intent",
+                    "shopify adjust"
                 ][i],
                 m.rps(),
                 m.p50_us as f64 / 1000.0,
@@ -552,7 +619,15 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
     let _ = server.block_on(stack.running.shutdown());
     let _ = server.block_on(hooked.running.shutdown());
     let n = ctx.runs;
-    let [mut ceil, mut adj, mut hook, mut ord, mut pi, mut spi] = series;
+    let [
+        mut ceil,
+        mut adj,
+        mut hook,
+        mut ord,
+        mut pi,
+        mut spi,
+        mut gql,
+    ] = series;
     let (c_rps, c_lo, c_hi) = median(&mut ceil.rps);
     let (c_p99, _, _) = median(&mut ceil.p99);
     let (c_p50, _, _) = median(&mut ceil.p50);
@@ -593,6 +668,11 @@ pub fn http(ctx: &Ctx) -> Vec<Row> {
             "intent create + confirm, Stripe dialect",
             &mut spi,
             "the same through Stripe's form encoding, `pm_card_visa`, `confirm=true`",
+        ),
+        (
+            "stock adjust, Shopify dialect",
+            &mut gql,
+            "Admin GraphQL `inventoryAdjustQuantities` with a fresh `@idempotent` key: parse, validate, execute",
         ),
     ] {
         let (rps, lo, hi) = median(&mut s.rps);

@@ -32,6 +32,10 @@ pub struct Target {
     pub body: Bytes,
     /// Send a fresh `Idempotency-Key` with every request.
     pub idempotency_keys: bool,
+    /// Where the body carries its own idempotency key (GraphQL's
+    /// `@idempotent(key:)`): this text in `body` is replaced by a fresh key
+    /// on every request, the same one `idempotency_keys` would send.
+    pub body_key: Option<&'static str>,
 }
 
 impl Target {
@@ -58,6 +62,7 @@ impl Target {
             headers,
             body: Bytes::from(body.to_string()),
             idempotency_keys: false,
+            body_key: None,
         }
     }
 }
@@ -233,10 +238,17 @@ async fn connection(
             for (k, v) in &target.headers {
                 req = req.header(k, v);
             }
+            let key = format!("bench-{run_id}-{conn}-{n}");
             if target.idempotency_keys {
-                req = req.header("idempotency-key", format!("bench-{run_id}-{conn}-{n}"));
+                req = req.header("idempotency-key", key.as_str());
             }
-            let Ok(req) = req.body(Full::new(target.body.clone())) else {
+            let body = match target.body_key {
+                Some(mark) => {
+                    Bytes::from(String::from_utf8_lossy(&target.body).replacen(mark, &key, 1))
+                }
+                None => target.body.clone(),
+            };
+            let Ok(req) = req.body(Full::new(body)) else {
                 return r;
             };
             if sender.ready().await.is_err() {
