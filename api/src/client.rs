@@ -72,11 +72,39 @@ impl ApiClient {
         body: Option<&B>,
         idempotency_key: Option<&str>,
     ) -> Result<RawResponse, ApiError> {
+        let bearer = (header::AUTHORIZATION, format!("Bearer {}", self.api_key));
+        self.send_raw_as(bearer, method, path, body, idempotency_key)
+            .await
+    }
+
+    /// `POST path` with a JSON body, the key sent as `<prefix><key>` in the
+    /// header `key_header` instead of as a bearer token: a dialect's own
+    /// credential header, such as Shopify's `X-Shopify-Access-Token:
+    /// shpat_…`. The raw response, whatever its status.
+    pub async fn post_raw_keyed<B: Serialize + ?Sized>(
+        &self,
+        (key_header, prefix): (header::HeaderName, &str),
+        path: &str,
+        body: &B,
+    ) -> Result<RawResponse, ApiError> {
+        let auth = (key_header, format!("{prefix}{}", self.api_key));
+        self.send_raw_as(auth, Method::POST, path, Some(body), None)
+            .await
+    }
+
+    async fn send_raw_as<B: Serialize + ?Sized>(
+        &self,
+        (auth, credential): (header::HeaderName, String),
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        idempotency_key: Option<&str>,
+    ) -> Result<RawResponse, ApiError> {
         let url = format!("{}{}", self.base_url, path);
         let mut builder = http::Request::builder()
             .method(method)
             .uri(&url)
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.api_key))
+            .header(auth, credential)
             .header(header::ACCEPT, "application/json");
         if let Some(key) = idempotency_key {
             builder = builder.header(IDEMPOTENCY_KEY, key);

@@ -589,6 +589,109 @@ async fn perform(ctx: &Ctx, i: usize, step: &Step) {
     }
 }
 
+/// A staff stock adjust through the shop's Shopify dialect, as a merchant's
+/// admin app on Shopify's client sends it: the variant's inventory item and
+/// the location (by the name the shop gives the step's location) are looked
+/// up through Admin GraphQL, then
+/// `inventoryAdjustQuantities` runs with the step's key as its
+/// `@idempotent` key and as its `referenceDocumentUri`, which the shop keeps
+/// as the change's reference (so a lost answer resolves as a native one
+/// does). The value is the adjustment group; a user error or a top-level
+/// GraphQL error is a refusal, named by its code.
+async fn shopify_adjust(
+    shop: &omnisim_api::ApiClient,
+    body: &omnisim_api::shop::AdjustInventory,
+    key: &str,
+) -> Result<serde_json::Value, Failed> {
+    use serde_json::{Value, json};
+    let locations = shop.locations().await.map_err(|e| failed(&e))?;
+    let location_name = locations
+        .data
+        .iter()
+        .find(|l| l.id == body.location)
+        .map_or(body.location.as_str(), |l| l.name.as_str());
+    let path = format!(
+        "/admin/api/{}/graphql.json",
+        omnisim_simulators::serve::SHOPIFY_API_VERSION
+    );
+    let ask = |doc: Value| {
+        let path = path.clone();
+        async move {
+            let token = http::HeaderName::from_static("x-shopify-access-token");
+            let raw = shop
+                .post_raw_keyed((token, ""), &path, &doc)
+                .await
+                .map_err(|e| failed(&e))?;
+            let answer: Value = serde_json::from_slice(&raw.body).unwrap_or_default();
+            if !raw.status.is_success() || answer.get("errors").is_some() {
+                let code = answer["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .map_or_else(
+                        || format!("http_{}", raw.status.as_u16()),
+                        str::to_lowercase,
+                    );
+                return Err(Failed::Refused(
+                    code.clone(),
+                    json!({ "error": code, "status": raw.status.as_u16(), "message": answer }),
+                ));
+            }
+            Ok(answer["data"].clone())
+        }
+    };
+    let found = ask(json!({
+        "query": "query Find($q: String!) { productVariants(first: 1, query: $q) \
+            { nodes { inventoryItem { id } } } locations(first: 250) { nodes { id name } } }",
+        "variables": { "q": format!("sku:{}", body.sku) },
+    }))
+    .await?;
+    let refused = |code: &str, message: String| {
+        Failed::Refused(
+            code.to_owned(),
+            json!({ "error": code, "message": message }),
+        )
+    };
+    let item = found["productVariants"]["nodes"][0]["inventoryItem"]["id"]
+        .as_str()
+        .ok_or_else(|| refused("unknown_sku", format!("no variant has SKU `{}`", body.sku)))?;
+    let location = found["locations"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|l| l["name"] == location_name)
+        .and_then(|l| l["id"].as_str())
+        .ok_or_else(|| {
+            refused(
+                "unknown_location",
+                format!("no location is named `{location_name}`"),
+            )
+        })?;
+    let adjusted = ask(json!({
+        "query": "mutation Adjust($input: InventoryAdjustQuantitiesInput!, $key: String!) \
+            { inventoryAdjustQuantities(input: $input) @idempotent(key: $key) \
+            { inventoryAdjustmentGroup { id reason referenceDocumentUri \
+            changes { name delta quantityAfterChange } } userErrors { field message code } } }",
+        "variables": {
+            "key": key,
+            "input": {
+                "name": "available",
+                "reason": body.reason,
+                "referenceDocumentUri": key,
+                "changes": [{ "inventoryItemId": item, "locationId": location, "delta": body.delta }],
+            },
+        },
+    }))
+    .await?;
+    let payload = &adjusted["inventoryAdjustQuantities"];
+    if let Some(e) = payload["userErrors"].as_array().and_then(|e| e.first()) {
+        let code = e["code"].as_str().unwrap_or("user_error").to_lowercase();
+        return Err(Failed::Refused(
+            code.clone(),
+            json!({ "error": code, "message": e["message"] }),
+        ));
+    }
+    Ok(payload["inventoryAdjustmentGroup"].clone())
+}
+
 fn ok<T: Serialize>(t: &T) -> Result<serde_json::Value, Failed> {
     Ok(serde_json::to_value(t).unwrap_or_default())
 }
@@ -952,6 +1055,9 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 change_from: None,
                 reference: Some(key.clone()),
             };
+            if step.wire.as_ref().is_some_and(|w| w.get_ref() == "shopify") {
+                return shopify_adjust(&shop.0, &body, &key).await;
+            }
             let level = shop
                 .adjust(&body, Some(&key))
                 .await

@@ -425,6 +425,11 @@ pub struct Step {
     /// How long a nemesis fault lasts before it is lifted (`30m`).
     #[serde(default)]
     pub duration: Option<Spanned<String>>,
+    /// The API a staff stock adjust goes through: `native` (the default) or
+    /// `shopify`, the shop's Admin GraphQL (`inventoryAdjustQuantities`), as
+    /// a merchant's admin app on Shopify's client writes it.
+    #[serde(default)]
+    pub wire: Option<Spanned<String>>,
 }
 
 /// What the run must show.

@@ -622,6 +622,15 @@ fn check_references(
             Some("targets are `pos`, `shop` and `pay`".into()),
         );
     }
+    if let Some(w) = &step.wire
+        && !["native", "shopify"].contains(&w.get_ref().as_str())
+    {
+        c.at(
+            w.span(),
+            format!("unknown wire `{}`", w.get_ref()),
+            Some("wires are `native` and `shopify`".into()),
+        );
+    }
 }
 
 /// Each catalog master names a system: `shop`, `pos` or `both`.
@@ -972,7 +981,7 @@ const FIELDS: [(&str, &str, &[&str]); 26] = [
     ("staff", "tax", &["sku", "tax_code", "target"]),
     ("staff", "pause", &["sku", "channel"]),
     ("staff", "resume", &["sku", "channel"]),
-    ("staff", "adjust", &["sku", "location", "quantity"]),
+    ("staff", "adjust", &["sku", "location", "quantity", "wire"]),
     ("pay", "void", &["order"]),
     ("pay", "refund", &["order", "amount"]),
     ("nemesis", "faults", &["target", "faults", "duration"]),
@@ -1057,6 +1066,11 @@ fn present(c: &Checker<'_>, step: &Step) -> Vec<(&'static str, Range<usize>)> {
         "target",
         step.target.is_some(),
         step.target.as_ref().map(Spanned::span),
+    );
+    push(
+        "wire",
+        step.wire.is_some(),
+        step.wire.as_ref().map(Spanned::span),
     );
     push(
         "faults",
@@ -1310,6 +1324,34 @@ oversold = { MUG-RED = 1 }
             ]
         );
         assert_eq!(l.opens, Duration::from_secs(9 * 3600));
+    }
+
+    #[test]
+    fn a_wire_is_named_and_only_on_a_staff_adjust() {
+        let adjust = |wire: &str| {
+            GOOD.replace(
+                "[expect]",
+                &format!(
+                    "[[step]]\nafter = \"1m\"\nactor = \"staff\"\naction = \"adjust\"\n\
+                     sku = \"MUG-RED\"\nlocation = \"store-1\"\nquantity = 2\nwire = \"{wire}\"\n[expect]"
+                ),
+            )
+        };
+        assert!(errors(&adjust("shopify")).is_empty());
+        assert!(errors(&adjust("native")).is_empty());
+        let e = errors(&adjust("graphql"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("t.toml:30:8: unknown wire `graphql`"),
+            "{}",
+            e[0]
+        );
+        let e = errors(&GOOD.replace(
+            "lines = { MUG-RED = 1 }\n[expect]",
+            "lines = { MUG-RED = 1 }\nwire = \"shopify\"\n[expect]",
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("`wire`"), "{}", e[0]);
     }
 
     #[test]
