@@ -8,6 +8,12 @@
 //! Product status (paused or active per sales channel) is the shop's alone:
 //! the POS has nothing to reflect.
 //!
+//! A staff edit that leaves the value as it was (a price set to the price
+//! it already had) changes nothing: the platform records no update, and
+//! there is nothing to carry. Only edits their own platform recorded (an
+//! update of that SKU by someone other than the connector while the step
+//! ran) are judged.
+//!
 //! Where the merchant names an owner (`[merchant] catalog_master`), a change
 //! on the owner's side must reach the other, a change on the other side is a
 //! conflict whose value must be put back to the owner's within the SLA, and
@@ -40,6 +46,19 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let mut violations = Vec::new();
     let sla = chrono::TimeDelta::from_std(input.catalog_sla()).unwrap_or_default();
     let catalog = &input.loaded.scenario.merchant.catalog;
+    let started: std::collections::BTreeMap<usize, chrono::DateTime<chrono::Utc>> = input
+        .history
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Op {
+                kind: OpType::Invoke,
+                step,
+                time,
+                ..
+            } => Some((*step, *time)),
+            _ => None,
+        })
+        .collect();
     let changes: Vec<Change<'_>> = input
         .history
         .iter()
@@ -57,7 +76,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                     .target
                     .as_ref()
                     .is_some_and(|t| t.get_ref() == "pos");
-                Some(Change {
+                let change = Change {
                     index: *index,
                     time: *time,
                     f,
@@ -65,7 +84,9 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                     price: dec(&value["price"]),
                     tax: value["tax_code"].clone(),
                     on: if on_pos { "pos" } else { "shop" },
-                })
+                };
+                let from = started.get(step).copied().unwrap_or(*time);
+                recorded(input, &change, from).then_some(change)
             }
             _ => None,
         })
@@ -253,6 +274,29 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
 }
 
 /// A price as text, trailing zeros dropped, so `32` and `32.00` agree.
+/// Whether the platform the change was made on recorded it: an update of
+/// its SKU, made by someone other than the connector, committed between the
+/// step's start (`from`) and its answer.
+fn recorded(input: &Input<'_>, c: &Change<'_>, from: chrono::DateTime<chrono::Utc>) -> bool {
+    let kind = if c.on == "pos" {
+        "item.updated"
+    } else {
+        "products/update"
+    };
+    input.history.iter().any(|e| match e {
+        Entry::Event {
+            platform, event, ..
+        } => {
+            platform == c.on
+                && event.kind == kind
+                && event.data["sku"] == c.sku.as_str()
+                && !event.actor.is_connector()
+                && (from..=c.time).contains(&e.true_time())
+        }
+        _ => false,
+    })
+}
+
 fn price_text(d: Decimal) -> String {
     d.normalize().to_string()
 }
