@@ -119,9 +119,9 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             .filter(|l| l.index >= c.index && l.sku == c.sku)
             .map(|l| (l.price, &l.tax))
             .collect();
-        let reached = input.events(other).find(|(_, ev)| {
+        let reached = input.events_at(other).find(|(_, ev, at)| {
             ev.kind == event_kind
-                && ev.occurred_at >= c.time
+                && *at >= c.time
                 && ev.data["sku"] == c.sku.as_str()
                 && acceptable.iter().any(|(price, tax)| {
                     dec(&ev.data["price"]) == *price
@@ -139,8 +139,8 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             ),
         };
         match reached {
-            Some((_, ev)) => {
-                let lag = ev.occurred_at - c.time;
+            Some((_, _, at)) => {
+                let lag = at - c.time;
                 latencies
                     .entry(if c.on == "pos" {
                         "pos_to_shop"
@@ -156,7 +156,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                             c.sku,
                             c.f,
                             clock(c.time),
-                            clock(ev.occurred_at),
+                            clock(at),
                             super::human_ms(lag.num_milliseconds()),
                             super::human_ms(sla.num_milliseconds())
                         ),
@@ -387,8 +387,8 @@ fn undone(
     if value_of(c) == then {
         return None;
     }
-    let back = input.events(platform).find(|(_, ev)| {
-        ev.kind == kind && ev.occurred_at >= c.time && ev.data["sku"] == c.sku.as_str() && {
+    let back = input.events_at(platform).find(|(_, ev, at)| {
+        ev.kind == kind && *at >= c.time && ev.data["sku"] == c.sku.as_str() && {
             let v = if c.f == "price" {
                 dec(&ev.data["price"]).map(price_text).unwrap_or_default()
             } else {
@@ -398,15 +398,15 @@ fn undone(
         }
     });
     let message = match back {
-        Some((_, ev)) if ev.occurred_at - c.time <= sla => return None,
-        Some((_, ev)) => format!(
-            "{} {field} {} set on the {side} at {} (the {owner_name} owns it, at {}) was put back only at {}, over the {} ms SLA",
+        Some((_, _, at)) if at - c.time <= sla => return None,
+        Some((_, _, at)) => format!(
+            "{} {field} {} set on the {side} at {} (the {owner_name} owns it, at {}) was put back only at {}, over the {} SLA",
             c.sku,
             show(&value_of(c)),
             clock(c.time),
             show(&then),
-            clock(ev.occurred_at),
-            sla.num_milliseconds()
+            clock(at),
+            super::human_ms(sla.num_milliseconds())
         ),
         None => format!(
             "{} {field} {} set on the {side} at {} was never put back to the {owner_name}'s {}, which owns it",

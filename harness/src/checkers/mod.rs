@@ -76,6 +76,24 @@ impl Input<'_> {
         })
     }
 
+    /// `platform`'s events with the true time of each commit (its stamp
+    /// with the platform clock's skew taken out; see
+    /// [`Entry::true_time`]): what a checker times changes by.
+    pub fn events_at<'b>(
+        &'b self,
+        platform: &'b str,
+    ) -> impl Iterator<Item = (u64, &'b omnisim_api::Event, DateTime<Utc>)> + 'b {
+        self.history.iter().filter_map(move |e| match e {
+            Entry::Event {
+                index,
+                platform: p,
+                event,
+                ..
+            } if p == platform => Some((*index, event, e.true_time())),
+            _ => None,
+        })
+    }
+
     /// The stock SLA (5 minutes by default).
     pub fn stock_sla(&self) -> Duration {
         sla(&self.loaded.scenario.sla.stock, Duration::from_secs(300))

@@ -288,8 +288,11 @@ fn store_returns_refunded(input: &Input<'_>, violations: &mut Vec<Violation>) ->
         }
     }
     // The connector's refunds, per order, in commit order.
-    let mut refunds: BTreeMap<String, Vec<(u64, &omnisim_api::Event)>> = BTreeMap::new();
-    for (index, e) in input.events("shop") {
+    let mut refunds: BTreeMap<
+        String,
+        Vec<(u64, &omnisim_api::Event, chrono::DateTime<chrono::Utc>)>,
+    > = BTreeMap::new();
+    for (index, e, at) in input.events_at("shop") {
         if e.kind == "refunds/create"
             && !e.data["id"]
                 .as_str()
@@ -299,7 +302,7 @@ fn store_returns_refunded(input: &Input<'_>, violations: &mut Vec<Violation>) ->
             refunds
                 .entry(order.to_owned())
                 .or_default()
-                .push((index, e));
+                .push((index, e, at));
         }
     }
     let mut used = std::collections::BTreeSet::new();
@@ -309,11 +312,11 @@ fn store_returns_refunded(input: &Input<'_>, violations: &mut Vec<Violation>) ->
         let note = format!("store return {id}");
         let pick = candidates
             .iter()
-            .find(|(i, e)| !used.contains(i) && e.data["note"].as_str() == Some(note.as_str()))
+            .find(|(i, e, _)| !used.contains(i) && e.data["note"].as_str() == Some(note.as_str()))
             .or_else(|| {
-                candidates.iter().find(|(i, e)| {
+                candidates.iter().find(|(i, e, at)| {
                     !used.contains(i)
-                        && e.occurred_at >= *time
+                        && *at >= *time
                         && !e.data["note"]
                             .as_str()
                             .is_some_and(|n| n.starts_with("store return "))
@@ -325,7 +328,7 @@ fn store_returns_refunded(input: &Input<'_>, violations: &mut Vec<Violation>) ->
             what: format!("store return {id}"),
         }];
         let took: BTreeMap<String, i64> = lines_of(value);
-        let Some((ri, refund)) = pick else {
+        let Some((ri, refund, _)) = pick else {
             violations.push(Violation {
                 message: format!(
                     "store return {id} took back {} of online order {order}, but the order was never refunded online",
