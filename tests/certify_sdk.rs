@@ -5,7 +5,8 @@
 //! - `examples/connectors/sdk_careful_connector.py` (Square change history
 //!   and Shopify `on_hand` accounting, deltas under idempotency keys,
 //!   webhooks through each platform's subscription API, online orders as
-//!   Square PICKUP orders) is certified: exit 0;
+//!   Square PICKUP orders) is certified: exit 0, through the real hosts
+//!   and, unchanged, through the loopback base URLs (`--via base-url`);
 //! - `examples/connectors/sdk_naive_poller.py` (absolute writes every 2 s)
 //!   is not: exit 1, naming `no_oversell` or `stock_converges`.
 //!
@@ -95,9 +96,8 @@ fn failed_checks(cert: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn the_careful_sdk_connector_is_certified_at_level_1_via_intercept() {
-    let Some(run) = certify("sdk_careful_connector", "intercept") else {
+fn careful_is_certified(via: &str) {
+    let Some(run) = certify("sdk_careful_connector", via) else {
         return;
     };
     assert_eq!(
@@ -119,8 +119,19 @@ fn the_careful_sdk_connector_is_certified_at_level_1_via_intercept() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    assert_eq!(run.cert["connector"]["via"], "intercept");
+    assert_eq!(run.cert["connector"]["via"], via);
     assert_eq!(run.cert["certified_level"], 1);
+}
+
+#[test]
+fn the_careful_sdk_connector_is_certified_at_level_1_via_intercept() {
+    careful_is_certified("intercept");
+}
+
+/// The same program, unchanged, on the loopback base URLs the mode gives.
+#[test]
+fn the_careful_sdk_connector_is_certified_at_level_1_via_base_url() {
+    careful_is_certified("base-url");
 }
 
 #[test]
