@@ -32,7 +32,7 @@ pub struct BenchArgs {
     /// gained" of an existing file is kept.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
-    /// Cases to run, comma-separated (default: all): suite, flash-sale, http, peers, memory.
+    /// Cases to run, comma-separated (default: all): suite, flash-sale, exploration, http, intercept, peers, memory.
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
     /// Repetitions of each timed case (default 5, 3 with --quick).
@@ -144,6 +144,11 @@ pub const CASES: &[Case] = &[
         name: "http",
         about: "simulator HTTP throughput and latency on loopback, against a plain axum ceiling",
         run: cases::http,
+    },
+    Case {
+        name: "intercept",
+        about: "the same dialect requests over plain HTTP and through the intercepting proxy (TLS)",
+        run: cases::intercept,
     },
     Case {
         name: "peers",

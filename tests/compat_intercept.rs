@@ -57,6 +57,7 @@ fn the_json_line_gains_exactly_the_intercept_environment() {
             "PYTHONPATH",
             "REQUESTS_CA_BUNDLE",
             "SHOPIFY_ACCESS_TOKEN",
+            "SHOPIFY_API_SECRET",
             "SHOPIFY_API_VERSION",
             "SHOPIFY_SHOP_DOMAIN",
             "SQUARE_ACCESS_TOKEN",

@@ -270,6 +270,24 @@ impl RealWorld {
                 "OMNISIM_SQUARE_ACCESS_TOKEN",
                 u.dialects.square.access_token.clone(),
             ),
+            // The Shopify dialect, for connectors on the official Shopify
+            // clients (the secret signs its webhooks).
+            (
+                "OMNISIM_SHOPIFY_SHOP_URL",
+                u.dialects.shopify.shop_url.clone(),
+            ),
+            (
+                "OMNISIM_SHOPIFY_API_VERSION",
+                u.dialects.shopify.api_version.clone(),
+            ),
+            (
+                "OMNISIM_SHOPIFY_ACCESS_TOKEN",
+                u.dialects.shopify.access_token.clone(),
+            ),
+            (
+                "OMNISIM_SHOPIFY_API_SECRET",
+                u.dialects.shopify.api_secret.clone(),
+            ),
         ];
         let inherited = std::env::var("PYTHONPATH").ok();
         native

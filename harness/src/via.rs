@@ -6,7 +6,8 @@
 //! - [`Via::BaseUrl`]: the real platforms' APIs (the dialects) at loopback
 //!   base URLs, for official clients that take one: `STRIPE_API_BASE`,
 //!   `SQUARE_BASE_URL`, `SHOPIFY_SHOP_URL`, with each platform's
-//!   credentials.
+//!   credentials (and `SHOPIFY_API_SECRET`, the app's client secret that
+//!   Shopify signs webhooks with).
 //! - [`Via::Intercept`]: the real hosts themselves (`api.stripe.com`,
 //!   `<shop>.myshopify.com`, `connect.squareup.com`) through the
 //!   intercepting proxy, for a connector that cannot change its base URL:
@@ -82,6 +83,7 @@ pub fn env(
             set("SHOPIFY_SHOP_URL", &d.shopify.shop_url);
             set("SHOPIFY_API_VERSION", &d.shopify.api_version);
             set("SHOPIFY_ACCESS_TOKEN", &d.shopify.access_token);
+            set("SHOPIFY_API_SECRET", &d.shopify.api_secret);
             set("OMNISIM_PUBLIC_URL", &public);
         }
         Via::Intercept => {

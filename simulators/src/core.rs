@@ -464,6 +464,8 @@ impl<S: Platform> Simulator<S> {
             // Due timers are the platform's own doing; the transition is
             // its caller's (the request's credential, if a request runs it).
             let mut timers = fx.take();
+            let caller = crate::layers::current_caller().map(|c| self.core.identify(&c.credential));
+            let mut fx = fx.with_actor(caller.clone());
             let result = f(&mut inner.state, &mut fx);
             let mut caused = if result.is_ok() {
                 fx.take()
@@ -478,8 +480,7 @@ impl<S: Platform> Simulator<S> {
             let skew = chrono::TimeDelta::milliseconds(skew_ms);
             let mut events = inner.log.append(timers, now + skew);
             if !caused.is_empty() {
-                let actor = crate::layers::current_caller()
-                    .map_or_else(Actor::system, |c| self.core.identify(&c.credential));
+                let actor = caller.unwrap_or_else(Actor::system);
                 events.extend(inner.log.append_as(caused, now + skew, &actor));
             }
             if skew_ms != 0 {

@@ -223,6 +223,7 @@ struct ShopData;
     omnisim_api::pos::Pickup,
     crate::dialects::square::book::Order,
     crate::dialects::square::book::OrderLine,
+    crate::dialects::square::book::PickupFulfillment,
     crate::dialects::square::book::Payment,
     crate::dialects::square::book::Refund,
 )))]

@@ -33,6 +33,7 @@ pub struct EventDraft {
 pub struct Effects {
     now: DateTime<Utc>,
     events: Vec<EventDraft>,
+    actor: Option<omnisim_api::Actor>,
 }
 
 impl Effects {
@@ -41,7 +42,23 @@ impl Effects {
         Effects {
             now,
             events: Vec::new(),
+            actor: None,
         }
+    }
+
+    /// Effects of a transition made for `actor` (the request's credential):
+    /// a state machine may record who wrote what, as the real platforms
+    /// record the app or source of a change (Square's `source` on an
+    /// inventory change).
+    pub fn with_actor(mut self, actor: Option<omnisim_api::Actor>) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    /// Who the transition is for: `None` for the platform's own timers and
+    /// for transitions no request made.
+    pub fn actor(&self) -> Option<&omnisim_api::Actor> {
+        self.actor.as_ref()
     }
 
     /// The simulated time of the transition.

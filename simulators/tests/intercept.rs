@@ -340,6 +340,7 @@ async fn the_printed_environment_names_the_proxy_the_ca_and_the_credentials() {
             "PYTHONPATH",
             "REQUESTS_CA_BUNDLE",
             "SHOPIFY_ACCESS_TOKEN",
+            "SHOPIFY_API_SECRET",
             "SHOPIFY_API_VERSION",
             "SHOPIFY_SHOP_DOMAIN",
             "SQUARE_ACCESS_TOKEN",

@@ -615,3 +615,283 @@ async fn square_subscriptions_get_square_events_signed() {
     .await;
     assert_eq!(deleted.status, StatusCode::OK);
 }
+
+/// Square's `InventoryCount` quantity of `var` at store-1, and the native
+/// count, which must agree.
+async fn in_stock(w: &World, sku: &str) -> i64 {
+    let n = w
+        .pos()
+        .get(&format!("/v1/inventory/{sku}?location=store-1"))
+        .await;
+    n.json["quantity"].as_i64().unwrap()
+}
+
+/// An online order for pickup as a Square order: a PICKUP fulfillment and
+/// the Shopify order in `reference_id`.
+async fn pickup_order(pos: &App, key: &str, reference: &str, var: &str, quantity: i64) -> Reply {
+    sq(
+        pos,
+        "POST",
+        "/v2/orders",
+        Some(json!({"idempotency_key": key, "order": {
+            "location_id": "store-1",
+            "reference_id": reference,
+            "line_items": [{"catalog_object_id": var, "quantity": quantity.to_string()}],
+            "fulfillments": [{"type": "PICKUP", "state": "PROPOSED",
+                "pickup_details": {"recipient": {"display_name": "Ana"}, "schedule_type": "ASAP"}}],
+        }})),
+    )
+    .await
+}
+
+/// Issue 17: a Square-dialect connector sets an online order's units aside
+/// as real Square does, with an order whose PICKUP fulfillment waits at the
+/// register: it is the native pickup of the Shopify order its
+/// `reference_id` names (`gid://shopify/Order/1` is the shop's
+/// `ord_000001`), attributed to the caller; completing the pickup at the
+/// register shows COMPLETED and sends Square's order webhooks.
+#[tokio::test(start_paused = true)]
+async fn a_pickup_order_sets_units_aside_and_follows_the_register() {
+    let w = World::new();
+    let got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    w.transport.mount(
+        "hook.test",
+        Router::new().route(
+            "/square",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    sink.lock().unwrap().push((headers, body));
+                    StatusCode::OK
+                }
+            }),
+        ),
+    );
+    let pos = w.pos();
+    let sub = sq(
+        &pos,
+        "POST",
+        "/v2/webhooks/subscriptions",
+        Some(
+            json!({"idempotency_key": "s1", "subscription": {"name": "orders",
+            "event_types": ["order.updated", "order.fulfillment.updated"],
+            "notification_url": "http://hook.test/square"}}),
+        ),
+    )
+    .await;
+    assert_eq!(sub.status, StatusCode::OK, "{}", sub.json);
+    let key = sub.json["subscription"]["signature_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let var = item(&pos, "MUG", 1250).await;
+    square_changes(&pos, "c", vec![count_change(&var, 10, "09:00")]).await;
+
+    let made = pickup_order(&pos, "o1", "gid://shopify/Order/1", &var, 3).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.json);
+    let order = &made.json["order"];
+    assert_eq!(order["state"], "OPEN");
+    assert_eq!(order["reference_id"], "gid://shopify/Order/1");
+    assert_eq!(order["fulfillments"][0]["type"], "PICKUP");
+    assert_eq!(order["fulfillments"][0]["state"], "PROPOSED");
+    assert_eq!(
+        order["fulfillments"][0]["pickup_details"]["recipient"]["display_name"],
+        "Ana"
+    );
+    let order_id = order["id"].as_str().unwrap().to_owned();
+    // The units are set aside natively: IN_STOCK 10 → 7, a pickup of 3.
+    assert_eq!(in_stock(&w, "MUG").await, 7);
+    let pickup = w.pos().get("/v1/pickups/ord_000001").await;
+    assert_eq!(pickup.status, StatusCode::OK, "{}", pickup.json);
+    assert_eq!(pickup.json["lines"][0]["quantity"], 3);
+    assert_eq!(pickup.json["status"], "ready");
+    // The change is IN_STOCK → RESERVED_FOR_SALE, and Square records the
+    // app that made it.
+    let changes = sq(
+        &pos,
+        "POST",
+        "/v2/inventory/changes/batch-retrieve",
+        Some(json!({"catalog_object_ids": [var], "states": ["RESERVED_FOR_SALE"]})),
+    )
+    .await;
+    let reserve = &changes.json["changes"][0]["adjustment"];
+    assert_eq!(reserve["to_state"], "RESERVED_FOR_SALE", "{}", changes.json);
+    assert_eq!(reserve["source"]["product"], "EXTERNAL_API");
+    assert!(
+        reserve["source"]["application_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sq0idp-")
+    );
+    // A replay answers the first order; another order for the same online
+    // order is refused, naming the field.
+    let again = pickup_order(&pos, "o1", "gid://shopify/Order/1", &var, 3).await;
+    assert_eq!(again.json["order"]["id"], order_id.as_str());
+    let twice = pickup_order(&pos, "o2", "gid://shopify/Order/1", &var, 1).await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{}", twice.json);
+    assert_eq!(twice.json["errors"][0]["field"], "order.reference_id");
+    assert_eq!(in_stock(&w, "MUG").await, 7);
+    // A PICKUP order is paid online: a Square payment for it is refused.
+    let pay = sq(
+        &pos,
+        "POST",
+        "/v2/payments",
+        Some(
+            json!({"idempotency_key": "p1", "source_id": "cnon:card-nonce-ok",
+            "amount_money": {"amount": 3750, "currency": "USD"}, "order_id": order_id}),
+        ),
+    )
+    .await;
+    assert_eq!(pay.status, StatusCode::BAD_REQUEST, "{}", pay.json);
+    assert_eq!(pay.json["errors"][0]["field"], "order_id");
+
+    // The clerk hands the goods over at the register (the native pickup).
+    let done = w
+        .pos()
+        .post("/v1/pickups/ord_000001/complete", json!({}))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.json);
+    let o = sq(&pos, "GET", &format!("/v2/orders/{order_id}"), None).await;
+    assert_eq!(o.json["order"]["state"], "COMPLETED", "{}", o.json);
+    assert_eq!(o.json["order"]["fulfillments"][0]["state"], "COMPLETED");
+    assert!(o.json["order"]["fulfillments"][0]["pickup_details"]["picked_up_at"].is_string());
+    assert_eq!(o.json["order"]["version"], 2);
+    assert_eq!(in_stock(&w, "MUG").await, 7, "handed over: IN_STOCK stays");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = got.lock().unwrap().clone();
+    let events: Vec<Value> = got
+        .iter()
+        .map(|(headers, body)| {
+            omnisim_api::signing::verify(
+                Scheme::Square,
+                std::slice::from_ref(&key),
+                "http://hook.test/square",
+                headers,
+                body,
+                w.clock.now(),
+            )
+            .unwrap();
+            serde_json::from_slice(body).unwrap()
+        })
+        .collect();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"order.updated"), "{types:?}");
+    let f = events
+        .iter()
+        .find(|e| e["type"] == "order.fulfillment.updated")
+        .unwrap_or_else(|| panic!("no order.fulfillment.updated in {types:?}"));
+    let u = &f["data"]["object"]["order_fulfillment_updated"];
+    assert_eq!(u["order_id"], order_id.as_str());
+    assert_eq!(u["state"], "COMPLETED");
+    assert_eq!(u["fulfillment_update"][0]["old_state"], "PROPOSED");
+    assert_eq!(u["fulfillment_update"][0]["new_state"], "COMPLETED");
+    // A closed order takes no more updates.
+    let late = sq(
+        &pos,
+        "PUT",
+        &format!("/v2/orders/{order_id}"),
+        Some(json!({"idempotency_key": "u1", "order": {"fulfillments": [{"state": "CANCELED"}]}})),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.json);
+}
+
+/// Cancelling a PICKUP order's fulfillment through `PUT /v2/orders/{id}`
+/// releases the units (the native pickup is cancelled); completing it
+/// through an update hands them over; bad fulfillments are 400s naming the
+/// field.
+#[tokio::test(start_paused = true)]
+async fn a_pickup_order_cancelled_by_update_releases_its_units() {
+    let w = World::new();
+    let pos = w.pos();
+    let var = item(&pos, "MUG", 1250).await;
+    square_changes(&pos, "c", vec![count_change(&var, 10, "09:00")]).await;
+    let made = pickup_order(&pos, "o1", "ord_000004", &var, 4).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.json);
+    let order_id = made.json["order"]["id"].as_str().unwrap().to_owned();
+    let uid = made.json["order"]["fulfillments"][0]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(in_stock(&w, "MUG").await, 6);
+    let wrong = sq(
+        &pos,
+        "PUT",
+        &format!("/v2/orders/{order_id}"),
+        Some(json!({"idempotency_key": "u0", "order": {"version": 1,
+            "fulfillments": [{"uid": "nope", "state": "CANCELED"}]}})),
+    )
+    .await;
+    assert_eq!(
+        wrong.json["errors"][0]["field"],
+        "order.fulfillments[0].uid"
+    );
+    let cancel = sq(
+        &pos,
+        "PUT",
+        &format!("/v2/orders/{order_id}"),
+        Some(json!({"idempotency_key": "u1", "order": {"version": 1,
+            "fulfillments": [{"uid": uid, "state": "CANCELED"}]}})),
+    )
+    .await;
+    assert_eq!(cancel.status, StatusCode::OK, "{}", cancel.json);
+    assert_eq!(cancel.json["order"]["state"], "CANCELED");
+    assert_eq!(cancel.json["order"]["fulfillments"][0]["state"], "CANCELED");
+    assert_eq!(in_stock(&w, "MUG").await, 10, "released");
+    let pickup = w.pos().get("/v1/pickups/ord_000004").await;
+    assert_eq!(pickup.json["status"], "cancelled", "{}", pickup.json);
+
+    // Completed through an update: the goods left (the shop fulfilled it).
+    let made = pickup_order(&pos, "o2", "gid://shopify/Order/5", &var, 2).await;
+    let order_id = made.json["order"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(in_stock(&w, "MUG").await, 8);
+    let done = sq(
+        &pos,
+        "PUT",
+        &format!("/v2/orders/{order_id}"),
+        Some(json!({"idempotency_key": "u2", "order": {"fulfillments": [{"state": "COMPLETED"}]}})),
+    )
+    .await;
+    assert_eq!(done.json["order"]["state"], "COMPLETED", "{}", done.json);
+    let pickup = w.pos().get("/v1/pickups/ord_000005").await;
+    assert_eq!(pickup.json["status"], "completed", "{}", pickup.json);
+    assert_eq!(in_stock(&w, "MUG").await, 8);
+
+    // Mistakes are 400s naming the field.
+    for (body, field) in [
+        (
+            json!({"location_id": "store-1", "reference_id": "ord_000009",
+                "line_items": [{"catalog_object_id": var, "quantity": "1"}],
+                "fulfillments": [{"type": "SHIPMENT"}]}),
+            "order.fulfillments[0].type",
+        ),
+        (
+            json!({"location_id": "store-1",
+                "line_items": [{"catalog_object_id": var, "quantity": "1"}],
+                "fulfillments": [{"type": "PICKUP"}]}),
+            "order.reference_id",
+        ),
+        (
+            json!({"location_id": "store-1", "reference_id": "ord_000009",
+                "line_items": [{"catalog_object_id": var, "quantity": "1"}],
+                "fulfillments": [{"type": "PICKUP", "state": "LOST"}]}),
+            "order.fulfillments[0].state",
+        ),
+    ] {
+        let r = sq(
+            &pos,
+            "POST",
+            "/v2/orders",
+            Some(json!({"idempotency_key": field, "order": body})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json);
+        assert_eq!(r.json["errors"][0]["field"], field, "{}", r.json);
+    }
+    assert_eq!(
+        in_stock(&w, "MUG").await,
+        8,
+        "refused orders set nothing aside"
+    );
+}

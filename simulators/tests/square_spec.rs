@@ -73,8 +73,8 @@ async fn samples() -> (Vec<(&'static str, &'static str, Value)>, Vec<Value>) {
         Some(
             json!({"idempotency_key": "s", "subscription": {"name": "all",
             "event_types": ["inventory.count.updated", "catalog.version.updated",
-                "order.created", "order.updated", "payment.created", "payment.updated",
-                "refund.created", "refund.updated"],
+                "order.created", "order.updated", "order.fulfillment.updated",
+                "payment.created", "payment.updated", "refund.created", "refund.updated"],
             "notification_url": "http://hook.test/sq"}}),
         ),
     )
@@ -240,6 +240,31 @@ async fn samples() -> (Vec<(&'static str, &'static str, Value)>, Vec<Value>) {
             Some(json!({"order": {"version": 1, "reference_id": "web-2"}})),
         )
         .await,
+    ));
+    // An online order waiting at the store: a PICKUP order, collected at
+    // the register (its `order.fulfillment.updated` is among the events).
+    let pickup = call(
+        &s,
+        "POST",
+        "/v2/orders",
+        Some(json!({"idempotency_key": "o-pickup", "order": {"location_id": "store-1",
+            "reference_id": "gid://shopify/Order/7",
+            "line_items": [{"catalog_object_id": var, "quantity": "1"}],
+            "fulfillments": [{"type": "PICKUP", "state": "PROPOSED",
+                "pickup_details": {"recipient": {"display_name": "Ana"}, "schedule_type": "ASAP"}}]}})),
+    )
+    .await;
+    let pickup_id = pickup["order"]["id"].as_str().unwrap().to_owned();
+    out.push(("post", "/v2/orders", pickup));
+    let done = w
+        .pos()
+        .post("/v1/pickups/ord_000007/complete", json!({}))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.json);
+    out.push((
+        "get",
+        "/v2/orders/{order_id}",
+        call(&s, "GET", &format!("/v2/orders/{pickup_id}"), None).await,
     ));
     let payment = call(
         &s,
@@ -510,6 +535,7 @@ fn event_schema(kind: &str) -> &'static str {
         "catalog.version.updated" => "CatalogVersionUpdatedEvent",
         "order.created" => "OrderCreatedEvent",
         "order.updated" => "OrderUpdatedEvent",
+        "order.fulfillment.updated" => "OrderFulfillmentUpdatedEvent",
         "payment.created" => "PaymentCreatedEvent",
         "payment.updated" => "PaymentUpdatedEvent",
         "refund.created" => "RefundCreatedEvent",

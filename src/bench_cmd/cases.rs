@@ -10,6 +10,10 @@
 //!   layer, idempotency with a fresh key per request, commit, event log,
 //!   webhook delivery to a subscribed sink) against a plain axum handler that
 //!   returns static JSON: the ceiling, measured in the same run.
+//! - **intercept**: the same dialect requests (a Stripe intent, a Square
+//!   read) over plain HTTP to the loopback base URL and through the
+//!   intercepting proxy to the real host (CONNECT, TLS against the local CA,
+//!   keep-alive tunnels), in one run on one stack.
 //! - **peers**: the same load on the `wiremock` crate in process and, when
 //!   `benches/peers/start.sh` has started them, WireMock standalone and
 //!   Mountebank.
@@ -1221,4 +1225,164 @@ async fn stock_hot_item(shop: &ApiClient) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The same requests over plain HTTP to a dialect's loopback base URL and
+/// through the intercepting proxy to the real host (`CONNECT`, TLS against
+/// the local CA, then HTTP/1.1 in the tunnel), in one run on one stack: what
+/// interception costs a connector. Each connection opens its tunnel once and
+/// keeps it (keep-alive), as an SDK's connection pool does, so the figure is
+/// TLS record and proxy overhead, not handshakes.
+pub fn intercept(ctx: &Ctx) -> Vec<Row> {
+    const CASE: &str = "intercept";
+    let server = runtime(2);
+    let client = runtime(2);
+    let ca_dir = std::env::temp_dir().join(format!("omnisim-bench-ca-{}", std::process::id()));
+    let started = server.block_on(serve::start(ServeConfig {
+        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        pos_port: 0,
+        shop_port: 0,
+        pay_port: 0,
+        stripe_port: 0,
+        api_key: KEY.to_owned(),
+        seed: 1,
+        retry_time_scale: 60,
+        retention: Retention::default(),
+        intercept: Some(omnisim_simulators::intercept::InterceptConfig {
+            port: 0,
+            ca_dir: ca_dir.clone(),
+        }),
+        webhook_hosts: Vec::new(),
+    }));
+    let running = match started {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![not_measured(
+                CASE,
+                "interception",
+                format!("setup failed: {e}"),
+            )];
+        }
+    };
+    let urls = running.urls.clone();
+    let Some(i) = urls.intercept.as_ref() else {
+        return vec![not_measured(
+            CASE,
+            "interception",
+            "no proxy started".into(),
+        )];
+    };
+    let proxy = i
+        .proxy_url()
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>();
+    let ca_pem = std::fs::read_to_string(i.ca_cert());
+    let (Ok(proxy), Ok(ca_pem)) = (proxy, ca_pem) else {
+        return vec![not_measured(
+            CASE,
+            "interception",
+            "no proxy address or CA".into(),
+        )];
+    };
+    let square_locations = |base: &str| {
+        let mut t = Target::post_json(
+            base,
+            "/v2/locations",
+            Some(&urls.dialects.square.access_token),
+            &json!({}),
+        );
+        t.method = http::Method::GET;
+        t.body = bytes::Bytes::new();
+        t
+    };
+    let through = |mut t: Target, host: &str| {
+        t.addr = proxy;
+        t.tunnel = Some(load::Tunnel {
+            host: host.to_owned(),
+            ca_pem: ca_pem.clone(),
+        });
+        t
+    };
+    let stripe = stripe_intent_target(
+        &urls.dialects.stripe.api_base,
+        &urls.dialects.stripe.api_key,
+    );
+    let square = square_locations(&urls.dialects.square.base_url);
+    let targets = [
+        Arc::new(stripe.clone()),
+        Arc::new(through(stripe, "api.stripe.com")),
+        Arc::new(square.clone()),
+        Arc::new(through(square, "connect.squareup.com")),
+    ];
+    let names = ["stripe http", "stripe proxy", "square http", "square proxy"];
+    let mut series: [Series; 4] = Default::default();
+    for run in 0..ctx.runs {
+        for (i, t) in targets.iter().enumerate() {
+            let m = client.block_on(load::run(Arc::clone(t), spec(ctx)));
+            say!(
+                "   run {} {:<14} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  failed {}",
+                run + 1,
+                names[i],
+                m.rps(),
+                m.p50_us as f64 / 1000.0,
+                m.p99_us as f64 / 1000.0,
+                m.failed
+            );
+            series[i].add(&m);
+        }
+    }
+    let _ = server.block_on(running.shutdown());
+    let _ = std::fs::remove_dir_all(&ca_dir);
+    let n = ctx.runs;
+    let [mut s_http, mut s_proxy, mut q_http, mut q_proxy] = series;
+    let mut rows = Vec::new();
+    for (what, plain, proxied, host) in [
+        (
+            "Stripe intent create + confirm (form, `pm_card_visa`, fresh idempotency key)",
+            &mut s_http,
+            &mut s_proxy,
+            "api.stripe.com",
+        ),
+        (
+            "Square `GET /v2/locations`",
+            &mut q_http,
+            &mut q_proxy,
+            "connect.squareup.com",
+        ),
+    ] {
+        let (rps, lo, hi) = median(&mut plain.rps);
+        let (p99, _, _) = median(&mut plain.p99);
+        let (t_rps, t_lo, t_hi) = median(&mut proxied.rps);
+        let (t_p99, _, _) = median(&mut proxied.p99);
+        rows.push(Row {
+            runs: range(n, thousands(lo), thousands(hi)),
+            ..Row::info(
+                CASE,
+                format!(
+                    "{what}, plain HTTP to the loopback base URL (p99 {})",
+                    ms(p99)
+                ),
+                format!("{} req/s", thousands(rps)),
+            )
+        });
+        rows.push(Row {
+            runs: range(n, thousands(t_lo), thousands(t_hi)),
+            ..Row::info(
+                CASE,
+                format!(
+                    "the same through the proxy to https://{host} (CONNECT + TLS, keep-alive; p99 {})",
+                    ms(t_p99)
+                ),
+                format!(
+                    "{} req/s = {:.0}% of plain",
+                    thousands(t_rps),
+                    100.0 * t_rps / rps.max(1e-9)
+                ),
+            )
+        });
+        for (name, s) in [("plain", &*plain), ("through the proxy", &*proxied)] {
+            rows.extend(failures_row(CASE, &format!("{what}, {name}"), s));
+        }
+    }
+    rows
 }

@@ -36,6 +36,19 @@ pub struct Target {
     /// `@idempotent(key:)`): this text in `body` is replaced by a fresh key
     /// on every request, the same one `idempotency_keys` would send.
     pub body_key: Option<&'static str>,
+    /// Reach the target through the intercepting proxy at `addr` instead:
+    /// `CONNECT` the host, TLS verified against the local CA, then the same
+    /// requests in the tunnel (as a connector on a real platform's host).
+    pub tunnel: Option<Tunnel>,
+}
+
+/// A real platform's host behind the intercepting proxy.
+#[derive(Clone, Debug)]
+pub struct Tunnel {
+    /// The simulated host (`api.stripe.com`).
+    pub host: String,
+    /// The CA bundle (PEM) to verify it with.
+    pub ca_pem: String,
 }
 
 impl Target {
@@ -63,6 +76,7 @@ impl Target {
             body: Bytes::from(body.to_string()),
             idempotency_keys: false,
             body_key: None,
+            tunnel: None,
         }
     }
 }
@@ -175,6 +189,31 @@ pub async fn run(target: Arc<Target>, spec: Spec) -> Measured {
     out
 }
 
+/// A plain HTTP/1.1 connection to the target, and its `Host`.
+async fn plain(
+    target: &Target,
+) -> Result<
+    (
+        hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+        HeaderValue,
+    ),
+    String,
+> {
+    let stream = TcpStream::connect(target.addr)
+        .await
+        .map_err(|_| format!("cannot connect to {}", target.addr))?;
+    let _ = stream.set_nodelay(true);
+    let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| "HTTP/1.1 handshake failed".to_owned())?;
+    tokio::spawn(async move {
+        let _ = driver.await;
+    });
+    let host = HeaderValue::from_str(&target.addr.to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
+    Ok((sender, host))
+}
+
 struct ConnResult {
     ok: u64,
     failed: u64,
@@ -197,26 +236,39 @@ async fn connection(
     };
     let mut n: u64 = 0;
     'reconnect: loop {
-        let Ok(stream) = TcpStream::connect(target.addr).await else {
-            r.failed += 1;
-            r.first_failure
-                .get_or_insert_with(|| format!("cannot connect to {}", target.addr));
-            return r;
+        let (mut sender, host) = match &target.tunnel {
+            Some(t) => {
+                let tunnel = match omnisim_simulators::intercept::client::roots(&t.ca_pem) {
+                    Ok(roots) => {
+                        omnisim_simulators::intercept::client::connect(target.addr, &t.host, roots)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match (tunnel, HeaderValue::from_str(&t.host)) {
+                    (Ok(sender), Ok(host)) => (sender, host),
+                    (Err(e), _) => {
+                        r.failed += 1;
+                        r.first_failure
+                            .get_or_insert_with(|| format!("tunnel to {}: {e}", t.host));
+                        return r;
+                    }
+                    (_, Err(e)) => {
+                        r.failed += 1;
+                        r.first_failure.get_or_insert_with(|| e.to_string());
+                        return r;
+                    }
+                }
+            }
+            None => match plain(&target).await {
+                Ok(pair) => pair,
+                Err(e) => {
+                    r.failed += 1;
+                    r.first_failure.get_or_insert(e);
+                    return r;
+                }
+            },
         };
-        let _ = stream.set_nodelay(true);
-        let Ok((mut sender, driver)) =
-            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-        else {
-            r.failed += 1;
-            r.first_failure
-                .get_or_insert_with(|| "HTTP/1.1 handshake failed".to_owned());
-            return r;
-        };
-        tokio::spawn(async move {
-            let _ = driver.await;
-        });
-        let host = HeaderValue::from_str(&target.addr.to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
         loop {
             let now = Instant::now(); // determinism-ok: benchmark
             if deadline.is_some_and(|d| now >= d) {

@@ -3,8 +3,10 @@ dialect: locations; a catalog batch-upsert with temporary ids; search by SKU;
 a physical count then an IN_STOCK -> SOLD adjustment; counts read back as
 strings; changes since a time; an order paid with a card nonce,
 autocomplete=false, completed, then refunded in part; a declined nonce; the
-same idempotency key with another body; and a webhook subscription whose
-inventory.count.updated delivery passes the client's verify_signature.
+same idempotency key with another body; a webhook subscription whose
+inventory.count.updated delivery passes the client's verify_signature; and
+PICKUP orders (units set aside, collected at the register, cancelled by an
+update).
 
 The client builds its answers without validating them, so every raw answer is
 also parsed by the client's own typed models with validation on (pydantic
@@ -388,5 +390,47 @@ check("event count", (count.catalog_object_id, count.quantity), (variation, "94"
 client.webhooks.subscriptions.delete(subscription_id=sub.id)
 check("deleted", list(client.webhooks.subscriptions.list()), [])
 server.shutdown()
+
+# An online order waiting at the store: a PICKUP order sets its units aside
+# (the native pickup of the shop order its reference_id names) and follows
+# the register.
+before = native("GET", "/v1/inventory/MUG-RED?location=store-1")["quantity"]
+pickup = typed(
+    client.orders.create(
+        idempotency_key=key(),
+        order={
+            "location_id": location,
+            "reference_id": "gid://shopify/Order/41",
+            "line_items": [{"catalog_object_id": variation, "quantity": "2"}],
+            "fulfillments": [{"type": "PICKUP", "state": "PROPOSED",
+                              "pickup_details": {"recipient": {"display_name": "Ana"}, "schedule_type": "ASAP"}}],
+        },
+    )
+).order
+check("pickup order", (pickup.state, pickup.fulfillments[0].type, pickup.fulfillments[0].state),
+      ("OPEN", "PICKUP", "PROPOSED"))
+check("units set aside", native("GET", "/v1/inventory/MUG-RED?location=store-1")["quantity"], before - 2)
+check("native pickup", native("GET", "/v1/pickups/ord_000041")["status"], "ready")
+native("POST", "/v1/pickups/ord_000041/complete", {})
+collected = typed(client.orders.get(order_id=pickup.id)).order
+check("collected at the register", (collected.state, collected.fulfillments[0].state), ("COMPLETED", "COMPLETED"))
+other = typed(
+    client.orders.create(
+        idempotency_key=key(),
+        order={"location_id": location, "reference_id": "ord_000042",
+               "line_items": [{"catalog_object_id": variation, "quantity": "1"}],
+               "fulfillments": [{"type": "PICKUP"}]},
+    )
+).order
+cancelled = typed(
+    client.orders.update(
+        order_id=other.id,
+        idempotency_key=key(),
+        order={"location_id": location, "version": other.version,
+               "fulfillments": [{"uid": other.fulfillments[0].uid, "state": "CANCELED"}]},
+    )
+).order
+check("cancelled", (cancelled.state, cancelled.fulfillments[0].state), ("CANCELED", "CANCELED"))
+check("released", native("GET", "/v1/inventory/MUG-RED?location=store-1")["quantity"], before - 2)
 
 print(f"{checks} checks passed")

@@ -162,6 +162,11 @@ pub fn env(proxy_url: &str, ca: &LocalCa, api_key: &str) -> BTreeMap<String, Str
         crate::dialects::shopify::API_VERSION.to_owned(),
     );
     set("SHOPIFY_ACCESS_TOKEN", c.shopify_access_token);
+    // The app's client secret: Shopify signs webhooks with it.
+    set(
+        "SHOPIFY_API_SECRET",
+        crate::dialects::shopify::api_secret(api_key),
+    );
     env
 }
 

@@ -227,6 +227,11 @@ pub struct StockEntry {
     pub cause: InventoryCauseKind,
     /// The writer's reference, the sale or return id, or the order ref.
     pub reference: Option<String>,
+    /// Who wrote it (the request's credential; `None` for the platform's
+    /// own timers), as Square records an inventory change's `source` and
+    /// team member. Not in snapshots: the event log carries actors.
+    #[serde(skip)]
+    pub actor: Option<omnisim_api::Actor>,
 }
 
 impl Default for PosState {
@@ -692,6 +697,7 @@ impl PosState {
             created_at: now,
             cause: kind,
             reference: reference.clone(),
+            actor: fx.actor().cloned(),
         });
         fx.emit(
             "inventory.count.updated",
@@ -1667,6 +1673,16 @@ impl PosState {
                 kind,
                 Some(pickup.order_ref.clone()),
             );
+        }
+        // A Square order whose PICKUP fulfillment made this pickup follows
+        // it, whoever closed it (the clerk at the register, or the caller).
+        let state = if status == PickupStatus::Completed {
+            "COMPLETED"
+        } else {
+            "CANCELED"
+        };
+        if let Some(order) = self.square.follow_pickup(&pickup.order_ref, state, now) {
+            fx.emit("order.updated", order);
         }
         self.debug_check();
         Ok(pickup)

@@ -51,6 +51,14 @@ pub const VERSIONS: &[&str] = &[
 /// The shop's `myshopify.com` domain, as `shop` and webhooks name it.
 pub const SHOP_DOMAIN: &str = "omnisim.myshopify.com";
 
+/// The shop's order key (`ord_000012`) of a Shopify order id as a connector
+/// holds it: `gid://shopify/Order/12` (GraphQL) or `12` (REST). Another
+/// platform's record that names a Shopify order (a Square order's
+/// `reference_id`) names the shop's order this way.
+pub fn order_key(id: &str) -> Option<String> {
+    ids::parse_gid("Order", id).map(|n| format!("ord_{n:06}"))
+}
+
 /// The app's client secret that Shopify webhooks of dialect subscriptions
 /// are signed with (Shopify signs with the app's secret, not one per
 /// subscription): `shpss_<api key>`.

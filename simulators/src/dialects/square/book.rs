@@ -59,6 +59,37 @@ pub struct OrderLine {
     pub total: Decimal,
 }
 
+/// The states of a PICKUP fulfillment, as Square names them. PROPOSED,
+/// RESERVED and PREPARED are the caller's to set; COMPLETED and CANCELED
+/// follow the POS pickup behind it (handed over or released, at the
+/// register or through an update).
+pub const FULFILLMENT_STATES: [&str; 5] =
+    ["PROPOSED", "RESERVED", "PREPARED", "COMPLETED", "CANCELED"];
+
+/// An order's PICKUP fulfillment: the POS pickup of `order_ref` (the online
+/// order its units are set aside for).
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = SquarePickupFulfillment)]
+pub struct PickupFulfillment {
+    /// Square's fulfillment `uid`.
+    pub uid: String,
+    /// One of [`FULFILLMENT_STATES`].
+    pub state: String,
+    /// The state before the last change of `state` (for Square's
+    /// `fulfillment_update.old_state`).
+    pub old_state: Option<String>,
+    /// The POS pickup's key: the shop order's id.
+    pub order_ref: String,
+    /// `pickup_details` as the caller gave them (recipient, note, …); the
+    /// times are the dialect's.
+    #[schema(value_type = Object)]
+    pub details: Value,
+    /// When it was handed over.
+    pub picked_up_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    pub canceled_at: Option<DateTime<Utc>>,
+}
+
 /// An order made through the dialect.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[schema(as = SquareOrder)]
@@ -96,6 +127,9 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     /// Completed or cancelled.
     pub closed_at: Option<DateTime<Utc>>,
+    /// Its PICKUP fulfillment, if it is an online order waiting at the
+    /// store: its units are a POS pickup, and it closes when the pickup does.
+    pub fulfillment: Option<PickupFulfillment>,
 }
 
 /// A payment made through the dialect: a gateway intent.
@@ -203,6 +237,9 @@ pub struct Book {
     pub orders: IndexMap<String, Order>,
     /// Order id by the POS sale that recorded it.
     pub order_of_sale: BTreeMap<String, String>,
+    /// Order id by the POS pickup (its `order_ref`) its PICKUP fulfillment
+    /// made.
+    pub order_of_pickup: BTreeMap<String, String>,
     /// Payments by id, in creation order.
     pub payments: IndexMap<String, Payment>,
     /// Refunds by id, in creation order.
@@ -215,6 +252,40 @@ pub struct Book {
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 impl Book {
+    /// Follows a POS pickup that was handed over (`COMPLETED`) or released
+    /// (`CANCELED`) onto the order whose fulfillment made it: the
+    /// fulfillment and the order close, and the order's version moves.
+    /// Answers the order as it is now, for its `order.updated` event; `None`
+    /// when no order of the dialect made that pickup.
+    pub fn follow_pickup(
+        &mut self,
+        order_ref: &str,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Option<&Order> {
+        let id = self.order_of_pickup.get(order_ref)?.clone();
+        let o = self.orders.get_mut(&id)?;
+        let f = o.fulfillment.as_mut()?;
+        if f.state == state {
+            return None;
+        }
+        f.old_state = Some(std::mem::replace(&mut f.state, state.to_owned()));
+        if state == "COMPLETED" {
+            f.picked_up_at = Some(now);
+        } else {
+            f.canceled_at = Some(now);
+        }
+        if o.state == "OPEN" {
+            // Paid where it was sold (the online order): the goods leaving,
+            // or never leaving, close it.
+            o.state = state.to_owned();
+            o.closed_at = Some(now);
+        }
+        o.version += 1;
+        o.updated_at = now;
+        Some(o)
+    }
+
     /// A fresh id: `prefix` then upper-case base32 of a counter, 24
     /// characters in all (Square's catalog ids are 24 such characters).
     pub fn fresh_id(&mut self, prefix: &str) -> String {

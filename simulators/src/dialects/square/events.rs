@@ -6,6 +6,9 @@
 //! - `catalog.version.updated` ← `item.updated`;
 //! - `order.created` and `order.updated` ← the POS's own, for orders made
 //!   through the dialect, and ← `sale.created` for a register sale;
+//! - `order.fulfillment.updated` ← `pickup.completed` and
+//!   `pickup.cancelled`, for a pickup a PICKUP order made (whoever closed
+//!   it: the clerk at the register, or the caller's update);
 //! - `payment.created|updated` and `refund.created|updated` ← the POS's
 //!   own, for payments and refunds made through the dialect.
 
@@ -23,6 +26,7 @@ pub const TYPES: &[&str] = &[
     "catalog.version.updated",
     "order.created",
     "order.updated",
+    "order.fulfillment.updated",
     "payment.created",
     "payment.updated",
     "refund.created",
@@ -141,6 +145,42 @@ pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
                 0,
                 &event.kind,
                 json!({"type": key, "id": d["id"], "object": {key: o}}),
+            )]
+        }
+        "pickup.completed" | "pickup.cancelled" => {
+            let Some(o) = d["order_ref"]
+                .as_str()
+                .and_then(|r| state.square().order_of_pickup.get(r))
+                .and_then(|id| state.square().orders.get(id))
+            else {
+                return Vec::new();
+            };
+            let Some(f) = &o.fulfillment else {
+                return Vec::new();
+            };
+            let new_state = if event.kind == "pickup.completed" {
+                "COMPLETED"
+            } else {
+                "CANCELED"
+            };
+            let o = json!({
+                "order_id": o.id,
+                "version": o.version,
+                "location_id": o.location_id,
+                "state": o.state,
+                "created_at": wire::ts(o.created_at),
+                "updated_at": wire::ts(o.updated_at),
+                "fulfillment_update": [{
+                    "fulfillment_uid": f.uid,
+                    "old_state": f.old_state.as_deref().unwrap_or("PROPOSED"),
+                    "new_state": new_state,
+                }],
+            });
+            vec![envelope(
+                event,
+                0,
+                "order.fulfillment.updated",
+                json!({"type": "order_fulfillment_updated", "id": o["order_id"], "object": {"order_fulfillment_updated": o}}),
             )]
         }
         "payment.created" | "payment.updated" => {

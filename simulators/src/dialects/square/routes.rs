@@ -22,15 +22,17 @@ use omnisim_api::pay::{
     CreateRefund, IntentStatus, PayClient, PaymentMethod, RefundReason, RefundStatus,
 };
 use omnisim_api::pos::{
-    BatchChangeInventory, CreateItem, CreateSale, InventoryChange, InventoryChangeType,
-    InventoryState, SaleLineRequest, TenderRequest, TenderType, UpdateItem,
+    BatchChangeInventory, CreateItem, CreatePickup, CreateSale, InventoryChange,
+    InventoryChangeType, InventoryState, SaleLineRequest, TenderRequest, TenderType, UpdateItem,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::book::{CatalogEntry, Order, OrderLine, Payment, Refund, SubscriptionExtras};
+use super::book::{
+    CatalogEntry, Order, OrderLine, Payment, PickupFulfillment, Refund, SubscriptionExtras,
+};
 use super::{EVENT_TYPES, wire};
 use crate::core::Simulator;
 use crate::dialects::Wire;
@@ -1452,6 +1454,92 @@ struct OrderIn {
     metadata: Option<Value>,
     state: Option<String>,
     version: Option<i64>,
+    #[serde(default)]
+    fulfillments: Vec<FulfillmentIn>,
+}
+
+/// A fulfillment in a request: omnisim models `PICKUP` (an online order's
+/// units set aside at the store, a POS pickup).
+#[derive(Debug, Default, Deserialize)]
+struct FulfillmentIn {
+    uid: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    state: Option<String>,
+    pickup_details: Option<Value>,
+}
+
+/// The POS pickup key a PICKUP order's `reference_id` names: the shop's
+/// order key for a Shopify order id (`gid://shopify/Order/12` or `12` name
+/// `ord_000012`, the order the merchant's shop holds), else the reference
+/// as given (a shop order key such as `ord_000012` itself).
+fn pickup_order_ref(reference: &str) -> String {
+    crate::dialects::shopify::order_key(reference).unwrap_or_else(|| reference.to_owned())
+}
+
+/// Checks the one PICKUP fulfillment of a request (`fulfillments[0]`); an
+/// update names it by `uid` and may leave its `type` out.
+fn check_fulfillment(fs: &[FulfillmentIn], creating: bool) -> SimResult<Option<&FulfillmentIn>> {
+    let Some(f) = fs.first() else {
+        return Ok(None);
+    };
+    if fs.len() > 1 {
+        return Err(bad(
+            "INVALID_VALUE",
+            "omnisim models one fulfillment per order",
+            "order.fulfillments",
+        ));
+    }
+    match f.kind.as_deref() {
+        Some("PICKUP") => {}
+        None if !creating => {}
+        None => return Err(missing("order.fulfillments[0].type")),
+        Some(other) => {
+            return Err(bad(
+                "INVALID_VALUE",
+                format!(
+                    "omnisim models PICKUP fulfillments (units set aside at the store), not {other}"
+                ),
+                "order.fulfillments[0].type",
+            ));
+        }
+    }
+    if let Some(st) = f.state.as_deref()
+        && !super::book::FULFILLMENT_STATES.contains(&st)
+    {
+        return Err(bad(
+            "INVALID_ENUM_VALUE",
+            format!(
+                "`{st}` is not a fulfillment state: PROPOSED, RESERVED, PREPARED, COMPLETED or CANCELED"
+            ),
+            "order.fulfillments[0].state",
+        ));
+    }
+    if f.pickup_details.as_ref().is_some_and(|d| !d.is_object()) {
+        return Err(bad(
+            "INVALID_VALUE",
+            "`pickup_details` is an object",
+            "order.fulfillments[0].pickup_details",
+        ));
+    }
+    Ok(Some(f))
+}
+
+/// A POS pickup error in the order's terms: the pickup is keyed by the
+/// order's `reference_id`.
+fn pickup_error(e: SimError) -> SimError {
+    match e.code {
+        "pickup_exists" => bad(
+            "INVALID_VALUE",
+            format!(
+                "{}: another order already sets aside the units of this reference_id",
+                e.message
+            ),
+            "order.reference_id",
+        ),
+        _ if e.field.as_deref() == Some("order_ref") => e.field("order.reference_id"),
+        _ => e,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1512,6 +1600,27 @@ async fn create_order(State(d): Ctx, body: Bytes) -> Response {
             if o.state.as_deref().is_some_and(|st| st != "OPEN") {
                 return Err(bad("INVALID_VALUE", "a new order is OPEN", "order.state"));
             }
+            let pickup = check_fulfillment(&o.fulfillments, true)?;
+            let pickup_ref = match pickup {
+                None => None,
+                Some(f) => {
+                    if matches!(f.state.as_deref(), Some("COMPLETED" | "CANCELED")) {
+                        return Err(bad(
+                            "INVALID_VALUE",
+                            "a new PICKUP fulfillment is PROPOSED, RESERVED or PREPARED",
+                            "order.fulfillments[0].state",
+                        ));
+                    }
+                    let r = o.reference_id.as_deref().ok_or_else(|| {
+                        bad(
+                            "MISSING_REQUIRED_PARAMETER",
+                            "a PICKUP order names the online order it sets units aside for in `reference_id`",
+                            "order.reference_id",
+                        )
+                    })?;
+                    Some(pickup_order_ref(r))
+                }
+            };
             let mut currency: Option<String> = None;
             let mut lines = Vec::new();
             for (i, l) in o.line_items.iter().enumerate() {
@@ -1575,6 +1684,53 @@ async fn create_order(State(d): Ctx, body: Bytes) -> Response {
                     total,
                 });
             }
+            let fulfillment = match (pickup, pickup_ref) {
+                (Some(f), Some(order_ref)) => {
+                    // Units set aside now (IN_STOCK → RESERVED_FOR_SALE),
+                    // one line per SKU, as a POS pickup the clerk completes
+                    // at the register.
+                    let mut per_sku: Vec<SaleLineRequest> = Vec::new();
+                    for l in &out {
+                        match per_sku.iter_mut().find(|x| x.sku == l.sku) {
+                            Some(x) => x.quantity += l.quantity,
+                            None => per_sku.push(SaleLineRequest {
+                                sku: l.sku.clone(),
+                                quantity: l.quantity,
+                            }),
+                        }
+                    }
+                    let details = f.pickup_details.clone().unwrap_or_else(|| json!({}));
+                    let customer = details["recipient"]["display_name"]
+                        .as_str()
+                        .map(str::to_owned);
+                    s.create_pickup(
+                        fx,
+                        CreatePickup {
+                            order_ref: order_ref.clone(),
+                            location: location.clone(),
+                            lines: per_sku,
+                            customer,
+                        },
+                    )
+                    .map_err(pickup_error)?;
+                    s.square_mut()
+                        .order_of_pickup
+                        .insert(order_ref.clone(), id.clone());
+                    Some(PickupFulfillment {
+                        uid: f
+                            .uid
+                            .clone()
+                            .unwrap_or_else(|| format!("{}-F", &id[id.len() - 6..])),
+                        state: f.state.clone().unwrap_or_else(|| "PROPOSED".into()),
+                        old_state: None,
+                        order_ref,
+                        details,
+                        picked_up_at: None,
+                        canceled_at: None,
+                    })
+                }
+                _ => None,
+            };
             let order = Order {
                 id: id.clone(),
                 location_id: location,
@@ -1591,6 +1747,7 @@ async fn create_order(State(d): Ctx, body: Bytes) -> Response {
                 created_at: now,
                 updated_at: now,
                 closed_at: None,
+                fulfillment,
             };
             let v = wire::order(s, &order);
             fx.emit("order.created", &order);
@@ -1769,7 +1926,75 @@ async fn update_order(State(d): Ctx, Path(id): Path<String>, body: Bytes) -> Res
                     "order.line_items",
                 ));
             }
+            // A PICKUP fulfillment's state: COMPLETED and CANCELED hand
+            // over or release the POS pickup behind it (the order follows);
+            // the others are the caller's bookkeeping.
+            let asked = check_fulfillment(&patch.fulfillments, false)?;
+            let mut fulfillment_state: Option<String> = None;
+            let mut close: Option<&'static str> = None;
+            if let Some(f) = asked {
+                let Some(have) = &order.fulfillment else {
+                    return Err(bad(
+                        "BAD_REQUEST",
+                        "the order has no PICKUP fulfillment; omnisim adds one only when the order is made",
+                        "order.fulfillments",
+                    ));
+                };
+                if let Some(uid) = &f.uid
+                    && *uid != have.uid
+                {
+                    return Err(bad(
+                        "INVALID_VALUE",
+                        format!("the order's fulfillment is `{}`, not `{uid}`", have.uid),
+                        "order.fulfillments[0].uid",
+                    ));
+                }
+                match f.state.as_deref() {
+                    None => {}
+                    Some(st) if st == have.state => {}
+                    Some("COMPLETED") => close = Some("COMPLETED"),
+                    Some("CANCELED") => close = Some("CANCELED"),
+                    Some(st) => fulfillment_state = Some(st.to_owned()),
+                }
+            }
+            if patch.state.as_deref() == Some("CANCELED") && order.fulfillment.is_some() {
+                close = Some("CANCELED");
+            }
+            if let (Some(have), Some(r)) = (&order.fulfillment, &patch.reference_id)
+                && pickup_order_ref(r) != have.order_ref
+            {
+                return Err(bad(
+                    "BAD_REQUEST",
+                    "a PICKUP order's reference_id names its pickup and cannot change",
+                    "order.reference_id",
+                ));
+            }
+            if order.fulfillment.is_some()
+                && req.fields_to_clear.iter().any(|f| f == "reference_id")
+            {
+                return Err(bad(
+                    "BAD_REQUEST",
+                    "a PICKUP order's reference_id names its pickup and cannot be cleared",
+                    "fields_to_clear",
+                ));
+            }
+            let mut order = order;
+            if let (Some(action), Some(have)) = (close, &order.fulfillment) {
+                let order_ref = have.order_ref.clone();
+                if action == "COMPLETED" {
+                    s.complete_pickup(fx, &order_ref).map_err(pickup_error)?;
+                } else {
+                    s.cancel_pickup(fx, &order_ref).map_err(pickup_error)?;
+                }
+                // The pickup closed the order (its `order.updated` is out).
+                if let Some(moved) = s.square().orders.get(&id) {
+                    order = moved.clone();
+                }
+            }
             let mut next = order.clone();
+            if let (Some(st), Some(f)) = (fulfillment_state, next.fulfillment.as_mut()) {
+                f.old_state = Some(std::mem::replace(&mut f.state, st));
+            }
             if let Some(r) = patch.reference_id {
                 next.reference_id = Some(r);
             }
@@ -1785,6 +2010,7 @@ async fn update_order(State(d): Ctx, Path(id): Path<String>, body: Bytes) -> Res
             }
             match patch.state.as_deref() {
                 None | Some("OPEN") => {}
+                Some("CANCELED") if next.state == "CANCELED" => {}
                 Some("CANCELED") => {
                     let book = s.square();
                     let live = order.payment_ids.iter().any(|p| {
@@ -1831,7 +2057,7 @@ fn close_order(s: &mut PosState, fx: &mut crate::events::Effects, order_id: &str
     let Some(order) = s.square().orders.get(order_id).cloned() else {
         return;
     };
-    if order.state != "OPEN" {
+    if order.state != "OPEN" || order.fulfillment.is_some() {
         return;
     }
     let paid: Vec<Payment> = order
@@ -2070,6 +2296,13 @@ async fn create_payment_inner(d: &Dialect, req: CreatePaymentReq) -> SimResult<V
                 return Err(bad(
                     "BAD_REQUEST",
                     format!("The order is {}", o.state),
+                    "order_id",
+                ));
+            }
+            if o.fulfillment.is_some() {
+                return Err(bad(
+                    "BAD_REQUEST",
+                    "a PICKUP order was paid where it was sold (the online order of its reference_id); it closes when collected",
                     "order_id",
                 ));
             }

@@ -268,6 +268,37 @@ pub fn change_id(e: &StockEntry) -> String {
     format!("CHG{:021}", e.seq)
 }
 
+/// Square's `SourceApplication` of a change made with `actor`'s
+/// credential, and its team member: an app's API call is `EXTERNAL_API`
+/// with the app's `application_id` (`sq0idp-` and the 8 hex digits of its
+/// actor id, the same for every wire of one key), so an app can tell its
+/// own changes from everyone else's as on Square; the merchant's people
+/// are `SQUARE_POS` with their team member id.
+pub fn source(a: &omnisim_api::Actor) -> (Value, Option<String>) {
+    use omnisim_api::ActorKind;
+    match a.kind {
+        ActorKind::Connector => (
+            json!({
+                "product": "EXTERNAL_API",
+                "application_id": application_id(a),
+                "name": a.id,
+            }),
+            None,
+        ),
+        ActorKind::Actor => (
+            json!({"product": "SQUARE_POS", "name": "Square Point of Sale"}),
+            Some(format!("TM{}", a.id.trim_start_matches("actor:"))),
+        ),
+        ActorKind::Platform | ActorKind::System => (json!({"product": "OTHER"}), None),
+    }
+}
+
+/// The Square `application_id` of an app's actor (`app:1f0c9a7e` →
+/// `sq0idp-1f0c9a7e`).
+pub fn application_id(a: &omnisim_api::Actor) -> String {
+    format!("sq0idp-{}", a.id.trim_start_matches("app:"))
+}
+
 /// Square's `InventoryChange` of a journal entry.
 pub fn change(state: &PosState, e: &StockEntry) -> Value {
     let id = change_id(e);
@@ -281,6 +312,14 @@ pub fn change(state: &PosState, e: &StockEntry) -> Value {
         "occurred_at": ts(e.occurred_at),
         "created_at": ts(e.created_at),
     });
+    let mut common = common;
+    if let Some(a) = &e.actor {
+        let (source, team_member) = source(a);
+        common["source"] = source;
+        if let Some(t) = team_member {
+            common["team_member_id"] = t.into();
+        }
+    }
     match e.counted {
         Some(_) => {
             let mut c = common;
@@ -398,6 +437,26 @@ pub fn order(state: &PosState, o: &Order) -> Value {
     }
     if let Some(t) = o.closed_at {
         v["closed_at"] = ts(t).into();
+    }
+    if let Some(f) = &o.fulfillment {
+        let mut details = if f.details.is_object() {
+            f.details.clone()
+        } else {
+            json!({})
+        };
+        details["placed_at"] = ts(o.created_at).into();
+        if let Some(t) = f.picked_up_at {
+            details["picked_up_at"] = ts(t).into();
+        }
+        if let Some(t) = f.canceled_at {
+            details["canceled_at"] = ts(t).into();
+        }
+        v["fulfillments"] = json!([{
+            "uid": f.uid,
+            "type": "PICKUP",
+            "state": f.state,
+            "pickup_details": details,
+        }]);
     }
     totals(&mut v, o.total, o.tax, paid, &o.currency);
     v
