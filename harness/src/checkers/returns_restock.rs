@@ -14,6 +14,10 @@ use omnisim_reports::{CheckResult, Violation, Witness};
 use super::{Input, verdict};
 use crate::history::{Entry, OpType};
 
+/// A connector refund on the shop: its history index, the event, and the
+/// true time of its commit.
+type Refund<'a> = (u64, &'a omnisim_api::Event, chrono::DateTime<chrono::Utc>);
+
 fn dec(v: &serde_json::Value) -> Decimal {
     v.as_str().and_then(|s| s.parse().ok()).unwrap_or_default()
 }
@@ -288,10 +292,7 @@ fn store_returns_refunded(input: &Input<'_>, violations: &mut Vec<Violation>) ->
         }
     }
     // The connector's refunds, per order, in commit order.
-    let mut refunds: BTreeMap<
-        String,
-        Vec<(u64, &omnisim_api::Event, chrono::DateTime<chrono::Utc>)>,
-    > = BTreeMap::new();
+    let mut refunds: BTreeMap<String, Vec<Refund<'_>>> = BTreeMap::new();
     for (index, e, at) in input.events_at("shop") {
         if e.kind == "refunds/create"
             && !e.data["id"]
