@@ -370,11 +370,11 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
 
 /// Operations whose outcome the actor never learned (`info`: the request
 /// timed out), resolved from what the platforms recorded, as a Jepsen checker
-/// resolves indeterminate operations: an order, sale, return, pickup or
-/// fulfilment that the platform's event log shows was applied counts as done,
-/// with the platform's record as its value; so does a stock write (receive,
-/// waste, count, adjust) whose change the platform logged under the step's
-/// reference. Keyed by history index.
+/// resolves indeterminate operations: an order, sale, return, pickup,
+/// fulfilment or staff refund that the platform's event log shows was applied
+/// counts as done, with the platform's record as its value; so does a stock
+/// write (receive, waste, count, adjust) whose change the platform logged
+/// under the step's reference. Keyed by history index.
 pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serde_json::Value> {
     let mut out = BTreeMap::new();
     let events: Vec<(&str, &omnisim_api::Event)> = history
@@ -489,6 +489,18 @@ pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serd
                         && ev.kind == "orders/fulfilled"
                         && order.is_some()
                         && id.as_str() == order.as_deref().unwrap_or_default()
+                }
+                // A refund the staff made whose answer was lost (the shop
+                // was still waiting on the gateway): the shop's record of a
+                // refund of that order with those lines, not the connector's.
+                ("staff", "refund") => {
+                    *platform == "shop"
+                        && ev.kind == "refunds/create"
+                        && !used.contains(&id)
+                        && !ev.actor.is_connector()
+                        && order.is_some()
+                        && d["order_id"].as_str() == order.as_deref()
+                        && same_lines(d, *step)
                 }
                 // The harness's own stock writes name their step in
                 // `reference` (the runner sets it to the step's idempotency
