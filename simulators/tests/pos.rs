@@ -1728,6 +1728,19 @@ async fn pickups_set_units_aside_and_are_completed_once() {
         r.json["reserved_for_sale"], 12,
         "the set-aside units are reported apart"
     );
+    let r = pos
+        .post(
+            "/v1/returns",
+            json!({"location": "store-1", "order_ref": "web-1",
+                "lines": [{"sku": "TEE", "quantity": 1}], "restock": true, "refund_to": "original"}),
+        )
+        .await;
+    assert_error(
+        &r,
+        StatusCode::CONFLICT,
+        "pickup_not_collected",
+        Some("order_ref"),
+    );
     let r = pos.post("/v1/pickups", body.clone()).await;
     assert_error(&r, StatusCode::CONFLICT, "pickup_exists", Some("order_ref"));
     let mut bad = body.clone();

@@ -1292,6 +1292,21 @@ impl PosState {
         }
         if let Some(r) = &req.order_ref {
             check_key("order_ref", r, "order ref")?;
+            // Goods still on the pickup shelf were never handed over: there
+            // is nothing for the customer to bring back.
+            if self
+                .pickups
+                .get(r)
+                .is_some_and(|b| b.pickup.status == PickupStatus::Ready)
+            {
+                return Err(SimError::conflict(
+                    "pickup_not_collected",
+                    format!(
+                        "the pickup for `{r}` is still waiting to be collected: its units were never handed over, so they cannot be returned (complete or cancel the pickup)"
+                    ),
+                )
+                .field("order_ref"));
+            }
         }
         check_lines(&req.lines)?;
         let occurred_at = req.occurred_at.unwrap_or(now);
