@@ -8,7 +8,7 @@
 //! final state.
 //! The same scenario and seed give a byte-identical history.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -144,6 +144,9 @@ struct Ctx {
     world: RunWorld,
     history: History,
     names: Mutex<BTreeMap<String, String>>,
+    /// Online orders whose goods the customer has: a `fulfil` or `pickup`
+    /// step for them succeeded. Only these can be brought back to a store.
+    handed_over: Mutex<BTreeSet<String>>,
     strategy: Strategy,
     loaded: Loaded,
     problems: Mutex<Vec<String>>,
@@ -229,6 +232,7 @@ async fn run_in(
         world,
         history,
         names: Mutex::new(BTreeMap::new()),
+        handed_over: Mutex::new(BTreeSet::new()),
         strategy: strategy.clone(),
         loaded: loaded.clone(),
         problems: Mutex::new(Vec::new()),
@@ -502,6 +506,10 @@ fn remember(ctx: &Ctx, step: &Step, id: &str) {
             .unwrap_or_else(|p| p.into_inner())
             .insert(n, id.to_owned());
     }
+}
+
+fn handed_over(ctx: &Ctx) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+    ctx.handed_over.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn process_of(step: &Step) -> String {
@@ -843,6 +851,21 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 Some(_) => Some(order_id()?),
                 None => None,
             };
+            if let Some(order) = &order_ref {
+                // The customer brings back goods they were given: an order
+                // never shipped or collected has nothing at the counter.
+                if !handed_over(ctx).contains(order) {
+                    return Err(Failed::Refused(
+                        "not_handed_over".into(),
+                        serde_json::json!({
+                            "error": "not_handed_over",
+                            "message": format!(
+                                "order {order} was never shipped or collected (no fulfil or pickup step for it succeeded): the customer has nothing to bring back"
+                            ),
+                        }),
+                    ));
+                }
+            }
             let refund_to = match step.refund_to.as_deref() {
                 Some("cash") => RefundTo::Cash,
                 Some("store_credit") => RefundTo::StoreCredit,
@@ -876,6 +899,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .complete_pickup(&id, Some(&key))
                 .await
                 .map_err(|e| failed(&e))?;
+            handed_over(ctx).insert(id);
             ok(&p)
         }
         ("pos", "no_show") => {
@@ -936,6 +960,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .fulfill(&id, &FulfillOrder::default(), Some(&key))
                 .await
                 .map_err(|e| failed(&e))?;
+            handed_over(ctx).insert(id);
             ok(&order)
         }
         ("staff", "capture") => {
