@@ -589,10 +589,12 @@ async fn get_sale(State(ctx): State<Ctx>, Path(id): Path<String>) -> SimResult<a
 /// `POST /v1/returns`: with a receipt (`sale_id`), for an online order
 /// (`order_ref`: units and amount recorded, no money moved), or with neither
 /// (catalog price, cash or store credit). Emits `return.created` and, when
-/// restocked, one `inventory.count.updated` per line.
+/// restocked, one `inventory.count.updated` per line. An online order whose
+/// pickup still waits here was never handed over: 409 `pickup_not_collected`.
 #[utoipa::path(post, path = "/v1/returns", tag = "returns", request_body = CreateReturn,
     responses((status = 200, body = Return), (status = 400, body = ErrorBody),
         (status = 404, description = "`resource_missing` (`sale_id`), `unknown_sku` or `unknown_location`", body = ErrorBody),
+        (status = 409, description = "`pickup_not_collected` (`order_ref`: its pickup still waits to be collected)", body = ErrorBody),
         (status = 422, description = "`quantity_exceeds_sold`, `sku_not_in_sale`, …", body = ErrorBody),
         (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
 async fn create_return(
