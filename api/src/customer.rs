@@ -155,21 +155,21 @@ pub fn phone_problem(phone: &str) -> Option<String> {
 #[derive(Clone, Copy, Debug)]
 pub struct CustomerClient<'a>(pub &'a ApiClient);
 
-impl CustomerClient<'_> {
+impl<'a> CustomerClient<'a> {
     /// `POST /v1/customers`.
     pub async fn create(
-        &self,
+        self,
         body: &CreateCustomer,
         key: Option<&str>,
     ) -> Result<Customer, ApiError> {
         self.0.post("/v1/customers", body, key).await
     }
     /// `GET /v1/customers/{id}`.
-    pub async fn get(&self, id: &str) -> Result<Customer, ApiError> {
+    pub async fn get(self, id: &str) -> Result<Customer, ApiError> {
         self.0.get(&format!("/v1/customers/{id}")).await
     }
     /// `PATCH /v1/customers/{id}`.
-    pub async fn update(&self, id: &str, body: &UpdateCustomer) -> Result<Customer, ApiError> {
+    pub async fn update(self, id: &str, body: &UpdateCustomer) -> Result<Customer, ApiError> {
         self.0
             .send(
                 http::Method::PATCH,
@@ -180,7 +180,7 @@ impl CustomerClient<'_> {
             .await
     }
     /// `GET /v1/customers?email=&phone=&updated_since=`.
-    pub async fn list(&self, filter: &CustomerFilter) -> Result<CustomerList, ApiError> {
+    pub async fn list(self, filter: &CustomerFilter) -> Result<CustomerList, ApiError> {
         let mut query = Vec::new();
         if let Some(e) = &filter.email {
             query.push(format!("email={}", encode(e)));
