@@ -88,7 +88,9 @@ async fn each_platform(app: App, created: &str, updated: &str, prefix: &str, w: 
     assert_eq!(r.status, 422);
     assert_eq!(r.json["error"]["field"], "phone");
     let r = app.get("/v1/customers/nobody").await;
-    assert_eq!(r.json["error"]["code"], "unknown_customer");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json["error"]["code"], "resource_missing");
+    assert_eq!(r.json["error"]["field"], "id");
 
     // Listing by email (any case) or phone (any spacing).
     let r = app.get("/v1/customers?email=ADA%40example.com").await;

@@ -200,7 +200,7 @@ pub(super) async fn changed(engine: &Engine, p: Plat, event: &Event) -> Outcome 
         let there_id = if p == Plat::Shop { &l.pos } else { &l.shop };
         match engine.call(|| there_api.get(there_id)).await {
             Ok(c) => there = Some(c),
-            Err(e) if e.code() == Some("unknown_customer") => link = None,
+            Err(e) if e.status() == Some(404) => link = None,
             r => {
                 settle(engine, event, "reading the linked customer", r)?;
                 return Ok(());

@@ -812,7 +812,7 @@ async fn list_customers(
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
     params(("id" = String, Path, description = "The customer id")),
     responses((status = 200, body = Customer),
-        (status = 404, description = "`unknown_customer`", body = ErrorBody)))]
+        (status = 404, description = "`resource_missing`", body = ErrorBody)))]
 async fn get_customer(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
@@ -826,7 +826,7 @@ async fn get_customer(
     params(("id" = String, Path, description = "The customer id")),
     responses((status = 200, body = Customer),
         (status = 400, body = ErrorBody),
-        (status = 404, description = "`unknown_customer`", body = ErrorBody),
+        (status = 404, description = "`resource_missing`", body = ErrorBody),
         (status = 409, description = "`email_taken`", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn update_customer(
