@@ -162,3 +162,46 @@ price = "1.00"
         "{text:?}"
     );
 }
+
+#[test]
+fn one_person_signing_up_twice_gets_one_profile_per_system() {
+    let loaded = scenario("customers/same-person-online-and-at-the-register.toml");
+    let good = checks(&loaded, None);
+    let c = good
+        .iter()
+        .find(|c| c.name == "customers_converge")
+        .expect("the check runs");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.violations);
+    assert_eq!(c.metrics["people"], 2, "Ada and Grace");
+    assert_eq!(c.metrics["profiles_checked"], 4, "one each per system");
+    // Matching emails case-sensitively, the register's `Ada@Example.COM`
+    // stays apart from her online `ada@example.com`: nothing merges.
+    let bad = checks(&loaded, Some(Defect::CustomerEmailCase));
+    let c = failed(&bad, "customers_converge").expect("the unmerged profiles are caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages.contains(
+            &"marketing consent for ada@example.com is no on the POS, yes on the shop; the customer's latest choice (10:00:40 on the shop) was yes"
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("phone for ada@example.com is none on the POS")),
+        "{messages:?}"
+    );
+    assert!(c.violations.iter().all(|v| !v.witnesses.is_empty()));
+}
+
+#[test]
+fn consent_withdrawn_in_store_reaches_the_shop() {
+    let loaded = scenario("customers/consent-withdrawn-in-store.toml");
+    assert!(failed(&checks(&loaded, None), "customers_converge").is_none());
+    let bad = checks(&loaded, Some(Defect::ConsentNotSynced));
+    let c = failed(&bad, "customers_converge").expect("the lost withdrawal is caught");
+    assert_eq!(
+        c.violations[0].message,
+        "marketing consent for ben@example.com is no on the POS, yes on the shop; the customer's latest choice (11:30:20 on the POS) was no"
+    );
+}
