@@ -8,7 +8,9 @@
 //! 2. else by email, trimmed and case-insensitive, among the other side's
 //!    profiles not yet linked;
 //! 3. else by phone, on its digits (`+44 20 7946 0000` is `+442079460000`);
-//! 4. else it is created there, and linked.
+//! 4. else it is created there, and linked; unless the match is a profile
+//!    already linked to another one on this side: then this one is a
+//!    duplicate here, reported (`duplicate_customer`) and not copied over.
 //!
 //! Two linked profiles are merged field by field (name, email, phone,
 //! marketing consent) against what the engine last left on both (the
@@ -217,12 +219,25 @@ pub(super) async fn changed(engine: &Engine, p: Plat, event: &Event) -> Outcome 
         else {
             return Ok(());
         };
-        let unlinked: Vec<&Customer> = engine.with_state(|s| {
+        // Unlinked profiles first: a person already linked to another
+        // profile here is a duplicate on this side, not someone to copy.
+        let (unlinked, linked): (Vec<&Customer>, Vec<&Customer>) = engine.with_state(|s| {
             all.data
                 .iter()
-                .filter(|c| s.customer_link(there_p, &c.id).is_none())
-                .collect()
+                .partition(|c| s.customer_link(there_p, &c.id).is_none())
         });
+        let same_person = |c: &Customer| -> bool {
+            let email = match (&here.email, &c.email) {
+                (Some(e), Some(ce)) if engine.has(Defect::CustomerEmailCase) => ce == e,
+                (Some(e), Some(ce)) => normalize_email(ce) == normalize_email(e),
+                _ => false,
+            };
+            let phone = match (&here.phone, &c.phone) {
+                (Some(p), Some(cp)) => normalize_phone(cp) == normalize_phone(p),
+                _ => false,
+            };
+            email || phone
+        };
         let by_email = here.email.as_ref().and_then(|e| {
             unlinked.iter().find(|c| {
                 c.email.as_ref().is_some_and(|ce| {
@@ -243,6 +258,24 @@ pub(super) async fn changed(engine: &Engine, p: Plat, event: &Event) -> Outcome 
                 })
             })
         };
+        if by_email.is_none()
+            && by_phone().is_none()
+            && let Some(twin) = linked.iter().find(|c| same_person(c))
+        {
+            engine.report(
+                "duplicate_customer",
+                format!(
+                    "customer {} on the {} is a second profile of the person whose {} profile {} is already linked to another; merge the two on the {}",
+                    here.id,
+                    p.name(),
+                    there_p.name(),
+                    twin.id,
+                    p.name()
+                ),
+                Some(&event.id),
+            );
+            return Ok(());
+        }
         match by_email.or_else(by_phone) {
             Some(found) => {
                 let found = (*found).clone();
