@@ -2,7 +2,8 @@
 //! POS, shop and payment gateway, and nothing about how they work inside.
 //!
 //! - Wire types per platform: [`pay`], [`shop`], [`pos`], and [`common`] for what
-//!   they share (locations, webhook subscriptions, fault settings, money rules).
+//!   they share (locations, webhook subscriptions, fault settings, money rules),
+//!   and [`customer`] for the customer profiles both the shop and the POS keep.
 //!   Money is [`rust_decimal::Decimal`] on the wire as a decimal string.
 //! - The [`event::Event`] envelope that change feeds return and webhooks carry,
 //!   and [`signing`] for the three webhook signature schemes.
@@ -32,6 +33,7 @@
 pub mod client;
 pub mod clock;
 pub mod common;
+pub mod customer;
 pub mod error;
 pub mod event;
 pub mod pay;

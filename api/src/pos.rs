@@ -518,6 +518,10 @@ pub struct InventoryCountUpdated {
 pub struct PosClient(pub ApiClient);
 
 impl PosClient {
+    /// The customer profiles (`/v1/customers`).
+    pub fn customers(&self) -> crate::customer::CustomerClient<'_> {
+        crate::customer::CustomerClient(&self.0)
+    }
     /// `POST /v1/items`.
     pub async fn create_item(
         &self,

@@ -661,6 +661,10 @@ impl Default for ShopSettings {
 pub struct ShopClient(pub ApiClient);
 
 impl ShopClient {
+    /// The customer profiles (`/v1/customers`).
+    pub fn customers(&self) -> crate::customer::CustomerClient<'_> {
+        crate::customer::CustomerClient(&self.0)
+    }
     /// `POST /v1/products`.
     pub async fn create_product(
         &self,

@@ -163,6 +163,14 @@ defects! {
     /// A tax code removed on the shop is sent to the POS as "unchanged".
     TaxClearDropped = "tax-clear-dropped",
         "a tax code removed on the shop is never removed on the register";
+    /// Customer profiles are matched by email exactly as written, so
+    /// `Ada@Example.com` at the register is not `ada@example.com` online.
+    CustomerEmailCase = "customer-email-case",
+        "customer emails are matched case-sensitively, so one person's two signups are never merged";
+    /// Marketing consent is left out of the customer sync: a customer who
+    /// withdraws it in store keeps getting the shop's emails.
+    ConsentNotSynced = "consent-not-synced",
+        "a customer's marketing consent changed on one side never reaches the other";
 }
 
 impl fmt::Display for Defect {

@@ -1,7 +1,8 @@
 //! The engine's durable state, and the writes that persist it.
 //!
 //! Keys on the [`Store`](crate::store::Store): `cursor/<platform>`,
-//! `seen/<event id>`, `order/<order id>`, `sub/<platform>`. Every processed
+//! `seen/<event id>`, `order/<order id>`, `sub/<platform>`,
+//! `customer/<shop customer id>`. Every processed
 //! event commits its `seen` mark together with whatever state it changed, in
 //! one batch, so a crash either keeps both or neither.
 
@@ -90,6 +91,32 @@ pub struct OrderTrack {
     pub cancelled: bool,
 }
 
+/// The synced fields of a customer profile, as the engine last left both
+/// sides (the base of its three-way merge).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerFields {
+    /// The name.
+    pub name: String,
+    /// The email, as written.
+    pub email: Option<String>,
+    /// The phone, as written.
+    pub phone: Option<String>,
+    /// Marketing consent.
+    pub accepts_marketing: bool,
+}
+
+/// One person's profiles, linked: the shop's and the POS's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerLink {
+    /// The shop's customer id.
+    pub shop: String,
+    /// The POS's customer id.
+    pub pos: String,
+    /// What both sides held after the engine's last merge; `None` before
+    /// the first one (two profiles just matched).
+    pub base: Option<CustomerFields>,
+}
+
 /// Everything the engine must not forget across a restart.
 #[derive(Debug, Default)]
 pub struct EngineState {
@@ -101,6 +128,8 @@ pub struct EngineState {
     pub orders: BTreeMap<String, OrderTrack>,
     /// The engine's webhook subscriptions.
     pub subscriptions: BTreeMap<Plat, SubscriptionRecord>,
+    /// Linked customer profiles, by shop customer id.
+    pub customers: BTreeMap<String, CustomerLink>,
     /// Seqs applied ahead of their cursor (a webhook arrived before an
     /// earlier one, or instead of a dropped one). Not stored: after a
     /// restart the poller re-reads them and deduplication skips them.
@@ -140,6 +169,11 @@ impl EngineState {
                 "order" => {
                     if let Some(o) = get::<OrderTrack>(&v) {
                         s.orders.insert(o.id.clone(), o);
+                    }
+                }
+                "customer" => {
+                    if let Some(c) = get::<CustomerLink>(&v) {
+                        s.customers.insert(c.shop.clone(), c);
                     }
                 }
                 "sub" => {
@@ -202,6 +236,20 @@ impl EngineState {
     pub fn save_order(&mut self, order: OrderTrack) {
         put(&mut self.writes, format!("order/{}", order.id), &order);
         self.orders.insert(order.id.clone(), order);
+    }
+
+    /// Stores a customer link.
+    pub fn save_customer(&mut self, link: CustomerLink) {
+        put(&mut self.writes, format!("customer/{}", link.shop), &link);
+        self.customers.insert(link.shop.clone(), link);
+    }
+
+    /// The link holding `id` on `p` (the shop or the POS).
+    pub fn customer_link(&self, p: Plat, id: &str) -> Option<CustomerLink> {
+        match p {
+            Plat::Shop => self.customers.get(id).cloned(),
+            _ => self.customers.values().find(|l| l.pos == id).cloned(),
+        }
     }
 
     /// Stores a subscription record.

@@ -20,6 +20,7 @@
 //! | pay `charge.refunded` the shop did not make (a dashboard refund) | shop transaction of kind refund, the gateway reference |
 //! | shop `products/update` | pos item price and tax (a conflict, undone, where the POS owns the field) |
 //! | pos `item.updated` (made at the register) | shop product price and tax (a conflict, undone, where the shop owns the field) |
+//! | shop `customers/create` / `customers/update`, pos `customer.created` / `customer.updated` | match the profile on the other side (email, else phone), merge field by field, or create it there ([`customers`]) |
 //!
 //! Writes carry `reference = omnisim-engine:<event id>`; changes that come back
 //! with that reference are the engine's own echo and are ignored. Idempotency
@@ -47,6 +48,7 @@ use crate::engine::{Engine, REFERENCE_PREFIX};
 use crate::state::{OrderTrack, Plat};
 
 mod catalog;
+mod customers;
 mod external_refunds;
 mod pickups;
 
@@ -207,6 +209,10 @@ pub(crate) async fn apply(engine: &Engine, p: Plat, event: &Event) -> Outcome {
         (Plat::Pos, "pickup.completed") => pos_pickup_completed(engine, event).await,
         (Plat::Pos, "item.updated") => item_changed(engine, event).await,
         (Plat::Pos, "pickup.cancelled") => pos_pickup_cancelled(engine, event).await,
+        (Plat::Pos, "customer.created" | "customer.updated")
+        | (Plat::Shop, "customers/create" | "customers/update") => {
+            customers::changed(engine, p, event).await
+        }
         (Plat::Shop, "orders/create" | "orders/paid" | "orders/cancelled" | "orders/fulfilled") => {
             let Some(order) = parse::<Order>(engine, event) else {
                 return Ok(());

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use http::Method;
+use omnisim_api::customer::{CreateCustomer, CustomerFilter, UpdateCustomer};
 use omnisim_api::pay::{CancelIntent, CaptureMethod, CreateGiftCard, CreateRefund, PaymentMethod};
 use omnisim_api::pos::{
     BatchChangeInventory, CreateItem, CreateReturn, CreateSale, InventoryChange,
@@ -811,6 +812,68 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .await
                 .map_err(|e| failed(&e))?;
             ok(&order)
+        }
+        (side @ ("shop" | "pos"), "signup") => {
+            let api = if side == "shop" {
+                shop.customers()
+            } else {
+                pos.customers()
+            };
+            let body = CreateCustomer {
+                name: step.customer.clone().unwrap_or_default(),
+                email: step.email.as_ref().map(|e| e.get_ref().clone()),
+                phone: step.phone.as_ref().map(|p| p.get_ref().clone()),
+                accepts_marketing: step.accepts_marketing.unwrap_or(false),
+            };
+            let made = api
+                .create(&body, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
+            ok(&made)
+        }
+        (side @ ("shop" | "pos"), action @ ("consent" | "profile")) => {
+            let api = if side == "shop" {
+                shop.customers()
+            } else {
+                pos.customers()
+            };
+            // The profile is looked up as a clerk or a customer finds it: by
+            // email, or (for a consent step without one) by phone.
+            let filter = match &step.email {
+                Some(e) => CustomerFilter {
+                    email: Some(e.get_ref().clone()),
+                    ..CustomerFilter::default()
+                },
+                None => CustomerFilter {
+                    phone: step.phone.as_ref().map(|p| p.get_ref().clone()),
+                    ..CustomerFilter::default()
+                },
+            };
+            let found = api.list(&filter).await.map_err(|e| failed(&e))?;
+            let Some(profile) = found.data.first() else {
+                return Err(Failed::Refused(
+                    "unknown_customer".into(),
+                    serde_json::json!({ "error": "unknown_customer", "message": "no profile with this email or phone" }),
+                ));
+            };
+            let body = if action == "consent" {
+                UpdateCustomer {
+                    accepts_marketing: step.accepts_marketing,
+                    ..UpdateCustomer::default()
+                }
+            } else {
+                UpdateCustomer {
+                    name: step.customer.clone(),
+                    phone: step.phone.as_ref().map(|p| p.get_ref().clone()),
+                    accepts_marketing: step.accepts_marketing,
+                    email: None,
+                }
+            };
+            let changed = api
+                .update(&profile.id, &body)
+                .await
+                .map_err(|e| failed(&e))?;
+            ok(&changed)
         }
         ("pos", "sale") => {
             let tenders = match &step.tenders {

@@ -354,9 +354,22 @@ pub struct Step {
     pub actor: Spanned<String>,
     /// What they do (see scenarios/README.md for each actor's actions).
     pub action: Spanned<String>,
-    /// Who the customer is; names the order for later steps.
+    /// Who the customer is; names the order for later steps. For a
+    /// `signup` or `profile`, the person's full name.
     #[serde(default)]
     pub customer: Option<String>,
+    /// A customer's email (`signup`; `consent` and `profile` find the
+    /// profile by it).
+    #[serde(default)]
+    pub email: Option<Spanned<String>>,
+    /// A customer's phone, E.164 (`+14155550100`): on a `signup`, or the
+    /// new phone of a `profile`; `consent` finds the profile by it when no
+    /// `email` is given.
+    #[serde(default)]
+    pub phone: Option<Spanned<String>>,
+    /// Marketing consent (`signup`, `consent`, `profile`).
+    #[serde(default)]
+    pub accepts_marketing: Option<bool>,
     /// Names the sale, return or order for later steps.
     #[serde(default)]
     pub name: Option<String>,

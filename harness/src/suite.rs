@@ -162,6 +162,14 @@ pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::RunWorld)
             state.pickups.insert(id.to_owned(), p);
         }
     }
+    for (api, into) in [
+        (&shop, &mut state.shop_customers),
+        (&pos, &mut state.pos_customers),
+    ] {
+        if let Ok(list) = api.get::<serde_json::Value>("/v1/customers").await {
+            *into = list["data"].as_array().cloned().unwrap_or_default();
+        }
+    }
     let mut after: Option<String> = None;
     loop {
         let path = match &after {

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::scenario::{EngineSpec, LocationKindSpec, Network, Scenario, Spanned, Step};
 
 /// The checks a run judges, by name.
-pub const CHECKS: [&str; 8] = [
+pub const CHECKS: [&str; 9] = [
     "no_oversell",
     "stock_converges",
     "ledger_reconciles",
@@ -27,15 +27,20 @@ pub const CHECKS: [&str; 8] = [
     "catalog_parity",
     "sync_latency",
     "pickups_follow_orders",
+    "customers_converge",
 ];
 
 /// Actors and the actions each may take.
 pub const ACTIONS: [(&str, &[&str]); 5] = [
-    ("shop", &["checkout", "cancel"]),
+    (
+        "shop",
+        &["checkout", "cancel", "signup", "consent", "profile"],
+    ),
     (
         "pos",
         &[
-            "sale", "return", "pickup", "no_show", "count", "receive", "waste",
+            "sale", "return", "pickup", "no_show", "count", "receive", "waste", "signup",
+            "consent", "profile",
         ],
     ),
     (
@@ -438,6 +443,8 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
     let mut times = Vec::with_capacity(scenario.steps.len());
     let mut now = opens;
     let mut names: BTreeSet<String> = BTreeSet::new();
+    // The people signed up so far, by normalized email and phone.
+    let mut people: BTreeSet<String> = BTreeSet::new();
     for step in &scenario.steps {
         now = step_time(c, step, now);
         times.push(now);
@@ -461,6 +468,7 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
             }
         }
         check_values(c, step);
+        check_person(c, step, &mut people);
         if let Some(n) = step.customer.clone().or_else(|| step.name.clone()) {
             names.insert(n);
         }
@@ -743,6 +751,32 @@ fn check_step(
             need(c, step.location.is_some(), "location");
             need(c, step.quantity.is_some(), "quantity");
         }
+        ("shop" | "pos", "signup") => {
+            need(
+                c,
+                step.email.is_some() || step.phone.is_some(),
+                "email` or `phone",
+            );
+            check_contact(c, step);
+        }
+        ("shop" | "pos", "consent") => {
+            need(
+                c,
+                step.email.is_some() || step.phone.is_some(),
+                "email` or `phone",
+            );
+            need(c, step.accepts_marketing.is_some(), "accepts_marketing");
+            check_contact(c, step);
+        }
+        ("shop" | "pos", "profile") => {
+            need(c, step.email.is_some(), "email");
+            need(
+                c,
+                step.customer.is_some() || step.phone.is_some() || step.accepts_marketing.is_some(),
+                "customer`, `phone` or `accepts_marketing",
+            );
+            check_contact(c, step);
+        }
         ("nemesis", "faults" | "rotate") => need(c, step.target.is_some(), "target"),
         ("nemesis", "partition") => {
             need(c, step.target.is_some(), "target");
@@ -768,6 +802,82 @@ fn check_step(
             }
         }
         _ => {}
+    }
+}
+
+/// A `consent` or `profile` step finds someone who signed up earlier; a
+/// `signup` (and a `profile`'s new phone) makes them findable.
+fn check_person(c: &mut Checker<'_>, step: &Step, people: &mut BTreeSet<String>) {
+    use omnisim_api::customer::{normalize_email, normalize_phone};
+    let actor = step.actor.get_ref().as_str();
+    if actor != "shop" && actor != "pos" {
+        return;
+    }
+    let email = step
+        .email
+        .as_ref()
+        .map(|e| format!("e:{}", normalize_email(e.get_ref())));
+    let phone = step
+        .phone
+        .as_ref()
+        .map(|p| format!("p:{}", normalize_phone(p.get_ref())));
+    match step.action.get_ref().as_str() {
+        "signup" => people.extend(email.into_iter().chain(phone)),
+        "consent" | "profile" => {
+            let key = if step.action.get_ref() == "profile" {
+                email.clone()
+            } else {
+                email.clone().or(phone.clone())
+            };
+            let (Some(key), Some(span)) = (
+                key,
+                step.email
+                    .as_ref()
+                    .or(step.phone.as_ref())
+                    .map(Spanned::span),
+            ) else {
+                return;
+            };
+            if !people.contains(&key) {
+                c.at(
+                    span,
+                    "no earlier `signup` has this email or phone",
+                    Some(
+                        "a `consent` or `profile` step finds a profile made by a `signup` step"
+                            .into(),
+                    ),
+                );
+            }
+            if step.action.get_ref() == "profile" {
+                people.extend(phone);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A customer step's email and phone are well formed, and its name fits.
+fn check_contact(c: &mut Checker<'_>, step: &Step) {
+    use omnisim_api::customer::{NAME_LEN_MAX, email_problem, phone_problem};
+    if let Some(e) = &step.email
+        && let Some(p) = email_problem(e.get_ref())
+    {
+        c.at(e.span(), p, None);
+    }
+    if let Some(ph) = &step.phone
+        && let Some(p) = phone_problem(ph.get_ref())
+    {
+        c.at(ph.span(), p, None);
+    }
+    if let Some(n) = &step.customer
+        && n.chars().count() > NAME_LEN_MAX
+    {
+        let here = c.key_near(step.action.span().start, "customer");
+        c.at(
+            here,
+            format!("a customer's name is at most {NAME_LEN_MAX} characters"),
+            None,
+        );
     }
 }
 
@@ -944,7 +1054,29 @@ fn check_money_setup(c: &mut Checker<'_>, scenario: &Scenario) {
 /// `name` and `expect_error`, which every step takes. A key the runner would
 /// ignore is an error: it says the writer expected something that will not
 /// happen.
-const FIELDS: [(&str, &str, &[&str]); 26] = [
+const FIELDS: [(&str, &str, &[&str]); 32] = [
+    (
+        "shop",
+        "signup",
+        &["customer", "email", "phone", "accepts_marketing"],
+    ),
+    ("shop", "consent", &["email", "phone", "accepts_marketing"]),
+    (
+        "shop",
+        "profile",
+        &["email", "customer", "phone", "accepts_marketing"],
+    ),
+    (
+        "pos",
+        "signup",
+        &["customer", "email", "phone", "accepts_marketing"],
+    ),
+    ("pos", "consent", &["email", "phone", "accepts_marketing"]),
+    (
+        "pos",
+        "profile",
+        &["email", "customer", "phone", "accepts_marketing"],
+    ),
     (
         "shop",
         "checkout",
@@ -1008,6 +1140,17 @@ fn present(c: &Checker<'_>, step: &Step) -> Vec<(&'static str, Range<usize>)> {
         }
     };
     push("customer", step.customer.is_some(), None);
+    push(
+        "email",
+        step.email.is_some(),
+        step.email.as_ref().map(Spanned::span),
+    );
+    push(
+        "phone",
+        step.phone.is_some(),
+        step.phone.as_ref().map(Spanned::span),
+    );
+    push("accepts_marketing", step.accepts_marketing.is_some(), None);
     push(
         "location",
         step.location.is_some(),

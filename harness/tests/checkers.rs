@@ -491,3 +491,135 @@ fn sync_latency() {
         "{messages:?}"
     );
 }
+
+fn invoked(index: u64, minutes: i64, step: usize, process: &str, f: &str, asked: Value) -> Entry {
+    Entry::Op {
+        index,
+        time: t(minutes),
+        step,
+        process: process.into(),
+        kind: OpType::Invoke,
+        f: f.into(),
+        value: asked,
+    }
+}
+
+fn profile(id: &str, email: Option<&str>, phone: Option<&str>, consent: bool) -> Value {
+    json!({"id": id, "name": "Ada Lovelace", "email": email, "phone": phone,
+        "accepts_marketing": consent, "version": 1})
+}
+
+#[test]
+fn customers_converge() {
+    // Ada signs up at the register (email in capitals, no phone), then
+    // online with her phone and consent; later she withdraws it in store.
+    let history = vec![
+        invoked(
+            0,
+            0,
+            10,
+            "pos",
+            "signup",
+            json!({"customer": "Ada Lovelace", "email": "Ada@Example.COM"}),
+        ),
+        op(1, 0, 10, "pos", "signup", json!({})),
+        invoked(
+            2,
+            1,
+            11,
+            "shop:Ada Lovelace",
+            "signup",
+            json!({"customer": "Ada Lovelace",
+            "email": "ada@example.com", "phone": "+44 20 7946 0000", "accepts_marketing": true}),
+        ),
+        op(3, 1, 11, "shop:Ada Lovelace", "signup", json!({})),
+        invoked(
+            4,
+            30,
+            12,
+            "pos",
+            "consent",
+            json!({"email": "ada@example.com", "accepts_marketing": false}),
+        ),
+        op(5, 30, 12, "pos", "consent", json!({})),
+    ];
+    let agreed = FinalState {
+        shop_customers: vec![profile(
+            "cus_000001",
+            Some("ada@example.com"),
+            Some("+442079460000"),
+            false,
+        )],
+        pos_customers: vec![profile(
+            "cust_000001",
+            Some("Ada@Example.COM"),
+            Some("+44 20 7946 0000"),
+            false,
+        )],
+        ..FinalState::default()
+    };
+    let r = check("customers_converge", &history, &agreed);
+    assert_eq!(r.status, Status::Pass, "{:?}", r.violations);
+    assert_eq!(
+        r.metrics["people"], 1,
+        "one person, matched by email in any case"
+    );
+
+    // A duplicate on the shop, and the withdrawal never reached it.
+    let broken = FinalState {
+        shop_customers: vec![
+            profile(
+                "cus_000001",
+                Some("ada@example.com"),
+                Some("+442079460000"),
+                true,
+            ),
+            profile("cus_000002", None, Some("+44 20 7946 0000"), false),
+        ],
+        pos_customers: vec![profile("cust_000001", Some("ada@example.com"), None, false)],
+        ..FinalState::default()
+    };
+    let r = check("customers_converge", &history, &broken);
+    assert_eq!(r.status, Status::Fail);
+    let messages: Vec<&str> = r.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages.contains(
+            &"Ada Lovelace (ada@example.com) has 2 profiles on the shop (cus_000001, cus_000002)"
+        ),
+        "{messages:?}"
+    );
+    // The POS lacks the phone she gave online.
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("phone for ada@example.com is none on the POS")),
+        "{messages:?}"
+    );
+    // Every violation points at her scripted steps.
+    for v in &r.violations {
+        assert!(v.witnesses.iter().any(|w| w.index == 1), "{v:?}");
+    }
+    let lone = FinalState {
+        shop_customers: vec![profile(
+            "cus_000001",
+            Some("ada@example.com"),
+            Some("+442079460000"),
+            true,
+        )],
+        pos_customers: vec![profile(
+            "cust_000001",
+            Some("ada@example.com"),
+            Some("+442079460000"),
+            false,
+        )],
+        ..FinalState::default()
+    };
+    let r = check("customers_converge", &history, &lone);
+    let messages: Vec<&str> = r.violations.iter().map(|v| v.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "marketing consent for ada@example.com is no on the POS, yes on the shop; the customer's latest choice (10:30:00 on the POS) was no"
+        ]
+    );
+}

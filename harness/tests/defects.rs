@@ -120,6 +120,17 @@ const CATCHES: &[(&str, &[&str])] = &[
         "tax-clear-dropped",
         &["catalog/tax-code-removed-online.toml"],
     ),
+    (
+        "customer-email-case",
+        &["customers/same-person-online-and-at-the-register.toml"],
+    ),
+    (
+        "consent-not-synced",
+        &[
+            "customers/consent-withdrawn-in-store.toml",
+            "customers/edits-on-both-sides-during-an-outage.toml",
+        ],
+    ),
 ];
 
 fn scenario_path(rel: &str) -> PathBuf {

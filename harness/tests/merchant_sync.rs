@@ -162,3 +162,91 @@ price = "1.00"
         "{text:?}"
     );
 }
+
+#[test]
+fn one_person_signing_up_twice_gets_one_profile_per_system() {
+    let loaded = scenario("customers/same-person-online-and-at-the-register.toml");
+    let good = checks(&loaded, None);
+    let c = good
+        .iter()
+        .find(|c| c.name == "customers_converge")
+        .expect("the check runs");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.violations);
+    assert_eq!(c.metrics["people"], 2, "Ada and Grace");
+    assert_eq!(c.metrics["profiles_checked"], 4, "one each per system");
+    // Matching emails case-sensitively, the register's `Ada@Example.COM`
+    // stays apart from her online `ada@example.com`: nothing merges.
+    let bad = checks(&loaded, Some(Defect::CustomerEmailCase));
+    let c = failed(&bad, "customers_converge").expect("the unmerged profiles are caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages.contains(
+            &"marketing consent for ada@example.com is no on the POS, yes on the shop; the customer's latest choice (10:00:40 on the shop) was yes"
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("phone for ada@example.com is none on the POS")),
+        "{messages:?}"
+    );
+    assert!(c.violations.iter().all(|v| !v.witnesses.is_empty()));
+}
+
+#[test]
+fn consent_withdrawn_in_store_reaches_the_shop() {
+    let loaded = scenario("customers/consent-withdrawn-in-store.toml");
+    assert!(failed(&checks(&loaded, None), "customers_converge").is_none());
+    let bad = checks(&loaded, Some(Defect::ConsentNotSynced));
+    let c = failed(&bad, "customers_converge").expect("the lost withdrawal is caught");
+    assert_eq!(
+        c.violations[0].message,
+        "marketing consent for ben@example.com is no on the POS, yes on the shop; the customer's latest choice (11:30:20 on the POS) was no"
+    );
+}
+
+/// A second profile made at the register for someone the connector already
+/// linked (the clerk typed only her phone) is reported, never copied to the
+/// shop: the shop keeps one profile, and the check names the register's two.
+#[test]
+fn a_duplicate_at_the_register_is_reported_not_spread() {
+    let src = r#"name = "a duplicate at the register"
+[merchant]
+locations = [{ id = "store-1", kind = "store" }]
+[[merchant.catalog]]
+sku = "MUG"
+title = "Mug"
+price = "10.00"
+stock = { "store-1" = 2 }
+[[step]]
+at = "10:00"
+actor = "shop"
+action = "signup"
+customer = "Ada Lovelace"
+email = "ada@example.com"
+phone = "+442079460000"
+[[step]]
+at = "10:30"
+actor = "pos"
+action = "signup"
+customer = "Ada Lovelace"
+phone = "+44 20 7946 0000"
+"#;
+    let loaded = validate::load_str(Path::new("duplicate.toml"), src).expect("valid");
+    let judged = suite::run_one_with(&loaded, None, runner::strategy_of(&loaded));
+    let r = &judged.result;
+    assert!(
+        r.engine_errors
+            .iter()
+            .any(|e| e["code"] == "duplicate_customer"),
+        "{:?}",
+        r.engine_errors
+    );
+    let c = failed(&r.checks, "customers_converge").expect("the duplicate is caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["Ada Lovelace (ada@example.com) has 2 profiles on the POS (cust_000001, cust_000002)"]
+    );
+}

@@ -91,3 +91,34 @@ fn toml_syntax() {
         &BASE.replace("title = \"Red mug\"", "title = \"Red mug")
     ));
 }
+
+#[test]
+fn customer_steps() {
+    let good = format!(
+        "{BASE}
+[[step]]
+at = \"11:00\"
+actor = \"pos\"
+action = \"signup\"
+customer = \"Ada Lovelace\"
+email = \"Ada@Example.com\"
+
+[[step]]
+actor = \"shop\"
+action = \"consent\"
+email = \"ada@example.com\"
+accepts_marketing = true
+"
+    );
+    assert_eq!(errors(&good), "loaded without errors");
+    let bad = good
+        .replace(
+            "email = \"Ada@Example.com\"",
+            "email = \"ada.example.com\"\nphone = \"555-0100\"",
+        )
+        .replace(
+            "accepts_marketing = true",
+            "accepts_marketing = true\nlines = { MUG-RED = 1 }",
+        );
+    insta::assert_snapshot!(errors(&bad));
+}

@@ -112,6 +112,16 @@ const SHOP: &[EventDoc] = &[
         "Product",
         "A product was created or changed (price, tax code, status).",
     ),
+    doc(
+        "customers/create",
+        "Customer",
+        "A customer profile was made (signed up online, in the admin, or by a connector).",
+    ),
+    doc(
+        "customers/update",
+        "Customer",
+        "A customer profile changed (name, email, phone or marketing consent); `version` counts the changes.",
+    ),
 ];
 
 const POS: &[EventDoc] = &[
@@ -176,6 +186,16 @@ const POS: &[EventDoc] = &[
         "Pickup",
         "A ready pickup was shortened (its online order lost units before collection); the units it no longer lists went back IN_STOCK.",
     ),
+    doc(
+        "customer.created",
+        "Customer",
+        "A customer profile was made (at a register, or by a connector).",
+    ),
+    doc(
+        "customer.updated",
+        "Customer",
+        "A customer profile changed (name, email, phone or marketing consent); `version` counts the changes.",
+    ),
 ];
 
 /// Every event type `platform` (`pos`, `shop` or `pay`) emits.
@@ -207,6 +227,7 @@ struct PayData;
     omnisim_api::shop::InventoryCause,
     omnisim_api::shop::InventoryCauseKind,
     omnisim_api::shop::Product,
+    omnisim_api::customer::Customer,
 )))]
 struct ShopData;
 
@@ -221,6 +242,7 @@ struct ShopData;
     omnisim_api::pos::InventoryCauseKind,
     omnisim_api::pos::Item,
     omnisim_api::pos::Pickup,
+    omnisim_api::customer::Customer,
     crate::dialects::square::book::Order,
     crate::dialects::square::book::OrderLine,
     crate::dialects::square::book::PickupFulfillment,

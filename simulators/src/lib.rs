@@ -47,6 +47,7 @@
 #![deny(missing_docs)]
 
 pub mod core;
+pub mod customers;
 pub mod dialects;
 pub mod error;
 pub mod event_docs;

@@ -895,3 +895,139 @@ async fn a_pickup_order_cancelled_by_update_releases_its_units() {
         "refused orders set nothing aside"
     );
 }
+
+/// Square's Customers API is the POS's customer profiles: a customer made
+/// through Square is a native profile (and its `customer.created` event), a
+/// native one is found by Square's exact email or phone search, and a `PUT`
+/// withdraws consent natively.
+#[tokio::test(start_paused = true)]
+async fn square_customers_are_the_pos_profiles() {
+    let w = World::new();
+    let pos = w.pos();
+    let r = sq(
+        &pos,
+        "POST",
+        "/v2/customers",
+        Some(json!({
+            "idempotency_key": "ada-1",
+            "given_name": "Ada",
+            "family_name": "Lovelace",
+            "email_address": "Ada@Example.com",
+            "preferences": {"email_unsubscribed": false},
+        })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let id = r.json["customer"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.json["customer"]["version"], 1);
+    let native = pos.get(&format!("/v1/customers/{id}")).await;
+    assert_eq!(native.json["name"], "Ada Lovelace");
+    assert_eq!(native.json["accepts_marketing"], true);
+
+    // A native profile, found by Square's exact filters.
+    let grace = pos
+        .post(
+            "/v1/customers",
+            json!({"name": "Grace Hopper", "phone": "+1 415 555 0100"}),
+        )
+        .await;
+    assert_eq!(grace.status, StatusCode::OK, "{}", grace.json);
+    let found = sq(
+        &pos,
+        "POST",
+        "/v2/customers/search",
+        Some(json!({"query": {"filter": {"phone_number": {"exact": "+14155550100"}}}})),
+    )
+    .await;
+    assert_eq!(
+        found.json["customers"][0]["given_name"], "Grace",
+        "{}",
+        found.json
+    );
+    assert_eq!(found.json["customers"][0]["family_name"], "Hopper");
+    let found = sq(
+        &pos,
+        "POST",
+        "/v2/customers/search",
+        Some(json!({"query": {"filter": {"email_address": {"exact": "ada@example.com"}}}})),
+    )
+    .await;
+    assert_eq!(found.json["customers"].as_array().unwrap().len(), 1);
+    let none = sq(
+        &pos,
+        "POST",
+        "/v2/customers/search",
+        Some(json!({"query": {"filter": {"email_address": {"exact": "nobody@example.com"}}}})),
+    )
+    .await;
+    assert_eq!(none.json, json!({}));
+
+    // PUT: consent withdrawn, with Square's optimistic version.
+    let r = sq(
+        &pos,
+        "PUT",
+        &format!("/v2/customers/{id}"),
+        Some(json!({"preferences": {"email_unsubscribed": true}, "version": 1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["customer"]["version"], 2);
+    assert_eq!(
+        pos.get(&format!("/v1/customers/{id}")).await.json["accepts_marketing"],
+        false
+    );
+    let stale = sq(
+        &pos,
+        "PUT",
+        &format!("/v2/customers/{id}"),
+        Some(json!({"given_name": "Augusta", "version": 1})),
+    )
+    .await;
+    assert_eq!(
+        stale.json["errors"][0]["code"], "VERSION_MISMATCH",
+        "{}",
+        stale.json
+    );
+
+    // Square's errors, naming Square's fields.
+    let taken = sq(
+        &pos,
+        "POST",
+        "/v2/customers",
+        Some(json!({"email_address": "ADA@example.com"})),
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        taken.json["errors"][0]["field"], "email_address",
+        "{}",
+        taken.json
+    );
+    let bad_phone = sq(
+        &pos,
+        "POST",
+        "/v2/customers",
+        Some(json!({"phone_number": "555"})),
+    )
+    .await;
+    assert_eq!(
+        bad_phone.json["errors"][0]["field"], "phone_number",
+        "{}",
+        bad_phone.json
+    );
+    let unknown = sq(&pos, "GET", "/v2/customers/nobody", None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.json["errors"][0]["code"], "NOT_FOUND");
+
+    // The events are the native ones.
+    use omnisim_simulators::SimControl;
+    let events = w.sims.pos.all_events();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "customer.created")
+            .count(),
+        2
+    );
+    assert!(events.iter().any(|e| e.kind == "customer.updated"));
+}

@@ -3,6 +3,7 @@
 //! witness it. They never drive the system and never take the engine's word.
 
 mod catalog_parity;
+mod customers_converge;
 mod exactly_once;
 mod ledger_reconciles;
 mod no_oversell;
@@ -41,6 +42,12 @@ pub struct FinalState {
     /// POS pickups by the order id they serve.
     #[serde(default)]
     pub pickups: BTreeMap<String, serde_json::Value>,
+    /// Shop customer profiles, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shop_customers: Vec<serde_json::Value>,
+    /// POS customer profiles, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pos_customers: Vec<serde_json::Value>,
 }
 
 /// Everything a checker may read.
@@ -137,6 +144,7 @@ pub fn run_all(input: &Input<'_>) -> Vec<CheckResult> {
         catalog_parity::check(input),
         sync_latency::check(input),
         pickups_follow_orders::check(input),
+        customers_converge::check(input),
     ]
 }
 

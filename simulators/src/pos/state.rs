@@ -195,6 +195,8 @@ pub struct PosState {
     /// ids and versions, orders, payments, refunds): part of the state, so
     /// a reset clears it and webhooks render against it.
     square: crate::dialects::square::Book,
+    /// Customer profiles (`customer.created`, `customer.updated`).
+    pub(crate) customers: crate::customers::CustomerBook,
 }
 
 /// The most stock writes [`PosState::journal`] keeps; the oldest go first.
@@ -254,6 +256,11 @@ impl Default for PosState {
             arrival_seq: 0,
             journal: std::collections::VecDeque::new(),
             square: crate::dialects::square::Book::default(),
+            customers: crate::customers::CustomerBook::new(
+                "cust",
+                "customer.created",
+                "customer.updated",
+            ),
         }
     }
 }
@@ -1906,6 +1913,8 @@ impl Platform for PosState {
         "refund.created",
         "refund.updated",
         "pickup.updated",
+        "customer.created",
+        "customer.updated",
     ];
 
     fn retry_policy() -> RetryPolicy {
@@ -1946,6 +1955,7 @@ impl Platform for PosState {
                 .collect::<Vec<_>>(),
             "pending_sales": self.pending_sales.keys().collect::<Vec<_>>(),
             "pending_returns": self.pending_returns.keys().collect::<Vec<_>>(),
+            "customers": self.customers.all(),
         })
     }
 

@@ -42,6 +42,7 @@ use rust_decimal::Decimal;
 use super::inventory::{Change, Inventory, Moves, QUANTITY_MAX};
 use super::pricing::{self, Discount, LineInput};
 use crate::core::Platform;
+use crate::customers::CustomerBook;
 use crate::error::{ErrorKind, SimError, SimResult};
 use crate::events::Effects;
 use crate::locations::Locations;
@@ -270,6 +271,8 @@ pub struct ShopState {
     orders: BTreeMap<String, OrderRec>,
     /// Orders whose payment lock is held.
     busy: BTreeSet<String>,
+    /// Customer profiles (`customers/create`, `customers/update`).
+    pub(crate) customers: CustomerBook,
     next_order: u64,
     next_line: u64,
     next_refund: u64,
@@ -292,6 +295,7 @@ impl Default for ShopState {
             discounts: BTreeMap::new(),
             orders: BTreeMap::new(),
             busy: BTreeSet::new(),
+            customers: CustomerBook::new("cus", "customers/create", "customers/update"),
             next_order: 0,
             next_line: 0,
             next_refund: 0,
@@ -1719,7 +1723,7 @@ impl ShopState {
 
     /// Every broken invariant, described; empty when all hold.
     pub fn invariant_violations(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.customers.invariant_violations();
         let mut committed: BTreeMap<(&str, &str), i64> = BTreeMap::new();
         for rec in self.orders.values() {
             let o = &rec.order;
@@ -1796,6 +1800,8 @@ impl Platform for ShopState {
         "refunds/create",
         "inventory_levels/update",
         "products/update",
+        "customers/create",
+        "customers/update",
     ];
 
     fn retry_policy() -> RetryPolicy {
@@ -1834,6 +1840,7 @@ impl Platform for ShopState {
             "tax_rates": self.list_tax_rates(),
             "discount_codes": self.list_discounts(),
             "orders": self.list_orders(),
+            "customers": self.customers.all(),
         })
     }
 

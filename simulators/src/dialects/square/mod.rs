@@ -31,6 +31,7 @@ use crate::error::{ErrorKind, SimError};
 use crate::pos::PosState;
 
 pub mod book;
+mod customers;
 mod events;
 mod routes;
 mod wire;

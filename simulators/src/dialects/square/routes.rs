@@ -53,7 +53,11 @@ type Ctx = State<Arc<Dialect>>;
 // ---- errors and bodies ----------------------------------------------------
 
 /// A 400 with a Square code (`INVALID_VALUE`, `VERSION_MISMATCH`, …).
-fn bad(code: &'static str, detail: impl Into<String>, field: impl Into<String>) -> SimError {
+pub(super) fn bad(
+    code: &'static str,
+    detail: impl Into<String>,
+    field: impl Into<String>,
+) -> SimError {
     SimError::new(ErrorKind::Malformed, code, detail).field(field)
 }
 
@@ -69,7 +73,7 @@ fn not_found(detail: impl Into<String>) -> SimError {
     SimError::not_found("NOT_FOUND", detail)
 }
 
-fn answer(r: SimResult<Value>) -> Response {
+pub(super) fn answer(r: SimResult<Value>) -> Response {
     match r {
         Ok(v) => (StatusCode::OK, Json(v)).into_response(),
         Err(e) => super::error_response("", e),
@@ -77,7 +81,7 @@ fn answer(r: SimResult<Value>) -> Response {
 }
 
 /// Parses a JSON body (an empty body reads as `{}`), naming the field at fault.
-fn parse<T: DeserializeOwned>(body: &Bytes) -> SimResult<T> {
+pub(super) fn parse<T: DeserializeOwned>(body: &Bytes) -> SimResult<T> {
     let bytes: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
@@ -101,7 +105,7 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> SimResult<T> {
 
 /// Runs `run` under Square's body `idempotency_key` (when given), scoped to
 /// the caller's credential, answering its result.
-async fn idempotent<F>(
+pub(super) async fn idempotent<F>(
     d: &Dialect,
     path: &str,
     key: Option<String>,
@@ -3040,5 +3044,14 @@ pub fn routes(d: Arc<Dialect>) -> axum::Router {
             post(rotate_key),
         )
         .route("/v2/webhooks/event-types", get(event_types))
+        .route("/v2/customers", post(super::customers::create_customer))
+        .route(
+            "/v2/customers/search",
+            post(super::customers::search_customers),
+        )
+        .route(
+            "/v2/customers/{id}",
+            get(super::customers::get_customer).put(super::customers::update_customer),
+        )
         .with_state(d)
 }
