@@ -825,10 +825,34 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 phone: step.phone.as_ref().map(|p| p.get_ref().clone()),
                 accepts_marketing: step.accepts_marketing.unwrap_or(false),
             };
-            let made = api
-                .create(&body, Some(&key))
-                .await
-                .map_err(|e| failed(&e))?;
+            let made = match api.create(&body, Some(&key)).await {
+                Ok(made) => made,
+                // The platform already holds a profile for this email (a
+                // clerk made one, or the connector copied one over): the
+                // person takes it up, as a shop invites an existing
+                // customer to activate their account, and what they give
+                // now is written onto it. Nothing is duplicated.
+                Err(e) if e.code() == Some("email_taken") => {
+                    let filter = CustomerFilter {
+                        email: body.email.clone(),
+                        ..CustomerFilter::default()
+                    };
+                    let found = api.list(&filter).await.map_err(|e| failed(&e))?;
+                    let Some(profile) = found.data.first() else {
+                        return Err(failed(&e));
+                    };
+                    let update = UpdateCustomer {
+                        name: Some(body.name.clone()).filter(|n| !n.trim().is_empty()),
+                        email: body.email.clone(),
+                        phone: body.phone.clone(),
+                        accepts_marketing: Some(body.accepts_marketing),
+                    };
+                    api.update(&profile.id, &update)
+                        .await
+                        .map_err(|e| failed(&e))?
+                }
+                Err(e) => return Err(failed(&e)),
+            };
             ok(&made)
         }
         (side @ ("shop" | "pos"), action @ ("consent" | "profile")) => {

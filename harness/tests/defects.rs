@@ -129,6 +129,7 @@ const CATCHES: &[(&str, &[&str])] = &[
         &[
             "customers/consent-withdrawn-in-store.toml",
             "customers/edits-on-both-sides-during-an-outage.toml",
+            "customers/same-person-twice-while-the-connector-runs.toml",
         ],
     ),
 ];
