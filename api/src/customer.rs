@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::client::ApiClient;
 use crate::error::ApiError;
+use crate::shop::encode;
 
 /// The longest name a profile takes, in characters.
 pub const NAME_LEN_MAX: usize = 255;
@@ -202,18 +203,6 @@ impl<'a> CustomerClient<'a> {
                 .await
         }
     }
-}
-
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -11,15 +11,24 @@
 //! recorded by the commit like every other write.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use axum::extract::{FromRef, Path, State};
 use chrono::{DateTime, Utc};
+use omnisim_api::ErrorBody;
 use omnisim_api::customer::{
-    CreateCustomer, Customer, CustomerFilter, NAME_LEN_MAX, UpdateCustomer, email_problem,
-    normalize_email, normalize_phone, phone_problem,
+    CreateCustomer, Customer, CustomerFilter, CustomerList, NAME_LEN_MAX, UpdateCustomer,
+    email_problem, normalize_email, normalize_phone, phone_problem,
 };
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::core::{Platform, Simulator};
 use crate::error::{SimError, SimResult};
 use crate::events::Effects;
+use crate::extract::{Json, Query};
 
 /// The most profiles one platform keeps.
 pub const CUSTOMERS_MAX: usize = 100_000;
@@ -243,6 +252,138 @@ pub fn parse_since(value: Option<&str>) -> SimResult<Option<DateTime<Utc>>> {
                 })
         })
         .transpose()
+}
+
+// ------------------------------------------------------------------ routes
+
+/// A platform whose state keeps a [`CustomerBook`] (the shop and the POS).
+pub trait KeepsCustomers {
+    /// The profiles.
+    fn customers(&self) -> &CustomerBook;
+    /// The profiles, to change.
+    fn customers_mut(&mut self) -> &mut CustomerBook;
+}
+
+/// What the customer routes reach: a simulator that keeps profiles, behind
+/// a trait so that one set of handlers serves the shop and the POS alike.
+pub trait CustomerDesk: Send + Sync {
+    /// Makes a profile.
+    fn create(&self, req: CreateCustomer) -> SimResult<Customer>;
+    /// The profiles the filter keeps, by id.
+    fn list(&self, filter: &CustomerFilter) -> SimResult<Vec<Customer>>;
+    /// One profile.
+    fn get(&self, id: &str) -> SimResult<Customer>;
+    /// Changes the fields given.
+    fn update(&self, id: &str, req: UpdateCustomer) -> SimResult<Customer>;
+}
+
+impl<S: Platform + KeepsCustomers> CustomerDesk for Simulator<S> {
+    fn create(&self, req: CreateCustomer) -> SimResult<Customer> {
+        self.commit(|s, fx| s.customers_mut().create(fx, req))
+    }
+    fn list(&self, filter: &CustomerFilter) -> SimResult<Vec<Customer>> {
+        self.read(|s| s.customers().list(filter))
+    }
+    fn get(&self, id: &str) -> SimResult<Customer> {
+        self.read(|s| s.customers().get(id))
+    }
+    fn update(&self, id: &str, req: UpdateCustomer) -> SimResult<Customer> {
+        self.commit(|s, fx| s.customers_mut().update(fx, id, req))
+    }
+}
+
+/// The state of the customer routes; each platform's router state gives it
+/// through `FromRef`.
+pub type Desk = Arc<dyn CustomerDesk>;
+
+/// The four customer routes, for a platform's own router.
+pub(crate) fn routes<C>() -> OpenApiRouter<C>
+where
+    C: Clone + Send + Sync + 'static,
+    Desk: FromRef<C>,
+{
+    OpenApiRouter::new()
+        .routes(routes!(create_customer, list_customers))
+        .routes(routes!(get_customer, update_customer))
+}
+
+/// The filters of the customer listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct CustomerQuery {
+    /// Only profiles with this email (case-insensitively, trimmed).
+    #[serde(default)]
+    email: Option<String>,
+    /// Only profiles with this phone (its digits).
+    #[serde(default)]
+    phone: Option<String>,
+    /// Only profiles changed at or after this time (RFC 3339).
+    #[serde(default)]
+    updated_since: Option<String>,
+}
+
+/// `POST /v1/customers`: a new customer profile (emits `customers/create` on
+/// the shop, `customer.created` on the POS).
+#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CreateCustomer,
+    responses((status = 200, body = Customer),
+        (status = 400, description = "Malformed JSON or an unknown field", body = ErrorBody),
+        (status = 409, description = "`email_taken`: another profile has this email", body = ErrorBody),
+        (status = 422, description = "A bad email or phone, a name too long, neither email nor phone", body = ErrorBody)))]
+async fn create_customer(
+    State(desk): State<Desk>,
+    Json(req): Json<CreateCustomer>,
+) -> SimResult<axum::Json<Customer>> {
+    desk.create(req).map(axum::Json)
+}
+
+/// `GET /v1/customers?email=&phone=&updated_since=`: the profiles, by id;
+/// each filter given narrows the list.
+#[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerQuery),
+    responses((status = 200, body = CustomerList),
+        (status = 400, description = "An unknown filter", body = ErrorBody),
+        (status = 422, description = "A bad phone or `updated_since`", body = ErrorBody)))]
+async fn list_customers(
+    State(desk): State<Desk>,
+    Query(q): Query<CustomerQuery>,
+) -> SimResult<axum::Json<CustomerList>> {
+    let filter = CustomerFilter {
+        email: q.email,
+        phone: q.phone,
+        updated_since: parse_since(q.updated_since.as_deref())?,
+    };
+    desk.list(&filter)
+        .map(|data| axum::Json(CustomerList { data }))
+}
+
+/// `GET /v1/customers/{id}`.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
+    params(("id" = String, Path, description = "The customer id")),
+    responses((status = 200, body = Customer),
+        (status = 404, description = "`resource_missing`", body = ErrorBody)))]
+async fn get_customer(
+    State(desk): State<Desk>,
+    Path(id): Path<String>,
+) -> SimResult<axum::Json<Customer>> {
+    desk.get(&id).map(axum::Json)
+}
+
+/// `PATCH /v1/customers/{id}`: change the fields given (an empty `email` or
+/// `phone` removes it); emits `customers/update` on the shop,
+/// `customer.updated` on the POS, when something changed.
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = UpdateCustomer,
+    params(("id" = String, Path, description = "The customer id")),
+    responses((status = 200, body = Customer),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "`resource_missing`", body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn update_customer(
+    State(desk): State<Desk>,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateCustomer>,
+) -> SimResult<axum::Json<Customer>> {
+    desk.update(&id, req).map(axum::Json)
 }
 
 #[cfg(test)]

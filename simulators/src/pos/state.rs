@@ -1896,6 +1896,15 @@ fn plan_tenders(
     Ok((tenders, payments))
 }
 
+impl crate::customers::KeepsCustomers for PosState {
+    fn customers(&self) -> &crate::customers::CustomerBook {
+        &self.customers
+    }
+    fn customers_mut(&mut self) -> &mut crate::customers::CustomerBook {
+        &mut self.customers
+    }
+}
+
 impl Platform for PosState {
     const NAME: &'static str = "pos";
     const SCHEME: Scheme = Scheme::Square;

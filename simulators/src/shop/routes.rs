@@ -15,9 +15,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use omnisim_api::ErrorBody;
-use omnisim_api::customer::{
-    CreateCustomer, Customer, CustomerFilter, CustomerList, UpdateCustomer,
-};
 use omnisim_api::pay::{CancellationReason, CreatePaymentIntent, IntentStatus, PayClient};
 use omnisim_api::shop::CreateOrderTransaction;
 use omnisim_api::shop::{
@@ -88,13 +85,18 @@ fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
         .routes(routes!(cancel))
         .routes(routes!(refund))
         .routes(routes!(record_transaction))
-        .routes(routes!(create_customer, list_customers))
-        .routes(routes!(get_customer, update_customer))
+        .merge(crate::customers::routes())
 }
 
 impl FromRef<RouterState<Ctx>> for Ctx {
     fn from_ref(state: &RouterState<Ctx>) -> Ctx {
         state.own.clone()
+    }
+}
+
+impl FromRef<RouterState<Ctx>> for crate::customers::Desk {
+    fn from_ref(state: &RouterState<Ctx>) -> crate::customers::Desk {
+        state.own.sim.clone()
     }
 }
 
@@ -664,88 +666,4 @@ async fn record_transaction(
     ctx.sim
         .commit(|s, fx| s.record_transaction(fx, &id, req))
         .map(MoneyJson)
-}
-
-// ----------------------------------------------------------------- customers
-
-/// The filters of the customer listing.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct CustomerQuery {
-    /// Only profiles with this email (case-insensitively, trimmed).
-    #[serde(default)]
-    email: Option<String>,
-    /// Only profiles with this phone (its digits).
-    #[serde(default)]
-    phone: Option<String>,
-    /// Only profiles changed at or after this time (RFC 3339).
-    #[serde(default)]
-    updated_since: Option<String>,
-}
-
-/// `POST /v1/customers`: a new customer profile (emits `customers/create`).
-#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CreateCustomer,
-    responses((status = 200, body = Customer),
-        (status = 400, description = "Malformed JSON or an unknown field", body = ErrorBody),
-        (status = 409, description = "`email_taken`: another profile has this email", body = ErrorBody),
-        (status = 422, description = "A bad email or phone, a name too long, neither email nor phone", body = ErrorBody)))]
-async fn create_customer(
-    State(ctx): State<Ctx>,
-    Json(req): Json<CreateCustomer>,
-) -> SimResult<axum::Json<Customer>> {
-    ctx.sim
-        .commit(|s, fx| s.customers.create(fx, req))
-        .map(axum::Json)
-}
-
-/// `GET /v1/customers?email=&phone=&updated_since=`: the profiles, by id;
-/// each filter given narrows the list.
-#[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerQuery),
-    responses((status = 200, body = CustomerList),
-        (status = 400, description = "An unknown filter", body = ErrorBody),
-        (status = 422, description = "A bad phone or `updated_since`", body = ErrorBody)))]
-async fn list_customers(
-    State(ctx): State<Ctx>,
-    Query(q): Query<CustomerQuery>,
-) -> SimResult<axum::Json<CustomerList>> {
-    let filter = CustomerFilter {
-        email: q.email,
-        phone: q.phone,
-        updated_since: crate::customers::parse_since(q.updated_since.as_deref())?,
-    };
-    ctx.sim
-        .read(|s| s.customers.list(&filter))
-        .map(|data| axum::Json(CustomerList { data }))
-}
-
-/// `GET /v1/customers/{id}`.
-#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
-    params(("id" = String, Path, description = "The customer id")),
-    responses((status = 200, body = Customer),
-        (status = 404, description = "`resource_missing`", body = ErrorBody)))]
-async fn get_customer(
-    State(ctx): State<Ctx>,
-    Path(id): Path<String>,
-) -> SimResult<axum::Json<Customer>> {
-    ctx.sim.read(|s| s.customers.get(&id)).map(axum::Json)
-}
-
-/// `PATCH /v1/customers/{id}`: change the fields given (an empty `email` or
-/// `phone` removes it); emits `customers/update` when something changed.
-#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = UpdateCustomer,
-    params(("id" = String, Path, description = "The customer id")),
-    responses((status = 200, body = Customer),
-        (status = 400, body = ErrorBody),
-        (status = 404, description = "`resource_missing`", body = ErrorBody),
-        (status = 409, description = "`email_taken`", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-async fn update_customer(
-    State(ctx): State<Ctx>,
-    Path(id): Path<String>,
-    Json(req): Json<UpdateCustomer>,
-) -> SimResult<axum::Json<Customer>> {
-    ctx.sim
-        .commit(|s, fx| s.customers.update(fx, &id, req))
-        .map(axum::Json)
 }

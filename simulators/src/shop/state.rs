@@ -1788,6 +1788,15 @@ impl ShopState {
     }
 }
 
+impl crate::customers::KeepsCustomers for ShopState {
+    fn customers(&self) -> &crate::customers::CustomerBook {
+        &self.customers
+    }
+    fn customers_mut(&mut self) -> &mut crate::customers::CustomerBook {
+        &mut self.customers
+    }
+}
+
 impl Platform for ShopState {
     const NAME: &'static str = "shop";
     const SCHEME: Scheme = Scheme::Shopify;
