@@ -117,6 +117,20 @@ pub struct CustomerLink {
     pub base: Option<CustomerFields>,
 }
 
+/// A SKU's synced catalog fields as the shop and the POS both last held
+/// them: the base of the three-way merge for a field either side may change
+/// (mastership `both`), so that an event carries only what changed on its
+/// side since, never a stale value over a newer change on the other.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogBase {
+    /// The price.
+    pub price: rust_decimal::Decimal,
+    /// Its currency.
+    pub currency: String,
+    /// The tax code, if any.
+    pub tax_code: Option<String>,
+}
+
 /// Everything the engine must not forget across a restart.
 #[derive(Debug, Default)]
 pub struct EngineState {
@@ -130,6 +144,8 @@ pub struct EngineState {
     pub subscriptions: BTreeMap<Plat, SubscriptionRecord>,
     /// Linked customer profiles, by shop customer id.
     pub customers: BTreeMap<String, CustomerLink>,
+    /// The catalog fields both sides last agreed on, by SKU.
+    pub catalog: BTreeMap<String, CatalogBase>,
     /// Seqs applied ahead of their cursor (a webhook arrived before an
     /// earlier one, or instead of a dropped one). Not stored: after a
     /// restart the poller re-reads them and deduplication skips them.
@@ -174,6 +190,11 @@ impl EngineState {
                 "customer" => {
                     if let Some(c) = get::<CustomerLink>(&v) {
                         s.customers.insert(c.shop.clone(), c);
+                    }
+                }
+                "catalog" => {
+                    if let Some(b) = get::<CatalogBase>(&v) {
+                        s.catalog.insert(rest.to_owned(), b);
                     }
                 }
                 "sub" => {
@@ -250,6 +271,15 @@ impl EngineState {
             Plat::Shop => self.customers.get(id).cloned(),
             _ => self.customers.values().find(|l| l.pos == id).cloned(),
         }
+    }
+
+    /// Stores what both sides now hold for `sku`'s catalog fields.
+    pub fn save_catalog_base(&mut self, sku: &str, base: CatalogBase) {
+        if self.catalog.get(sku) == Some(&base) {
+            return;
+        }
+        put(&mut self.writes, format!("catalog/{sku}"), &base);
+        self.catalog.insert(sku.to_owned(), base);
     }
 
     /// Stores a subscription record.

@@ -657,6 +657,11 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
                 .await
             {
                 Err(e) if e.code() == Some("pickup_exists") => {}
+                // A line the register does not carry (a web-only item)
+                // refuses the whole pickup: set aside the lines it does.
+                Err(e) if e.code() == Some("unknown_sku") => {
+                    reserve_carried_lines(engine, event, body).await?;
+                }
                 r => {
                     settle(engine, event, "reserving the order's units at the store", r)?;
                 }
@@ -863,6 +868,44 @@ async fn shop_refund(engine: &Engine, event: &Event) -> Outcome {
     }
     let _ = refund.id;
     Ok(())
+}
+
+/// Sets aside at the store the lines of a pickup the register carries, after
+/// the register refused the whole pickup for a SKU it does not: each line
+/// the register lacks is reported by name (`unmapped_sku`), and the rest
+/// reserved under a key of their own (the refused body's key stays bound to
+/// the refusal).
+async fn reserve_carried_lines(engine: &Engine, event: &Event, mut body: CreatePickup) -> Outcome {
+    let mut carried = Vec::new();
+    for line in std::mem::take(&mut body.lines) {
+        match engine.call(|| engine.pos.item(&line.sku)).await {
+            Err(e) if e.code() == Some("unknown_sku") => engine.report(
+                "unmapped_sku",
+                format!(
+                    "order {} holds {} × {}, which the register does not carry: not set aside at {}",
+                    body.order_ref, line.quantity, line.sku, body.location
+                ),
+                Some(&event.id),
+            ),
+            r => {
+                if settle(engine, event, "reading the POS item", r)?.is_some() {
+                    carried.push(line);
+                }
+            }
+        }
+    }
+    if carried.is_empty() {
+        return Ok(());
+    }
+    body.lines = carried;
+    let key = engine.key(format!("eng:reserve-carried:{}", body.order_ref));
+    match engine
+        .call(|| engine.pos.create_pickup(&body, Some(&key)))
+        .await
+    {
+        Err(e) if e.code() == Some("pickup_exists") => Ok(()),
+        r => settle(engine, event, "reserving the order's units at the store", r).map(|_| ()),
+    }
 }
 
 /// [`Defect::BulkAborts`]: every line of a refund in one POS batch, which the
@@ -1223,6 +1266,24 @@ pub(crate) async fn map_catalog(
             format!("`{sku}` is on the shop but not on the POS; store stock is not synced"),
             None,
         );
+    }
+    // The catalog base of each SKU both sides carry and agree on, unless
+    // the engine already holds one (from before a restart: the sides may
+    // have moved apart since, and only the base tells which one moved).
+    for item in &items.data {
+        if let Some(p) = products.data.iter().find(|p| p.sku == item.sku) {
+            let fields = |price, currency: &String, tax_code: &Option<String>| catalog::Fields {
+                price,
+                currency: currency.clone(),
+                tax_code: tax_code.clone(),
+            };
+            catalog::seed_base(
+                engine,
+                &item.sku,
+                &fields(p.price, &p.currency, &p.tax_code),
+                &fields(item.price, &item.currency, &item.tax_code),
+            );
+        }
     }
     if !fresh_install {
         return Ok(());

@@ -2,6 +2,11 @@
 //! merchant's mastership ([`crate::catalog`]): a change on the owning side
 //! (or on either, for `both`) is carried to the other; a change on the other
 //! side is a conflict, reported and undone with the owner's value.
+//!
+//! Under `both` a change event carries only the fields that moved on its
+//! side since both last agreed (the SKU's [`CatalogBase`], kept across
+//! restarts): handling a register price change must not copy the register's
+//! older tax code over one removed online meanwhile.
 
 use omnisim_api::Event;
 use omnisim_api::pos::UpdateItem;
@@ -12,6 +17,7 @@ use super::{Outcome, settle};
 use crate::catalog::{CatalogMaster, Master};
 use crate::defect::Defect;
 use crate::engine::Engine;
+use crate::state::CatalogBase;
 
 /// One side's record of a SKU's synced fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +25,25 @@ pub(super) struct Fields {
     pub price: Decimal,
     pub currency: String,
     pub tax_code: Option<String>,
+}
+
+impl Fields {
+    fn base(&self) -> CatalogBase {
+        CatalogBase {
+            price: self.price,
+            currency: self.currency.clone(),
+            tax_code: self.tax_code.clone(),
+        }
+    }
+}
+
+/// Whether a field held `here` is a change to carry under mastership `both`:
+/// it differs from the other side and, when the engine knows what both last
+/// agreed on, `here` moved away from that (a field only the other side
+/// changed is that side's change, carried by its own event; a field both
+/// changed takes the side whose event this is).
+fn changed_here<T: PartialEq>(here: &T, there: &T, base: Option<&T>) -> bool {
+    here != there && base.is_none_or(|b| here != b)
 }
 
 /// What to write to one side.
@@ -65,14 +90,26 @@ pub(super) async fn reconcile(
     } else {
         (shop, pos)
     };
+    let base = engine.with_state(|s| s.catalog.get(sku).cloned());
+    let base_price = base.as_ref().map(|b| (b.price, b.currency.clone()));
+    let base_tax = base.as_ref().map(|b| b.tax_code.clone());
     // Writes to the side the change was made on, and to the other one.
     let (mut undo, mut carry) = (Write::default(), Write::default());
     let mut conflicts: Vec<String> = Vec::new();
     let same_price = |a: &Fields, b: &Fields| a.price == b.price && a.currency == b.currency;
     // Price.
     if masters.price.accepts(side) {
-        if !same_price(here, there) {
-            carry.price = Some((here.price, here.currency.clone()));
+        let both = masters.price == Master::Both;
+        let (h, t) = (
+            (here.price, here.currency.clone()),
+            (there.price, there.currency.clone()),
+        );
+        if both && !engine.has(Defect::MastershipIgnored) {
+            if changed_here(&h, &t, base_price.as_ref()) {
+                carry.price = Some(h);
+            }
+        } else if !same_price(here, there) {
+            carry.price = Some(h);
         }
     } else {
         if !same_price(copy, there) {
@@ -91,7 +128,12 @@ pub(super) async fn reconcile(
     }
     // Tax code.
     if masters.tax_code.accepts(side) {
-        if here.tax_code != there.tax_code {
+        let both = masters.tax_code == Master::Both;
+        if both && !engine.has(Defect::MastershipIgnored) {
+            if changed_here(&here.tax_code, &there.tax_code, base_tax.as_ref()) {
+                carry.tax_code = Some(here.tax_code.clone());
+            }
+        } else if here.tax_code != there.tax_code {
             carry.tax_code = Some(here.tax_code.clone());
         }
     } else {
@@ -122,7 +164,7 @@ pub(super) async fn reconcile(
             price: to_pos.price.as_ref().map(|p| p.0),
             currency: to_pos.price.as_ref().map(|p| p.1.clone()),
             // The POS clears a tax code on an empty string; absent means unchanged.
-            tax_code: match to_pos.tax_code {
+            tax_code: match to_pos.tax_code.clone() {
                 Some(None) if engine.has(Defect::TaxClearDropped) => None,
                 Some(t) => Some(t.unwrap_or_default()),
                 None => None,
@@ -140,7 +182,7 @@ pub(super) async fn reconcile(
             price: to_shop.price.as_ref().map(|p| p.0),
             currency: to_shop.price.as_ref().map(|p| p.1.clone()),
             // The shop clears a tax code on an empty string; absent means unchanged.
-            tax_code: to_shop.tax_code.map(Option::unwrap_or_default),
+            tax_code: to_shop.tax_code.clone().map(Option::unwrap_or_default),
             ..UpdateProduct::default()
         };
         settle(
@@ -150,5 +192,51 @@ pub(super) async fn reconcile(
             engine.call(|| engine.shop.update_product(sku, &body)).await,
         )?;
     }
+    // What both sides hold now, field by field; a field still apart (the
+    // other side's change, not yet carried) keeps its old base.
+    let mut now = base.unwrap_or_else(|| here.base());
+    let pos_after = |f: &Fields, w: &Write| Fields {
+        price: w.price.as_ref().map_or(f.price, |p| p.0),
+        currency: w.price.as_ref().map_or(f.currency.clone(), |p| p.1.clone()),
+        tax_code: w.tax_code.clone().unwrap_or_else(|| f.tax_code.clone()),
+    };
+    let (shop_now, pos_now) = (pos_after(shop, &to_shop), pos_after(pos, &to_pos));
+    if same_price(&shop_now, &pos_now) {
+        now.price = shop_now.price;
+        now.currency = shop_now.currency.clone();
+    }
+    if shop_now.tax_code == pos_now.tax_code {
+        now.tax_code = shop_now.tax_code.clone();
+    }
+    engine.with_state(|s| s.save_catalog_base(sku, now));
     Ok(())
+}
+
+/// The base of a SKU the engine has no base for yet, when both sides agree
+/// on it (at start-up).
+pub(super) fn seed_base(engine: &Engine, sku: &str, shop: &Fields, pos: &Fields) {
+    if shop == pos && engine.with_state(|s| !s.catalog.contains_key(sku)) {
+        engine.with_state(|s| s.save_catalog_base(sku, shop.base()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changed_here;
+
+    #[test]
+    fn only_a_field_that_moved_on_this_side_is_carried() {
+        // The tax code removed online (there) while the register (here)
+        // kept the code both last agreed on: not the register's change.
+        let (standard, none) = (Some("standard"), None);
+        assert!(!changed_here(&standard, &none, Some(&standard)));
+        // The register's own change, the shop still at the base: carried.
+        assert!(changed_here(&none, &standard, Some(&standard)));
+        // Both moved: the side whose change is handled wins.
+        assert!(changed_here(&Some("reduced"), &none, Some(&standard)));
+        // Equal: nothing to carry, base or not.
+        assert!(!changed_here(&standard, &standard, None));
+        // No base yet (a SKU the engine has not seen agree): carried.
+        assert!(changed_here(&none, &standard, None));
+    }
 }

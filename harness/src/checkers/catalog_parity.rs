@@ -94,6 +94,14 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let mut latencies: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
     let mut conflicts = 0;
     for c in &changes {
+        // A SKU only one platform sells has no other side to reach, nor an
+        // owner elsewhere to put its value back.
+        let listed = catalog
+            .iter()
+            .any(|i| i.sku.get_ref() == &c.sku && i.on_pos && i.on_shop);
+        if !listed {
+            continue;
+        }
         let owner = owner_of(input, c.f);
         if owner != "both" && owner != c.on {
             conflicts += 1;
@@ -107,16 +115,12 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         } else {
             ("pos", "POS", "item.updated", "shop → POS")
         };
-        let listed = catalog
-            .iter()
-            .any(|i| i.sku.get_ref() == &c.sku && i.on_pos && i.on_shop);
-        if !listed {
-            continue;
-        }
-        // This change or any later one of the same SKU.
+        // This change or any later one of the same field of the same SKU,
+        // judged on that field alone: the other field may rightly hold a
+        // change made meanwhile on the other side.
         let acceptable: Vec<(Option<Decimal>, &serde_json::Value)> = changes
             .iter()
-            .filter(|l| l.index >= c.index && l.sku == c.sku)
+            .filter(|l| l.index >= c.index && l.sku == c.sku && l.f == c.f)
             .map(|l| (l.price, &l.tax))
             .collect();
         let reached = input.events_at(other).find(|(_, ev, at)| {
@@ -124,9 +128,12 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 && *at >= c.time
                 && ev.data["sku"] == c.sku.as_str()
                 && acceptable.iter().any(|(price, tax)| {
-                    dec(&ev.data["price"]) == *price
-                        && ev.data["tax_code"].as_str().unwrap_or_default()
+                    if c.f == "price" {
+                        dec(&ev.data["price"]) == *price
+                    } else {
+                        ev.data["tax_code"].as_str().unwrap_or_default()
                             == tax.as_str().unwrap_or_default()
+                    }
                 })
         });
         let witness = || Witness {

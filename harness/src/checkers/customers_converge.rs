@@ -26,6 +26,23 @@ struct Said<T> {
     index: u64,
     time: DateTime<Utc>,
     side: String,
+    /// What the field may still hold instead, when the steps since the last
+    /// one that surely took effect went unanswered (a timed-out `consent`
+    /// may or may not have been applied): `None` is "never given".
+    also: Vec<Option<T>>,
+}
+
+impl<T: Clone + PartialEq> Said<T> {
+    /// Every value the field may rightly hold.
+    fn accepted(&self) -> Vec<Option<T>> {
+        let mut all = vec![Some(self.value.clone())];
+        for a in &self.also {
+            if !all.contains(a) {
+                all.push(a.clone());
+            }
+        }
+        all
+    }
 }
 
 /// One person, as the script knows them.
@@ -39,6 +56,9 @@ struct Person {
     consent: Option<Said<bool>>,
     /// The history entries of the person's completed steps.
     ops: Vec<(u64, DateTime<Utc>, String)>,
+    /// Some step of theirs surely took effect (was answered): without one,
+    /// the person may have no profile anywhere.
+    sure: bool,
 }
 
 impl Person {
@@ -78,21 +98,43 @@ impl Person {
 }
 
 /// A text field to compare: its label, its key in a profile, the expected
-/// value (normalized), where it was given, and how to normalize.
+/// value (normalized), the others it may hold instead, where it was given,
+/// and how to normalize.
 type TextField = (
     &'static str,
     &'static str,
     Option<String>,
+    Vec<Option<String>>,
     Option<(u64, DateTime<Utc>, String)>,
     fn(&str) -> String,
 );
 
-fn set<T>(slot: &mut Option<Said<T>>, value: T, index: u64, time: DateTime<Utc>, side: &str) {
+/// Records a value given by a step; `unsure` when the step went unanswered,
+/// so the value before it may still hold.
+fn set<T: Clone>(
+    slot: &mut Option<Said<T>>,
+    value: T,
+    (index, time, side): (u64, DateTime<Utc>, &str),
+    unsure: bool,
+) {
+    let also = if unsure {
+        match slot.take() {
+            Some(before) => {
+                let mut also = before.also;
+                also.push(Some(before.value));
+                also
+            }
+            None => vec![None],
+        }
+    } else {
+        Vec::new()
+    };
     *slot = Some(Said {
         value,
         index,
         time,
         side: side.to_owned(),
+        also,
     });
 }
 
@@ -138,8 +180,13 @@ fn people(input: &Input<'_>) -> Vec<Person> {
                 continue;
             }
             OpType::Ok => {}
+            // No answer: the step may or may not have been applied (for a
+            // signup: the profile may not exist).
+            OpType::Info => {}
             _ => continue,
         }
+        let unsure = *kind == OpType::Info;
+        let at = (*index, *time, side);
         let Some(asked) = invoked.get(step) else {
             continue;
         };
@@ -168,6 +215,7 @@ fn people(input: &Input<'_>) -> Vec<Person> {
             person.emails.extend(other.emails);
             person.phones.extend(other.phones);
             person.ops.extend(other.ops);
+            person.sure |= other.sure;
             for (mine, theirs) in [
                 (&mut person.name, other.name),
                 (&mut person.email, other.email),
@@ -183,27 +231,21 @@ fn people(input: &Input<'_>) -> Vec<Person> {
         }
         if f == "signup" || f == "profile" {
             if let Some(n) = name.filter(|n| !n.trim().is_empty()) {
-                set(&mut person.name, n.trim().to_owned(), *index, *time, side);
+                set(&mut person.name, n.trim().to_owned(), at, unsure);
             }
             if let Some(p) = phone {
-                set(&mut person.phone, p, *index, *time, side);
+                set(&mut person.phone, p, at, unsure);
             }
         }
         if f == "signup"
             && let Some(e) = email
         {
-            set(&mut person.email, e, *index, *time, side);
+            set(&mut person.email, e, at, unsure);
         }
         if f == "signup" {
-            set(
-                &mut person.consent,
-                consent.unwrap_or(false),
-                *index,
-                *time,
-                side,
-            );
+            set(&mut person.consent, consent.unwrap_or(false), at, unsure);
         } else if let Some(c) = consent {
-            set(&mut person.consent, c, *index, *time, side);
+            set(&mut person.consent, c, at, unsure);
         }
         person.emails.extend(n_email);
         person.phones.extend(n_phone);
@@ -212,6 +254,7 @@ fn people(input: &Input<'_>) -> Vec<Person> {
         person.phones.sort();
         person.phones.dedup();
         person.ops.push((*index, *time, format!("{side} {f}")));
+        person.sure |= !unsure;
         out.push(person);
     }
     out
@@ -241,6 +284,10 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     ];
     let mut profiles_checked = 0;
     for p in &persons {
+        // Only unanswered steps, and no profile anywhere: none was made.
+        if !p.sure && sides.iter().all(|(_, all)| !all.iter().any(|c| p.owns(c))) {
+            continue;
+        }
         let mut theirs: BTreeMap<&str, &serde_json::Value> = BTreeMap::new();
         for (side, all) in sides {
             let owned: Vec<&serde_json::Value> = all.iter().filter(|c| p.owns(c)).collect();
@@ -287,6 +334,15 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 "name",
                 "name",
                 p.name.as_ref().map(|s| s.value.clone()),
+                p.name
+                    .as_ref()
+                    .map(|s| {
+                        s.also
+                            .iter()
+                            .map(|a| a.as_deref().map(|v| v.trim().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 p.name.as_ref().map(|s| (s.index, s.time, s.side.clone())),
                 |v| v.trim().to_owned(),
             ),
@@ -294,6 +350,15 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 "email",
                 "email",
                 p.email.as_ref().map(|s| normalize_email(&s.value)),
+                p.email
+                    .as_ref()
+                    .map(|s| {
+                        s.also
+                            .iter()
+                            .map(|a| a.as_deref().map(normalize_email))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 p.email.as_ref().map(|s| (s.index, s.time, s.side.clone())),
                 normalize_email,
             ),
@@ -301,11 +366,20 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 "phone",
                 "phone",
                 p.phone.as_ref().map(|s| normalize_phone(&s.value)),
+                p.phone
+                    .as_ref()
+                    .map(|s| {
+                        s.also
+                            .iter()
+                            .map(|a| a.as_deref().map(normalize_phone))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 p.phone.as_ref().map(|s| (s.index, s.time, s.side.clone())),
                 normalize_phone,
             ),
         ];
-        for (label, field, want, said, norm) in fields {
+        for (label, field, want, also, said, norm) in fields {
             let got: Vec<(&str, Option<String>)> = theirs
                 .iter()
                 .map(|(side, c)| {
@@ -316,7 +390,10 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 })
                 .collect();
             let want = want.filter(|v| !v.is_empty());
-            if got.iter().all(|(_, g)| *g == want) {
+            let accepted: Vec<Option<String>> = std::iter::once(want.clone())
+                .chain(also.into_iter().map(|a| a.filter(|v| !v.is_empty())))
+                .collect();
+            if accepted.iter().any(|a| got.iter().all(|(_, g)| g == a)) {
                 continue;
             }
             let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
@@ -358,7 +435,8 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 .iter()
                 .map(|(side, c)| (*side, c["accepts_marketing"].as_bool()))
                 .collect();
-            if got.iter().any(|(_, g)| *g != Some(said.value)) {
+            let accepted = said.accepted();
+            if !accepted.iter().any(|a| got.iter().all(|(_, g)| g == a)) {
                 let states: Vec<String> = got
                     .iter()
                     .map(|(side, g)| {

@@ -4,7 +4,8 @@
 //! shrink with it; otherwise the clerk hands over goods nobody paid for, or
 //! looks for units that went back on the shelf. Judged from the two
 //! platforms' own records: the shop's order lines (what is left to collect,
-//! or what was handed over) against the POS pickup's lines.
+//! or what was handed over) against the POS pickup's lines. Lines of SKUs
+//! the register does not carry (web-only items) are left out.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,16 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         time: input.ended,
         what,
     };
+    let carried = |sku: &str| {
+        input
+            .loaded
+            .scenario
+            .merchant
+            .catalog
+            .iter()
+            .find(|i| i.sku.get_ref() == sku)
+            .is_none_or(|i| i.on_pos)
+    };
     let mut checked = 0;
     for o in &input.state.orders {
         let id = o["id"].as_str().unwrap_or_default();
@@ -61,6 +72,10 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             ),
             _ => continue,
         };
+        // A line the register does not carry (a web-only item) cannot be on
+        // its pickup slip: the clerk has nothing to hand over for it.
+        let mut held = held;
+        held.retain(|sku, _| carried(sku));
         checked += 1;
         if listed == held {
             continue;
