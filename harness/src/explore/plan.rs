@@ -66,6 +66,12 @@ pub struct Plan {
     pub stores: u8,
     /// Whether a warehouse ships online orders too.
     pub warehouse: bool,
+    /// The register owns prices (`catalog_master = { price = "pos" }`): a
+    /// price typed into the shop's admin is the non-master edit.
+    pub pos_masters_price: bool,
+    /// Items carry a tax code (the same rate on both platforms), so a tax
+    /// change has something to change.
+    pub taxed: bool,
     /// The catalog.
     pub items: Vec<ItemPlan>,
     /// What happens, in order.
@@ -79,6 +85,9 @@ pub struct ItemPlan {
     pub price_cents: u32,
     /// Starting units at store 1, store 2 and the warehouse.
     pub stock: [u8; 3],
+    /// Sold online only (`on_pos = false`): stocked at the warehouse, unknown
+    /// to the register. Only with a warehouse.
+    pub web_only: bool,
 }
 
 /// One step: when, and what.
@@ -111,6 +120,25 @@ pub enum Act {
         extra: Option<u8>,
         /// Whether the customer uses the shop's discount code.
         discount: bool,
+        /// Paid by bank transfer rather than card: `Some(true)` settles an
+        /// hour later, `Some(false)` fails an hour later.
+        transfer: Option<bool>,
+    },
+    /// Staff drop one unit of a line from an open pickup order before it is
+    /// collected (refunded off the authorization, the unit back on sale).
+    Shorten {
+        /// Which open pickup order with more than one unit.
+        order: u8,
+        /// Which of its lines.
+        line: u8,
+    },
+    /// The owner refunds a handed-over order from the gateway's dashboard,
+    /// not from the shop (a refund the shop did not make).
+    DashboardRefund {
+        /// Which collected, unreturned online order.
+        order: u8,
+        /// All of it, or a 0.50 goodwill gesture.
+        full: bool,
     },
     /// A clerk sells at the counter.
     Sale {
@@ -206,6 +234,46 @@ pub enum Act {
         item: u8,
         /// The new price in cents.
         cents: u32,
+        /// Two seconds after the step before, on its SKU when it had one (a
+        /// price corrected at once), not at its own time.
+        quick: bool,
+    },
+    /// The store manager changes a price on the register.
+    PosPrice {
+        /// Which SKU (of those the register sells).
+        item: u8,
+        /// The new price in cents.
+        cents: u32,
+    },
+    /// Staff add or remove an item's tax code on the shop (only when the
+    /// merchant's items are taxed).
+    Tax {
+        /// Which SKU.
+        item: u8,
+    },
+    /// A person makes a customer profile, online or at the register.
+    Signup {
+        /// Which of the day's four people.
+        person: u8,
+        /// At the register rather than online.
+        pos: bool,
+        /// The email typed with capitals (`Ada.Byron@Example.com`): the same
+        /// address, in another case.
+        capitals: bool,
+        /// With a phone number too.
+        phone: bool,
+        /// Ticks the marketing box.
+        accepts_marketing: bool,
+    },
+    /// A person who has signed up changes their marketing choice, on a
+    /// channel where they signed up.
+    Consent {
+        /// Which of the people signed up so far.
+        person: u8,
+        /// On their other channel, when they signed up on both.
+        other: bool,
+        /// The new choice.
+        accepts_marketing: bool,
     },
     /// A window of injected faults on one platform.
     Fault {
@@ -220,6 +288,14 @@ pub enum Act {
     Crash {
         /// Seconds before the restart.
         downtime_secs: u16,
+    },
+    /// The connector is killed in the middle of its write for the next
+    /// business step: the platform it writes to stops answering just before
+    /// that step, and the crash comes three seconds after it.
+    CrashMidWrite {
+        /// The platform applies the write and loses only its answer
+        /// (timeouts), rather than refusing it (5xx).
+        applied: bool,
     },
     /// One platform is cut off from the connector for a window.
     Partition {
@@ -297,14 +373,16 @@ fn business_act() -> BoxedStrategy<Act> {
             (any::<u8>(), 1u8..=3, any::<u8>(), any::<bool>()),
             proptest::option::weighted(0.3, any::<u8>()),
             proptest::bool::weighted(0.3),
+            proptest::option::weighted(0.15, any::<bool>()),
         )
-            .prop_map(|((item, qty, at, ship), extra, discount)| Act::Checkout {
+            .prop_map(|((item, qty, at, ship), extra, discount, transfer)| Act::Checkout {
                 item,
                 qty,
                 at,
                 ship,
                 extra,
                 discount,
+                transfer,
             }),
         5 => (any::<u8>(), any::<u8>(), 1u8..=3)
             .prop_map(|(store, item, qty)| Act::Sale { store, item, qty }),
@@ -322,7 +400,29 @@ fn business_act() -> BoxedStrategy<Act> {
             .prop_map(|(order, line, restock)| Act::OrderReturn { order, line, restock }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(order, store)| Act::Refund { order, store }),
         1 => any::<u8>().prop_map(|order| Act::NoShow { order }),
-        1 => (any::<u8>(), 100u32..=9_999).prop_map(|(item, cents)| Act::Price { item, cents }),
+        1 => (any::<u8>(), 100u32..=9_999, proptest::bool::weighted(0.3))
+            .prop_map(|(item, cents, quick)| Act::Price { item, cents, quick }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(order, line)| Act::Shorten { order, line }),
+        1 => (any::<u8>(), any::<bool>())
+            .prop_map(|(order, full)| Act::DashboardRefund { order, full }),
+        1 => (any::<u8>(), 100u32..=9_999).prop_map(|(item, cents)| Act::PosPrice { item, cents }),
+        1 => any::<u8>().prop_map(|item| Act::Tax { item }),
+        1 => (0u8..4, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(person, pos, capitals, phone, accepts_marketing)| Act::Signup {
+                person,
+                pos,
+                capitals,
+                phone,
+                accepts_marketing,
+            }
+        ),
+        1 => (any::<u8>(), any::<bool>(), any::<bool>()).prop_map(
+            |(person, other, accepts_marketing)| Act::Consent {
+                person,
+                other,
+                accepts_marketing,
+            }
+        ),
     ]
     .boxed()
 }
@@ -331,7 +431,9 @@ fn fault_act() -> BoxedStrategy<Act> {
     prop_oneof![
         4 => (0u8..3, fault_kind(), 1u8..=10)
             .prop_map(|(target, kind, minutes)| Act::Fault { target, kind, minutes }),
-        2 => (5u16..=60).prop_map(|downtime_secs| Act::Crash { downtime_secs }),
+        2 => prop_oneof![3 => 5u16..=60, 1 => 61u16..=240]
+            .prop_map(|downtime_secs| Act::Crash { downtime_secs }),
+        1 => any::<bool>().prop_map(|applied| Act::CrashMidWrite { applied }),
         1 => (0u8..3, 5u16..=45).prop_map(|(target, secs)| Act::Partition { target, secs }),
         1 => (0u8..3, 1u8..=30).prop_map(|(target, minutes)| Act::Rotate { target, minutes }),
         1 => (0u8..3, any::<bool>()).prop_map(|(target, forged)| Act::Replay { target, forged }),
@@ -369,18 +471,34 @@ fn step(shape: Shape) -> BoxedStrategy<StepPlan> {
 
 /// The proptest strategy for whole plans of the given shape.
 pub fn plan(shape: Shape) -> impl Strategy<Value = Plan> {
-    let item = (100u32..=9_999, [0u8..=6, 0u8..=6, 0u8..=10])
-        .prop_map(|(price_cents, stock)| ItemPlan { price_cents, stock });
+    let item = (
+        100u32..=9_999,
+        [0u8..=6, 0u8..=6, 0u8..=10],
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(price_cents, stock, web_only)| ItemPlan {
+            price_cents,
+            stock,
+            web_only,
+        });
     (
-        1u8..=2,
-        any::<bool>(),
+        (
+            1u8..=2,
+            any::<bool>(),
+            proptest::bool::weighted(0.2),
+            proptest::bool::weighted(0.25),
+        ),
         proptest::collection::vec(item, 1..=shape.max_skus.max(1)),
         proptest::collection::vec(step(shape), 1..=shape.max_steps.max(1)),
     )
-        .prop_map(|(stores, warehouse, items, steps)| Plan {
-            stores,
-            warehouse,
-            items,
-            steps,
-        })
+        .prop_map(
+            |((stores, warehouse, pos_masters_price, taxed), items, steps)| Plan {
+                stores,
+                warehouse,
+                pos_masters_price,
+                taxed,
+                items,
+                steps,
+            },
+        )
 }

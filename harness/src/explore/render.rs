@@ -46,6 +46,14 @@ const PRODUCTS: [&str; 12] = [
 
 const TARGETS: [&str; 3] = ["pos", "shop", "pay"];
 
+/// The day's people who may make customer profiles (first and last names).
+const PEOPLE: [(&str, &str); 4] = [
+    ("Ada", "Byron"),
+    ("Grace", "Hopper"),
+    ("Alan", "Turing"),
+    ("Edsger", "Dijkstra"),
+];
+
 struct Order {
     name: String,
     pickup: bool,
@@ -57,6 +65,15 @@ struct Order {
     collected: bool,
     /// Brought back (in part or in full) or refunded.
     returned: bool,
+    /// Paid by bank transfer: it settles or fails on its own, and nobody
+    /// hands it over or cancels it meanwhile.
+    transfer: bool,
+}
+
+impl Order {
+    fn units(&self) -> u32 {
+        self.lines.iter().map(|(_, q)| u32::from(*q)).sum()
+    }
 }
 
 /// How far a quick step follows the step before it.
@@ -64,6 +81,14 @@ const QUICK_SECS: u64 = 2;
 
 /// The shop's discount code every generated merchant offers.
 const DISCOUNT: &str = "SAVE20";
+
+/// The tax code of a taxed merchant's items, at the same rate on both
+/// platforms.
+const TAX_CODE: &str = "standard";
+
+/// Bank accounts whose transfers settle, and fail, an hour later.
+const TRANSFER_SETTLES: &str = "000123456789";
+const TRANSFER_FAILS: &str = "000111111116";
 
 struct Sale {
     name: String,
@@ -133,7 +158,18 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "[merchant]");
-    let _ = writeln!(out, "pos = {{ sell_when_out_of_stock = \"block\" }}");
+    if plan.taxed {
+        let _ = writeln!(
+            out,
+            "pos = {{ sell_when_out_of_stock = \"block\", tax_rates = {{ {TAX_CODE} = \"0.08\" }} }}"
+        );
+        let _ = writeln!(out, "shop = {{ tax_rates = {{ {TAX_CODE} = \"0.08\" }} }}");
+    } else {
+        let _ = writeln!(out, "pos = {{ sell_when_out_of_stock = \"block\" }}");
+    }
+    if plan.pos_masters_price {
+        let _ = writeln!(out, "catalog_master = {{ price = \"pos\" }}");
+    }
     let _ = writeln!(
         out,
         "discounts = [{{ code = \"{DISCOUNT}\", kind = \"percentage\", value = \"20\" }}]"
@@ -154,15 +190,20 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     }
     let _ = writeln!(out, "]");
     let mut skus = Vec::new();
+    // The SKUs the register sells (all but the web-only ones).
+    let mut pos_skus = Vec::new();
     let mut catalog = Vec::new();
     for (i, item) in plan.items.iter().enumerate() {
         let noun = PRODUCTS[(seed as usize + i * 5) % PRODUCTS.len()];
         let brand: String = LastName().fake_with_rng(&mut rng);
         let sku = format!("{}-{}", noun.to_uppercase(), i + 1);
         let title = format!("{brand} {noun}");
+        let web_only = item.web_only && plan.warehouse;
         let mut stock = Vec::new();
         for (j, s) in stores.iter().enumerate() {
-            stock.push(format!("\"{s}\" = {}", item.stock[j.min(1)]));
+            if !web_only {
+                stock.push(format!("\"{s}\" = {}", item.stock[j.min(1)]));
+            }
         }
         if plan.warehouse {
             stock.push(format!("warehouse = {}", item.stock[2]));
@@ -178,7 +219,15 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
             item.price_cents / 100,
             item.price_cents % 100
         );
+        if plan.taxed {
+            let _ = writeln!(text, "tax_code = \"{TAX_CODE}\"");
+        }
         let _ = writeln!(text, "stock = {{ {} }}", stock.join(", "));
+        if web_only {
+            let _ = writeln!(text, "on_pos = false");
+        } else {
+            pos_skus.push(sku.clone());
+        }
         catalog.push(text);
         skus.push(sku);
     }
@@ -192,6 +241,17 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     let mut sales: Vec<Sale> = Vec::new();
     let mut body: Vec<(u64, String)> = Vec::new();
     let mut customers = 0usize;
+    // Whether each SKU carries its tax code now.
+    let mut taxed: Vec<bool> = vec![plan.taxed; skus.len()];
+    // The SKU and location the last business step touched: a quick step
+    // follows it there (two changes to one item inside one sync window).
+    let mut touched: Option<(String, Option<String>)> = None;
+    // A crash in the middle of the next business step's write: whether the
+    // platform applies the write (and loses its answer) or refuses it.
+    let mut crash_mid_write: Option<bool> = None;
+    // The day's people who have signed up: (person, signed up online, at
+    // the register).
+    let mut people: Vec<(u8, bool, bool)> = Vec::new();
     for s in order {
         let gap = u64::from(super::plan::MIN_GAP_SECS);
         // A quick step follows the one before within seconds: a cancel or a
@@ -199,7 +259,9 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         // correct connector must survive.
         let quick = matches!(
             s.act,
-            Act::Cancel { quick: true, .. } | Act::Adjust { quick: true, .. }
+            Act::Cancel { quick: true, .. }
+                | Act::Adjust { quick: true, .. }
+                | Act::Price { quick: true, .. }
         ) && !body.is_empty();
         t = if quick {
             t + QUICK_SECS
@@ -216,6 +278,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 ship,
                 extra,
                 discount,
+                transfer,
             } => {
                 let Some(sku) = pick(&skus, *item) else {
                     continue;
@@ -242,11 +305,23 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 if *discount {
                     let _ = writeln!(w, "discount_code = \"{DISCOUNT}\"");
                 }
+                if let Some(settles) = transfer {
+                    let account = if *settles {
+                        TRANSFER_SETTLES
+                    } else {
+                        TRANSFER_FAILS
+                    };
+                    let _ = writeln!(
+                        w,
+                        "payment = {{ type = \"bank_transfer\", account = \"{account}\" }}"
+                    );
+                }
                 if pickup {
                     let _ = writeln!(w, "pickup_location = \"{location}\"");
                 } else {
                     let _ = writeln!(w, "location = \"{location}\"");
                 }
+                touched = Some((sku.clone(), Some(location.clone())));
                 orders.push(Order {
                     name: customer,
                     pickup,
@@ -255,12 +330,15 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     lines,
                     collected: false,
                     returned: false,
+                    transfer: transfer.is_some(),
                 });
             }
             Act::Sale { store, item, qty } => {
-                let (Some(sku), Some(store)) = (pick(&skus, *item), pick(&stores, *store)) else {
+                let (Some(sku), Some(store)) = (pick(&pos_skus, *item), pick(&stores, *store))
+                else {
                     continue;
                 };
+                touched = Some((sku.clone(), Some(store.clone())));
                 let name = format!("sale-{}", sales.len() + 1);
                 let _ = writeln!(w, "actor = \"pos\"\naction = \"sale\"\nname = \"{name}\"");
                 let _ = writeln!(w, "location = \"{store}\"\nlines = {{ {sku} = {qty} }}");
@@ -298,7 +376,8 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 };
                 let open: Vec<usize> = (0..orders.len())
                     .filter(|i| {
-                        orders[*i].open && want_pickup.is_none_or(|p| orders[*i].pickup == p)
+                        let o = &orders[*i];
+                        o.open && !o.transfer && want_pickup.is_none_or(|p| o.pickup == p)
                     })
                     .collect();
                 let Some(&i) = pick(&open, *order) else {
@@ -328,17 +407,36 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     }
                 }
             }
-            Act::Adjust { item, at, qty, .. } => {
-                let (Some(sku), Some(loc)) = (pick(&skus, *item), pick(&fulfil_from, *at)) else {
-                    continue;
+            Act::Adjust {
+                item,
+                at,
+                qty,
+                quick,
+            } => {
+                let follows = touched
+                    .clone()
+                    .filter(|_| *quick)
+                    .and_then(|(sku, loc)| Some((sku, loc.filter(|l| fulfil_from.contains(l))?)));
+                let (sku, loc) = match follows {
+                    Some(both) => both,
+                    None => {
+                        let (Some(sku), Some(loc)) = (pick(&skus, *item), pick(&fulfil_from, *at))
+                        else {
+                            continue;
+                        };
+                        (sku.clone(), loc.clone())
+                    }
                 };
+                touched = Some((sku.clone(), Some(loc.clone())));
                 let _ = writeln!(w, "actor = \"staff\"\naction = \"adjust\"");
                 let _ = writeln!(w, "sku = \"{sku}\"\nlocation = \"{loc}\"\nquantity = {qty}");
             }
             Act::Receive { item, store, qty } => {
-                let (Some(sku), Some(store)) = (pick(&skus, *item), pick(&stores, *store)) else {
+                let (Some(sku), Some(store)) = (pick(&pos_skus, *item), pick(&stores, *store))
+                else {
                     continue;
                 };
+                touched = Some((sku.clone(), Some(store.clone())));
                 let _ = writeln!(w, "actor = \"pos\"\naction = \"receive\"");
                 let _ = writeln!(
                     w,
@@ -346,7 +444,8 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 );
             }
             Act::Count { item, store, qty } => {
-                let (Some(sku), Some(store)) = (pick(&skus, *item), pick(&stores, *store)) else {
+                let (Some(sku), Some(store)) = (pick(&pos_skus, *item), pick(&stores, *store))
+                else {
                     continue;
                 };
                 // Units set aside for an open order are not on the register's
@@ -358,6 +457,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 if held {
                     continue;
                 }
+                touched = Some((sku.clone(), Some(store.clone())));
                 let _ = writeln!(w, "actor = \"pos\"\naction = \"count\"");
                 let _ = writeln!(
                     w,
@@ -412,10 +512,17 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     listed.join(", ")
                 );
             }
-            Act::Price { item, cents } => {
-                let Some(sku) = pick(&skus, *item) else {
-                    continue;
+            Act::Price { item, cents, quick } => {
+                let sku = match touched.clone().filter(|_| *quick) {
+                    Some((sku, _)) => sku,
+                    None => {
+                        let Some(sku) = pick(&skus, *item) else {
+                            continue;
+                        };
+                        sku.clone()
+                    }
                 };
+                touched = Some((sku.clone(), None));
                 let _ = writeln!(w, "actor = \"staff\"\naction = \"price\"");
                 let _ = writeln!(
                     w,
@@ -423,6 +530,124 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     cents / 100,
                     cents % 100
                 );
+            }
+            Act::PosPrice { item, cents } => {
+                let Some(sku) = pick(&pos_skus, *item) else {
+                    continue;
+                };
+                touched = Some((sku.clone(), None));
+                let _ = writeln!(w, "actor = \"staff\"\naction = \"price\"\ntarget = \"pos\"");
+                let _ = writeln!(
+                    w,
+                    "sku = \"{sku}\"\nprice = \"{}.{:02}\"",
+                    cents / 100,
+                    cents % 100
+                );
+            }
+            Act::Tax { item } => {
+                if !plan.taxed || skus.is_empty() {
+                    continue;
+                }
+                let i = usize::from(*item) % skus.len();
+                taxed[i] = !taxed[i];
+                let code = if taxed[i] { TAX_CODE } else { "" };
+                touched = Some((skus[i].clone(), None));
+                let _ = writeln!(w, "actor = \"staff\"\naction = \"tax\"");
+                let _ = writeln!(w, "sku = \"{}\"\ntax_code = \"{code}\"", skus[i]);
+            }
+            Act::Shorten { order, line } => {
+                let waiting: Vec<usize> = (0..orders.len())
+                    .filter(|i| {
+                        let o = &orders[*i];
+                        o.open && o.pickup && !o.transfer && o.units() > 1
+                    })
+                    .collect();
+                let Some(&i) = pick(&waiting, *order) else {
+                    continue;
+                };
+                let o = &mut orders[i];
+                let j = usize::from(*line) % o.lines.len();
+                let sku = o.lines[j].0.clone();
+                o.lines[j].1 -= 1;
+                if o.lines[j].1 == 0 {
+                    o.lines.remove(j);
+                }
+                touched = Some((sku.clone(), Some(o.location.clone())));
+                let _ = writeln!(w, "actor = \"staff\"\naction = \"refund\"");
+                let _ = writeln!(w, "order = \"{}\"\nlines = {{ {sku} = 1 }}", o.name);
+            }
+            Act::DashboardRefund { order, full } => {
+                let done: Vec<usize> = (0..orders.len())
+                    .filter(|i| orders[*i].collected && !orders[*i].returned)
+                    .collect();
+                let Some(&i) = pick(&done, *order) else {
+                    continue;
+                };
+                let o = &mut orders[i];
+                o.returned = true;
+                let _ = writeln!(w, "actor = \"pay\"\naction = \"refund\"");
+                let _ = writeln!(w, "order = \"{}\"", o.name);
+                if !*full {
+                    let _ = writeln!(w, "amount = \"0.50\"");
+                }
+            }
+            Act::Signup {
+                person,
+                pos,
+                capitals,
+                phone,
+                accepts_marketing,
+            } => {
+                let (first, last) = PEOPLE[usize::from(*person) % PEOPLE.len()];
+                let email = if *capitals {
+                    format!("{first}.{last}@Example.com")
+                } else {
+                    format!("{first}.{last}@example.com").to_lowercase()
+                };
+                let actor = if *pos { "pos" } else { "shop" };
+                let _ = writeln!(w, "actor = \"{actor}\"\naction = \"signup\"");
+                let _ = writeln!(w, "customer = \"{first} {last}\"\nemail = \"{email}\"");
+                if *phone {
+                    let n = usize::from(*person) % PEOPLE.len();
+                    let _ = if *pos {
+                        writeln!(w, "phone = \"+1 (415) 555-010{n}\"")
+                    } else {
+                        writeln!(w, "phone = \"+1415555010{n}\"")
+                    };
+                }
+                let _ = writeln!(w, "accepts_marketing = {accepts_marketing}");
+                match people.iter_mut().find(|p| p.0 == *person) {
+                    Some(p) => {
+                        p.1 |= !*pos;
+                        p.2 |= *pos;
+                    }
+                    None => people.push((*person, !*pos, *pos)),
+                }
+            }
+            Act::Consent {
+                person,
+                other,
+                accepts_marketing,
+            } => {
+                let Some(&(p, online, register)) = pick(&people, *person) else {
+                    continue;
+                };
+                let (first, last) = PEOPLE[usize::from(p) % PEOPLE.len()];
+                let actor = match (online, register) {
+                    (true, true) if *other => "pos",
+                    (true, _) => "shop",
+                    _ => "pos",
+                };
+                let email = format!("{first}.{last}@example.com").to_lowercase();
+                let _ = writeln!(w, "actor = \"{actor}\"\naction = \"consent\"");
+                let _ = writeln!(
+                    w,
+                    "email = \"{email}\"\naccepts_marketing = {accepts_marketing}"
+                );
+            }
+            Act::CrashMidWrite { applied } => {
+                crash_mid_write = Some(*applied);
+                continue;
             }
             Act::Replay { target, forged } => {
                 let (Some(sku), Some(store)) = (skus.first(), stores.first()) else {
@@ -481,7 +706,40 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 let _ = writeln!(w, "duration = \"{minutes}m\"");
             }
         }
-        body.push((t, step));
+        let business = !step.starts_with("actor = \"nemesis\"");
+        match crash_mid_write.take() {
+            Some(applied) if business => {
+                // The platform the connector writes this step's change to.
+                let target =
+                    if step.starts_with("actor = \"pos\"") || step.starts_with("actor = \"pay\"") {
+                        "shop"
+                    } else {
+                        "pos"
+                    };
+                let faults = if applied {
+                    "{ timeout_rate = 1.0, timeout_ms = 20000 }"
+                } else {
+                    "{ error_rate = 1.0 }"
+                };
+                body.push((
+                    t.saturating_sub(2),
+                    format!(
+                        "actor = \"nemesis\"\naction = \"faults\"\ntarget = \"{target}\"\n\
+                         faults = {faults}\nduration = \"20s\"\n"
+                    ),
+                ));
+                body.push((t, step));
+                t += 3;
+                body.push((
+                    t,
+                    "actor = \"nemesis\"\naction = \"crash\"\nduration = \"1m\"\n".to_owned(),
+                ));
+            }
+            pending => {
+                crash_mid_write = pending;
+                body.push((t, step));
+            }
+        }
     }
     if profile == FaultProfile::Heavy {
         let end = t.max(opens + 600) + 300;
