@@ -760,9 +760,16 @@ fn check_step(
             need(c, step.promotion.is_some(), "promotion");
             need(
                 c,
-                step.percent_off.is_some() != step.amount_off.is_some(),
-                "percent_off` or `amount_off` (one of them",
+                step.percent_off.is_some() || step.amount_off.is_some(),
+                "percent_off` or `amount_off",
             );
+            if step.percent_off.is_some() && step.amount_off.is_some() {
+                c.at(
+                    c.key_near(here.start, "amount_off"),
+                    "a promotion takes a percentage or an amount off, not both",
+                    Some("keep `percent_off` or `amount_off`".into()),
+                );
+            }
             check_promotion(c, step);
         }
         ("staff", "end_promotion") => {
