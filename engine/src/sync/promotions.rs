@@ -99,3 +99,49 @@ pub(super) async fn changed(engine: &Engine, event: &Event) -> Outcome {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, TimeDelta, Utc};
+    use omnisim_api::promotion::PromotionStatus;
+    use omnisim_api::shop::DiscountKind;
+    use rust_decimal::Decimal;
+
+    fn promo(id: &str, ends_h: i64) -> Promotion {
+        let t = DateTime::<Utc>::UNIX_EPOCH;
+        Promotion {
+            id: id.into(),
+            title: "SPRING-20".into(),
+            kind: DiscountKind::Percentage,
+            value: Decimal::from(20),
+            currency: None,
+            skus: vec!["SCARF".into()],
+            starts_at: t,
+            ends_at: Some(t + TimeDelta::hours(ends_h)),
+            status: PromotionStatus::Active,
+            external_ref: None,
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn only_the_fields_that_differ_are_written_and_the_defect_drops_the_end() {
+        let online = promo("promo_000001", 6);
+        let mut store = promo("prm_000001", 9);
+        store.external_ref = Some(online.id.clone());
+        let w = write_for(&online, &store, true);
+        assert_eq!(
+            w,
+            UpdatePromotion {
+                ends_at: online.ends_at,
+                ..Default::default()
+            }
+        );
+        assert!(write_for(&online, &store, false).is_empty());
+        store.ends_at = online.ends_at;
+        assert!(write_for(&online, &store, true).is_empty());
+    }
+}

@@ -2760,7 +2760,7 @@ mod tests {
         let d = &f.events()[0].data;
         assert_eq!(
             d["lines"][0],
-            json!({"sku": "MUG", "quantity": 3, "price": "10.00", "tax": "2.48", "total": "32.48", "returned_quantity": 0})
+            json!({"sku": "MUG", "quantity": 3, "price": "10.00", "discount": "0.00", "tax": "2.48", "total": "32.48", "returned_quantity": 0})
         );
         assert_eq!(
             (&d["total"], &d["currency"], &d["tenders"][0]["type"]),
