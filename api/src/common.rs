@@ -279,3 +279,57 @@ pub fn round_money(amount: Decimal, currency: &str) -> Decimal {
         rust_decimal::RoundingStrategy::MidpointNearestEven,
     )
 }
+
+/// Splits `amount` (capped at the sum of `subtotals`) across lines in
+/// proportion to their subtotals; the remainder goes to the last line, and
+/// what a line cannot take (its subtotal is the cap) moves to earlier lines.
+pub fn split_fixed(subtotals: &[Decimal], amount: Decimal, currency: &str) -> Vec<Decimal> {
+    let sum: Decimal = subtotals.iter().sum();
+    let amount = amount.min(sum).max(Decimal::ZERO);
+    let n = subtotals.len();
+    if n == 0 || sum.is_zero() {
+        return vec![Decimal::ZERO; n];
+    }
+    let mut shares: Vec<Decimal> = subtotals
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if i + 1 == n {
+                Decimal::ZERO
+            } else {
+                round_money(amount * *s / sum, currency).min(*s)
+            }
+        })
+        .collect();
+    let given: Decimal = shares.iter().sum();
+    shares[n - 1] = amount - given;
+    // Settle: no share above its subtotal, none below zero, the sum kept.
+    // Rounding moves at most a few minor units, from the last line backwards.
+    for i in (1..n).rev() {
+        if shares[i] > subtotals[i] {
+            let excess = shares[i] - subtotals[i];
+            shares[i] = subtotals[i];
+            shares[i - 1] += excess;
+        } else if shares[i] < Decimal::ZERO {
+            let deficit = -shares[i];
+            shares[i] = Decimal::ZERO;
+            shares[i - 1] -= deficit;
+        }
+    }
+    // Whatever the first line cannot take goes to any headroom left, from the
+    // back; there is enough because `amount` is at most the sum.
+    let mut carry = shares[0] - subtotals[0];
+    if carry > Decimal::ZERO {
+        shares[0] = subtotals[0];
+        for i in (1..n).rev() {
+            let take = (subtotals[i] - shares[i]).min(carry);
+            shares[i] += take;
+            carry -= take;
+        }
+    }
+    debug_assert!(
+        shares[0] >= Decimal::ZERO,
+        "fixed discount split below zero"
+    );
+    shares
+}

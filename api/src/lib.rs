@@ -38,6 +38,7 @@ pub mod error;
 pub mod event;
 pub mod pay;
 pub mod pos;
+pub mod promotion;
 pub mod shop;
 pub mod signing;
 pub mod transport;

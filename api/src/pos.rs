@@ -223,10 +223,14 @@ pub struct SaleLine {
     /// Unit price at sale.
     #[schema(value_type = String)]
     pub price: Decimal,
-    /// Tax on the line.
+    /// Money off the line by the sale's promotion.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub discount: Decimal,
+    /// Tax on the line, after the discount.
     #[schema(value_type = String)]
     pub tax: Decimal,
-    /// `price × quantity + tax`.
+    /// `price × quantity − discount + tax`.
     #[schema(value_type = String)]
     pub total: Decimal,
     /// Units returned since.
@@ -278,6 +282,9 @@ pub struct Sale {
     pub created_at: DateTime<Utc>,
     /// Warnings, such as selling below zero under the `warn` policy.
     pub warnings: Vec<String>,
+    /// The automatic promotion that priced it (its POS id), if one did.
+    #[serde(default)]
+    pub promotion: Option<String>,
 }
 
 /// Where a return's money goes.
@@ -521,6 +528,10 @@ impl PosClient {
     /// The customer profiles (`/v1/customers`).
     pub fn customers(&self) -> crate::customer::CustomerClient<'_> {
         crate::customer::CustomerClient(&self.0)
+    }
+    /// The `/v1/promotions` routes.
+    pub fn promotions(&self) -> crate::promotion::PromotionClient<'_> {
+        crate::promotion::PromotionClient(&self.0)
     }
     /// `POST /v1/items`.
     pub async fn create_item(

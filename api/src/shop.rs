@@ -560,6 +560,10 @@ pub struct Order {
     pub total_released: Decimal,
     /// The discount code used.
     pub discount_code: Option<String>,
+    /// The automatic promotion that priced it (its id), if one did; a
+    /// discount code and a promotion never combine.
+    #[serde(default)]
+    pub promotion: Option<String>,
     /// Refunds, oldest first.
     pub refunds: Vec<OrderRefund>,
     /// When it was cancelled.
@@ -664,6 +668,10 @@ impl ShopClient {
     /// The customer profiles (`/v1/customers`).
     pub fn customers(&self) -> crate::customer::CustomerClient<'_> {
         crate::customer::CustomerClient(&self.0)
+    }
+    /// The `/v1/promotions` routes.
+    pub fn promotions(&self) -> crate::promotion::PromotionClient<'_> {
+        crate::promotion::PromotionClient(&self.0)
     }
     /// `POST /v1/products`.
     pub async fn create_product(

@@ -171,6 +171,10 @@ defects! {
     /// withdraws it in store keeps getting the shop's emails.
     ConsentNotSynced = "consent-not-synced",
         "a customer's marketing consent changed on one side never reaches the other";
+    /// A promotion is copied to the register once, and a later edit of its
+    /// end never follows: one ended early online keeps running in store.
+    PromotionEndNotSynced = "promotion-end-not-synced",
+        "a promotion ended early online keeps running at the register: an edit of its end is never copied";
 }
 
 impl fmt::Display for Defect {

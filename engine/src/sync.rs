@@ -21,6 +21,7 @@
 //! | shop `products/update` | pos item price and tax (a conflict, undone, where the POS owns the field) |
 //! | pos `item.updated` (made at the register) | shop product price and tax (a conflict, undone, where the shop owns the field) |
 //! | shop `customers/create` / `customers/update`, pos `customer.created` / `customer.updated` | match the profile on the other side (email, else phone), merge field by field, or create it there ([`customers`]) |
+//! | shop `promotions/create` / `promotions/update` | the promotion on the POS, found by its `external_ref` (the shop id), created or brought to the shop's fields ([`promotions`]) |
 //!
 //! Writes carry `reference = omnisim-engine:<event id>`; changes that come back
 //! with that reference are the engine's own echo and are ignored. Idempotency
@@ -51,6 +52,7 @@ mod catalog;
 mod customers;
 mod external_refunds;
 mod pickups;
+mod promotions;
 
 /// Why an event could not be applied this time.
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +234,9 @@ pub(crate) async fn apply(engine: &Engine, p: Plat, event: &Event) -> Outcome {
                 None => return Ok(()),
             };
             order_changed(engine, event, order).await
+        }
+        (Plat::Shop, "promotions/create" | "promotions/update") => {
+            promotions::changed(engine, event).await
         }
         (Plat::Shop, "inventory_levels/update") => shop_stock_changed(engine, event).await,
         (Plat::Shop, "refunds/create") => shop_refund(engine, event).await,

@@ -32,7 +32,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::history::{History, OpType};
-use crate::scenario::{LocationKindSpec, SellPolicySpec, Step};
+use crate::scenario::{LocationKindSpec, SellPolicySpec, Spanned, Step};
 use crate::validate::{Loaded, parse_duration};
 use crate::world::{NetworkLatency, RunWorld, World};
 
@@ -701,6 +701,23 @@ async fn shopify_adjust(
     Ok(payload["inventoryAdjustmentGroup"].clone())
 }
 
+/// The simulated moment a promotion step names (`starts` or `ends`, a clock
+/// time of the business day), or the step's own time without one.
+fn clock_time(ctx: &Ctx, t: &Option<Spanned<String>>, i: usize) -> DateTime<Utc> {
+    let offset = t
+        .as_ref()
+        .and_then(|t| crate::validate::parse_clock(t.get_ref()))
+        .or_else(|| ctx.loaded.step_times.get(i).copied())
+        .unwrap_or_default();
+    let midnight = ctx
+        .loaded
+        .date
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    midnight + TimeDelta::from_std(offset).unwrap_or_default()
+}
+
 fn ok<T: Serialize>(t: &T) -> Result<serde_json::Value, Failed> {
     Ok(serde_json::to_value(t).unwrap_or_default())
 }
@@ -1152,6 +1169,59 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .await
                 .map_err(|e| failed(&e))?;
             ok(&product)
+        }
+        ("staff", "promote") => {
+            use omnisim_api::promotion::{CreatePromotion, PromotionStatus};
+            let (kind, value) = match (step.percent_off, step.amount_off) {
+                (Some(p), _) => (DiscountKind::Percentage, p),
+                (None, a) => (DiscountKind::FixedAmount, a.unwrap_or_default()),
+            };
+            let body = CreatePromotion {
+                title: step
+                    .promotion
+                    .as_ref()
+                    .map(|p| p.get_ref().clone())
+                    .unwrap_or_default(),
+                kind,
+                value,
+                currency: None,
+                skus: step
+                    .skus
+                    .as_ref()
+                    .map(|s| s.get_ref().clone())
+                    .unwrap_or_default(),
+                starts_at: Some(clock_time(ctx, &step.starts, i)),
+                ends_at: step.ends.as_ref().map(|_| clock_time(ctx, &step.ends, i)),
+                status: PromotionStatus::Active,
+                external_ref: None,
+            };
+            let made = shop
+                .promotions()
+                .create(&body, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
+            ok(&made)
+        }
+        ("staff", "end_promotion") => {
+            let title = step
+                .promotion
+                .as_ref()
+                .map(|p| p.get_ref().clone())
+                .unwrap_or_default();
+            let all = shop.promotions().list(None).await.map_err(|e| failed(&e))?;
+            let Some(found) = all.data.into_iter().find(|p| p.title == title) else {
+                return Err(missing(&format!("promotion `{title}`")));
+            };
+            let body = omnisim_api::promotion::UpdatePromotion {
+                ends_at: Some(clock_time(ctx, &step.ends, i)),
+                ..Default::default()
+            };
+            let ended = shop
+                .promotions()
+                .update(&found.id, &body)
+                .await
+                .map_err(|e| failed(&e))?;
+            ok(&ended)
         }
         ("staff", "adjust") => {
             let sku = step

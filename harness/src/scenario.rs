@@ -438,6 +438,29 @@ pub struct Step {
     /// How long a nemesis fault lasts before it is lifted (`30m`).
     #[serde(default)]
     pub duration: Option<Spanned<String>>,
+    /// A promotion's title (`promote` defines it, `end_promotion` finds it).
+    #[serde(default)]
+    pub promotion: Option<Spanned<String>>,
+    /// A `promote`'s percentage off, as a decimal string (`"20"`).
+    #[serde(default, deserialize_with = "money::optional")]
+    #[schemars(with = "Option<String>")]
+    pub percent_off: Option<Decimal>,
+    /// A `promote`'s money off, as a decimal string: off each unit of its
+    /// `skus`, or off the whole order without them.
+    #[serde(default, deserialize_with = "money::optional")]
+    #[schemars(with = "Option<String>")]
+    pub amount_off: Option<Decimal>,
+    /// The SKUs a `promote` takes money off; absent: the whole order.
+    #[serde(default)]
+    pub skus: Option<Spanned<Vec<String>>>,
+    /// When a promotion starts, a clock time (`"09:00"`); the step's own time
+    /// if absent.
+    #[serde(default)]
+    pub starts: Option<Spanned<String>>,
+    /// When a promotion ends, a clock time (`"18:00"`): on `promote`, never
+    /// if absent; on `end_promotion`, the step's own time if absent.
+    #[serde(default)]
+    pub ends: Option<Spanned<String>>,
     /// The API a staff stock adjust goes through: `native` (the default) or
     /// `shopify`, the shop's Admin GraphQL (`inventoryAdjustQuantities`), as
     /// a merchant's admin app on Shopify's client writes it.

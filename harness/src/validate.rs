@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::scenario::{EngineSpec, LocationKindSpec, Network, Scenario, Spanned, Step};
 
 /// The checks a run judges, by name.
-pub const CHECKS: [&str; 9] = [
+pub const CHECKS: [&str; 10] = [
     "no_oversell",
     "stock_converges",
     "ledger_reconciles",
@@ -28,6 +28,7 @@ pub const CHECKS: [&str; 9] = [
     "sync_latency",
     "pickups_follow_orders",
     "customers_converge",
+    "promotions_agree",
 ];
 
 /// Actors and the actions each may take.
@@ -46,7 +47,17 @@ pub const ACTIONS: [(&str, &[&str]); 5] = [
     (
         "staff",
         &[
-            "fulfil", "cancel", "refund", "capture", "price", "tax", "pause", "resume", "adjust",
+            "fulfil",
+            "cancel",
+            "refund",
+            "capture",
+            "price",
+            "tax",
+            "pause",
+            "resume",
+            "adjust",
+            "promote",
+            "end_promotion",
         ],
     ),
     ("pay", &["void", "refund"]),
@@ -745,6 +756,26 @@ fn check_step(
             need(c, step.price.is_some(), "price");
         }
         ("staff", "tax") => need(c, step.sku.is_some(), "sku"),
+        ("staff", "promote") => {
+            need(c, step.promotion.is_some(), "promotion");
+            need(
+                c,
+                step.percent_off.is_some() || step.amount_off.is_some(),
+                "percent_off` or `amount_off",
+            );
+            if step.percent_off.is_some() && step.amount_off.is_some() {
+                c.at(
+                    c.key_near(here.start, "amount_off"),
+                    "a promotion takes a percentage or an amount off, not both",
+                    Some("keep `percent_off` or `amount_off`".into()),
+                );
+            }
+            check_promotion(c, step);
+        }
+        ("staff", "end_promotion") => {
+            need(c, step.promotion.is_some(), "promotion");
+            check_promotion(c, step);
+        }
         ("staff", "pause" | "resume") => need(c, step.sku.is_some(), "sku"),
         ("staff", "adjust") => {
             need(c, step.sku.is_some(), "sku");
@@ -1054,7 +1085,7 @@ fn check_money_setup(c: &mut Checker<'_>, scenario: &Scenario) {
 /// `name` and `expect_error`, which every step takes. A key the runner would
 /// ignore is an error: it says the writer expected something that will not
 /// happen.
-const FIELDS: [(&str, &str, &[&str]); 32] = [
+const FIELDS: [(&str, &str, &[&str]); 34] = [
     (
         "shop",
         "signup",
@@ -1114,6 +1145,19 @@ const FIELDS: [(&str, &str, &[&str]); 32] = [
     ("staff", "pause", &["sku", "channel"]),
     ("staff", "resume", &["sku", "channel"]),
     ("staff", "adjust", &["sku", "location", "quantity", "wire"]),
+    (
+        "staff",
+        "promote",
+        &[
+            "promotion",
+            "percent_off",
+            "amount_off",
+            "skus",
+            "starts",
+            "ends",
+        ],
+    ),
+    ("staff", "end_promotion", &["promotion", "ends"]),
     ("pay", "void", &["order"]),
     ("pay", "refund", &["order", "amount"]),
     ("nemesis", "faults", &["target", "faults", "duration"]),
@@ -1222,11 +1266,76 @@ fn present(c: &Checker<'_>, step: &Step) -> Vec<(&'static str, Range<usize>)> {
     );
     push("channel", step.channel.is_some(), None);
     push(
+        "promotion",
+        step.promotion.is_some(),
+        step.promotion.as_ref().map(Spanned::span),
+    );
+    push("percent_off", step.percent_off.is_some(), None);
+    push("amount_off", step.amount_off.is_some(), None);
+    push(
+        "skus",
+        step.skus.is_some(),
+        step.skus.as_ref().map(Spanned::span),
+    );
+    push(
+        "starts",
+        step.starts.is_some(),
+        step.starts.as_ref().map(Spanned::span),
+    );
+    push(
+        "ends",
+        step.ends.is_some(),
+        step.ends.as_ref().map(Spanned::span),
+    );
+    push(
         "duration",
         step.duration.is_some(),
         step.duration.as_ref().map(Spanned::span),
     );
     out
+}
+
+/// A promotion step's values: a percentage over 0 and at most 100, an
+/// amount over 0, clock times that parse, an end after the start.
+fn check_promotion(c: &mut Checker<'_>, step: &Step) {
+    let here = step.action.span();
+    if let Some(p) = step.percent_off
+        && (p <= Decimal::ZERO || p > Decimal::ONE_HUNDRED)
+    {
+        c.at(
+            c.key_near(here.start, "percent_off"),
+            format!("`percent_off = \"{p}\"` is not over 0 and at most 100"),
+            None,
+        );
+    }
+    if let Some(a) = step.amount_off
+        && a <= Decimal::ZERO
+    {
+        c.at(
+            c.key_near(here.start, "amount_off"),
+            format!("`amount_off = \"{a}\"` takes nothing off"),
+            Some("write the money off, over 0, like \"5.00\"".into()),
+        );
+    }
+    let mut times = Vec::new();
+    for t in [&step.starts, &step.ends].into_iter().flatten() {
+        match parse_clock(t.get_ref()) {
+            Some(d) => times.push(d),
+            None => c.at(
+                t.span(),
+                format!("`{}` is not a clock time", t.get_ref()),
+                Some("write it like 09:00 or 17:30:00".into()),
+            ),
+        }
+    }
+    if step.starts.is_some()
+        && step.ends.is_some()
+        && let [start, end] = times[..]
+        && end <= start
+        && let Some(e) = &step.ends
+    {
+        c.at(e.span(), "a promotion ends after it starts", None);
+    }
 }
 
 /// Refuses keys the step's action does not read.

@@ -132,6 +132,10 @@ const CATCHES: &[(&str, &[&str])] = &[
             "customers/same-person-twice-while-the-connector-runs.toml",
         ],
     ),
+    (
+        "promotion-end-not-synced",
+        &["promotions/ends-online-but-not-in-store.toml"],
+    ),
 ];
 
 fn scenario_path(rel: &str) -> PathBuf {

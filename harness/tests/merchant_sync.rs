@@ -250,3 +250,64 @@ phone = "+44 20 7946 0000"
         ["Ada Lovelace (ada@example.com) has 2 profiles on the POS (cust_000001, cust_000002)"]
     );
 }
+
+#[test]
+fn a_promotion_defined_once_prices_both_channels_alike() {
+    let loaded = scenario("promotions/one-promotion-both-channels.toml");
+    let good = checks(&loaded, None);
+    let c = good
+        .iter()
+        .find(|c| c.name == "promotions_agree")
+        .expect("the check runs");
+    assert_eq!(c.status, Status::Pass, "{:?}", c.violations);
+    assert_eq!(c.metrics["promotions"], 4);
+    assert_eq!(
+        c.metrics["sales_judged"], 9,
+        "five store sales, four web orders"
+    );
+}
+
+#[test]
+fn a_promotion_ended_early_online_stops_at_the_register() {
+    let loaded = scenario("promotions/ends-online-but-not-in-store.toml");
+    assert!(failed(&checks(&loaded, None), "promotions_agree").is_none());
+    let bad = checks(&loaded, Some(Defect::PromotionEndNotSynced));
+    let c = failed(&bad, "promotions_agree").expect("the store's stale promotion is caught");
+    let messages: Vec<&str> = c.violations.iter().map(|v| v.message.as_str()).collect();
+    assert!(
+        messages.contains(
+            &"store sale sale_000003 at 15:10:00 of 1 SCARF took 8.00 USD off under SPRING-20 (20 % off SCARF), which ran online from 09:00:00 to 15:00:00; no promotion ran online then"
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"SPRING-20 ends at 15:00:00 online but 18:00:00 at the register"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.starts_with(
+            "store sale sale_000004 at 16:30:00 of 2 MUG took 2.00 USD off under MUGS-2"
+        )),
+        "ended on the spot: {messages:?}"
+    );
+    assert!(c.violations.iter().all(|v| !v.witnesses.is_empty()));
+}
+
+#[test]
+fn a_promoted_item_returned_after_the_sale_refunds_what_was_paid() {
+    let loaded = scenario("promotions/return-of-a-promoted-item.toml");
+    let good = checks(&loaded, None);
+    let r = good
+        .iter()
+        .find(|c| c.name == "returns_restock")
+        .expect("the check runs");
+    assert_eq!(r.status, Status::Pass, "{:?}", r.violations);
+    assert_eq!(
+        r.metrics["returns_checked"], 2,
+        "the receipt and the pickup"
+    );
+    assert_eq!(
+        r.metrics["online_refunds_checked"], 2,
+        "the pickup and the shipped order"
+    );
+}

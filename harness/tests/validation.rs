@@ -122,3 +122,42 @@ accepts_marketing = true
         );
     insta::assert_snapshot!(errors(&bad));
 }
+
+#[test]
+fn promotion_steps() {
+    let good = format!(
+        "{BASE}
+[[step]]
+at = \"11:00\"
+actor = \"staff\"
+action = \"promote\"
+promotion = \"SPRING-20\"
+percent_off = \"20\"
+skus = [\"MUG-RED\"]
+starts = \"11:00\"
+ends = \"18:00\"
+
+[[step]]
+at = \"12:00\"
+actor = \"staff\"
+action = \"end_promotion\"
+promotion = \"SPRING-20\"
+"
+    );
+    assert_eq!(errors(&good), "loaded without errors");
+    let bad = good
+        .replace(
+            "percent_off = \"20\"",
+            "percent_off = \"120\"\namount_off = \"5\"",
+        )
+        .replace("ends = \"18:00\"", "ends = \"10:00\"")
+        .replace(
+            "promotion = \"SPRING-20\"\n\"\n",
+            "promotion = \"SPRING-20\"\nsku = \"MUG-RED\"\n\"\n",
+        )
+        .replace(
+            "action = \"end_promotion\"\npromotion = \"SPRING-20\"",
+            "action = \"end_promotion\"\nsku = \"MUG-RED\"",
+        );
+    insta::assert_snapshot!(errors(&bad));
+}

@@ -181,12 +181,13 @@ const UNKNOWN_RECORD_CODES: &[&str] = &[
     "unknown_return",
     "unknown_pickup",
     "unknown_customer",
+    "unknown_promotion",
 ];
 
 impl SimError {
     /// This error as the native wire states it. The same mistake reads the
     /// same on the three simulators: an unknown order, sale, return, pickup,
-    /// customer, payment intent or refund is 404 `resource_missing`, naming the field
+    /// customer, promotion, payment intent or refund is 404 `resource_missing`, naming the field
     /// that held the id (`id` for the one in the path). Dialects render the
     /// error themselves, from the state machine's own code.
     pub fn native(mut self) -> Self {

@@ -122,6 +122,16 @@ const SHOP: &[EventDoc] = &[
         "Customer",
         "A customer profile changed (name, email, phone or marketing consent); `version` counts the changes.",
     ),
+    doc(
+        "promotions/create",
+        "Promotion",
+        "An automatic promotion was defined (money off SKUs or the order between its start and end).",
+    ),
+    doc(
+        "promotions/update",
+        "Promotion",
+        "A promotion changed (its value, SKUs, start, end or status); `version` counts the changes.",
+    ),
 ];
 
 const POS: &[EventDoc] = &[
@@ -196,6 +206,16 @@ const POS: &[EventDoc] = &[
         "Customer",
         "A customer profile changed (name, email, phone or marketing consent); `version` counts the changes.",
     ),
+    doc(
+        "promotion.created",
+        "Promotion",
+        "An automatic promotion was defined at the register (or by a connector).",
+    ),
+    doc(
+        "promotion.updated",
+        "Promotion",
+        "A promotion changed (its value, SKUs, start, end or status); `version` counts the changes.",
+    ),
 ];
 
 /// Every event type `platform` (`pos`, `shop` or `pay`) emits.
@@ -228,6 +248,7 @@ struct PayData;
     omnisim_api::shop::InventoryCauseKind,
     omnisim_api::shop::Product,
     omnisim_api::customer::Customer,
+    omnisim_api::promotion::Promotion,
 )))]
 struct ShopData;
 
@@ -243,6 +264,7 @@ struct ShopData;
     omnisim_api::pos::Item,
     omnisim_api::pos::Pickup,
     omnisim_api::customer::Customer,
+    omnisim_api::promotion::Promotion,
     crate::dialects::square::book::Order,
     crate::dialects::square::book::OrderLine,
     crate::dialects::square::book::PickupFulfillment,

@@ -61,6 +61,7 @@ pub mod locations;
 pub mod money;
 pub mod pay;
 pub mod pos;
+pub mod promotions;
 pub mod serve;
 pub mod shared;
 pub mod shop;

@@ -8,6 +8,7 @@ mod exactly_once;
 mod ledger_reconciles;
 mod no_oversell;
 mod pickups_follow_orders;
+mod promotions_agree;
 mod propagation;
 mod returns_restock;
 mod stock_converges;
@@ -145,6 +146,7 @@ pub fn run_all(input: &Input<'_>) -> Vec<CheckResult> {
         sync_latency::check(input),
         pickups_follow_orders::check(input),
         customers_converge::check(input),
+        promotions_agree::check(input),
     ]
 }
 

@@ -79,11 +79,18 @@ fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
         .routes(routes!(cancel_pickup))
         .routes(routes!(update_pickup_lines))
         .merge(crate::customers::routes())
+        .merge(crate::promotions::routes())
 }
 
 impl FromRef<RouterState<Ctx>> for Ctx {
     fn from_ref(state: &RouterState<Ctx>) -> Ctx {
         Arc::clone(&state.own)
+    }
+}
+
+impl FromRef<RouterState<Ctx>> for crate::promotions::Desk {
+    fn from_ref(state: &RouterState<Ctx>) -> crate::promotions::Desk {
+        state.own.sim.clone()
     }
 }
 

@@ -197,6 +197,8 @@ pub struct PosState {
     square: crate::dialects::square::Book,
     /// Customer profiles (`customer.created`, `customer.updated`).
     pub(crate) customers: crate::customers::CustomerBook,
+    /// Automatic promotions (`promotion.created`, `promotion.updated`).
+    pub(crate) promotions: crate::promotions::PromotionBook,
 }
 
 /// The most stock writes [`PosState::journal`] keeps; the oldest go first.
@@ -256,6 +258,11 @@ impl Default for PosState {
             arrival_seq: 0,
             journal: std::collections::VecDeque::new(),
             square: crate::dialects::square::Book::default(),
+            promotions: crate::promotions::PromotionBook::new(
+                "prm",
+                "promotion.created",
+                "promotion.updated",
+            ),
             customers: crate::customers::CustomerBook::new(
                 "cust",
                 "customer.created",
@@ -447,6 +454,43 @@ impl PosState {
         let net = item.price * Decimal::from(quantity);
         let tax = round_money(net * self.tax_rate(item), &item.currency);
         (money(tax, &item.currency), money(net + tax, &item.currency))
+    }
+
+    /// Prices `lines` under the best promotion running at `t`, if any:
+    /// its discount comes off each line before tax. The promotion's id.
+    fn apply_promotion(
+        &self,
+        t: DateTime<Utc>,
+        lines: &mut [SaleLine],
+        currency: &str,
+    ) -> Option<String> {
+        let priced: Vec<omnisim_api::promotion::PricedLine<'_>> = lines
+            .iter()
+            .map(|l| omnisim_api::promotion::PricedLine {
+                sku: &l.sku,
+                price: l.price,
+                quantity: l.quantity,
+            })
+            .collect();
+        let (id, off) = self.promotions.price(t, &priced, currency)?;
+        let inputs: Vec<crate::shop::pricing::LineInput> = lines
+            .iter()
+            .map(|l| crate::shop::pricing::LineInput {
+                price: l.price,
+                quantity: l.quantity,
+                tax_rate: self
+                    .items
+                    .get(&l.sku)
+                    .map_or(Decimal::ZERO, |i| self.tax_rate(i)),
+            })
+            .collect();
+        let prices = crate::shop::pricing::price_lines_off(&inputs, &off, currency);
+        for (l, p) in lines.iter_mut().zip(prices) {
+            l.discount = money(p.discount, currency);
+            l.tax = money(p.tax, currency);
+            l.total = money(p.total, currency);
+        }
+        Some(id)
     }
 
     // ---- catalog ----------------------------------------------------------
@@ -1061,15 +1105,19 @@ impl PosState {
                 sku: l.sku.clone(),
                 quantity: l.quantity,
                 price: item.price,
+                discount: money(Decimal::ZERO, &item.currency),
                 tax,
                 total,
                 returned_quantity: 0,
             });
         }
         let currency = currency.unwrap_or_default();
-        let total = money(lines.iter().map(|l| l.total).sum(), &currency);
         let occurred_at = req.occurred_at.unwrap_or(now);
         check_not_future("occurred_at", occurred_at, now)?;
+        // The register applies the best promotion running when the sale was
+        // rung up, by itself, as the shop does at checkout.
+        let promotion = self.apply_promotion(occurred_at, &mut lines, &currency);
+        let total = money(lines.iter().map(|l| l.total).sum(), &currency);
         if let Some(c) = &req.customer {
             check_text("customer", c)?;
         }
@@ -1089,6 +1137,7 @@ impl PosState {
             occurred_at,
             created_at: now,
             warnings,
+            promotion,
         };
         self.pending_sales.insert(id.clone(), PendingSale { sale });
         self.debug_check();
@@ -1896,6 +1945,15 @@ fn plan_tenders(
     Ok((tenders, payments))
 }
 
+impl crate::promotions::KeepsPromotions for PosState {
+    fn promotions(&self) -> &crate::promotions::PromotionBook {
+        &self.promotions
+    }
+    fn promotions_mut(&mut self) -> &mut crate::promotions::PromotionBook {
+        &mut self.promotions
+    }
+}
+
 impl crate::customers::KeepsCustomers for PosState {
     fn customers(&self) -> &crate::customers::CustomerBook {
         &self.customers
@@ -1924,6 +1982,8 @@ impl Platform for PosState {
         "pickup.updated",
         "customer.created",
         "customer.updated",
+        "promotion.created",
+        "promotion.updated",
     ];
 
     fn retry_policy() -> RetryPolicy {
@@ -1951,6 +2011,7 @@ impl Platform for PosState {
             "tax_rates": self.tax_rates().data,
             "stock": stock,
             "sales": self.sales.values().map(|b| &b.sale).collect::<Vec<_>>(),
+            "promotions": self.promotions.list(None),
             "returns": self.returns.values().collect::<Vec<_>>(),
             "pickups": self
                 .pickups
@@ -2699,7 +2760,7 @@ mod tests {
         let d = &f.events()[0].data;
         assert_eq!(
             d["lines"][0],
-            json!({"sku": "MUG", "quantity": 3, "price": "10.00", "tax": "2.48", "total": "32.48", "returned_quantity": 0})
+            json!({"sku": "MUG", "quantity": 3, "price": "10.00", "discount": "0.00", "tax": "2.48", "total": "32.48", "returned_quantity": 0})
         );
         assert_eq!(
             (&d["total"], &d["currency"], &d["tenders"][0]["type"]),

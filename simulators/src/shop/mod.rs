@@ -8,7 +8,7 @@
 
 mod gateway;
 mod inventory;
-mod pricing;
+pub(crate) mod pricing;
 pub(crate) mod routes;
 pub mod state;
 

@@ -9,7 +9,7 @@
 //! back `round_money(total × q / Q)`, except that the last units of a line give
 //! back exactly what remains of its total, so refunds never drift.
 
-use omnisim_api::common::round_money;
+use omnisim_api::common::{round_money, split_fixed};
 use rust_decimal::Decimal;
 
 /// What a line is priced from.
@@ -63,9 +63,44 @@ pub fn price_lines(
             .collect(),
         Some(Discount::Fixed(v)) => split_fixed(&subtotals, round_money(v, currency), currency),
     };
+    finish(lines, &subtotals, &discounts, currency)
+}
+
+/// Prices `lines` with the money `discounts` takes off each (at most its
+/// subtotal), as an automatic promotion decides it
+/// ([`omnisim_api::promotion`]): tax is on the discounted line.
+pub fn price_lines_off(
+    lines: &[LineInput],
+    discounts: &[Decimal],
+    currency: &str,
+) -> Vec<LinePrice> {
+    let subtotals: Vec<Decimal> = lines
+        .iter()
+        .map(|l| round_money(l.price * Decimal::from(l.quantity), currency))
+        .collect();
+    let discounts: Vec<Decimal> = subtotals
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            discounts
+                .get(i)
+                .copied()
+                .unwrap_or_default()
+                .clamp(Decimal::ZERO, *s)
+        })
+        .collect();
+    finish(lines, &subtotals, &discounts, currency)
+}
+
+fn finish(
+    lines: &[LineInput],
+    subtotals: &[Decimal],
+    discounts: &[Decimal],
+    currency: &str,
+) -> Vec<LinePrice> {
     lines
         .iter()
-        .zip(subtotals.iter().zip(discounts))
+        .zip(subtotals.iter().zip(discounts.iter().copied()))
         .map(|(line, (subtotal, discount))| {
             let tax = round_money((*subtotal - discount) * line.tax_rate, currency);
             LinePrice {
@@ -76,60 +111,6 @@ pub fn price_lines(
             }
         })
         .collect()
-}
-
-/// Splits `amount` (capped at the sum of `subtotals`) across lines in
-/// proportion to their subtotals; the remainder goes to the last line, and
-/// what a line cannot take (its subtotal is the cap) moves to earlier lines.
-fn split_fixed(subtotals: &[Decimal], amount: Decimal, currency: &str) -> Vec<Decimal> {
-    let sum: Decimal = subtotals.iter().sum();
-    let amount = amount.min(sum).max(Decimal::ZERO);
-    let n = subtotals.len();
-    if n == 0 || sum.is_zero() {
-        return vec![Decimal::ZERO; n];
-    }
-    let mut shares: Vec<Decimal> = subtotals
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            if i + 1 == n {
-                Decimal::ZERO
-            } else {
-                round_money(amount * *s / sum, currency).min(*s)
-            }
-        })
-        .collect();
-    let given: Decimal = shares.iter().sum();
-    shares[n - 1] = amount - given;
-    // Settle: no share above its subtotal, none below zero, the sum kept.
-    // Rounding moves at most a few minor units, from the last line backwards.
-    for i in (1..n).rev() {
-        if shares[i] > subtotals[i] {
-            let excess = shares[i] - subtotals[i];
-            shares[i] = subtotals[i];
-            shares[i - 1] += excess;
-        } else if shares[i] < Decimal::ZERO {
-            let deficit = -shares[i];
-            shares[i] = Decimal::ZERO;
-            shares[i - 1] -= deficit;
-        }
-    }
-    // Whatever the first line cannot take goes to any headroom left, from the
-    // back; there is enough because `amount` is at most the sum.
-    let mut carry = shares[0] - subtotals[0];
-    if carry > Decimal::ZERO {
-        shares[0] = subtotals[0];
-        for i in (1..n).rev() {
-            let take = (subtotals[i] - shares[i]).min(carry);
-            shares[i] += take;
-            carry -= take;
-        }
-    }
-    debug_assert!(
-        shares[0] >= Decimal::ZERO,
-        "fixed discount split below zero"
-    );
-    shares
 }
 
 /// Money back for refunding `quantity` more units of a line of

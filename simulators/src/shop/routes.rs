@@ -86,11 +86,18 @@ fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
         .routes(routes!(refund))
         .routes(routes!(record_transaction))
         .merge(crate::customers::routes())
+        .merge(crate::promotions::routes())
 }
 
 impl FromRef<RouterState<Ctx>> for Ctx {
     fn from_ref(state: &RouterState<Ctx>) -> Ctx {
         state.own.clone()
+    }
+}
+
+impl FromRef<RouterState<Ctx>> for crate::promotions::Desk {
+    fn from_ref(state: &RouterState<Ctx>) -> crate::promotions::Desk {
+        state.own.sim.clone()
     }
 }
 

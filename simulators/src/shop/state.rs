@@ -273,6 +273,8 @@ pub struct ShopState {
     busy: BTreeSet<String>,
     /// Customer profiles (`customers/create`, `customers/update`).
     pub(crate) customers: CustomerBook,
+    /// Automatic promotions (`promotions/create`, `promotions/update`).
+    pub(crate) promotions: crate::promotions::PromotionBook,
     next_order: u64,
     next_line: u64,
     next_refund: u64,
@@ -296,6 +298,11 @@ impl Default for ShopState {
             orders: BTreeMap::new(),
             busy: BTreeSet::new(),
             customers: CustomerBook::new("cus", "customers/create", "customers/update"),
+            promotions: crate::promotions::PromotionBook::new(
+                "promo",
+                "promotions/create",
+                "promotions/update",
+            ),
             next_order: 0,
             next_line: 0,
             next_refund: 0,
@@ -976,7 +983,29 @@ impl ShopState {
                 tax_rate: self.tax_rate(p.tax_code.as_deref()),
             })
             .collect();
-        let priced = pricing::price_lines(&inputs, discount, &currency);
+        // A discount code and an automatic promotion never combine: the code
+        // the customer typed wins; without one, the best running promotion.
+        let (promotion, priced) = match discount {
+            Some(d) => (None, pricing::price_lines(&inputs, Some(d), &currency)),
+            None => {
+                let priced_lines: Vec<omnisim_api::promotion::PricedLine<'_>> = req
+                    .lines
+                    .iter()
+                    .zip(&products)
+                    .map(|(l, p)| omnisim_api::promotion::PricedLine {
+                        sku: &l.sku,
+                        price: p.price,
+                        quantity: l.quantity,
+                    })
+                    .collect();
+                match self.promotions.price(fx.now(), &priced_lines, &currency) {
+                    Some((id, off)) => {
+                        (Some(id), pricing::price_lines_off(&inputs, &off, &currency))
+                    }
+                    None => (None, pricing::price_lines(&inputs, None, &currency)),
+                }
+            }
+        };
         let lines: Vec<OrderLine> = req
             .lines
             .iter()
@@ -1032,6 +1061,7 @@ impl ShopState {
             total_refunded: Decimal::ZERO,
             total_released: Decimal::ZERO,
             discount_code: req.discount_code,
+            promotion,
             refunds: Vec::new(),
             cancelled_at: None,
             cancel_reason: None,
@@ -1788,6 +1818,15 @@ impl ShopState {
     }
 }
 
+impl crate::promotions::KeepsPromotions for ShopState {
+    fn promotions(&self) -> &crate::promotions::PromotionBook {
+        &self.promotions
+    }
+    fn promotions_mut(&mut self) -> &mut crate::promotions::PromotionBook {
+        &mut self.promotions
+    }
+}
+
 impl crate::customers::KeepsCustomers for ShopState {
     fn customers(&self) -> &crate::customers::CustomerBook {
         &self.customers
@@ -1811,6 +1850,8 @@ impl Platform for ShopState {
         "products/update",
         "customers/create",
         "customers/update",
+        "promotions/create",
+        "promotions/update",
     ];
 
     fn retry_policy() -> RetryPolicy {
@@ -1850,6 +1891,7 @@ impl Platform for ShopState {
             "discount_codes": self.list_discounts(),
             "orders": self.list_orders(),
             "customers": self.customers.all(),
+            "promotions": self.promotions.list(None),
         })
     }
 
