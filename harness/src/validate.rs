@@ -49,7 +49,7 @@ pub const ACTIONS: [(&str, &[&str]); 5] = [
             "fulfil", "cancel", "refund", "capture", "price", "tax", "pause", "resume", "adjust",
         ],
     ),
-    ("pay", &["void", "refund"]),
+    ("pay", &["void", "refund", "balance"]),
     (
         "nemesis",
         &[
@@ -714,8 +714,16 @@ fn check_step(
             need(c, step.lines.is_some(), "lines");
         }
         ("pay", "refund") => need(c, step.order.is_some(), "order"),
+        ("pay", "balance") => {
+            need(c, step.code.is_some(), "code");
+            need(c, step.balance.is_some(), "balance");
+        }
         ("pos", "sale") => {
-            need(c, step.lines.is_some(), "lines");
+            need(
+                c,
+                step.lines.is_some() || step.gift_cards.is_some(),
+                "lines` or `gift_cards",
+            );
             need(c, step.location.is_some(), "location");
             if let Some(l) = &step.location
                 && locations.contains_key(l.get_ref())
@@ -734,6 +742,18 @@ fn check_step(
         ("pos", "return") => {
             need(c, step.lines.is_some(), "lines");
             need(c, step.location.is_some(), "location");
+            if let Some(credit) = &step.credit
+                && step
+                    .refund_to
+                    .as_deref()
+                    .is_some_and(|r| r != "store_credit")
+            {
+                c.at(
+                    credit.span(),
+                    "`credit` names the gift card a store-credit refund loads, but this return is not refunded as store credit",
+                    Some("write refund_to = \"store_credit\" or leave `refund_to` out".into()),
+                );
+            }
         }
         ("pos", "count" | "receive" | "waste") => {
             need(c, step.sku.is_some(), "sku");
@@ -1054,7 +1074,7 @@ fn check_money_setup(c: &mut Checker<'_>, scenario: &Scenario) {
 /// `name` and `expect_error`, which every step takes. A key the runner would
 /// ignore is an error: it says the writer expected something that will not
 /// happen.
-const FIELDS: [(&str, &str, &[&str]); 32] = [
+const FIELDS: [(&str, &str, &[&str]); 33] = [
     (
         "shop",
         "signup",
@@ -1091,11 +1111,23 @@ const FIELDS: [(&str, &str, &[&str]); 32] = [
         ],
     ),
     ("shop", "cancel", &["order", "restock", "customer"]),
-    ("pos", "sale", &["location", "lines", "tenders", "customer"]),
+    (
+        "pos",
+        "sale",
+        &["location", "lines", "tenders", "customer", "gift_cards"],
+    ),
     (
         "pos",
         "return",
-        &["location", "lines", "sale", "order", "restock", "refund_to"],
+        &[
+            "location",
+            "lines",
+            "sale",
+            "order",
+            "restock",
+            "refund_to",
+            "credit",
+        ],
     ),
     ("pos", "pickup", &["order", "location"]),
     ("pos", "count", &["sku", "location", "quantity"]),
@@ -1116,6 +1148,7 @@ const FIELDS: [(&str, &str, &[&str]); 32] = [
     ("staff", "adjust", &["sku", "location", "quantity", "wire"]),
     ("pay", "void", &["order"]),
     ("pay", "refund", &["order", "amount"]),
+    ("pay", "balance", &["code", "balance"]),
     ("nemesis", "faults", &["target", "faults", "duration"]),
     ("nemesis", "clear", &["target"]),
     ("nemesis", "crash", &["duration"]),
@@ -1204,6 +1237,22 @@ fn present(c: &Checker<'_>, step: &Step) -> Vec<(&'static str, Range<usize>)> {
     );
     push("restock", step.restock.is_some(), None);
     push("refund_to", step.refund_to.is_some(), None);
+    push(
+        "gift_cards",
+        step.gift_cards.is_some(),
+        step.gift_cards.as_ref().map(Spanned::span),
+    );
+    push(
+        "credit",
+        step.credit.is_some(),
+        step.credit.as_ref().map(Spanned::span),
+    );
+    push(
+        "code",
+        step.code.is_some(),
+        step.code.as_ref().map(Spanned::span),
+    );
+    push("balance", step.balance.is_some(), None);
     push("amount", step.amount.is_some(), None);
     push(
         "target",

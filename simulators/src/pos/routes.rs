@@ -444,7 +444,7 @@ async fn create_sale(
     let step = ctx.sim.commit(|s, fx| {
         check_tender_currencies(s, &req, &currencies)?;
         let plan = s.begin_sale(fx, req)?;
-        if plan.payments.is_empty() {
+        if plan.payments.is_empty() && plan.gift_cards.is_empty() {
             s.finish_sale(fx, &plan.id, &[]).map(Step::Done)
         } else {
             Ok(Step::Pay(plan))
@@ -551,6 +551,21 @@ async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
             Err(e) => return Err(held.fail(pay_error(e, &field)).await),
         }
     }
+    // Every tender holds its money: load the gift cards sold. A code some
+    // card already holds refuses the sale (409 naming the card), its
+    // authorizations voided.
+    for (n, card) in plan.gift_cards.iter().enumerate() {
+        let body = CreateGiftCard {
+            code: Some(card.code.clone()),
+            balance: card.amount,
+            currency: plan.currency.clone(),
+        };
+        let key = format!("{}:gift_card:{n}", plan.key_base);
+        if let Err(e) = with_retries(|| ctx.pay.create_gift_card(&body, Some(&key))).await {
+            let field = format!("gift_cards[{n}].code");
+            return Err(held.fail(pay_error(e, &field)).await);
+        }
+    }
     let sale = match ctx
         .sim
         .commit(|s, fx| s.finish_sale(fx, &plan.id, &intents))
@@ -644,13 +659,18 @@ async fn refund_return(ctx: &Ctx, plan: ReturnPlan) -> SimResult<Return> {
             }
             RefundAction::IssueGiftCard => {
                 let body = CreateGiftCard {
-                    code: None,
+                    code: plan.store_credit_code.clone(),
                     balance: r.amount,
                     currency: plan.currency.clone(),
                 };
+                let field = if body.code.is_some() {
+                    "store_credit_code"
+                } else {
+                    "refund_to"
+                };
                 match with_retries(|| ctx.pay.create_gift_card(&body, Some(&key))).await {
                     Ok(card) => Some(card.code),
-                    Err(e) => return Err(held.fail(pay_error(e, "refund_to")).await),
+                    Err(e) => return Err(held.fail(pay_error(e, field)).await),
                 }
             }
         };
