@@ -24,7 +24,7 @@ use omnisim_api::pos::{
 use omnisim_api::shop::{
     CancelOrder, CaptureOrder, Checkout, CheckoutLine, CreateDiscountCode, CreateOrderRefund,
     CreateProduct, DiscountKind, FulfillOrder, FulfillmentStatus, ProductStatus, RefundLineRequest,
-    RestockType, SetInventory, SetTaxRate, UpdateProduct,
+    RestockType, SellGiftCard, SetInventory, SetTaxRate, UpdateProduct,
 };
 use omnisim_api::{ApiError, common::CreateLocation, common::Faults, common::LocationKind};
 use omnisim_engine::{ReserveMode, Strategy, SyncMode, WriteMode};
@@ -1059,6 +1059,32 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .await
                 .map_err(|e| failed(&e))?;
             ok(&counts)
+        }
+        ("shop", "gift_card") => {
+            // A customer buys a gift card on the shop: paid at once, issued
+            // at the gateway under the step's code.
+            let payment = match &step.payment {
+                Some(p) => toml_to::<PaymentMethod>(p.get_ref())?,
+                None => PaymentMethod::Card {
+                    number: "4242424242424242".into(),
+                },
+            };
+            let body = SellGiftCard {
+                code: step
+                    .code
+                    .as_ref()
+                    .map(|c| c.get_ref().clone())
+                    .unwrap_or_default(),
+                amount: step.amount.unwrap_or_default(),
+                currency: None,
+                payment,
+                customer: step.customer.clone(),
+            };
+            let bought = shop
+                .sell_gift_card(&body, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
+            ok(&bought)
         }
         ("pay", "balance") => {
             // The customer asks what is left on a card, as a clerk or the

@@ -34,7 +34,14 @@ pub const CHECKS: [&str; 9] = [
 pub const ACTIONS: [(&str, &[&str]); 5] = [
     (
         "shop",
-        &["checkout", "cancel", "signup", "consent", "profile"],
+        &[
+            "checkout",
+            "cancel",
+            "signup",
+            "consent",
+            "profile",
+            "gift_card",
+        ],
     ),
     (
         "pos",
@@ -714,6 +721,10 @@ fn check_step(
             need(c, step.lines.is_some(), "lines");
         }
         ("pay", "refund") => need(c, step.order.is_some(), "order"),
+        ("shop", "gift_card") => {
+            need(c, step.code.is_some(), "code");
+            need(c, step.amount.is_some(), "amount");
+        }
         ("pay", "balance") => {
             need(c, step.code.is_some(), "code");
             need(c, step.balance.is_some(), "balance");
@@ -1074,7 +1085,7 @@ fn check_money_setup(c: &mut Checker<'_>, scenario: &Scenario) {
 /// `name` and `expect_error`, which every step takes. A key the runner would
 /// ignore is an error: it says the writer expected something that will not
 /// happen.
-const FIELDS: [(&str, &str, &[&str]); 33] = [
+const FIELDS: [(&str, &str, &[&str]); 34] = [
     (
         "shop",
         "signup",
@@ -1111,6 +1122,11 @@ const FIELDS: [(&str, &str, &[&str]); 33] = [
         ],
     ),
     ("shop", "cancel", &["order", "restock", "customer"]),
+    (
+        "shop",
+        "gift_card",
+        &["customer", "code", "amount", "payment"],
+    ),
     (
         "pos",
         "sale",

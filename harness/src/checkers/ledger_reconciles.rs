@@ -299,6 +299,26 @@ fn gift_cards(
             _ => {}
         }
     }
+    // Cards bought online: the captured payment names its card.
+    for (pi, intent) in intents {
+        let Some(code) = intent["metadata"]["gift_card_code"].as_str() else {
+            continue;
+        };
+        let amount = dec(&intent["amount_received"]) - dec(&intent["amount_refunded"]);
+        if amount.is_zero() {
+            continue; // Declined, or refunded when the card could not be issued.
+        }
+        let buyer = intent["metadata"]["gift_card_customer"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .map(|c| format!(" by {c}"))
+            .unwrap_or_default();
+        loads.entry(code.to_owned()).or_default().push(Load {
+            amount,
+            what: format!("{amount} bought online{buyer} ({pi})"),
+            witness: None,
+        });
+    }
     // What each card's payments took, net of refunds, and what they hold.
     let mut spends: BTreeMap<&str, Vec<(Decimal, Decimal, String)>> = BTreeMap::new();
     for (pi, intent) in intents {
