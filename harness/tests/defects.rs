@@ -132,6 +132,10 @@ const CATCHES: &[(&str, &[&str])] = &[
             "customers/same-person-twice-while-the-connector-runs.toml",
         ],
     ),
+    (
+        "gift-card-refund-recorded-only",
+        &["gift-cards/online-order-returned-in-store-back-to-card.toml"],
+    ),
 ];
 
 fn scenario_path(rel: &str) -> PathBuf {

@@ -52,8 +52,15 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         let shop_net = dec(&o["total_captured"]) - dec(&o["total_refunded"]);
         let pay_net = dec(&intent["amount_received"]) - dec(&intent["amount_refunded"]);
         if shop_net != pay_net {
+            let card = match intent["payment_method"]["gift_card"].as_str() {
+                Some(code) if shop_net < pay_net => format!(
+                    ": the order says {} was refunded, but it never went back onto gift card {code}",
+                    pay_net - shop_net
+                ),
+                _ => String::new(),
+            };
             violations.push(Violation {
-                message: format!("order {id} shows {shop_net} captured net of refunds; the gateway shows {pay_net} on {pi}"),
+                message: format!("order {id} shows {shop_net} captured net of refunds; the gateway shows {pay_net} on {pi}{card}"),
                 sku: None,
                 units: None,
                 witnesses: vec![end(format!("order {id}")), end(format!("intent {pi}"))],
