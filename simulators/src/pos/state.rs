@@ -1090,7 +1090,8 @@ impl PosState {
     pub fn begin_sale(&mut self, fx: &mut Effects, req: CreateSale) -> SimResult<SalePlan> {
         let now = fx.now();
         self.locations.require("location", &req.location)?;
-        if !(req.lines.is_empty() && !req.gift_cards.is_empty()) {
+        // A sale of gift cards only has no lines.
+        if !req.lines.is_empty() || req.gift_cards.is_empty() {
             check_lines(&req.lines)?;
         }
         let mut currency: Option<String> = None;
