@@ -167,16 +167,16 @@ defects! {
     /// `Ada@Example.com` at the register is not `ada@example.com` online.
     CustomerEmailCase = "customer-email-case",
         "customer emails are matched case-sensitively, so one person's two signups are never merged";
+    /// Marketing consent is left out of the customer sync: a customer who
+    /// withdraws it in store keeps getting the shop's emails.
+    ConsentNotSynced = "consent-not-synced",
+        "a customer's marketing consent changed on one side never reaches the other";
     /// A store return of an online order paid by gift card is written on
     /// the order as refunded (a transaction, as if the register had paid
     /// it back) instead of being refunded through the shop: nothing goes
     /// back onto the card.
     GiftCardRefundRecordedOnly = "gift-card-refund-recorded-only",
         "an online order paid by gift card and returned in store is marked refunded, but nothing goes back onto the card";
-    /// Marketing consent is left out of the customer sync: a customer who
-    /// withdraws it in store keeps getting the shop's emails.
-    ConsentNotSynced = "consent-not-synced",
-        "a customer's marketing consent changed on one side never reaches the other";
 }
 
 impl fmt::Display for Defect {
