@@ -150,6 +150,7 @@ async fn in_process_connector_syncs_a_store_sale_in_virtual_time() {
         }],
         occurred_at: None,
         customer: None,
+        gift_cards: Vec::new(),
     };
     sims.pos().sale(&sale, None).await.expect("store sale");
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -393,6 +393,13 @@ pub struct GiftCard {
     pub refunded: Decimal,
 }
 
+/// `GET /v1/gift_cards`: every gift card the gateway holds, by code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GiftCardList {
+    /// The cards, in code order.
+    pub data: Vec<GiftCard>,
+}
+
 /// Kinds of balance movement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -564,6 +571,10 @@ impl PayClient {
         key: Option<&str>,
     ) -> Result<GiftCard, ApiError> {
         self.0.post("/v1/gift_cards", body, key).await
+    }
+    /// `GET /v1/gift_cards`: every gift card, by code.
+    pub async fn gift_cards(&self) -> Result<GiftCardList, ApiError> {
+        self.0.get("/v1/gift_cards").await
     }
     /// `GET /v1/gift_cards/{code}`.
     pub async fn gift_card(&self, code: &str) -> Result<GiftCard, ApiError> {

@@ -211,6 +211,38 @@ pub struct CreateSale {
     /// Who buys.
     #[serde(default)]
     pub customer: Option<String>,
+    /// Gift cards sold and loaded at the register: each is issued at the
+    /// gateway, under the code printed on the card, for the amount paid.
+    /// Their amounts add to the sale's total; they carry no tax and no
+    /// stock. A sale may sell gift cards only (no `lines`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gift_cards: Vec<GiftCardSaleRequest>,
+}
+
+/// A gift card sold at the register.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GiftCardSaleRequest {
+    /// The code printed on the card (1 to 64 letters, digits, `-` or `_`);
+    /// no gift card may hold it yet.
+    pub code: String,
+    /// What the customer loads onto it, paid by the sale's tenders.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// ISO 4217 code: the sale's (the currency its items are priced in);
+    /// it says the currency of a sale of gift cards only (`USD` if absent).
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+/// A gift card a sale sold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SoldGiftCard {
+    /// Its code.
+    pub code: String,
+    /// What was loaded onto it.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
 }
 
 /// A line of a recorded sale.
@@ -285,6 +317,9 @@ pub struct Sale {
     /// The automatic promotion that priced it (its POS id), if one did.
     #[serde(default)]
     pub promotion: Option<String>,
+    /// Gift cards sold, with the amount loaded on each; included in `total`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gift_cards: Vec<SoldGiftCard>,
 }
 
 /// Where a return's money goes.
@@ -321,6 +356,11 @@ pub struct CreateReturn {
     /// When it happened on the floor; now if absent.
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
+    /// With `refund_to: store_credit`: the code printed on the gift card
+    /// the clerk hands over, which the store credit is issued under (no
+    /// gift card may hold it yet). Generated (`gc_…`) if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_credit_code: Option<String>,
 }
 
 /// One returned line.

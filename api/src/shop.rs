@@ -251,6 +251,49 @@ pub struct Checkout {
     pub channel: Option<String>,
 }
 
+/// `POST /v1/gift_cards`: a gift card bought online, a digital good paid
+/// at once (automatic capture). Once paid, the shop issues it at the
+/// gateway under `code`, where it is spent online and at the register alike.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SellGiftCard {
+    /// The code the shop sends the buyer (1 to 64 letters, digits, `-` or
+    /// `_`); no gift card may hold it yet.
+    pub code: String,
+    /// What is loaded onto it, and charged.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// ISO 4217 code; `USD` if absent.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// How the buyer pays: a card or a wallet (not a bank transfer, which
+    /// settles later, nor another gift card).
+    pub payment: PaymentMethod,
+    /// Who buys.
+    #[serde(default)]
+    pub customer: Option<String>,
+}
+
+/// A gift card bought online: the card at the gateway, and the payment
+/// that paid for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GiftCardPurchase {
+    /// The card's code.
+    pub code: String,
+    /// What was loaded onto it.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Who bought it.
+    pub customer: Option<String>,
+    /// The captured intent that paid for it (its metadata names the card:
+    /// `gift_card_code`).
+    pub payment_intent: String,
+    /// When it was bought.
+    pub created_at: DateTime<Utc>,
+}
+
 fn manual() -> CaptureMethod {
     CaptureMethod::Manual
 }
@@ -764,6 +807,14 @@ impl ShopClient {
     /// `POST /v1/orders`.
     pub async fn checkout(&self, body: &Checkout, key: Option<&str>) -> Result<Order, ApiError> {
         self.0.post("/v1/orders", body, key).await
+    }
+    /// `POST /v1/gift_cards`: sells a gift card online.
+    pub async fn sell_gift_card(
+        &self,
+        body: &SellGiftCard,
+        key: Option<&str>,
+    ) -> Result<GiftCardPurchase, ApiError> {
+        self.0.post("/v1/gift_cards", body, key).await
     }
     /// `GET /v1/orders/{id}`.
     pub async fn order(&self, id: &str) -> Result<Order, ApiError> {

@@ -175,6 +175,12 @@ defects! {
     /// end never follows: one ended early online keeps running in store.
     PromotionEndNotSynced = "promotion-end-not-synced",
         "a promotion ended early online keeps running at the register: an edit of its end is never copied";
+    /// A store return of an online order paid by gift card is written on
+    /// the order as refunded (a transaction, as if the register had paid
+    /// it back) instead of being refunded through the shop: nothing goes
+    /// back onto the card.
+    GiftCardRefundRecordedOnly = "gift-card-refund-recorded-only",
+        "an online order paid by gift card and returned in store is marked refunded, but nothing goes back onto the card";
 }
 
 impl fmt::Display for Defect {

@@ -105,6 +105,9 @@ struct PosReturn {
     #[serde(default)]
     order_ref: Option<String>,
     lines: Vec<ReturnLine>,
+    /// What the register priced the returned units at.
+    #[serde(default)]
+    amount: rust_decimal::Decimal,
 }
 
 #[derive(Debug, Deserialize)]
@@ -1023,6 +1026,26 @@ async fn pos_return(engine: &Engine, event: &Event) -> Outcome {
     if lines.is_empty() {
         return Ok(());
     }
+    if engine.has(Defect::GiftCardRefundRecordedOnly) && paid_by_gift_card(engine, &order).await {
+        // The bug: the refund is written on the order as if the register had
+        // paid it back, and no money goes back to the card.
+        let body = omnisim_api::shop::CreateOrderTransaction {
+            kind: omnisim_api::shop::TransactionKind::Refund,
+            amount: ret.amount,
+            gateway_reference: format!("store-return-{}", ret.id),
+            note: Some(format!("store return {}", ret.id)),
+        };
+        let key = engine.key(format!("eng:refund:{}", ret.id));
+        settle(
+            engine,
+            event,
+            "recording a store return on the online order",
+            engine
+                .call(|| engine.shop.record_transaction(&order.id, &body, Some(&key)))
+                .await,
+        )?;
+        return Ok(());
+    }
     let body = CreateOrderRefund {
         lines,
         note: Some(format!("store return {}", ret.id)),
@@ -1050,6 +1073,20 @@ async fn pos_return(engine: &Engine, event: &Event) -> Outcome {
             .await,
     )?;
     Ok(())
+}
+
+/// Whether the order was paid with a gift card (read from its intent; an
+/// unreadable intent counts as not).
+async fn paid_by_gift_card(engine: &Engine, order: &Order) -> bool {
+    let Some(pi) = &order.payment_intent else {
+        return false;
+    };
+    engine
+        .call(|| engine.pay.intent(pi))
+        .await
+        .ok()
+        .and_then(|i| i.payment_method)
+        .is_some_and(|m| m.kind == omnisim_api::pay::PaymentMethodKind::GiftCard)
 }
 
 async fn payment_dropped(engine: &Engine, event: &Event) -> Outcome {

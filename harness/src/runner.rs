@@ -17,14 +17,14 @@ use http::Method;
 use omnisim_api::customer::{CreateCustomer, CustomerFilter, UpdateCustomer};
 use omnisim_api::pay::{CancelIntent, CaptureMethod, CreateGiftCard, CreateRefund, PaymentMethod};
 use omnisim_api::pos::{
-    BatchChangeInventory, CreateItem, CreateReturn, CreateSale, InventoryChange,
-    InventoryChangeType, InventoryState, RefundTo, SaleLineRequest, TenderRequest, TenderType,
-    UpdateItem,
+    BatchChangeInventory, CreateItem, CreateReturn, CreateSale, GiftCardSaleRequest,
+    InventoryChange, InventoryChangeType, InventoryState, RefundTo, SaleLineRequest, TenderRequest,
+    TenderType, UpdateItem,
 };
 use omnisim_api::shop::{
     CancelOrder, CaptureOrder, Checkout, CheckoutLine, CreateDiscountCode, CreateOrderRefund,
     CreateProduct, DiscountKind, FulfillOrder, FulfillmentStatus, ProductStatus, RefundLineRequest,
-    RestockType, SetInventory, SetTaxRate, UpdateProduct,
+    RestockType, SellGiftCard, SetInventory, SetTaxRate, UpdateProduct,
 };
 use omnisim_api::{ApiError, common::CreateLocation, common::Faults, common::LocationKind};
 use omnisim_engine::{ReserveMode, Strategy, SyncMode, WriteMode};
@@ -924,7 +924,13 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                     .collect::<Result<Vec<_>, _>>()?,
                 None => vec![TenderRequest {
                     kind: TenderType::Cash,
-                    amount: pos_total(ctx, &pos, &lines).await,
+                    amount: pos_total(ctx, &pos, &lines).await
+                        + step
+                            .gift_cards
+                            .iter()
+                            .flat_map(|g| g.get_ref())
+                            .map(|g| g.amount)
+                            .sum::<Decimal>(),
                     number: None,
                     code: None,
                 }],
@@ -941,6 +947,16 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 tenders,
                 occurred_at: None,
                 customer: step.customer.clone(),
+                gift_cards: step
+                    .gift_cards
+                    .iter()
+                    .flat_map(|g| g.get_ref())
+                    .map(|g| GiftCardSaleRequest {
+                        code: g.code.clone(),
+                        amount: g.amount,
+                        currency: None,
+                    })
+                    .collect(),
             };
             let sale = pos.sale(&body, Some(&key)).await.map_err(|e| failed(&e))?;
             remember(ctx, step, &sale.id);
@@ -973,6 +989,8 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             let refund_to = match step.refund_to.as_deref() {
                 Some("cash") => RefundTo::Cash,
                 Some("store_credit") => RefundTo::StoreCredit,
+                // A store credit card named without `refund_to`: store credit.
+                None if step.credit.is_some() => RefundTo::StoreCredit,
                 _ => RefundTo::Original,
             };
             let body = CreateReturn {
@@ -989,6 +1007,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 restock: step.restock.unwrap_or(true),
                 refund_to,
                 occurred_at: None,
+                store_credit_code: step.credit.as_ref().map(|c| c.get_ref().clone()),
             };
             let ret = pos
                 .create_return(&body, Some(&key))
@@ -1057,6 +1076,56 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .await
                 .map_err(|e| failed(&e))?;
             ok(&counts)
+        }
+        ("shop", "gift_card") => {
+            // A customer buys a gift card on the shop: paid at once, issued
+            // at the gateway under the step's code.
+            let payment = match &step.payment {
+                Some(p) => toml_to::<PaymentMethod>(p.get_ref())?,
+                None => PaymentMethod::Card {
+                    number: "4242424242424242".into(),
+                },
+            };
+            let body = SellGiftCard {
+                code: step
+                    .code
+                    .as_ref()
+                    .map(|c| c.get_ref().clone())
+                    .unwrap_or_default(),
+                amount: step.amount.unwrap_or_default(),
+                currency: None,
+                payment,
+                customer: step.customer.clone(),
+            };
+            let bought = shop
+                .sell_gift_card(&body, Some(&key))
+                .await
+                .map_err(|e| failed(&e))?;
+            ok(&bought)
+        }
+        ("pay", "balance") => {
+            // The customer asks what is left on a card, as a clerk or the
+            // shop's balance page reads it from the gateway.
+            let code = step
+                .code
+                .as_ref()
+                .map(|c| c.get_ref().clone())
+                .unwrap_or_default();
+            let card = pay.gift_card(&code).await.map_err(|e| failed(&e))?;
+            if let Some(want) = step.balance
+                && card.balance != want
+            {
+                ctx.problems
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(format!(
+                        "step {} (pay balance): gift card {code} holds {} {}, but the scenario expects {want}",
+                        i + 1,
+                        card.balance,
+                        card.currency
+                    ));
+            }
+            ok(&card)
         }
         ("staff", "fulfil") => {
             let id = order_id()?;

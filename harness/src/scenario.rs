@@ -289,6 +289,18 @@ pub struct GiftCardSpec {
     pub currency: String,
 }
 
+/// A gift card sold at the register.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GiftCardSaleSpec {
+    /// The code printed on the card.
+    pub code: String,
+    /// What the customer loads onto it, as a decimal string.
+    #[serde(deserialize_with = "money::required")]
+    #[schemars(with = "String")]
+    pub amount: Decimal,
+}
+
 /// The connector under test.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -418,6 +430,24 @@ pub struct Step {
     /// Where refund money goes (`original`, `cash`, `store_credit`).
     #[serde(default)]
     pub refund_to: Option<String>,
+    /// Gift cards a POS sale sells and loads: `[{ code, amount }]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gift_cards: Option<Spanned<Vec<GiftCardSaleSpec>>>,
+    /// The code of the gift card a store-credit return loads (the card the
+    /// clerk hands over); later steps spend it by this code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<Spanned<String>>,
+    /// A gift card code (`pay` `balance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Spanned<String>>,
+    /// The balance a `pay` `balance` step expects, as a decimal string.
+    #[serde(
+        default,
+        deserialize_with = "money::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub balance: Option<Decimal>,
     /// Capture or refund amount, as a decimal string.
     #[serde(default, deserialize_with = "money::optional")]
     #[schemars(with = "Option<String>")]

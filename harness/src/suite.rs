@@ -170,6 +170,9 @@ pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::RunWorld)
             *into = list["data"].as_array().cloned().unwrap_or_default();
         }
     }
+    if let Ok(cards) = pay.get::<serde_json::Value>("/v1/gift_cards").await {
+        state.gift_cards = cards["data"].as_array().cloned().unwrap_or_default();
+    }
     let mut after: Option<String> = None;
     loop {
         let path = match &after {

@@ -35,7 +35,14 @@ pub const CHECKS: [&str; 10] = [
 pub const ACTIONS: [(&str, &[&str]); 5] = [
     (
         "shop",
-        &["checkout", "cancel", "signup", "consent", "profile"],
+        &[
+            "checkout",
+            "cancel",
+            "signup",
+            "consent",
+            "profile",
+            "gift_card",
+        ],
     ),
     (
         "pos",
@@ -60,7 +67,7 @@ pub const ACTIONS: [(&str, &[&str]); 5] = [
             "end_promotion",
         ],
     ),
-    ("pay", &["void", "refund"]),
+    ("pay", &["void", "refund", "balance"]),
     (
         "nemesis",
         &[
@@ -725,8 +732,20 @@ fn check_step(
             need(c, step.lines.is_some(), "lines");
         }
         ("pay", "refund") => need(c, step.order.is_some(), "order"),
+        ("shop", "gift_card") => {
+            need(c, step.code.is_some(), "code");
+            need(c, step.amount.is_some(), "amount");
+        }
+        ("pay", "balance") => {
+            need(c, step.code.is_some(), "code");
+            need(c, step.balance.is_some(), "balance");
+        }
         ("pos", "sale") => {
-            need(c, step.lines.is_some(), "lines");
+            need(
+                c,
+                step.lines.is_some() || step.gift_cards.is_some(),
+                "lines` or `gift_cards",
+            );
             need(c, step.location.is_some(), "location");
             if let Some(l) = &step.location
                 && locations.contains_key(l.get_ref())
@@ -745,6 +764,18 @@ fn check_step(
         ("pos", "return") => {
             need(c, step.lines.is_some(), "lines");
             need(c, step.location.is_some(), "location");
+            if let Some(credit) = &step.credit
+                && step
+                    .refund_to
+                    .as_deref()
+                    .is_some_and(|r| r != "store_credit")
+            {
+                c.at(
+                    credit.span(),
+                    "`credit` names the gift card a store-credit refund loads, but this return is not refunded as store credit",
+                    Some("write refund_to = \"store_credit\" or leave `refund_to` out".into()),
+                );
+            }
         }
         ("pos", "count" | "receive" | "waste") => {
             need(c, step.sku.is_some(), "sku");
@@ -1085,7 +1116,7 @@ fn check_money_setup(c: &mut Checker<'_>, scenario: &Scenario) {
 /// `name` and `expect_error`, which every step takes. A key the runner would
 /// ignore is an error: it says the writer expected something that will not
 /// happen.
-const FIELDS: [(&str, &str, &[&str]); 34] = [
+const FIELDS: [(&str, &str, &[&str]); 36] = [
     (
         "shop",
         "signup",
@@ -1122,11 +1153,28 @@ const FIELDS: [(&str, &str, &[&str]); 34] = [
         ],
     ),
     ("shop", "cancel", &["order", "restock", "customer"]),
-    ("pos", "sale", &["location", "lines", "tenders", "customer"]),
+    (
+        "shop",
+        "gift_card",
+        &["customer", "code", "amount", "payment"],
+    ),
+    (
+        "pos",
+        "sale",
+        &["location", "lines", "tenders", "customer", "gift_cards"],
+    ),
     (
         "pos",
         "return",
-        &["location", "lines", "sale", "order", "restock", "refund_to"],
+        &[
+            "location",
+            "lines",
+            "sale",
+            "order",
+            "restock",
+            "refund_to",
+            "credit",
+        ],
     ),
     ("pos", "pickup", &["order", "location"]),
     ("pos", "count", &["sku", "location", "quantity"]),
@@ -1160,6 +1208,7 @@ const FIELDS: [(&str, &str, &[&str]); 34] = [
     ("staff", "end_promotion", &["promotion", "ends"]),
     ("pay", "void", &["order"]),
     ("pay", "refund", &["order", "amount"]),
+    ("pay", "balance", &["code", "balance"]),
     ("nemesis", "faults", &["target", "faults", "duration"]),
     ("nemesis", "clear", &["target"]),
     ("nemesis", "crash", &["duration"]),
@@ -1248,6 +1297,22 @@ fn present(c: &Checker<'_>, step: &Step) -> Vec<(&'static str, Range<usize>)> {
     );
     push("restock", step.restock.is_some(), None);
     push("refund_to", step.refund_to.is_some(), None);
+    push(
+        "gift_cards",
+        step.gift_cards.is_some(),
+        step.gift_cards.as_ref().map(Spanned::span),
+    );
+    push(
+        "credit",
+        step.credit.is_some(),
+        step.credit.as_ref().map(Spanned::span),
+    );
+    push(
+        "code",
+        step.code.is_some(),
+        step.code.as_ref().map(Spanned::span),
+    );
+    push("balance", step.balance.is_some(), None);
     push("amount", step.amount.is_some(), None);
     push(
         "target",

@@ -623,3 +623,94 @@ fn customers_converge() {
         ]
     );
 }
+
+/// Gift-card money is conserved: a card sold at the register for 50.00 and
+/// spent online for 30.00 must hold 20.00; a card nobody paid for, a card
+/// sold but never issued, and a card spent beyond what it was loaded with
+/// are each named.
+#[test]
+fn ledger_reconciles_conserves_gift_card_money() {
+    let sold = event(
+        1,
+        "pos",
+        "ev_1",
+        "sale.created",
+        0,
+        json!({"id": "sale_1", "location": "store-1", "lines": [], "tenders": [{"type": "cash", "amount": "50.00"}], "gift_cards": [{"code": "GC-ANA", "amount": "50.00"}]}),
+    );
+    let spent_online = json!({"id": "pi_1", "status": "succeeded", "amount_received": "30.00", "amount_refunded": "0.00", "amount_capturable": "0.00", "payment_method": {"type": "gift_card", "gift_card": "GC-ANA"}, "metadata": {"order_id": "ord_1"}});
+    let card = |balance: &str, issued: &str| json!({"code": "GC-ANA", "balance": balance, "initial_balance": issued, "held": "0.00", "captured": "30.00", "refunded": "0.00", "currency": "USD"});
+    let order = json!({"id": "ord_1", "status": "open", "payment_intent": "pi_1", "total": "30.00", "total_captured": "30.00", "total_refunded": "0.00", "total_released": "0.00", "fulfillment_status": "fulfilled"});
+    let state = |cards: Vec<Value>| FinalState {
+        orders: vec![order.clone()],
+        intents: vec![spent_online.clone()],
+        gift_cards: cards,
+        ..FinalState::default()
+    };
+    let history = [sold.clone()];
+    let messages = |s: &FinalState, h: &[Entry]| -> Vec<String> {
+        check("ledger_reconciles", h, s)
+            .violations
+            .into_iter()
+            .map(|v| v.message)
+            .collect()
+    };
+
+    let good = state(vec![card("20.00", "50.00")]);
+    assert_eq!(messages(&good, &history), Vec::<String>::new());
+
+    // The gateway kept the balance whole: the online spend never came off it.
+    let whole = state(vec![card("50.00", "50.00")]);
+    assert_eq!(
+        messages(&whole, &history),
+        vec![
+            "gift card GC-ANA: 50.00 sold at store-1 on store sale sale_1, 30.00 spent online on ord_1, so 20.00 should be left, but its balance is 50.00"
+        ]
+    );
+
+    // Issued for more than the sale took.
+    let inflated = state(vec![card("70.00", "100.00")]);
+    assert!(messages(&inflated, &history)[0].contains("but the gateway issued it with 100.00"));
+
+    // A card at the gateway nothing paid for.
+    let unpaid = messages(&state(vec![card("20.00", "50.00")]), &[]);
+    assert_eq!(
+        unpaid,
+        vec![
+            "gift card GC-ANA: the gateway issued it with 50.00, but no sale, online order or store-credit return paid for it"
+        ]
+    );
+
+    // Sold at the register, never issued.
+    let missing = messages(&state(Vec::new()), &history);
+    assert_eq!(
+        missing,
+        vec![
+            "gift card GC-ANA: 50.00 sold at store-1 on store sale sale_1, but the gateway has no such card"
+        ]
+    );
+
+    // Spent beyond what was loaded.
+    let mut over = state(vec![card("0.00", "50.00")]);
+    over.intents[0]["amount_received"] = json!("60.00");
+    over.orders[0]["total"] = json!("60.00");
+    over.orders[0]["total_captured"] = json!("60.00");
+    assert!(
+        messages(&over, &history)
+            .iter()
+            .any(|m| m.contains("which is 10.00 more than was ever loaded onto it")),
+        "{:?}",
+        messages(&over, &history)
+    );
+
+    // A store-credit return backs the card it loaded.
+    let credit = event(
+        2,
+        "pos",
+        "ev_2",
+        "return.created",
+        60,
+        json!({"id": "ret_1", "location": "store-1", "refunds": [{"type": "gift_card", "amount": "50.00", "payment_intent": null, "reference": "GC-ANA"}]}),
+    );
+    assert_eq!(messages(&good, &[credit]), Vec::<String>::new());
+}

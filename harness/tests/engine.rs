@@ -129,6 +129,7 @@ async fn cash_sale(w: &World, qty: i64) {
                 }],
                 occurred_at: None,
                 customer: None,
+                gift_cards: Vec::new(),
             },
             None,
         )
@@ -239,6 +240,7 @@ async fn a_store_return_of_an_online_order_refunds_those_lines() {
                 restock: true,
                 refund_to: RefundTo::Original,
                 occurred_at: None,
+                store_credit_code: None,
             },
             None,
         )

@@ -191,6 +191,13 @@ impl Scale for shop::Order {
     }
 }
 
+impl Scale for shop::GiftCardPurchase {
+    fn scaled(mut self) -> Self {
+        self.amount = pad(self.amount, &self.currency);
+        self
+    }
+}
+
 impl Scale for shop::OrderList {
     fn scaled(mut self) -> Self {
         self.data = self.data.into_iter().map(Scale::scaled).collect();

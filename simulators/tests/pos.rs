@@ -1994,6 +1994,7 @@ async fn the_typed_client_reaches_every_endpoint() {
                 }],
                 occurred_at: None,
                 customer: Some("Ada".into()),
+                gift_cards: Vec::new(),
             },
             Some("sale-1"),
         )
@@ -2014,6 +2015,7 @@ async fn the_typed_client_reaches_every_endpoint() {
                 restock: true,
                 refund_to: RefundTo::Original,
                 occurred_at: None,
+                store_credit_code: None,
             },
             None,
         )

@@ -123,19 +123,44 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             .filter(|l| l.index >= c.index && l.sku == c.sku && l.f == c.f)
             .map(|l| (l.price, &l.tax))
             .collect();
-        let reached = input.events_at(other).find(|(_, ev, at)| {
-            ev.kind == event_kind
-                && *at >= c.time
-                && ev.data["sku"] == c.sku.as_str()
-                && acceptable.iter().any(|(price, tax)| {
-                    if c.f == "price" {
-                        dec(&ev.data["price"]) == *price
-                    } else {
-                        ev.data["tax_code"].as_str().unwrap_or_default()
-                            == tax.as_str().unwrap_or_default()
-                    }
-                })
-        });
+        let holds = |data: &serde_json::Value,
+                     (price, tax): &(Option<Decimal>, &serde_json::Value)| {
+            if c.f == "price" {
+                dec(&data["price"]) == *price
+            } else {
+                data["tax_code"].as_str().unwrap_or_default() == tax.as_str().unwrap_or_default()
+            }
+        };
+        let reached = input
+            .events_at(other)
+            .find(|(_, ev, at)| {
+                ev.kind == event_kind
+                    && *at >= c.time
+                    && ev.data["sku"] == c.sku.as_str()
+                    && acceptable.iter().any(|v| holds(&ev.data, v))
+            })
+            .map(|(_, _, at)| at);
+        // Nothing to carry: the other side already held the value (a tax
+        // code removed and restored during an outage: the restore puts back
+        // what the register still has). The other side never changed after
+        // this change, and ends holding the value of the latest change of
+        // this field on this side: reached when that change was made.
+        let superseded = || {
+            let last = changes
+                .iter()
+                .filter(|l| l.index >= c.index && l.sku == c.sku && l.f == c.f && l.on == c.on)
+                .last()?;
+            let record = if other == "pos" {
+                input.state.items.get(&c.sku)
+            } else {
+                input.state.products.get(&c.sku)
+            }?;
+            let untouched = !input.events_at(other).any(|(_, ev, at)| {
+                ev.kind == event_kind && at >= c.time && ev.data["sku"] == c.sku.as_str()
+            });
+            (untouched && holds(record, &(last.price, &last.tax))).then_some(last.time)
+        };
+        let reached = reached.or_else(superseded);
         let witness = || Witness {
             index: c.index,
             time: c.time,
@@ -146,7 +171,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             ),
         };
         match reached {
-            Some((_, _, at)) => {
+            Some(at) => {
                 let lag = at - c.time;
                 latencies
                     .entry(if c.on == "pos" {

@@ -4,6 +4,9 @@
 //! above captured; store sales' card tenders were collected in full. An order
 //! whose payment died at the gateway, or whose pickup the store closed as a
 //! no-show, does not stay open holding its authorization or its stock.
+//! Gift-card money is conserved: each card at the gateway was paid for (a
+//! register sale or a store-credit return) or issued by the merchant, and
+//! its balance is what was loaded less what was spent and held.
 
 use std::collections::BTreeMap;
 
@@ -49,8 +52,15 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         let shop_net = dec(&o["total_captured"]) - dec(&o["total_refunded"]);
         let pay_net = dec(&intent["amount_received"]) - dec(&intent["amount_refunded"]);
         if shop_net != pay_net {
+            let card = match intent["payment_method"]["gift_card"].as_str() {
+                Some(code) if shop_net < pay_net => format!(
+                    ": the order says {} was refunded, but it never went back onto gift card {code}",
+                    pay_net - shop_net
+                ),
+                _ => String::new(),
+            };
             violations.push(Violation {
-                message: format!("order {id} shows {shop_net} captured net of refunds; the gateway shows {pay_net} on {pi}"),
+                message: format!("order {id} shows {shop_net} captured net of refunds; the gateway shows {pay_net} on {pi}{card}"),
                 sku: None,
                 units: None,
                 witnesses: vec![end(format!("order {id}")), end(format!("intent {pi}"))],
@@ -210,9 +220,229 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             }
         }
     }
+    gift_cards(input, &intents, &mut violations);
     verdict(
         "ledger_reconciles",
         violations,
-        serde_json::json!({ "orders": input.state.orders.len(), "intents": intents.len() }),
+        serde_json::json!({
+            "orders": input.state.orders.len(),
+            "intents": intents.len(),
+            "gift_cards": input.state.gift_cards.len(),
+        }),
     )
+}
+
+/// Money onto a gift card, and where it came from.
+struct Load {
+    amount: Decimal,
+    what: String,
+    witness: Option<Witness>,
+}
+
+/// Gift-card money is conserved: every card at the gateway was paid for
+/// (sold at a register, or store credit a return gave) or issued by the
+/// merchant before the day began, for exactly what it was loaded with; each
+/// card's balance is what was loaded less what is spent (captured net of
+/// refunds back to it) and held; nothing is spent beyond what was loaded;
+/// and every card a sale sold or a return gave exists.
+fn gift_cards(
+    input: &Input<'_>,
+    intents: &BTreeMap<&str, &serde_json::Value>,
+    violations: &mut Vec<Violation>,
+) {
+    let end = |what: String| Witness {
+        index: input.history.len() as u64,
+        time: input.ended,
+        what,
+    };
+    let mut loads: BTreeMap<String, Vec<Load>> = BTreeMap::new();
+    for g in &input.loaded.scenario.merchant.gift_cards {
+        loads.entry(g.code.clone()).or_default().push(Load {
+            amount: g.balance,
+            what: format!("{} issued by the merchant before opening", g.balance),
+            witness: None,
+        });
+    }
+    for (index, e) in input.events("pos") {
+        let witness = |what: &str| Witness {
+            index,
+            time: e.occurred_at,
+            what: what.into(),
+        };
+        let id = e.data["id"].as_str().unwrap_or("?");
+        let store = e.data["location"].as_str().unwrap_or("?");
+        match e.kind.as_str() {
+            "sale.created" => {
+                for g in e.data["gift_cards"].as_array().into_iter().flatten() {
+                    let Some(code) = g["code"].as_str() else {
+                        continue;
+                    };
+                    let amount = dec(&g["amount"]);
+                    loads.entry(code.to_owned()).or_default().push(Load {
+                        amount,
+                        what: format!("{amount} sold at {store} on store sale {id}"),
+                        witness: Some(witness("sale.created")),
+                    });
+                }
+            }
+            "return.created" => {
+                for r in e.data["refunds"].as_array().into_iter().flatten() {
+                    // A store credit: a gift card the return loaded, not a
+                    // refund to a gift card tender (which names its intent).
+                    if r["type"] != "gift_card" || !r["payment_intent"].is_null() {
+                        continue;
+                    }
+                    let Some(code) = r["reference"].as_str() else {
+                        continue;
+                    };
+                    let amount = dec(&r["amount"]);
+                    loads.entry(code.to_owned()).or_default().push(Load {
+                        amount,
+                        what: format!("{amount} store credit from store return {id} at {store}"),
+                        witness: Some(witness("return.created")),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    // Cards bought online: the captured payment names its card.
+    for (pi, intent) in intents {
+        let Some(code) = intent["metadata"]["gift_card_code"].as_str() else {
+            continue;
+        };
+        let amount = dec(&intent["amount_received"]) - dec(&intent["amount_refunded"]);
+        if amount.is_zero() {
+            continue; // Declined, or refunded when the card could not be issued.
+        }
+        let buyer = intent["metadata"]["gift_card_customer"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .map(|c| format!(" by {c}"))
+            .unwrap_or_default();
+        loads.entry(code.to_owned()).or_default().push(Load {
+            amount,
+            what: format!("{amount} bought online{buyer} ({pi})"),
+            witness: None,
+        });
+    }
+    // What each card's payments took, net of refunds, and what they hold.
+    let mut spends: BTreeMap<&str, Vec<(Decimal, Decimal, String)>> = BTreeMap::new();
+    for (pi, intent) in intents {
+        let Some(code) = intent["payment_method"]["gift_card"].as_str() else {
+            continue;
+        };
+        let net = dec(&intent["amount_received"]) - dec(&intent["amount_refunded"]);
+        let held = if intent["status"] == "requires_capture" {
+            dec(&intent["amount_capturable"])
+        } else {
+            Decimal::ZERO
+        };
+        let place = match (
+            intent["metadata"]["order_id"].as_str(),
+            intent["metadata"]["pos_sale"].as_str(),
+        ) {
+            (Some(order), _) => format!("online on {order}"),
+            (None, Some(sale)) => format!("in store on {sale}"),
+            (None, None) => format!("on {pi}"),
+        };
+        spends.entry(code).or_default().push((net, held, place));
+    }
+    let mut at_gateway = std::collections::BTreeSet::new();
+    for card in &input.state.gift_cards {
+        let Some(code) = card["code"].as_str() else {
+            continue;
+        };
+        at_gateway.insert(code);
+        let balance = dec(&card["balance"]);
+        let issued = dec(&card["initial_balance"]);
+        let its_loads = loads.get(code).map(Vec::as_slice).unwrap_or_default();
+        let loaded: Decimal = its_loads.iter().map(|l| l.amount).sum();
+        let witnesses = |last: String| {
+            its_loads
+                .iter()
+                .filter_map(|l| l.witness.clone())
+                .chain(std::iter::once(end(last)))
+                .collect::<Vec<_>>()
+        };
+        if its_loads.is_empty() {
+            violations.push(Violation {
+                message: format!(
+                    "gift card {code}: the gateway issued it with {issued}, but no sale, online order or store-credit return paid for it"
+                ),
+                sku: None,
+                units: None,
+                witnesses: witnesses(format!("gift card {code}")),
+            });
+            continue;
+        }
+        let story = |tail: String| {
+            let mut parts: Vec<String> = its_loads.iter().map(|l| l.what.clone()).collect();
+            for (net, held, place) in spends.get(code).into_iter().flatten() {
+                if !net.is_zero() {
+                    parts.push(format!("{net} spent {place}"));
+                }
+                if !held.is_zero() {
+                    parts.push(format!("{held} held {place}"));
+                }
+            }
+            format!("gift card {code}: {}, {tail}", parts.join(", "))
+        };
+        if issued != loaded {
+            violations.push(Violation {
+                message: story(format!("but the gateway issued it with {issued}")),
+                sku: None,
+                units: None,
+                witnesses: witnesses(format!("gift card {code}")),
+            });
+            continue;
+        }
+        let (spent, held) = spends
+            .get(code)
+            .into_iter()
+            .flatten()
+            .fold((Decimal::ZERO, Decimal::ZERO), |(s, h), (net, held, _)| {
+                (s + net, h + held)
+            });
+        if spent + held > loaded {
+            violations.push(Violation {
+                message: story(format!(
+                    "which is {} more than was ever loaded onto it",
+                    spent + held - loaded
+                )),
+                sku: None,
+                units: None,
+                witnesses: witnesses(format!("gift card {code}")),
+            });
+        } else if loaded - spent - held != balance {
+            violations.push(Violation {
+                message: story(format!(
+                    "so {} should be left, but its balance is {balance}",
+                    loaded - spent - held
+                )),
+                sku: None,
+                units: None,
+                witnesses: witnesses(format!("gift card {code}")),
+            });
+        }
+    }
+    for (code, its_loads) in &loads {
+        if at_gateway.contains(code.as_str()) {
+            continue;
+        }
+        let what: Vec<&str> = its_loads.iter().map(|l| l.what.as_str()).collect();
+        violations.push(Violation {
+            message: format!(
+                "gift card {code}: {}, but the gateway has no such card",
+                what.join(", ")
+            ),
+            sku: None,
+            units: None,
+            witnesses: its_loads
+                .iter()
+                .filter_map(|l| l.witness.clone())
+                .chain(std::iter::once(end(format!("gift card {code}"))))
+                .collect(),
+        });
+    }
 }

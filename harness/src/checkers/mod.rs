@@ -49,6 +49,9 @@ pub struct FinalState {
     /// POS customer profiles, by id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pos_customers: Vec<serde_json::Value>,
+    /// Gateway gift cards, by code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gift_cards: Vec<serde_json::Value>,
 }
 
 /// Everything a checker may read.

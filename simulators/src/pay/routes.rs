@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use omnisim_api::ErrorBody;
 use omnisim_api::pay::{
     CancelIntent, CaptureIntent, ConfirmIntent, CreateGiftCard, CreatePaymentIntent, CreateRefund,
-    GiftCard, PaymentIntent, PaymentIntentList, Refund, SettlementReport, UpdateIntent,
+    GiftCard, GiftCardList, PaymentIntent, PaymentIntentList, Refund, SettlementReport,
+    UpdateIntent,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -252,6 +253,14 @@ async fn create_gift_card(
         .map(axum::Json)
 }
 
+/// `GET /v1/gift_cards`: every gift card the gateway holds, in code order,
+/// as a merchant's dashboard lists them.
+#[utoipa::path(get, path = "/v1/gift_cards", tag = "gift_cards",
+    responses((status = 200, body = GiftCardList)))]
+async fn list_gift_cards(State(sim): State<Sim>) -> axum::Json<GiftCardList> {
+    axum::Json(sim.read(|s| s.list_gift_cards()))
+}
+
 /// `GET /v1/gift_cards/{code}`: balance, holds, captures and refunds.
 #[utoipa::path(get, path = "/v1/gift_cards/{code}", tag = "gift_cards",
     params(("code" = String, Path, description = "Gift card code")),
@@ -301,7 +310,7 @@ fn own_routes() -> OpenApiRouter<RouterState<Sim>> {
         .routes(routes!(cancel_intent))
         .routes(routes!(create_refund))
         .routes(routes!(get_refund))
-        .routes(routes!(create_gift_card))
+        .routes(routes!(create_gift_card, list_gift_cards))
         .routes(routes!(get_gift_card))
         .routes(routes!(settlement))
 }

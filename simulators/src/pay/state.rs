@@ -26,7 +26,7 @@ use omnisim_api::Scheme;
 use omnisim_api::pay::{
     BalanceTransaction, BalanceTransactionKind, CancelIntent, CancellationReason, CaptureIntent,
     CaptureMethod, ConfirmIntent, CreateGiftCard, CreatePaymentIntent, CreateRefund, GiftCard,
-    IntentStatus, PaymentError, PaymentIntent, PaymentIntentList, PaymentMethod,
+    GiftCardList, IntentStatus, PaymentError, PaymentIntent, PaymentIntentList, PaymentMethod,
     PaymentMethodDetails, PaymentMethodKind, Refund, RefundStatus, SettlementReport,
     SettlementTotal, UpdateIntent,
 };
@@ -1166,6 +1166,13 @@ impl PayState {
         self.gift_cards.insert(code, card.clone());
         debug_assert_eq!(gift_card_invariants(&card), Ok(()));
         Ok(card)
+    }
+
+    /// `GET /v1/gift_cards`: every card, by code.
+    pub fn list_gift_cards(&self) -> GiftCardList {
+        GiftCardList {
+            data: self.gift_cards.values().cloned().collect(),
+        }
     }
 
     /// `GET /v1/gift_cards/{code}`.

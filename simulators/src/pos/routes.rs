@@ -433,13 +433,17 @@ enum Step<T, P> {
 /// `inventory.count.updated` per line. A tender may state its `currency`
 /// (money is an amount with a currency): it must be the sale's, the
 /// currency its items are priced in (422 `currency_mismatch` naming
-/// `tenders[i].currency`).
+/// `tenders[i].currency`). Gift cards the sale sells (`gift_cards`) add to
+/// its total; once every tender is authorized the register issues each at
+/// the gateway under its code, and a code some card already holds refuses
+/// the sale (422 `resource_already_exists` naming `gift_cards[i].code`),
+/// its authorizations voided.
 #[utoipa::path(post, path = "/v1/sales", tag = "sales", request_body = CreateSale,
     responses((status = 200, body = Sale), (status = 400, body = ErrorBody),
         (status = 402, description = "A tender was declined; nothing was sold", body = ErrorBody),
         (status = 404, description = "`unknown_sku` or `unknown_location`", body = ErrorBody),
         (status = 409, description = "`out_of_stock` under the block policy", body = ErrorBody),
-        (status = 422, description = "`tender_insufficient`, `tender_exceeds_balance`, …", body = ErrorBody),
+        (status = 422, description = "`tender_insufficient`, `tender_exceeds_balance`, `resource_already_exists` (`gift_cards[i].code`), …", body = ErrorBody),
         (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
 async fn create_sale(
     State(ctx): State<Ctx>,
@@ -451,7 +455,7 @@ async fn create_sale(
     let step = ctx.sim.commit(|s, fx| {
         check_tender_currencies(s, &req, &currencies)?;
         let plan = s.begin_sale(fx, req)?;
-        if plan.payments.is_empty() {
+        if plan.payments.is_empty() && plan.gift_cards.is_empty() {
             s.finish_sale(fx, &plan.id, &[]).map(Step::Done)
         } else {
             Ok(Step::Pay(plan))
@@ -558,6 +562,21 @@ async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
             Err(e) => return Err(held.fail(pay_error(e, &field)).await),
         }
     }
+    // Every tender holds its money: load the gift cards sold. A code some
+    // card already holds refuses the sale (409 naming the card), its
+    // authorizations voided.
+    for (n, card) in plan.gift_cards.iter().enumerate() {
+        let body = CreateGiftCard {
+            code: Some(card.code.clone()),
+            balance: card.amount,
+            currency: plan.currency.clone(),
+        };
+        let key = format!("{}:gift_card:{n}", plan.key_base);
+        if let Err(e) = with_retries(|| ctx.pay.create_gift_card(&body, Some(&key))).await {
+            let field = format!("gift_cards[{n}].code");
+            return Err(held.fail(pay_error(e, &field)).await);
+        }
+    }
     let sale = match ctx
         .sim
         .commit(|s, fx| s.finish_sale(fx, &plan.id, &intents))
@@ -602,7 +621,8 @@ async fn get_sale(State(ctx): State<Ctx>, Path(id): Path<String>) -> SimResult<a
 
 /// `POST /v1/returns`: with a receipt (`sale_id`), for an online order
 /// (`order_ref`: units and amount recorded, no money moved), or with neither
-/// (catalog price, cash or store credit). Emits `return.created` and, when
+/// (catalog price, cash or store credit: a new gateway gift card, under
+/// `store_credit_code` when given). Emits `return.created` and, when
 /// restocked, one `inventory.count.updated` per line. An online order whose
 /// pickup still waits here was never handed over: 409 `pickup_not_collected`.
 #[utoipa::path(post, path = "/v1/returns", tag = "returns", request_body = CreateReturn,
@@ -651,13 +671,18 @@ async fn refund_return(ctx: &Ctx, plan: ReturnPlan) -> SimResult<Return> {
             }
             RefundAction::IssueGiftCard => {
                 let body = CreateGiftCard {
-                    code: None,
+                    code: plan.store_credit_code.clone(),
                     balance: r.amount,
                     currency: plan.currency.clone(),
                 };
+                let field = if body.code.is_some() {
+                    "store_credit_code"
+                } else {
+                    "refund_to"
+                };
                 match with_retries(|| ctx.pay.create_gift_card(&body, Some(&key))).await {
                     Ok(card) => Some(card.code),
-                    Err(e) => return Err(held.fail(pay_error(e, "refund_to")).await),
+                    Err(e) => return Err(held.fail(pay_error(e, field)).await),
                 }
             }
         };

@@ -21,11 +21,11 @@ use omnisim_api::common::{
 };
 use omnisim_api::pay::PaymentMethod;
 use omnisim_api::pos::{
-    BatchChangeInventory, CreateItem, CreatePickup, CreateReturn, CreateSale, InventoryCause,
-    InventoryCauseKind, InventoryChangeType, InventoryCount, InventoryCountUpdated,
+    BatchChangeInventory, CreateItem, CreatePickup, CreateReturn, CreateSale, GiftCardSaleRequest,
+    InventoryCause, InventoryCauseKind, InventoryChangeType, InventoryCount, InventoryCountUpdated,
     InventoryCounts, InventoryState, Item, ItemList, Pickup, PickupStatus, PosSettings, RefundTo,
     Return, ReturnLine, ReturnRefund, Sale, SaleLine, SaleLineRequest, SellPolicy, SetTaxRate,
-    TaxRate, TaxRateList, Tender, TenderType, UpdateItem,
+    SoldGiftCard, TaxRate, TaxRateList, Tender, TenderType, UpdateItem,
 };
 use rust_decimal::Decimal;
 
@@ -81,6 +81,9 @@ pub struct SalePlan {
     pub key_base: String,
     /// Card-present and gift-card tenders, in tender order.
     pub payments: Vec<PlannedPayment>,
+    /// Gift cards the sale sells, to issue at the gateway once its tenders
+    /// are authorized.
+    pub gift_cards: Vec<SoldGiftCard>,
 }
 
 /// What the gateway must do for one refund of a return.
@@ -116,6 +119,8 @@ pub struct ReturnPlan {
     pub key_base: String,
     /// The refunds, in order.
     pub refunds: Vec<PlannedRefund>,
+    /// The code store credit is issued under (generated if `None`).
+    pub store_credit_code: Option<String>,
 }
 
 /// What a sale line has given back, and what pending returns hold of it.
@@ -314,6 +319,54 @@ fn check_quantity(field: &str, quantity: i64, min: i64) -> SimResult<()> {
             format!("a quantity here is from {min} to {QUANTITY_MAX}, not {quantity}"),
         ))
     }
+}
+
+/// Most gift cards one sale sells.
+const GIFT_CARDS_MAX: usize = 20;
+
+/// The gift cards a sale sells: each code well formed and sold once, each
+/// amount above zero in the sale's currency.
+fn check_gift_cards(cards: &[GiftCardSaleRequest], currency: &str) -> SimResult<Vec<SoldGiftCard>> {
+    if cards.len() > GIFT_CARDS_MAX {
+        return Err(SimError::bad_value(
+            "gift_cards",
+            format!("at most {GIFT_CARDS_MAX} gift cards"),
+        ));
+    }
+    let mut out: Vec<SoldGiftCard> = Vec::with_capacity(cards.len());
+    for (i, g) in cards.iter().enumerate() {
+        let f = |name: &str| format!("gift_cards[{i}].{name}");
+        crate::pay::rules::gift_card_code(&f("code"), &g.code)?;
+        if out.iter().any(|o| o.code == g.code) {
+            return Err(SimError::bad_value(
+                f("code"),
+                format!("gift card `{}` is sold twice in one sale", g.code),
+            ));
+        }
+        if let Some(c) = &g.currency
+            && c != currency
+        {
+            return Err(SimError::invalid(
+                "currency_mismatch",
+                format!("gift card `{}` is in {c}, but the sale is in {currency}: one sale, one currency", g.code),
+            )
+            .field(f("currency")));
+        }
+        if g.amount <= Decimal::ZERO
+            || g.amount > amount_max()
+            || !fits_currency(g.amount, currency)
+        {
+            return Err(SimError::bad_value(
+                f("amount"),
+                format!("{} is not a valid {currency} amount above 0", g.amount),
+            ));
+        }
+        out.push(SoldGiftCard {
+            code: g.code.clone(),
+            amount: money(g.amount, currency),
+        });
+    }
+    Ok(out)
 }
 
 fn check_lines(lines: &[SaleLineRequest]) -> SimResult<()> {
@@ -1081,7 +1134,10 @@ impl PosState {
     pub fn begin_sale(&mut self, fx: &mut Effects, req: CreateSale) -> SimResult<SalePlan> {
         let now = fx.now();
         self.locations.require("location", &req.location)?;
-        check_lines(&req.lines)?;
+        // A sale of gift cards only has no lines.
+        if !req.lines.is_empty() || req.gift_cards.is_empty() {
+            check_lines(&req.lines)?;
+        }
         let mut currency: Option<String> = None;
         let mut lines = Vec::with_capacity(req.lines.len());
         for (i, l) in req.lines.iter().enumerate() {
@@ -1111,13 +1167,20 @@ impl PosState {
                 returned_quantity: 0,
             });
         }
-        let currency = currency.unwrap_or_default();
+        let currency = currency
+            .or_else(|| req.gift_cards.first().and_then(|g| g.currency.clone()))
+            .unwrap_or_else(|| "USD".to_owned());
+        let gift_cards = check_gift_cards(&req.gift_cards, &currency)?;
         let occurred_at = req.occurred_at.unwrap_or(now);
         check_not_future("occurred_at", occurred_at, now)?;
         // The register applies the best promotion running when the sale was
         // rung up, by itself, as the shop does at checkout.
         let promotion = self.apply_promotion(occurred_at, &mut lines, &currency);
-        let total = money(lines.iter().map(|l| l.total).sum(), &currency);
+        let total = money(
+            lines.iter().map(|l| l.total).sum::<Decimal>()
+                + gift_cards.iter().map(|g| g.amount).sum::<Decimal>(),
+            &currency,
+        );
         if let Some(c) = &req.customer {
             check_text("customer", c)?;
         }
@@ -1126,6 +1189,7 @@ impl PosState {
 
         self.sale_seq += 1;
         let id = format!("sale_{:06}", self.sale_seq);
+        let sold = gift_cards.clone();
         let sale = Sale {
             id: id.clone(),
             location: req.location,
@@ -1138,6 +1202,7 @@ impl PosState {
             created_at: now,
             warnings,
             promotion,
+            gift_cards,
         };
         self.pending_sales.insert(id.clone(), PendingSale { sale });
         self.debug_check();
@@ -1146,6 +1211,7 @@ impl PosState {
             id,
             currency,
             payments,
+            gift_cards: sold,
         })
     }
 
@@ -1346,6 +1412,16 @@ impl PosState {
                 "give sale_id (a receipt) or order_ref (an online order), not both",
             ));
         }
+        let credit_code = req.store_credit_code.clone();
+        if let Some(code) = &credit_code {
+            crate::pay::rules::gift_card_code("store_credit_code", code)?;
+            if req.refund_to != RefundTo::StoreCredit {
+                return Err(SimError::bad_value(
+                    "store_credit_code",
+                    "a store credit code goes with refund_to: store_credit",
+                ));
+            }
+        }
         if let Some(r) = &req.order_ref {
             check_key("order_ref", r, "order ref")?;
             // Goods still on the pickup shelf were never handed over: there
@@ -1500,6 +1576,7 @@ impl PosState {
             id,
             currency,
             refunds,
+            store_credit_code: credit_code,
         })
     }
 
@@ -1793,7 +1870,8 @@ impl PosState {
         debug_assert!(self.reserved_loose.values().all(|q| *q > 0));
         for book in self.sales.values() {
             let sale = &book.sale;
-            let lines: Decimal = sale.lines.iter().map(|l| l.total).sum();
+            let lines: Decimal = sale.lines.iter().map(|l| l.total).sum::<Decimal>()
+                + sale.gift_cards.iter().map(|g| g.amount).sum::<Decimal>();
             debug_assert_eq!(lines, sale.total, "{}: total is the sum of lines", sale.id);
             let paid: Decimal = sale.tenders.iter().map(|t| t.amount).sum();
             debug_assert_eq!(paid, sale.total, "{}: tenders cover the total", sale.id);
@@ -2189,6 +2267,7 @@ mod tests {
             tenders,
             occurred_at: None,
             customer: None,
+            gift_cards: Vec::new(),
         }
     }
 
@@ -2216,6 +2295,7 @@ mod tests {
             restock: true,
             refund_to,
             occurred_at: None,
+            store_credit_code: None,
         }
     }
 

@@ -15,14 +15,16 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{FromRef, Path, State};
 use omnisim_api::ErrorBody;
-use omnisim_api::pay::{CancellationReason, CreatePaymentIntent, IntentStatus, PayClient};
+use omnisim_api::pay::{
+    CancellationReason, CaptureMethod, CreateGiftCard, CreatePaymentIntent, IntentStatus, PayClient,
+};
 use omnisim_api::shop::CreateOrderTransaction;
 use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CancelReason, CaptureOrder, Checkout, CreateDiscountCode,
     CreateOrderRefund, CreateProduct, DiscountCode, DiscountCodeList, FinancialStatus,
-    FulfillOrder, InventoryCause, InventoryCauseKind, InventoryLevel, InventoryLevelList,
-    InventoryLevelUpdate, Order, OrderList, OrderRefund, Product, ProductList, SetInventory,
-    SetTaxRate, ShopSettings, TaxRate, TaxRateList, UpdateProduct,
+    FulfillOrder, GiftCardPurchase, InventoryCause, InventoryCauseKind, InventoryLevel,
+    InventoryLevelList, InventoryLevelUpdate, Order, OrderList, OrderRefund, Product, ProductList,
+    SellGiftCard, SetInventory, SetTaxRate, ShopSettings, TaxRate, TaxRateList, UpdateProduct,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
@@ -78,6 +80,7 @@ fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
         .routes(routes!(create_discount, list_discounts))
         .routes(routes!(get_discount))
         .routes(routes!(checkout, list_orders))
+        .routes(routes!(sell_gift_card))
         .routes(routes!(get_order))
         .routes(routes!(capture))
         .routes(routes!(fulfill))
@@ -455,6 +458,91 @@ async fn checkout(State(ctx): State<Ctx>, Json(req): Json<Checkout>) -> Reply<Or
             Err(e)
         }
     }
+}
+
+/// `POST /v1/gift_cards`: a gift card bought online. The payment is charged
+/// at once (a digital good); once it succeeded the shop issues the card at
+/// the gateway under `code`, for `amount`. A code some card already holds is
+/// refused before anything is charged (409 `resource_already_exists`,
+/// field `code`); a decline issues nothing (402). Should issuing fail after
+/// the charge, the charge is refunded and the purchase refused.
+#[utoipa::path(post, path = "/v1/gift_cards", tag = "gift_cards", request_body = SellGiftCard,
+    responses((status = 200, body = GiftCardPurchase),
+        (status = 400, body = ErrorBody),
+        (status = 402, description = "Declined: `decline_code` and `payment_intent` as the gateway gave them", body = ErrorBody),
+        (status = 409, description = "`resource_already_exists` (`code`): a gift card already holds this code", body = ErrorBody),
+        (status = 422, description = "`parameter_invalid` (`code`, `amount`, `currency`, `payment`), or a gateway refusal naming `payment`", body = ErrorBody),
+        (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
+async fn sell_gift_card(
+    State(ctx): State<Ctx>,
+    Json(req): Json<SellGiftCard>,
+) -> Reply<GiftCardPurchase> {
+    let (currency, now, key) = ctx.sim.commit(|s, fx| s.begin_gift_card_sale(fx, &req))?;
+    match gateway::retrying(|| ctx.pay.gift_card(&req.code)).await {
+        Ok(_) => {
+            return Err(crate::error::SimError::conflict(
+                "resource_already_exists",
+                format!("a gift card with code `{}` already exists", req.code),
+            )
+            .field("code"));
+        }
+        Err(e) if e.status() == Some(404) => {}
+        Err(e) => return Err(pay_error(e)),
+    }
+    let body = CreatePaymentIntent {
+        amount: req.amount,
+        currency: currency.clone(),
+        capture_method: CaptureMethod::Automatic,
+        payment_method: req.payment.clone(),
+        metadata: BTreeMap::from([
+            ("gift_card_code".to_owned(), req.code.clone()),
+            (
+                "gift_card_customer".to_owned(),
+                req.customer.clone().unwrap_or_default(),
+            ),
+        ]),
+    };
+    let pay_key = format!("{key}-charge");
+    let pi = match gateway::create_intent(&ctx.pay, &body, &pay_key).await {
+        Ok(pi) => pi,
+        Err(failed) if failed.unresolved => {
+            let detail = failed.error.to_string();
+            gateway::abandon(ctx.pay.clone(), body, pay_key);
+            return Err(gateway::unanswered(detail));
+        }
+        Err(failed) => return Err(pay_error(failed.error)),
+    };
+    if pi.status != IntentStatus::Succeeded {
+        let captured = false;
+        gateway::release(&ctx.pay, &pi, captured, &pay_key).await;
+        return Err(gateway::declined(
+            "generic_decline",
+            format!("the payment was not taken: the intent is {:?}", pi.status),
+            Some(pi.id),
+        ));
+    }
+    let card = CreateGiftCard {
+        code: Some(req.code.clone()),
+        balance: req.amount,
+        currency: currency.clone(),
+    };
+    let issue_key = format!("{key}-issue");
+    if let Err(e) = gateway::retrying(|| ctx.pay.create_gift_card(&card, Some(&issue_key))).await {
+        gateway::release(&ctx.pay, &pi, true, &pay_key).await;
+        let mut err = pay_error(e);
+        if err.code == "resource_already_exists" {
+            err = err.field("code");
+        }
+        return Err(err);
+    }
+    Ok(MoneyJson(GiftCardPurchase {
+        code: req.code,
+        amount: pi.amount_received,
+        currency,
+        customer: req.customer,
+        payment_intent: pi.id,
+        created_at: now,
+    }))
 }
 
 /// `GET /v1/orders`: every order, oldest first. Orders whose payment is

@@ -34,8 +34,8 @@ use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CaptureOrder, Checkout, CreateDiscountCode, CreateOrderRefund,
     CreateProduct, DiscountCode, DiscountKind, FinancialStatus, FulfillOrder, FulfillmentStatus,
     InventoryCauseKind, InventoryLevel, Order, OrderLine, OrderRefund, OrderRefundLine,
-    OrderStatus, Product, ProductStatus, RestockType, SetInventory, SetTaxRate, ShopSettings,
-    TaxRate, UpdateProduct,
+    OrderStatus, Product, ProductStatus, RestockType, SellGiftCard, SetInventory, SetTaxRate,
+    ShopSettings, TaxRate, UpdateProduct,
 };
 use rust_decimal::Decimal;
 
@@ -1146,6 +1146,50 @@ impl ShopState {
         }
         self.check_invariants();
         Ok(order)
+    }
+
+    // ---- gift cards
+
+    /// `POST /v1/gift_cards`, phase 1: validates a gift card bought online
+    /// and gives the purchase its currency, time and gateway key base. The
+    /// shop keeps no gift-card ledger of its own: the card lives at the
+    /// gateway, the payment that paid for it names it in its metadata.
+    pub fn begin_gift_card_sale(
+        &self,
+        fx: &mut Effects,
+        req: &SellGiftCard,
+    ) -> SimResult<(String, DateTime<Utc>, String)> {
+        crate::pay::rules::gift_card_code("code", &req.code)?;
+        let currency = req.currency.clone().unwrap_or_else(|| "USD".to_owned());
+        check_currency("currency", &currency)?;
+        if req.amount <= Decimal::ZERO {
+            return Err(SimError::bad_value(
+                "amount",
+                format!("a gift card is loaded with more than 0, not {}", req.amount),
+            ));
+        }
+        check_price("amount", req.amount, &currency)?;
+        if let Some(customer) = &req.customer {
+            check_text("customer", customer, false)?;
+        }
+        let refused = match req.payment {
+            PaymentMethod::CardPresent { .. } => {
+                Some("an online purchase takes card-not-present payments, not `card_present`")
+            }
+            PaymentMethod::BankTransfer { .. } => Some(
+                "a gift card is delivered at once, so it is paid at once: not by a bank transfer, which settles later",
+            ),
+            PaymentMethod::GiftCard { .. } => {
+                Some("a gift card is not paid for with another gift card")
+            }
+            _ => None,
+        };
+        if let Some(why) = refused {
+            return Err(SimError::bad_value("payment", why));
+        }
+        let now = fx.now();
+        let key = format!("shop-gift-card-{}-{}", req.code, now.timestamp_millis());
+        Ok((currency, now, key))
     }
 
     // ---- reads

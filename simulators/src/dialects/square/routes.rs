@@ -2095,6 +2095,7 @@ fn close_order(s: &mut PosState, fx: &mut crate::events::Effects, order_id: &str
             .collect(),
         occurred_at: None,
         customer: None,
+        gift_cards: Vec::new(),
     };
     let Ok(plan) = s.begin_sale(fx, req) else {
         return;
