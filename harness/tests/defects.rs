@@ -135,6 +135,8 @@ const CATCHES: &[(&str, &[&str])] = &[
     (
         "promotion-end-not-synced",
         &["promotions/ends-online-but-not-in-store.toml"],
+    ),
+    (
         "gift-card-refund-recorded-only",
         &["gift-cards/online-order-returned-in-store-back-to-card.toml"],
     ),

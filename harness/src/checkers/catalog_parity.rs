@@ -148,8 +148,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         let superseded = || {
             let last = changes
                 .iter()
-                .filter(|l| l.index >= c.index && l.sku == c.sku && l.f == c.f && l.on == c.on)
-                .last()?;
+                .rfind(|l| l.index >= c.index && l.sku == c.sku && l.f == c.f && l.on == c.on)?;
             let record = if other == "pos" {
                 input.state.items.get(&c.sku)
             } else {
