@@ -146,6 +146,8 @@ struct ProductView {
     currency: String,
     #[serde(default)]
     tax_code: Option<String>,
+    #[serde(default)]
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn reference(event: &Event) -> String {
@@ -1169,6 +1171,7 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
                 price: p.price,
                 currency: p.currency,
                 tax_code: p.tax_code,
+                updated_at: Some(p.updated_at),
             },
             None => return Ok(()),
         }
@@ -1182,6 +1185,9 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
     else {
         return Ok(());
     };
+    // A field both sides changed since they last agreed goes to the later
+    // change: the shop's record was changed last.
+    let shop_newer = product.updated_at.is_none_or(|at| at >= item.updated_at);
     let shop = catalog::Fields {
         price: product.price,
         currency: product.currency,
@@ -1196,7 +1202,7 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
         engine,
         event,
         &product.sku,
-        crate::catalog::Master::Shop,
+        (crate::catalog::Master::Shop, shop_newer),
         &copy,
         &shop,
         &pos,
@@ -1248,6 +1254,9 @@ async fn item_changed(engine: &Engine, event: &Event) -> Outcome {
             None => return Ok(()),
         },
     };
+    // A field both sides changed since they last agreed goes to the later
+    // change: the register's record was changed last.
+    let pos_newer = item.updated_at >= product.updated_at;
     let shop = catalog::Fields {
         price: product.price,
         currency: product.currency,
@@ -1262,7 +1271,7 @@ async fn item_changed(engine: &Engine, event: &Event) -> Outcome {
         engine,
         event,
         &item.sku,
-        crate::catalog::Master::Pos,
+        (crate::catalog::Master::Pos, pos_newer),
         &copy,
         &shop,
         &pos,

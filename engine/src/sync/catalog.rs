@@ -40,10 +40,15 @@ impl Fields {
 /// Whether a field held `here` is a change to carry under mastership `both`:
 /// it differs from the other side and, when the engine knows what both last
 /// agreed on, `here` moved away from that (a field only the other side
-/// changed is that side's change, carried by its own event; a field both
-/// changed takes the side whose event this is).
-fn changed_here<T: PartialEq>(here: &T, there: &T, base: Option<&T>) -> bool {
-    here != there && base.is_none_or(|b| here != b)
+/// changed is that side's change, carried by its own event); a field both
+/// changed goes to the side changed last (`here_newer`).
+fn changed_here<T: PartialEq>(here: &T, there: &T, base: Option<&T>, here_newer: bool) -> bool {
+    here != there
+        && match base {
+            None => true,
+            Some(b) if here == b => false,
+            Some(b) => there == b || here_newer,
+        }
 }
 
 /// What to write to one side.
@@ -75,7 +80,7 @@ pub(super) async fn reconcile(
     engine: &Engine,
     event: &Event,
     sku: &str,
-    side: Master,
+    (side, here_newer): (Master, bool),
     copy: &Fields,
     shop: &Fields,
     pos: &Fields,
@@ -105,7 +110,7 @@ pub(super) async fn reconcile(
             (there.price, there.currency.clone()),
         );
         if both && !engine.has(Defect::MastershipIgnored) {
-            if changed_here(&h, &t, base_price.as_ref()) {
+            if changed_here(&h, &t, base_price.as_ref(), here_newer) {
                 carry.price = Some(h);
             }
         } else if !same_price(here, there) {
@@ -130,7 +135,12 @@ pub(super) async fn reconcile(
     if masters.tax_code.accepts(side) {
         let both = masters.tax_code == Master::Both;
         if both && !engine.has(Defect::MastershipIgnored) {
-            if changed_here(&here.tax_code, &there.tax_code, base_tax.as_ref()) {
+            if changed_here(
+                &here.tax_code,
+                &there.tax_code,
+                base_tax.as_ref(),
+                here_newer,
+            ) {
                 carry.tax_code = Some(here.tax_code.clone());
             }
         } else if here.tax_code != there.tax_code {
@@ -229,14 +239,21 @@ mod tests {
         // The tax code removed online (there) while the register (here)
         // kept the code both last agreed on: not the register's change.
         let (standard, none) = (Some("standard"), None);
-        assert!(!changed_here(&standard, &none, Some(&standard)));
-        // The register's own change, the shop still at the base: carried.
-        assert!(changed_here(&none, &standard, Some(&standard)));
-        // Both moved: the side whose change is handled wins.
-        assert!(changed_here(&Some("reduced"), &none, Some(&standard)));
+        assert!(!changed_here(&standard, &none, Some(&standard), true));
+        // The register's own change, the shop still at the base: carried,
+        // whichever record changed last.
+        assert!(changed_here(&none, &standard, Some(&standard), false));
+        // Both moved: the side changed last wins.
+        assert!(changed_here(&Some("reduced"), &none, Some(&standard), true));
+        assert!(!changed_here(
+            &Some("reduced"),
+            &none,
+            Some(&standard),
+            false
+        ));
         // Equal: nothing to carry, base or not.
-        assert!(!changed_here(&standard, &standard, None));
+        assert!(!changed_here(&standard, &standard, None, true));
         // No base yet (a SKU the engine has not seen agree): carried.
-        assert!(changed_here(&none, &standard, None));
+        assert!(changed_here(&none, &standard, None, false));
     }
 }
