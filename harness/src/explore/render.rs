@@ -118,6 +118,11 @@ fn clock(secs: u64) -> String {
     )
 }
 
+/// Cents as the scenario language writes money (`"12.05"`).
+fn dollars(cents: u32) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
 fn pick<T>(items: &[T], choice: u8) -> Option<&T> {
     if items.is_empty() {
         None
@@ -213,12 +218,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         let _ = writeln!(text, "[[merchant.catalog]]");
         let _ = writeln!(text, "sku = \"{sku}\"");
         let _ = writeln!(text, "title = {}", quote(&title));
-        let _ = writeln!(
-            text,
-            "price = \"{}.{:02}\"",
-            item.price_cents / 100,
-            item.price_cents % 100
-        );
+        let _ = writeln!(text, "price = \"{}\"", dollars(item.price_cents));
         if plan.taxed {
             let _ = writeln!(text, "tax_code = \"{TAX_CODE}\"");
         }
@@ -524,12 +524,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 };
                 touched = Some((sku.clone(), None));
                 let _ = writeln!(w, "actor = \"staff\"\naction = \"price\"");
-                let _ = writeln!(
-                    w,
-                    "sku = \"{sku}\"\nprice = \"{}.{:02}\"",
-                    cents / 100,
-                    cents % 100
-                );
+                let _ = writeln!(w, "sku = \"{sku}\"\nprice = \"{}\"", dollars(*cents));
             }
             Act::PosPrice { item, cents } => {
                 let Some(sku) = pick(&pos_skus, *item) else {
@@ -537,12 +532,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 };
                 touched = Some((sku.clone(), None));
                 let _ = writeln!(w, "actor = \"staff\"\naction = \"price\"\ntarget = \"pos\"");
-                let _ = writeln!(
-                    w,
-                    "sku = \"{sku}\"\nprice = \"{}.{:02}\"",
-                    cents / 100,
-                    cents % 100
-                );
+                let _ = writeln!(w, "sku = \"{sku}\"\nprice = \"{}\"", dollars(*cents));
             }
             Act::Tax { item } => {
                 if !plan.taxed || skus.is_empty() {
