@@ -62,6 +62,19 @@ pub fn current_caller() -> Option<Caller> {
     CALLER.try_with(Caller::clone).ok()
 }
 
+/// Runs `work` as a task of its own, the caller carried on, so that it
+/// finishes even when the future awaiting it is dropped (its client hung
+/// up). `None` when that task failed (it panicked).
+pub(crate) async fn detached<T: Send + 'static>(
+    work: impl Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    let task = match current_caller() {
+        Some(who) => tokio::spawn(CALLER.scope(who, work)),
+        None => tokio::spawn(work),
+    };
+    task.await.ok()
+}
+
 /// Every simulator's middleware, outermost first: auth in the request's
 /// wire, then rate limit and injected faults, then idempotency next to the
 /// handlers. One layer rather than three: each layer costs a boxed hop per
@@ -326,19 +339,16 @@ where
             // authorization at the gateway without its order). The register
             // is different on purpose: a sale at the counter is abandoned when
             // the register gives up, releasing its units and voiding its
-            // authorizations (see the POS's pending sales).
+            // authorizations (see the POS's pending sales), until money has
+            // moved that voiding cannot undo (a gift card loaded, a refund
+            // made): from there the POS finishes the sale or return itself.
             // A read changes nothing, so it has nothing to finish.
             let response = if core.platform == "pos" || req.method() == http::Method::GET {
                 inner(req).await
             } else {
-                // The spawned task is another task: it carries the caller on.
-                let task = match current_caller() {
-                    Some(who) => tokio::spawn(CALLER.scope(who, inner(req))),
-                    None => tokio::spawn(inner(req)),
-                };
-                match task.await {
-                    Ok(r) => r,
-                    Err(_) => wire.error_response(
+                match detached(inner(req)).await {
+                    Some(r) => r,
+                    None => wire.error_response(
                         &path,
                         SimError::new(
                             ErrorKind::Unavailable,

@@ -254,6 +254,33 @@ where
     }
 }
 
+/// How long the POS keeps retrying a gateway call it cannot undo (a gift
+/// card loaded, a refund made) whose answer did not come: the sale or
+/// return waits for it, as a register's store-and-forward queue does, so
+/// the money is never moved without the record of why.
+const IRREVOCABLE_PATIENCE: Duration = Duration::from_secs(30 * 60);
+
+/// [`with_retries`] for a call that cannot be undone: retried, with the
+/// same idempotency key and a backoff of up to a minute, until it is
+/// answered or [`IRREVOCABLE_PATIENCE`] has passed.
+async fn until_answered<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match call().await {
+            Err(e) if e.is_retryable() && started.elapsed() < IRREVOCABLE_PATIENCE => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The gateway's error codes this simulator passes on (those pay answers
 /// with); others read `payment_rejected`.
 fn known_code(code: &str) -> &'static str {
@@ -463,7 +490,29 @@ async fn create_sale(
     })?;
     match step {
         Step::Done(sale) => Ok(axum::Json(sale)),
+        // A gift card once loaded cannot be voided like an authorization:
+        // a sale that loads one is finished even if the register gives up
+        // waiting, so no card is left loaded without the sale that paid
+        // for it.
+        Step::Pay(plan) if !plan.gift_cards.is_empty() => {
+            to_the_end(async move { pay_sale(&ctx, plan).await }).await
+        }
         Step::Pay(plan) => pay_sale(&ctx, plan).await.map(axum::Json),
+    }
+}
+
+/// Runs the rest of a sale or return to its end even if the register stops
+/// waiting for it (this handler is dropped): see [`crate::layers::detached`].
+async fn to_the_end<T: Send + 'static>(
+    work: impl Future<Output = SimResult<T>> + Send + 'static,
+) -> SimResult<axum::Json<T>> {
+    match crate::layers::detached(work).await {
+        Some(result) => result.map(axum::Json),
+        None => Err(SimError::new(
+            ErrorKind::Unavailable,
+            "internal_error",
+            "the sale or return failed inside the simulator",
+        )),
     }
 }
 
@@ -572,7 +621,7 @@ async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
             currency: plan.currency.clone(),
         };
         let key = format!("{}:gift_card:{n}", plan.key_base);
-        if let Err(e) = with_retries(|| ctx.pay.create_gift_card(&body, Some(&key))).await {
+        if let Err(e) = until_answered(|| ctx.pay.create_gift_card(&body, Some(&key))).await {
             let field = format!("gift_cards[{n}].code");
             return Err(held.fail(pay_error(e, &field)).await);
         }
@@ -586,9 +635,32 @@ async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
     };
     held.armed = false;
     drop(held);
+    // The sale is recorded: its captures follow even if the register gives
+    // up waiting now.
+    let ctx = Arc::clone(ctx);
+    match crate::layers::detached(async move { capture_sale(&ctx, &plan, sale, &intents).await })
+        .await
+    {
+        Some(result) => result,
+        None => Err(SimError::new(
+            ErrorKind::Unavailable,
+            "internal_error",
+            "the sale's captures failed inside the simulator",
+        )),
+    }
+}
+
+/// Captures what a recorded sale authorized; a capture that fails stays a
+/// warning on the sale (its authorization open).
+async fn capture_sale(
+    ctx: &Ctx,
+    plan: &SalePlan,
+    sale: Sale,
+    intents: &[(usize, String)],
+) -> SimResult<Sale> {
     // The sale is recorded: capture what was authorized for it.
     let mut failed = Vec::new();
-    for (tender, pi) in &intents {
+    for (tender, pi) in intents {
         let key = format!("{}:capture:{tender}", plan.key_base);
         let body = CaptureIntent::default();
         match with_retries(|| ctx.pay.capture(pi, &body, Some(&key))).await {
@@ -646,7 +718,10 @@ async fn create_return(
     })?;
     match step {
         Step::Done(ret) => Ok(axum::Json(ret)),
-        Step::Pay(plan) => refund_return(&ctx, plan).await.map(axum::Json),
+        // A refund once made cannot be taken back: the return is finished
+        // even if the register gives up waiting, so no money goes back
+        // without the return that sent it.
+        Step::Pay(plan) => to_the_end(async move { refund_return(&ctx, plan).await }).await,
     }
 }
 
@@ -664,7 +739,7 @@ async fn refund_return(ctx: &Ctx, plan: ReturnPlan) -> SimResult<Return> {
                     reason: Some(RefundReason::RequestedByCustomer),
                     metadata: BTreeMap::from([("pos_return".to_owned(), plan.id.clone())]),
                 };
-                match with_retries(|| ctx.pay.refund(&body, Some(&key))).await {
+                match until_answered(|| ctx.pay.refund(&body, Some(&key))).await {
                     Ok(refund) => Some(refund.id),
                     Err(e) => return Err(held.fail(pay_error(e, "refund_to")).await),
                 }
@@ -680,7 +755,7 @@ async fn refund_return(ctx: &Ctx, plan: ReturnPlan) -> SimResult<Return> {
                 } else {
                     "refund_to"
                 };
-                match with_retries(|| ctx.pay.create_gift_card(&body, Some(&key))).await {
+                match until_answered(|| ctx.pay.create_gift_card(&body, Some(&key))).await {
                     Ok(card) => Some(card.code),
                     Err(e) => return Err(held.fail(pay_error(e, field)).await),
                 }
