@@ -181,6 +181,11 @@ defects! {
     /// back onto the card.
     GiftCardRefundRecordedOnly = "gift-card-refund-recorded-only",
         "an online order paid by gift card and returned in store is marked refunded, but nothing goes back onto the card";
+    /// A price or tax write whose answer was lost is sent again as it was,
+    /// without reading the record back: a change made there meanwhile is
+    /// overwritten with the older value.
+    BlindWriteRetry = "blind-write-retry",
+        "a price write whose answer was lost is sent again blindly, undoing a change made meanwhile";
 }
 
 impl fmt::Display for Defect {

@@ -1156,6 +1156,7 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
         price: changed.price,
         currency: changed.currency.clone(),
         tax_code: changed.tax_code.clone(),
+        updated_at: None,
     };
     let product = if engine.has(Defect::StaleProduct) {
         changed
@@ -1192,11 +1193,13 @@ async fn product_changed(engine: &Engine, event: &Event) -> Outcome {
         price: product.price,
         currency: product.currency,
         tax_code: product.tax_code,
+        updated_at: product.updated_at,
     };
     let pos = catalog::Fields {
         price: item.price,
         currency: item.currency,
         tax_code: item.tax_code,
+        updated_at: Some(item.updated_at),
     };
     catalog::reconcile(
         engine,
@@ -1234,6 +1237,7 @@ async fn item_changed(engine: &Engine, event: &Event) -> Outcome {
         price: changed.price,
         currency: changed.currency.clone(),
         tax_code: changed.tax_code.clone(),
+        updated_at: None,
     };
     let Some(item) = settle(
         engine,
@@ -1261,11 +1265,13 @@ async fn item_changed(engine: &Engine, event: &Event) -> Outcome {
         price: product.price,
         currency: product.currency,
         tax_code: product.tax_code,
+        updated_at: Some(product.updated_at),
     };
     let pos = catalog::Fields {
         price: item.price,
         currency: item.currency,
         tax_code: item.tax_code,
+        updated_at: Some(item.updated_at),
     };
     catalog::reconcile(
         engine,
@@ -1327,6 +1333,7 @@ pub(crate) async fn map_catalog(
                 price,
                 currency: currency.clone(),
                 tax_code: tax_code.clone(),
+                updated_at: None,
             };
             catalog::seed_base(
                 engine,

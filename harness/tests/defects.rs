@@ -140,6 +140,10 @@ const CATCHES: &[(&str, &[&str])] = &[
         "gift-card-refund-recorded-only",
         &["gift-cards/online-order-returned-in-store-back-to-card.toml"],
     ),
+    (
+        "blind-write-retry",
+        &["regressions/price-retry-after-lost-answer.toml"],
+    ),
 ];
 
 fn scenario_path(rel: &str) -> PathBuf {

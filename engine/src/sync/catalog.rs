@@ -8,15 +8,16 @@
 //! restarts): handling a register price change must not copy the register's
 //! older tax code over one removed online meanwhile.
 
-use omnisim_api::Event;
+use chrono::{DateTime, Utc};
 use omnisim_api::pos::UpdateItem;
 use omnisim_api::shop::UpdateProduct;
+use omnisim_api::{ApiError, Event};
 use rust_decimal::Decimal;
 
 use super::{Outcome, settle};
 use crate::catalog::{CatalogMaster, Master};
 use crate::defect::Defect;
-use crate::engine::Engine;
+use crate::engine::{Engine, worth_retrying};
 use crate::state::CatalogBase;
 
 /// One side's record of a SKU's synced fields.
@@ -25,6 +26,9 @@ pub(super) struct Fields {
     pub price: Decimal,
     pub currency: String,
     pub tax_code: Option<String>,
+    /// When that record last changed, as its platform says (`None` for an
+    /// event's copy): a write whose answer is lost is checked against it.
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl Fields {
@@ -63,6 +67,60 @@ impl Write {
     fn is_empty(&self) -> bool {
         self.price.is_none() && self.tax_code.is_none()
     }
+
+    /// Whether a record holding these values shows this write.
+    fn shown_by(&self, price: Decimal, currency: &str, tax_code: &Option<String>) -> bool {
+        self.price
+            .as_ref()
+            .is_none_or(|(p, c)| *p == price && c == currency)
+            && self.tax_code.as_ref().is_none_or(|t| t == tax_code)
+    }
+}
+
+/// A record read back after a write whose answer was lost.
+struct Seen {
+    /// It holds what the engine wrote.
+    shows: bool,
+    updated_at: DateTime<Utc>,
+}
+
+/// A price or tax write (an absolute value, with no idempotency key: a
+/// `PATCH`), retried as [`Engine::call`] retries, except that once an
+/// attempt's outcome is unknown (no answer, a 5xx) the record is read back
+/// before writing again. If it shows the write, the write landed. If it
+/// changed since the engine read it (`seen`, its `updated_at` then) to
+/// something else, a newer change overtook the write there (the staff
+/// repricing online while the engine's answer was lost): writing again
+/// would undo it, so the engine stops, and that change's own event carries
+/// it. Only a record untouched since is written again.
+async fn checked_write<W, WF, R, RF>(
+    engine: &Engine,
+    seen: Option<DateTime<Utc>>,
+    write: W,
+    read: R,
+) -> Result<(), ApiError>
+where
+    W: Fn() -> WF,
+    WF: Future<Output = Result<(), ApiError>>,
+    R: Fn() -> RF,
+    RF: Future<Output = Result<Seen, ApiError>>,
+{
+    if engine.has(Defect::BlindWriteRetry) {
+        return engine.call(write).await;
+    }
+    match write().await {
+        Err(e) if worth_retrying(&e) => {}
+        done => return done,
+    }
+    engine
+        .call(|| async {
+            let now = read().await?;
+            if now.shows || seen.is_some_and(|at| now.updated_at != at) {
+                return Ok(());
+            }
+            write().await
+        })
+        .await
 }
 
 fn other(side: Master) -> Master {
@@ -180,11 +238,19 @@ pub(super) async fn reconcile(
                 None => None,
             },
         };
+        let write = || async { engine.pos.update_item(sku, &body).await.map(drop) };
+        let read = || async {
+            let i = engine.pos.item(sku).await?;
+            Ok(Seen {
+                shows: to_pos.shown_by(i.price, &i.currency, &i.tax_code),
+                updated_at: i.updated_at,
+            })
+        };
         settle(
             engine,
             event,
             "writing price and tax to the POS",
-            engine.call(|| engine.pos.update_item(sku, &body)).await,
+            checked_write(engine, pos.updated_at, write, read).await,
         )?;
     }
     if !to_shop.is_empty() {
@@ -195,11 +261,19 @@ pub(super) async fn reconcile(
             tax_code: to_shop.tax_code.clone().map(Option::unwrap_or_default),
             ..UpdateProduct::default()
         };
+        let write = || async { engine.shop.update_product(sku, &body).await.map(drop) };
+        let read = || async {
+            let p = engine.shop.product(sku).await?;
+            Ok(Seen {
+                shows: to_shop.shown_by(p.price, &p.currency, &p.tax_code),
+                updated_at: p.updated_at,
+            })
+        };
         settle(
             engine,
             event,
             "writing price and tax to the shop",
-            engine.call(|| engine.shop.update_product(sku, &body)).await,
+            checked_write(engine, shop.updated_at, write, read).await,
         )?;
     }
     // What both sides hold now, field by field; a field still apart (the
@@ -209,6 +283,7 @@ pub(super) async fn reconcile(
         price: w.price.as_ref().map_or(f.price, |p| p.0),
         currency: w.price.as_ref().map_or(f.currency.clone(), |p| p.1.clone()),
         tax_code: w.tax_code.clone().unwrap_or_else(|| f.tax_code.clone()),
+        updated_at: None,
     };
     let (shop_now, pos_now) = (pos_after(shop, &to_shop), pos_after(pos, &to_pos));
     if same_price(&shop_now, &pos_now) {
@@ -225,7 +300,7 @@ pub(super) async fn reconcile(
 /// The base of a SKU the engine has no base for yet, when both sides agree
 /// on it (at start-up).
 pub(super) fn seed_base(engine: &Engine, sku: &str, shop: &Fields, pos: &Fields) {
-    if shop == pos && engine.with_state(|s| !s.catalog.contains_key(sku)) {
+    if shop.base() == pos.base() && engine.with_state(|s| !s.catalog.contains_key(sku)) {
         engine.with_state(|s| s.save_catalog_base(sku, shop.base()));
     }
 }
