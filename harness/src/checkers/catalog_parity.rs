@@ -66,7 +66,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             Entry::Op {
                 index,
                 time,
-                kind: OpType::Ok,
+                kind: kind @ (OpType::Ok | OpType::Info),
                 f,
                 value,
                 process,
@@ -76,6 +76,26 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                     .target
                     .as_ref()
                     .is_some_and(|t| t.get_ref() == "pos");
+                let on = if on_pos { "pos" } else { "shop" };
+                let from = started.get(step).copied().unwrap_or(*time);
+                if *kind == OpType::Info {
+                    // The answer was lost: the change is what the platform
+                    // recorded in the meantime, if it did.
+                    let sku = input.loaded.scenario.steps[*step]
+                        .sku
+                        .as_ref()
+                        .map(|s| s.get_ref().as_str())?;
+                    let (at, data) = recorded_update(input, on, sku, from, *time)?;
+                    return Some(Change {
+                        index: *index,
+                        time: at,
+                        f,
+                        sku: sku.to_owned(),
+                        price: dec(&data["price"]),
+                        tax: data["tax_code"].clone(),
+                        on,
+                    });
+                }
                 let change = Change {
                     index: *index,
                     time: *time,
@@ -83,10 +103,9 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                     sku: value["sku"].as_str().unwrap_or_default().to_owned(),
                     price: dec(&value["price"]),
                     tax: value["tax_code"].clone(),
-                    on: if on_pos { "pos" } else { "shop" },
+                    on,
                 };
-                let from = started.get(step).copied().unwrap_or(*time);
-                recorded(input, &change, from).then_some(change)
+                recorded_update(input, on, &change.sku, from, change.time).map(|_| change)
             }
             _ => None,
         })
@@ -304,30 +323,38 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
     )
 }
 
-/// A price as text, trailing zeros dropped, so `32` and `32.00` agree.
-/// Whether the platform the change was made on recorded it: an update of
-/// its SKU, made by someone other than the connector, committed between the
-/// step's start (`from`) and its answer.
-fn recorded(input: &Input<'_>, c: &Change<'_>, from: chrono::DateTime<chrono::Utc>) -> bool {
-    let kind = if c.on == "pos" {
+/// The update the platform a change was made on (`on`) recorded for it:
+/// the latest of its SKU, made by someone other than the connector,
+/// committed between the step's start (`from`) and its answer (`to`), as
+/// its time and the record it left.
+fn recorded_update<'a>(
+    input: &'a Input<'_>,
+    on: &str,
+    sku: &str,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Option<(chrono::DateTime<chrono::Utc>, &'a serde_json::Value)> {
+    let kind = if on == "pos" {
         "item.updated"
     } else {
         "products/update"
     };
-    input.history.iter().any(|e| match e {
+    input.history.iter().rev().find_map(|e| match e {
         Entry::Event {
             platform, event, ..
-        } => {
-            platform == c.on
-                && event.kind == kind
-                && event.data["sku"] == c.sku.as_str()
-                && !event.actor.is_connector()
-                && (from..=c.time).contains(&e.true_time())
+        } if platform == on
+            && event.kind == kind
+            && event.data["sku"] == sku
+            && !event.actor.is_connector()
+            && (from..=to).contains(&e.true_time()) =>
+        {
+            Some((e.true_time(), &event.data))
         }
-        _ => false,
+        _ => None,
     })
 }
 
+/// A price as text, trailing zeros dropped, so `32` and `32.00` agree.
 fn price_text(d: Decimal) -> String {
     d.normalize().to_string()
 }
