@@ -123,6 +123,9 @@ pub enum Act {
         /// Paid by bank transfer rather than card: `Some(true)` settles an
         /// hour later, `Some(false)` fails an hour later.
         transfer: Option<bool>,
+        /// Paid with a gift card sold earlier at a register, when one still
+        /// holds enough (and not by bank transfer).
+        gift_card: bool,
     },
     /// Staff drop one unit of a line from an open pickup order before it is
     /// collected (refunded off the authorization, the unit back on sale).
@@ -264,6 +267,32 @@ pub enum Act {
         phone: bool,
         /// Ticks the marketing box.
         accepts_marketing: bool,
+        /// Signs up on the other channel too, seconds later, with the email
+        /// in the other case and the phone in the other format (both
+        /// channels at once, before any sync).
+        both: bool,
+    },
+    /// Staff set up an automatic promotion online, a percentage off one
+    /// item on both channels, starting a minute later.
+    Promote {
+        /// Which SKU.
+        item: u8,
+        /// Percent off (5..=50).
+        percent: u8,
+        /// How long it is to run, in minutes.
+        minutes: u8,
+    },
+    /// Staff end a running promotion early online, a few minutes from now.
+    EndPromotion {
+        /// Which running promotion.
+        promotion: u8,
+        /// Minutes from now to its new end (1..=10).
+        minutes: u8,
+    },
+    /// A customer buys a gift card at a register, with cash.
+    GiftCard {
+        /// Which store.
+        store: u8,
     },
     /// A person who has signed up changes their marketing choice, on a
     /// channel where they signed up.
@@ -374,15 +403,19 @@ fn business_act() -> BoxedStrategy<Act> {
             proptest::option::weighted(0.3, any::<u8>()),
             proptest::bool::weighted(0.3),
             proptest::option::weighted(0.15, any::<bool>()),
+            proptest::bool::weighted(0.4),
         )
-            .prop_map(|((item, qty, at, ship), extra, discount, transfer)| Act::Checkout {
-                item,
-                qty,
-                at,
-                ship,
-                extra,
-                discount,
-                transfer,
+            .prop_map(|((item, qty, at, ship), extra, discount, transfer, gift_card)| {
+                Act::Checkout {
+                    item,
+                    qty,
+                    at,
+                    ship,
+                    extra,
+                    discount,
+                    transfer,
+                    gift_card,
+                }
             }),
         5 => (any::<u8>(), any::<u8>(), 1u8..=3)
             .prop_map(|(store, item, qty)| Act::Sale { store, item, qty }),
@@ -407,15 +440,29 @@ fn business_act() -> BoxedStrategy<Act> {
             .prop_map(|(order, full)| Act::DashboardRefund { order, full }),
         1 => (any::<u8>(), 100u32..=9_999).prop_map(|(item, cents)| Act::PosPrice { item, cents }),
         1 => any::<u8>().prop_map(|item| Act::Tax { item }),
-        1 => (0u8..4, any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-            |(person, pos, capitals, phone, accepts_marketing)| Act::Signup {
-                person,
-                pos,
-                capitals,
-                phone,
-                accepts_marketing,
-            }
-        ),
+        1 => (
+            0u8..4,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            proptest::bool::weighted(0.3),
+        )
+            .prop_map(|(person, pos, capitals, phone, accepts_marketing, both)| {
+                Act::Signup {
+                    person,
+                    pos,
+                    capitals,
+                    phone,
+                    accepts_marketing,
+                    both,
+                }
+            }),
+        1 => (any::<u8>(), 5u8..=50, 30u8..=240)
+            .prop_map(|(item, percent, minutes)| Act::Promote { item, percent, minutes }),
+        1 => (any::<u8>(), 1u8..=10)
+            .prop_map(|(promotion, minutes)| Act::EndPromotion { promotion, minutes }),
+        1 => any::<u8>().prop_map(|store| Act::GiftCard { store }),
         1 => (any::<u8>(), any::<bool>(), any::<bool>()).prop_map(
             |(person, other, accepts_marketing)| Act::Consent {
                 person,

@@ -68,6 +68,8 @@ struct Order {
     /// Paid by bank transfer: it settles or fails on its own, and nobody
     /// hands it over or cancels it meanwhile.
     transfer: bool,
+    /// Paid with a gift card: the gateway's dashboard does not refund it.
+    gift: bool,
 }
 
 impl Order {
@@ -78,6 +80,12 @@ impl Order {
 
 /// How far a quick step follows the step before it.
 const QUICK_SECS: u64 = 2;
+
+/// What a gift card sold at a register holds: enough for two of the largest
+/// checkouts the generator makes (three units and one more at 99.99, with
+/// tax), so a card is used at most twice.
+const GIFT_CARD: &str = "1000.00";
+const GIFT_CARD_USES: u8 = 2;
 
 /// The shop's discount code every generated merchant offers.
 const DISCOUNT: &str = "SAVE20";
@@ -252,7 +260,13 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     // The day's people who have signed up: (person, signed up online, at
     // the register).
     let mut people: Vec<(u8, bool, bool)> = Vec::new();
+    // Promotions set up online: (name, end in seconds of the day).
+    let mut promotions: Vec<(String, u64)> = Vec::new();
+    // Gift cards sold at a register: (code, times spent online).
+    let mut cards: Vec<(String, u8)> = Vec::new();
     for s in order {
+        // Steps that follow this one, each `QUICK_SECS` after the one before.
+        let mut then: Vec<String> = Vec::new();
         let gap = u64::from(super::plan::MIN_GAP_SECS);
         // A quick step follows the one before within seconds: a cancel or a
         // stock addition cannot oversell, so crowding them finds races a
@@ -279,6 +293,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 extra,
                 discount,
                 transfer,
+                gift_card,
             } => {
                 let Some(sku) = pick(&skus, *item) else {
                     continue;
@@ -304,6 +319,20 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 let _ = writeln!(w, "lines = {{ {} }}", listed.join(", "));
                 if *discount {
                     let _ = writeln!(w, "discount_code = \"{DISCOUNT}\"");
+                }
+                let card = cards
+                    .iter_mut()
+                    .rev()
+                    .find(|c| c.1 < GIFT_CARD_USES)
+                    .filter(|_| *gift_card && transfer.is_none());
+                let gift = card.is_some();
+                if let Some(card) = card {
+                    card.1 += 1;
+                    let _ = writeln!(
+                        w,
+                        "payment = {{ type = \"gift_card\", code = \"{}\" }}",
+                        card.0
+                    );
                 }
                 if let Some(settles) = transfer {
                     let account = if *settles {
@@ -331,6 +360,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     collected: false,
                     returned: false,
                     transfer: transfer.is_some(),
+                    gift,
                 });
             }
             Act::Sale { store, item, qty } => {
@@ -568,7 +598,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
             }
             Act::DashboardRefund { order, full } => {
                 let done: Vec<usize> = (0..orders.len())
-                    .filter(|i| orders[*i].collected && !orders[*i].returned)
+                    .filter(|i| orders[*i].collected && !orders[*i].returned && !orders[*i].gift)
                     .collect();
                 let Some(&i) = pick(&done, *order) else {
                     continue;
@@ -587,32 +617,94 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 capitals,
                 phone,
                 accepts_marketing,
+                both,
             } => {
-                let (first, last) = PEOPLE[usize::from(*person) % PEOPLE.len()];
-                let email = if *capitals {
-                    format!("{first}.{last}@Example.com")
-                } else {
-                    format!("{first}.{last}@example.com").to_lowercase()
-                };
-                let actor = if *pos { "pos" } else { "shop" };
-                let _ = writeln!(w, "actor = \"{actor}\"\naction = \"signup\"");
-                let _ = writeln!(w, "customer = \"{first} {last}\"\nemail = \"{email}\"");
-                if *phone {
-                    let n = usize::from(*person) % PEOPLE.len();
-                    let _ = if *pos {
-                        writeln!(w, "phone = \"+1 (415) 555-010{n}\"")
+                let signup = |pos: bool, capitals: bool| {
+                    let (first, last) = PEOPLE[usize::from(*person) % PEOPLE.len()];
+                    let email = if capitals {
+                        format!("{first}.{last}@Example.com")
                     } else {
-                        writeln!(w, "phone = \"+1415555010{n}\"")
+                        format!("{first}.{last}@example.com").to_lowercase()
                     };
+                    let actor = if pos { "pos" } else { "shop" };
+                    let mut w = String::new();
+                    let _ = writeln!(w, "actor = \"{actor}\"\naction = \"signup\"");
+                    let _ = writeln!(w, "customer = \"{first} {last}\"\nemail = \"{email}\"");
+                    if *phone {
+                        let n = usize::from(*person) % PEOPLE.len();
+                        let _ = if pos {
+                            writeln!(w, "phone = \"+1 (415) 555-010{n}\"")
+                        } else {
+                            writeln!(w, "phone = \"+1415555010{n}\"")
+                        };
+                    }
+                    let _ = writeln!(w, "accepts_marketing = {accepts_marketing}");
+                    w
+                };
+                w.push_str(&signup(*pos, *capitals));
+                if *both {
+                    then.push(signup(!*pos, !*capitals));
                 }
-                let _ = writeln!(w, "accepts_marketing = {accepts_marketing}");
+                let (online, register) = (!*pos || *both, *pos || *both);
                 match people.iter_mut().find(|p| p.0 == *person) {
                     Some(p) => {
-                        p.1 |= !*pos;
-                        p.2 |= *pos;
+                        p.1 |= online;
+                        p.2 |= register;
                     }
-                    None => people.push((*person, !*pos, *pos)),
+                    None => people.push((*person, online, register)),
                 }
+            }
+            Act::Promote {
+                item,
+                percent,
+                minutes,
+            } => {
+                let Some(sku) = pick(&skus, *item) else {
+                    continue;
+                };
+                let name = format!("PROMO-{}", promotions.len() + 1);
+                let ends = t + 60 * u64::from(*minutes);
+                touched = Some((sku.clone(), None));
+                let _ = writeln!(w, "actor = \"staff\"\naction = \"promote\"");
+                let _ = writeln!(w, "promotion = \"{name}\"\npercent_off = \"{percent}\"");
+                let _ = writeln!(w, "skus = [\"{sku}\"]");
+                let _ = writeln!(
+                    w,
+                    "starts = \"{}\"\nends = \"{}\"",
+                    clock(t + 60),
+                    clock(ends)
+                );
+                promotions.push((name, ends));
+            }
+            Act::EndPromotion { promotion, minutes } => {
+                let ends = t + 60 * u64::from(*minutes);
+                let running: Vec<usize> = (0..promotions.len())
+                    .filter(|i| promotions[*i].1 > ends)
+                    .collect();
+                let Some(&i) = pick(&running, *promotion) else {
+                    continue;
+                };
+                promotions[i].1 = ends;
+                let _ = writeln!(w, "actor = \"staff\"\naction = \"end_promotion\"");
+                let _ = writeln!(
+                    w,
+                    "promotion = \"{}\"\nends = \"{}\"",
+                    promotions[i].0,
+                    clock(ends)
+                );
+            }
+            Act::GiftCard { store } => {
+                let Some(store) = pick(&stores, *store) else {
+                    continue;
+                };
+                let code = format!("GC-{}", cards.len() + 1);
+                let _ = writeln!(w, "actor = \"pos\"\naction = \"sale\"");
+                let _ = writeln!(w, "location = \"{store}\"");
+                let _ = writeln!(
+                    w,
+                    "gift_cards = [{{ code = \"{code}\", amount = \"{GIFT_CARD}\" }}]"
+                );
+                cards.push((code, 0));
             }
             Act::Consent {
                 person,
@@ -729,6 +821,10 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 crash_mid_write = pending;
                 body.push((t, step));
             }
+        }
+        for step in then {
+            t += QUICK_SECS;
+            body.push((t, step));
         }
     }
     if profile == FaultProfile::Heavy {
