@@ -4,7 +4,9 @@ a physical count then an IN_STOCK -> SOLD adjustment; counts read back as
 strings; changes since a time; an order paid with a card nonce,
 autocomplete=false, completed, then refunded in part; a declined nonce; the
 same idempotency key with another body; a webhook subscription whose
-inventory.count.updated delivery passes the client's verify_signature; and
+inventory.count.updated delivery passes the client's verify_signature;
+customer profiles (made, searched by email and phone, updated at their
+version) and their customer.created and customer.updated deliveries; and
 PICKUP orders (units set aside, collected at the register, cancelled by an
 update).
 
@@ -36,6 +38,8 @@ from square.core.api_error import ApiError
 from square.types.batch_get_inventory_changes_response import BatchGetInventoryChangesResponse
 from square.types.batch_get_inventory_counts_response import BatchGetInventoryCountsResponse
 from square.types.get_inventory_count_response import GetInventoryCountResponse
+from square.types.customer_created_event import CustomerCreatedEvent
+from square.types.customer_updated_event import CustomerUpdatedEvent
 from square.types.inventory_count_updated_event import InventoryCountUpdatedEvent
 from square.types.list_payments_response import ListPaymentsResponse
 from square.types.list_webhook_subscriptions_response import ListWebhookSubscriptionsResponse
@@ -389,6 +393,80 @@ count = event.data.object.inventory_counts[0]
 check("event count", (count.catalog_object_id, count.quantity), (variation, "94"))
 client.webhooks.subscriptions.delete(subscription_id=sub.id)
 check("deleted", list(client.webhooks.subscriptions.list()), [])
+
+# Customers: a profile made through the client, found by its email in
+# another case and by its phone in another format, updated at the version
+# read (a stale version refused), and its customer.created and
+# customer.updated deliveries, which verify and parse as the client's own
+# event models; consent given at the register (natively) arrives as
+# customer.updated too.
+people = typed(
+    client.webhooks.subscriptions.create(
+        idempotency_key=key(),
+        subscription={
+            "name": "people",
+            "event_types": ["customer.created", "customer.updated"],
+            "notification_url": url,
+        },
+    )
+).subscription
+
+
+def delivery(kind):
+    """The next delivery of event type `kind`, verified with `people`'s key."""
+    while True:
+        headers, body = deliveries.get(timeout=30)
+        if json.loads(body)["type"] != kind:
+            continue
+        check(
+            f"{kind} verify_signature",
+            verify_signature(
+                request_body=body.decode(),
+                signature_header=headers["x-square-hmacsha256-signature"],
+                signature_key=people.signature_key,
+                notification_url=url,
+            ),
+            True,
+        )
+        return json.loads(body)
+
+
+ada = typed(
+    client.customers.create(
+        idempotency_key=key(),
+        given_name="Ada",
+        family_name="Lovelace",
+        email_address="Ada@Example.com",
+        phone_number="+44 20 7946 0000",
+    )
+).customer
+check(
+    "customer made",
+    (ada.given_name, ada.family_name, ada.email_address, ada.phone_number, ada.version),
+    ("Ada", "Lovelace", "Ada@Example.com", "+44 20 7946 0000", 1),
+)
+check("no marketing consent until given", ada.preferences.email_unsubscribed, True)
+created = CustomerCreatedEvent.model_validate(delivery("customer.created"))
+check("customer.created", (created.data.id, created.data.object.customer.email_address), (ada.id, "Ada@Example.com"))
+by_email = typed(client.customers.search(query={"filter": {"email_address": {"exact": "ada@example.com"}}}))
+check("found by email in another case", [c.id for c in by_email.customers], [ada.id])
+by_phone = typed(client.customers.search(query={"filter": {"phone_number": {"exact": "+442079460000"}}}))
+check("found by phone in another format", [c.id for c in by_phone.customers], [ada.id])
+nobody = typed(client.customers.search(query={"filter": {"email_address": {"exact": "grace@example.com"}}}))
+check("nobody", nobody.customers, None)
+moved = typed(client.customers.update(customer_id=ada.id, phone_number="+44 20 7946 0999", version=ada.version)).customer
+check("updated at its version", (moved.phone_number, moved.version), ("+44 20 7946 0999", 2))
+stale = raises(lambda: client.customers.update(customer_id=ada.id, family_name="Byron", version=ada.version))
+check("a stale version refused", (stale.status_code, stale.errors[0].code), (400, "VERSION_MISMATCH"))
+updated = CustomerUpdatedEvent.model_validate(delivery("customer.updated"))
+check("customer.updated", (updated.data.id, updated.data.object.customer.phone_number), (ada.id, "+44 20 7946 0999"))
+missing = raises(lambda: client.customers.get(customer_id="cust_999999"))
+check("an unknown customer", (missing.status_code, missing.errors[0].code), (404, "NOT_FOUND"))
+native("PATCH", f"/v1/customers/{ada.id}", {"accepts_marketing": True})
+consent = CustomerUpdatedEvent.model_validate(delivery("customer.updated"))
+check("consent given at the register", consent.data.object.customer.preferences.email_unsubscribed, False)
+check("read back", typed(client.customers.get(customer_id=ada.id)).customer.version, 3)
+client.webhooks.subscriptions.delete(subscription_id=people.id)
 server.shutdown()
 
 # An online order waiting at the store: a PICKUP order sets its units aside

@@ -5,7 +5,15 @@
 //! `given_name` and `family_name` the profile's name split at the first
 //! space, `preferences.email_unsubscribed` the opposite of its marketing
 //! consent. Writes are the native ones, so they emit `customer.created` and
-//! `customer.updated` with the caller as actor.
+//! `customer.updated` with the caller as actor, delivered to Square webhook
+//! subscriptions by `events.rs`.
+//!
+//! Square's request bodies have no `preferences`: the client cannot set
+//! marketing consent. The dialect accepts `preferences.email_unsubscribed`
+//! on create and update as an extension, for connectors that write raw
+//! HTTP; other Square fields with no place on the profile (`company_name`,
+//! `nickname`, `address`, `note`, `birthday`, `reference_id`, `tax_ids`) are
+//! refused with a 400 naming the field rather than dropped.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -38,7 +46,8 @@ fn square_field(e: SimError) -> SimError {
     }
 }
 
-fn customer(c: &Customer) -> Value {
+/// A profile as Square's `Customer` object.
+pub(super) fn customer(c: &Customer) -> Value {
     let (given, family) = match c.name.split_once(' ') {
         Some((g, f)) => (g.to_owned(), f.to_owned()),
         None => (c.name.clone(), String::new()),

@@ -10,10 +10,14 @@
 //!   `pickup.cancelled`, for a pickup a PICKUP order made (whoever closed
 //!   it: the clerk at the register, or the caller's update);
 //! - `payment.created|updated` and `refund.created|updated` ← the POS's
-//!   own, for payments and refunds made through the dialect.
+//!   own, for payments and refunds made through the dialect;
+//! - `customer.created` and `customer.updated` ← the POS's own, for every
+//!   profile (made through the dialect, natively, or at the register), with
+//!   the profile as it was at that change.
 
 use bytes::Bytes;
 use omnisim_api::Event;
+use omnisim_api::customer::Customer;
 use serde_json::{Value, json};
 
 use super::wire;
@@ -31,6 +35,8 @@ pub const TYPES: &[&str] = &[
     "payment.updated",
     "refund.created",
     "refund.updated",
+    "customer.created",
+    "customer.updated",
 ];
 
 /// A deterministic event id per canonical event and rendering.
@@ -209,6 +215,17 @@ pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
                 0,
                 &event.kind,
                 json!({"type": "refund", "id": r.id, "object": {"refund": wire::refund(r)}}),
+            )]
+        }
+        "customer.created" | "customer.updated" => {
+            let Ok(c) = serde_json::from_value::<Customer>(d.clone()) else {
+                return Vec::new();
+            };
+            vec![envelope(
+                event,
+                0,
+                &event.kind,
+                json!({"type": "customer", "id": c.id, "object": {"customer": super::customers::customer(&c)}}),
             )]
         }
         _ => Vec::new(),
