@@ -36,6 +36,25 @@ async fn gql(app: &App, query: &str, variables: Value) -> Reply {
     .await
 }
 
+/// A REST Admin request with the Shopify access token.
+async fn rest(app: &App, method: &str, path: &str, body: Value) -> Reply {
+    let body = if body.is_null() {
+        Body::empty()
+    } else {
+        Body::from(serde_json::to_vec(&body).unwrap())
+    };
+    app.request(
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-shopify-access-token", token())
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap(),
+    )
+    .await
+}
+
 /// A shop with SKU-1 (10 at `web`) and SKU-2.
 async fn stocked(w: &World) -> App {
     let shop = w.shop();
@@ -417,5 +436,469 @@ async fn throttling_and_key_reuse_answer_in_shopify_form() {
     assert_eq!(
         throttled.json["errors"][0]["extensions"]["code"],
         "THROTTLED"
+    );
+}
+
+const CUSTOMER_FIELDS: &str = "id legacyResourceId firstName lastName displayName email phone
+    defaultEmailAddress { emailAddress marketingState marketingOptInLevel }
+    defaultPhoneNumber { phoneNumber }
+    emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
+    createdAt updatedAt";
+
+fn customer_create() -> String {
+    format!(
+        "mutation C($input: CustomerInput!) {{ customerCreate(input: $input) {{ customer {{ {CUSTOMER_FIELDS} }} userErrors {{ field message }} }} }}"
+    )
+}
+
+fn customer_update() -> String {
+    format!(
+        "mutation U($input: CustomerInput!) {{ customerUpdate(input: $input) {{ customer {{ {CUSTOMER_FIELDS} }} userErrors {{ field message }} }} }}"
+    )
+}
+
+fn customer_search() -> String {
+    format!(
+        "query S($q: String) {{ customers(first: 10, query: $q) {{ nodes {{ {CUSTOMER_FIELDS} }} }} }}"
+    )
+}
+
+const CONSENT: &str = r#"mutation M($input: CustomerEmailMarketingConsentUpdateInput!) {
+  customerEmailMarketingConsentUpdate(input: $input) {
+    customer { id emailMarketingConsent { marketingState } defaultEmailAddress { marketingState } }
+    userErrors { field message code }
+  }
+}"#;
+
+#[tokio::test(start_paused = true)]
+async fn customers_through_graphql_are_the_shops_profiles() {
+    let w = World::new();
+    let shop = w.shop();
+    let r = gql(
+        &shop,
+        &customer_create(),
+        json!({"input": {"firstName": "Ada", "lastName": "Lovelace", "email": "Ada@Example.com",
+            "phone": "+44 20 7946 0000",
+            "emailMarketingConsent": {"marketingState": "SUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN"}}}),
+    )
+    .await;
+    let payload = &r.json["data"]["customerCreate"];
+    assert_eq!(payload["userErrors"], json!([]), "{}", r.json);
+    let ada = payload["customer"].clone();
+    assert_eq!(ada["id"], "gid://shopify/Customer/1");
+    assert_eq!(ada["legacyResourceId"], "1");
+    assert_eq!(ada["displayName"], "Ada Lovelace");
+    assert_eq!(ada["phone"], "+442079460000", "E.164, as Shopify writes it");
+    assert_eq!(
+        ada["defaultEmailAddress"],
+        json!({"emailAddress": "Ada@Example.com", "marketingState": "SUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN"})
+    );
+    assert_eq!(ada["emailMarketingConsent"]["marketingState"], "SUBSCRIBED");
+
+    // The native profile, its event, and its actor.
+    let native = shop.get("/v1/customers/cus_000001").await;
+    assert_eq!(native.json["name"], "Ada Lovelace");
+    assert_eq!(native.json["accepts_marketing"], true);
+    let feed = shop.get("/v1/events?limit=100").await;
+    let last = feed.json["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["type"], "customers/create");
+    assert_ne!(last["actor"]["kind"], "system", "{}", last["actor"]);
+
+    // Search by email in another case, by phone in another format.
+    for q in [
+        "email:ADA@example.COM",
+        "phone:'+44 (20) 7946-0000'",
+        "first_name:ada AND accepts_marketing:true",
+    ] {
+        let r = gql(&shop, &customer_search(), json!({"q": q})).await;
+        let ids: Vec<&Value> = r.json["data"]["customers"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{q}: {}", r.json))
+            .iter()
+            .map(|n| &n["id"])
+            .collect();
+        assert_eq!(ids, vec![&ada["id"]], "{q}");
+    }
+    let none = gql(
+        &shop,
+        &customer_search(),
+        json!({"q": "email:grace@example.com"}),
+    )
+    .await;
+    assert_eq!(none.json["data"]["customers"]["nodes"], json!([]));
+    let refused = gql(&shop, &customer_search(), json!({"q": "tag:vip"})).await;
+    assert!(
+        refused.json["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`tag:`"),
+        "{}",
+        refused.json
+    );
+
+    // Duplicate email (any case), shared phone: Shopify's user errors.
+    let r = gql(
+        &shop,
+        &customer_create(),
+        json!({"input": {"firstName": "Other", "email": "ada@EXAMPLE.com"}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["customerCreate"],
+        json!({"customer": null, "userErrors": [{"field": ["email"], "message": "Email has already been taken"}]})
+    );
+    let r = gql(
+        &shop,
+        &customer_create(),
+        json!({"input": {"firstName": "Sibling", "phone": "+442079460000"}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["customerCreate"]["userErrors"],
+        json!([{"field": ["phone"], "message": "Phone has already been taken"}])
+    );
+    let r = gql(
+        &shop,
+        &customer_create(),
+        json!({"input": {"firstName": "Nobody"}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["customerCreate"]["userErrors"][0]["field"],
+        json!(["email"]),
+        "{}",
+        r.json
+    );
+    let r = gql(
+        &shop,
+        &customer_create(),
+        json!({"input": {"email": "tagged@example.com", "tags": ["vip"]}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["customerCreate"]["userErrors"][0]["field"],
+        json!(["tags"])
+    );
+    let r = gql(
+        &shop,
+        &customer_create(),
+        json!({"input": {"email": "addr@example.com", "addresses": [{"city": "Paris"}]}}),
+    )
+    .await;
+    assert!(
+        r.json["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("addresses"),
+        "{}",
+        r.json
+    );
+    let r = gql(
+        &shop,
+        &customer_create(),
+        json!({"input": {"email": "p@example.com", "emailMarketingConsent": {"marketingState": "PENDING"}}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["customerCreate"]["userErrors"][0]["field"],
+        json!(["emailMarketingConsent", "marketingState"])
+    );
+    let count = shop.get("/v1/customers").await;
+    assert_eq!(
+        count.json["data"].as_array().unwrap().len(),
+        1,
+        "nothing refused was made"
+    );
+
+    // Update one name part; remove the phone; consent is its own mutation.
+    let r = gql(
+        &shop,
+        &customer_update(),
+        json!({"input": {"id": ada["id"], "lastName": "King", "phone": null}}),
+    )
+    .await;
+    let updated = &r.json["data"]["customerUpdate"];
+    assert_eq!(updated["userErrors"], json!([]), "{}", r.json);
+    assert_eq!(updated["customer"]["firstName"], "Ada");
+    assert_eq!(updated["customer"]["lastName"], "King");
+    assert_eq!(updated["customer"]["defaultPhoneNumber"], Value::Null);
+    let native = shop.get("/v1/customers/cus_000001").await;
+    assert_eq!(
+        (
+            &native.json["name"],
+            &native.json["phone"],
+            &native.json["version"]
+        ),
+        (&json!("Ada King"), &Value::Null, &json!(2))
+    );
+    let r = gql(
+        &shop,
+        &customer_update(),
+        json!({"input": {"id": ada["id"], "emailMarketingConsent": {"marketingState": "UNSUBSCRIBED"}}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["customerUpdate"]["userErrors"][0]["field"],
+        json!(["emailMarketingConsent"])
+    );
+    let r = gql(
+        &shop,
+        CONSENT,
+        json!({"input": {"customerId": ada["id"], "emailMarketingConsent": {"marketingState": "UNSUBSCRIBED"}}}),
+    )
+    .await;
+    let consent = &r.json["data"]["customerEmailMarketingConsentUpdate"];
+    assert_eq!(consent["userErrors"], json!([]), "{}", r.json);
+    assert_eq!(
+        consent["customer"]["emailMarketingConsent"]["marketingState"],
+        "NOT_SUBSCRIBED"
+    );
+    assert_eq!(
+        shop.get("/v1/customers/cus_000001").await.json["accepts_marketing"],
+        false
+    );
+    let r = gql(
+        &shop,
+        CONSENT,
+        json!({"input": {"customerId": ada["id"], "emailMarketingConsent": {"marketingState": "NOT_SUBSCRIBED"}}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["customerEmailMarketingConsentUpdate"]["userErrors"][0]["code"],
+        "INCLUSION"
+    );
+
+    // Unknown ids: null, and a user error.
+    let r = gql(
+        &shop,
+        &format!("query Q($id: ID!) {{ customer(id: $id) {{ {CUSTOMER_FIELDS} }} }}"),
+        json!({"id": "gid://shopify/Customer/999"}),
+    )
+    .await;
+    assert_eq!(r.json["data"]["customer"], Value::Null, "{}", r.json);
+    let r = gql(
+        &shop,
+        &customer_update(),
+        json!({"input": {"id": "gid://shopify/Customer/999", "firstName": "X"}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["customerUpdate"]["userErrors"],
+        json!([{"field": ["id"], "message": "Customer does not exist"}])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rest_customers_round_trip_and_customer_webhooks_are_signed() {
+    let w = World::new();
+    let got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    w.transport.mount(
+        "hook.test",
+        Router::new().route(
+            "/shopify",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    sink.lock().unwrap().push((headers, body));
+                    StatusCode::OK
+                }
+            }),
+        ),
+    );
+    let shop = w.shop();
+    let base = "/admin/api/2026-01";
+    for topic in ["customers/create", "customers/update"] {
+        let r = rest(&shop, "POST", &format!("{base}/webhooks.json"),
+                json!({"webhook": {"topic": topic, "address": "http://hook.test/shopify", "format": "json"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    }
+    let r = rest(&shop, "POST", &format!("{base}/customers.json"),
+            json!({"customer": {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com",
+                "phone": "+1 (415) 555-0100",
+                "email_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in"}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let grace = r.json["customer"].clone();
+    assert_eq!(grace["id"], 1);
+    assert_eq!(grace["phone"], "+14155550100");
+    assert_eq!(grace["email_marketing_consent"]["state"], "subscribed");
+
+    // Saved back as read (what ShopifyAPI's save does): no change, no event.
+    let r = rest(
+        &shop,
+        "PUT",
+        &format!("{base}/customers/1.json"),
+        json!({"customer": grace}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        shop.get("/v1/customers/cus_000001").await.json["version"],
+        1
+    );
+    let mut changed = grace.clone();
+    changed["first_name"] = json!("Amazing Grace");
+    changed["email_marketing_consent"]["state"] = json!("unsubscribed");
+    let r = rest(
+        &shop,
+        "PUT",
+        &format!("{base}/customers/1.json"),
+        json!({"customer": changed}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["customer"]["first_name"], "Amazing");
+    assert_eq!(r.json["customer"]["last_name"], "Grace Hopper");
+    assert_eq!(
+        r.json["customer"]["email_marketing_consent"]["state"],
+        "not_subscribed"
+    );
+
+    // Refusals name the field.
+    let r = rest(
+        &shop,
+        "POST",
+        &format!("{base}/customers.json"),
+        json!({"customer": {"email": "GRACE@example.com"}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json,
+        json!({"errors": {"email": ["has already been taken"]}})
+    );
+    let r = rest(
+        &shop,
+        "POST",
+        &format!("{base}/customers.json"),
+        json!({"customer": {"email": "x@example.com", "birthday": "1906-12-09"}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.json["errors"]["birthday"].is_array(), "{}", r.json);
+    let r = rest(
+        &shop,
+        "POST",
+        &format!("{base}/customers.json"),
+        json!({"customer": {"email": "x@example.com", "accepts_marketing": true}}),
+    )
+    .await;
+    assert!(
+        r.json["errors"]["accepts_marketing"].is_array(),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        rest(
+            &shop,
+            "GET",
+            &format!("{base}/customers/9.json"),
+            Value::Null
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Search by email in another case; unknown filters are refused.
+    let r = rest(
+        &shop,
+        "GET",
+        &format!("{base}/customers/search.json?query=email:GRACE%40EXAMPLE.COM"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let ids: Vec<&Value> = r.json["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids, vec![&json!(1)]);
+    let r = rest(
+        &shop,
+        "GET",
+        &format!("{base}/customers.json?email=grace@example.com"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.json["errors"]["email"].is_array(), "{}", r.json);
+
+    // Listing pages by Link.
+    for i in 0..2 {
+        let r = rest(
+            &shop,
+            "POST",
+            &format!("{base}/customers.json"),
+            json!({"customer": {"email": format!("c{i}@example.com")}}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    }
+    let first = rest(
+        &shop,
+        "GET",
+        &format!("{base}/customers.json?limit=2"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(first.json["customers"].as_array().unwrap().len(), 2);
+    let link = first.headers["link"].to_str().unwrap().to_owned();
+    let next = link.split('<').nth(1).unwrap().split('>').next().unwrap();
+    let path = &next[next.find("/admin").unwrap()..];
+    let second = rest(&shop, "GET", path, Value::Null).await;
+    assert_eq!(
+        second.json["customers"][0]["email"], "c1@example.com",
+        "{}",
+        second.json
+    );
+
+    // The webhooks: create, update (one per change), signed with the app secret.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = got.lock().unwrap().clone();
+    let topics: Vec<&str> = got
+        .iter()
+        .map(|(h, _)| h["x-shopify-topic"].to_str().unwrap())
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            "customers/create",
+            "customers/update",
+            "customers/create",
+            "customers/create"
+        ]
+    );
+    for (headers, body) in &got {
+        omnisim_api::signing::verify(
+            Scheme::Shopify,
+            &[format!("shpss_{KEY}")],
+            "http://hook.test/shopify",
+            headers,
+            body,
+            w.clock.now(),
+        )
+        .unwrap();
+    }
+    let created: Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(created["email"], "grace@example.com");
+    assert_eq!(created["first_name"], "Grace");
+    assert_eq!(created["admin_graphql_api_id"], "gid://shopify/Customer/1");
+    let updated: Value = serde_json::from_slice(&got[1].1).unwrap();
+    assert_eq!(updated["first_name"], "Amazing");
+    assert_eq!(
+        updated["email_marketing_consent"]["state"],
+        "not_subscribed"
     );
 }

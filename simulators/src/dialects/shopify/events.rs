@@ -4,12 +4,17 @@
 //! `X-Shopify-Event-Id` headers (the HMAC, topic, webhook id and trigger
 //! time are added by the shop's signing scheme).
 //!
+//! `customers/create` and `customers/update` are the shop's own, for every
+//! profile (made through the dialect or natively), with the REST customer
+//! as it was at that change.
+//!
 //! The cause of a stock change (which write made it) is not in Shopify's
 //! `inventory_levels/update` body; it travels in `X-Omnisim-Cause` (`adjust`,
 //! `set`, `order`, …) and `X-Omnisim-Reference` (the `referenceDocumentUri`
 //! of the write), so a connector can tell its own writes from real changes.
 
 use bytes::Bytes;
+use omnisim_api::customer::Customer;
 use omnisim_api::shop::{InventoryLevelUpdate, Order, OrderRefund, Product};
 use sha2::{Digest, Sha256};
 
@@ -123,6 +128,12 @@ pub fn render(state: &ShopState, event: &omnisim_api::Event) -> Vec<Rendered> {
                 wire::refund(state, &o, &r),
                 Vec::new(),
             )]
+        }
+        kind @ ("customers/create" | "customers/update") => {
+            let Ok(c) = serde_json::from_value::<Customer>(event.data.clone()) else {
+                return Vec::new();
+            };
+            vec![out(event, kind, wire::customer(&c), Vec::new())]
         }
         _ => Vec::new(),
     }

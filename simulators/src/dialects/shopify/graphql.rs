@@ -29,6 +29,7 @@ use omnisim_api::shop::{
 };
 use rust_decimal::Decimal;
 
+use super::customers;
 use super::ids::{FulfillmentRec, counter, gid, level_gid, parse_gid, parse_level_gid};
 use crate::core::{Platform, Simulator};
 use crate::dialects::Wire;
@@ -57,7 +58,7 @@ pub fn schema(shared: Arc<Shared>) -> AdminSchema {
         .finish()
 }
 
-fn shared<'a>(ctx: &Context<'a>) -> &'a Shared {
+pub(super) fn shared<'a>(ctx: &Context<'a>) -> &'a Shared {
     ctx.data_unchecked::<Arc<Shared>>()
 }
 
@@ -443,11 +444,15 @@ pub enum WebhookSubscriptionTopic {
     OrdersUpdated,
     /// `refunds/create`.
     RefundsCreate,
+    /// `customers/create`.
+    CustomersCreate,
+    /// `customers/update`.
+    CustomersUpdate,
 }
 
 impl WebhookSubscriptionTopic {
     /// Every topic, in the order above.
-    pub const ALL: [WebhookSubscriptionTopic; 9] = [
+    pub const ALL: [WebhookSubscriptionTopic; 11] = [
         Self::InventoryLevelsUpdate,
         Self::ProductsCreate,
         Self::ProductsUpdate,
@@ -457,6 +462,8 @@ impl WebhookSubscriptionTopic {
         Self::OrdersFulfilled,
         Self::OrdersUpdated,
         Self::RefundsCreate,
+        Self::CustomersCreate,
+        Self::CustomersUpdate,
     ];
 
     /// The topic as the `X-Shopify-Topic` header names it.
@@ -471,6 +478,8 @@ impl WebhookSubscriptionTopic {
             Self::OrdersFulfilled => "orders/fulfilled",
             Self::OrdersUpdated => "orders/updated",
             Self::RefundsCreate => "refunds/create",
+            Self::CustomersCreate => "customers/create",
+            Self::CustomersUpdate => "customers/update",
         }
     }
 
@@ -578,17 +587,17 @@ fn uncursor(c: &str) -> async_graphql::Result<String> {
 /// Pages of `items`, sorted by their keys (sortable strings): `first` after
 /// a cursor, or `last` before one, reversed when `reverse`.
 #[derive(Clone, Debug, Default)]
-struct Page {
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-    reverse: bool,
+pub(super) struct Page {
+    pub(super) first: Option<i32>,
+    pub(super) after: Option<String>,
+    pub(super) last: Option<i32>,
+    pub(super) before: Option<String>,
+    pub(super) reverse: bool,
 }
 
 const PAGE_MAX: i32 = 250;
 
-fn page<T: async_graphql::OutputType>(
+pub(super) fn page<T: async_graphql::OutputType>(
     mut items: Vec<(String, T)>,
     p: Page,
 ) -> async_graphql::Result<Connection<String, T>> {
@@ -644,11 +653,11 @@ fn page<T: async_graphql::OutputType>(
     Ok(c)
 }
 
-fn id_key(n: u64) -> String {
+pub(super) fn id_key(n: u64) -> String {
     format!("{n:020}")
 }
 
-fn time_key(t: ChronoDateTime<Utc>, n: u64) -> String {
+pub(super) fn time_key(t: ChronoDateTime<Utc>, n: u64) -> String {
     format!("{}|{n:020}", t.format("%Y%m%dT%H%M%S%.6f"))
 }
 
@@ -656,13 +665,13 @@ fn time_key(t: ChronoDateTime<Utc>, n: u64) -> String {
 
 /// One `field:value` term of Shopify's search syntax.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Term {
-    field: String,
-    op: &'static str,
-    value: String,
+pub(super) struct Term {
+    pub(super) field: String,
+    pub(super) op: &'static str,
+    pub(super) value: String,
 }
 
-fn terms(q: &str) -> Vec<Term> {
+pub(super) fn terms(q: &str) -> Vec<Term> {
     let mut out = Vec::new();
     let mut rest = q.trim();
     while !rest.is_empty() {
@@ -722,7 +731,7 @@ fn parse_time(v: &str) -> Option<ChronoDateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-fn time_matches(t: ChronoDateTime<Utc>, term: &Term) -> bool {
+pub(super) fn time_matches(t: ChronoDateTime<Utc>, term: &Term) -> bool {
     let Some(v) = parse_time(&term.value) else {
         return false;
     };
@@ -735,7 +744,7 @@ fn time_matches(t: ChronoDateTime<Utc>, term: &Term) -> bool {
     }
 }
 
-fn number_matches(n: u64, term: &Term) -> bool {
+pub(super) fn number_matches(n: u64, term: &Term) -> bool {
     let Ok(v) = term.value.parse::<u64>() else {
         return false;
     };
@@ -808,7 +817,7 @@ pub struct OrderCancelUserError {
     code: Option<String>,
 }
 
-fn user_error(field: &[&str], message: impl Into<String>) -> UserError {
+pub(super) fn user_error(field: &[&str], message: impl Into<String>) -> UserError {
     UserError {
         field: Some(field.iter().map(|s| (*s).to_owned()).collect()),
         message: message.into(),
@@ -2607,6 +2616,32 @@ impl QueryRoot {
             .map(|o| GFulfillmentOrder { o, n })
     }
 
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> Option<customers::GCustomer> {
+        customers::customer(ctx, &id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        reverse: Option<bool>,
+        query: Option<String>,
+        sort_key: Option<customers::CustomerSortKeys>,
+    ) -> async_graphql::Result<Connection<String, customers::GCustomer>> {
+        let p = Page {
+            first,
+            after,
+            last,
+            before,
+            reverse: reverse.unwrap_or(false),
+        };
+        customers::customers(ctx, p, query, sort_key)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn webhook_subscriptions(
         &self,
@@ -3515,6 +3550,30 @@ impl MutationRoot {
             },
             Err(e) => fail(from_sim(&e, &["fulfillment"])),
         }
+    }
+
+    async fn customer_create(
+        &self,
+        ctx: &Context<'_>,
+        input: customers::CustomerInput,
+    ) -> customers::CustomerCreatePayload {
+        customers::customer_create(ctx, input)
+    }
+
+    async fn customer_update(
+        &self,
+        ctx: &Context<'_>,
+        input: customers::CustomerInput,
+    ) -> customers::CustomerUpdatePayload {
+        customers::customer_update(ctx, input)
+    }
+
+    async fn customer_email_marketing_consent_update(
+        &self,
+        ctx: &Context<'_>,
+        input: customers::CustomerEmailMarketingConsentUpdateInput,
+    ) -> customers::CustomerEmailMarketingConsentUpdatePayload {
+        customers::consent_update(ctx, input)
     }
 
     async fn webhook_subscription_create(

@@ -8,6 +8,8 @@
 //!
 //! - `graphql.rs`: the Admin GraphQL schema (`async-graphql`) and its
 //!   resolvers; every write is a call into `shop/state.rs`.
+//! - `customers.rs`: customers over the shop's customer profiles (the
+//!   GraphQL object, queries and mutations; the translation REST shares).
 //! - `ids.rs`: numeric and `gid://shopify/…` ids from counters.
 //! - `wire.rs`: Shopify's REST resources, for webhook bodies (and REST).
 //! - `events.rs`: canonical shop events as Shopify webhooks.
@@ -32,6 +34,7 @@ use crate::core::Simulator;
 use crate::error::{ErrorKind, SimError};
 use crate::shop::ShopState;
 
+mod customers;
 mod events;
 mod graphql;
 mod ids;

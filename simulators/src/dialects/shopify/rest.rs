@@ -11,7 +11,11 @@
 //! `orders/{id}/cancel`, `orders/{id}/transactions` (GET; POST `capture`),
 //! `orders/{id}/refunds/calculate`, `orders/{id}/refunds` (GET, POST),
 //! `orders/{id}/fulfillment_orders`, `fulfillments`, `webhooks` (list,
-//! create, one, delete). Anything else answers 404 `{"errors": "Not Found"}`.
+//! create, one, delete), `customers` (list with `ids`, `since_id`,
+//! `created_at_min|max`, `updated_at_min|max`, `limit`, `page_info`,
+//! `fields`; create), `customers/count`, `customers/search` (`query`, as
+//! GraphQL's `customers(query:)`), `customers/{id}` (GET, PUT). Anything
+//! else answers 404 `{"errors": "Not Found"}`.
 
 // Handlers return their refusal as the finished answer (`Err(Response)`),
 // once per request: its size does not matter.
@@ -33,6 +37,7 @@ use omnisim_api::shop::{
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use super::customers::{self, Change, Write};
 use super::graphql::{self, Shared, WebhookSubscriptionTopic};
 use super::ids::{FulfillmentRec, counter};
 use super::{API_VERSION, wire};
@@ -238,6 +243,18 @@ async fn route(
             ok(json!({"fulfillment_order": fo}))
         }
         ("POST", ["fulfillments"]) => fulfil(sim, body),
+        ("GET", ["customers"]) => list_customers(sim, base, &q),
+        ("GET", ["customers", "count"]) => count_customers(sim, &q),
+        ("GET", ["customers", "search"]) => search_customers(sim, base, &q),
+        ("POST", ["customers"]) => create_customer(sh, body),
+        ("GET", ["customers", id]) => {
+            let key = customer_key(id)?;
+            let c = sim
+                .read(|s| s.customers.get(&key))
+                .map_err(|_| not_found())?;
+            ok(json!({"customer": only_fields(wire::customer(&c), &q)}))
+        }
+        ("PUT", ["customers", id]) => update_customer(sh, id, body),
         ("GET", ["webhooks"]) => {
             let subs: Vec<Value> = sim
                 .core
@@ -950,6 +967,374 @@ fn fulfil(sim: &Simulator<ShopState>, body: &Bytes) -> Rest {
         })
         .map_err(|e| sim_error(&e))?;
     created(json!({"fulfillment": out}))
+}
+
+// ----------------------------------------------------------------- customers
+
+fn customer_key(id: &str) -> Result<String, Response> {
+    id_segment(id).map(customers::key).ok_or_else(not_found)
+}
+
+/// `fields=a,b`: only those keys of a resource.
+fn only_fields(v: Value, q: &BTreeMap<String, String>) -> Value {
+    let Some(fields) = q.get("fields").filter(|f| !f.trim().is_empty()) else {
+        return v;
+    };
+    let keep: Vec<&str> = fields.split(',').map(str::trim).collect();
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(k, _)| keep.contains(&k.as_str()))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Refuses a query parameter the route does not take, by name.
+fn known_params(q: &BTreeMap<String, String>, known: &[&str]) -> Result<(), Response> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(unprocessable(
+            k,
+            format!(
+                "is not a parameter omnisim takes here (it takes {})",
+                known.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A page of a REST listing: `limit`, and the position and filters a
+/// `page_info` token carries (which then take no other filter).
+struct Paging {
+    limit: usize,
+    after: Option<u64>,
+    before: Option<u64>,
+    filters: BTreeMap<String, String>,
+}
+
+fn paging(q: &BTreeMap<String, String>) -> Result<Paging, Response> {
+    let limit = match q.get("limit").map(|v| v.parse::<usize>()) {
+        None => 50,
+        Some(Ok(n)) if (1..=250).contains(&n) => n,
+        Some(_) => return Err(unprocessable("limit", "must be from 1 to 250")),
+    };
+    let mut p = Paging {
+        limit,
+        after: None,
+        before: None,
+        filters: q.clone(),
+    };
+    if let Some(token) = q.get("page_info") {
+        if q.keys()
+            .any(|k| !matches!(k.as_str(), "limit" | "page_info" | "fields"))
+        {
+            return Err(unprocessable(
+                "page_info",
+                "page_info cannot be combined with other filters",
+            ));
+        }
+        let Some(decoded) = decode_page(token) else {
+            return Err(unprocessable("page_info", "Invalid value."));
+        };
+        p.after = decoded.get("__after").and_then(|v| v.parse::<u64>().ok());
+        p.before = decoded.get("__before").and_then(|v| v.parse::<u64>().ok());
+        p.filters = decoded
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("__"))
+            .collect();
+    }
+    Ok(p)
+}
+
+/// One page of `items` (numbered, oldest first) under `root`, with the
+/// `Link` header to the pages before and after it.
+fn paged(
+    base: &str,
+    path: &str,
+    root: &str,
+    items: Vec<(u64, Value)>,
+    p: &Paging,
+    q: &BTreeMap<String, String>,
+) -> Rest {
+    let mut numbered: Vec<(u64, Value)> = items
+        .into_iter()
+        .filter(|(n, _)| p.after.is_none_or(|a| *n > a) && p.before.is_none_or(|b| *n < b))
+        .collect();
+    numbered.sort_by_key(|(n, _)| *n);
+    let (window, more_before, more_after) = if p.before.is_some() {
+        let start = numbered.len().saturating_sub(p.limit);
+        (numbered.split_off(start), start > 0, true)
+    } else {
+        let more = numbered.len() > p.limit;
+        numbered.truncate(p.limit);
+        (numbered, p.after.is_some(), more)
+    };
+    let fields = q
+        .get("fields")
+        .map(|f| {
+            format!(
+                "&fields={}",
+                form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let mut links = Vec::new();
+    if more_before && let Some((first, _)) = window.first() {
+        links.push(format!(
+            "<{base}/{path}.json?limit={}{fields}&page_info={}>; rel=\"previous\"",
+            p.limit,
+            encode_page(&p.filters, None, Some(*first))
+        ));
+    }
+    if more_after && let Some((last, _)) = window.last() {
+        links.push(format!(
+            "<{base}/{path}.json?limit={}{fields}&page_info={}>; rel=\"next\"",
+            p.limit,
+            encode_page(&p.filters, Some(*last), None)
+        ));
+    }
+    let body: Vec<Value> = window.into_iter().map(|(_, v)| only_fields(v, q)).collect();
+    let mut resp = (StatusCode::OK, axum::Json(json!({ root: body }))).into_response();
+    if !links.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&links.join(", "))
+    {
+        resp.headers_mut().insert(header::LINK, v);
+    }
+    Ok(resp)
+}
+
+const LIST_PARAMS: &[&str] = &[
+    "ids",
+    "since_id",
+    "created_at_min",
+    "created_at_max",
+    "updated_at_min",
+    "updated_at_max",
+    "limit",
+    "page_info",
+    "fields",
+];
+
+fn filtered_customers(
+    s: &ShopState,
+    q: &BTreeMap<String, String>,
+) -> Result<Vec<omnisim_api::customer::Customer>, Response> {
+    let ids = list_param(q, "ids");
+    let since = match q.get("since_id") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| unprocessable("since_id", "is not a customer id"))?,
+        ),
+    };
+    let created_min = time_param(q, "created_at_min")?;
+    let created_max = time_param(q, "created_at_max")?;
+    let updated_min = time_param(q, "updated_at_min")?;
+    let updated_max = time_param(q, "updated_at_max")?;
+    Ok(s.customers
+        .all()
+        .into_iter()
+        .filter(|c| {
+            let n = customers::number(c);
+            ids.as_ref().is_none_or(|i| i.contains(&n)) && since.is_none_or(|m| n > m)
+        })
+        .filter(|c| created_min.is_none_or(|t| c.created_at >= t))
+        .filter(|c| created_max.is_none_or(|t| c.created_at <= t))
+        .filter(|c| updated_min.is_none_or(|t| c.updated_at >= t))
+        .filter(|c| updated_max.is_none_or(|t| c.updated_at <= t))
+        .collect())
+}
+
+/// `GET customers.json`: oldest first, paged as `orders.json` is.
+fn list_customers(sim: &Simulator<ShopState>, base: &str, q: &BTreeMap<String, String>) -> Rest {
+    known_params(q, LIST_PARAMS)?;
+    let p = paging(q)?;
+    let items = sim.read(|s| {
+        filtered_customers(s, &p.filters).map(|v| {
+            v.iter()
+                .map(|c| (customers::number(c), wire::customer(c)))
+                .collect::<Vec<_>>()
+        })
+    })?;
+    paged(base, "customers", "customers", items, &p, q)
+}
+
+fn count_customers(sim: &Simulator<ShopState>, q: &BTreeMap<String, String>) -> Rest {
+    known_params(
+        q,
+        &[
+            "created_at_min",
+            "created_at_max",
+            "updated_at_min",
+            "updated_at_max",
+        ],
+    )?;
+    let n = sim.read(|s| filtered_customers(s, q).map(|v| v.len()))?;
+    ok(json!({"count": n}))
+}
+
+/// `GET customers/search.json?query=`: the GraphQL search (`email:`,
+/// `phone:`, …), oldest first, paged.
+fn search_customers(sim: &Simulator<ShopState>, base: &str, q: &BTreeMap<String, String>) -> Rest {
+    known_params(q, &["query", "limit", "page_info", "fields"])?;
+    let p = paging(q)?;
+    let query = p.filters.get("query").cloned().unwrap_or_default();
+    let items = sim
+        .read(|s| customers::search(s, &query))
+        .map_err(|m| unprocessable("query", m))?
+        .iter()
+        .map(|c| (customers::number(c), wire::customer(c)))
+        .collect();
+    paged(base, "customers/search", "customers", items, &p, q)
+}
+
+/// A native refusal of a customer write, in REST's shape and names.
+fn customer_error(e: &SimError) -> Response {
+    let status = match e.kind {
+        ErrorKind::NotFound => return not_found(),
+        ErrorKind::Invalid | ErrorKind::Conflict => StatusCode::UNPROCESSABLE_ENTITY,
+        other => other.status(),
+    };
+    let field = match e.field.as_deref() {
+        Some("name") => "first_name",
+        Some("consent") => "email_marketing_consent",
+        Some(f) => f,
+        None => "base",
+    };
+    let message = match e.code {
+        "email_taken" | "phone_taken" => "has already been taken".to_owned(),
+        _ => e.message.clone(),
+    };
+    (status, axum::Json(json!({"errors": {field: [message]}}))).into_response()
+}
+
+/// The write a REST `{"customer": {…}}` body asks for. Read-only fields
+/// (`id`, `created_at`, `updated_at`, `state`, `admin_graphql_api_id`) are
+/// ignored, as Shopify ignores them, so a resource saved as it was read goes
+/// through; `note`, `tags` and `addresses` are taken only empty (the profile
+/// holds none); any other field is refused by name.
+fn customer_write(body: &Bytes) -> Result<Write, Response> {
+    let b = body_json(body)?;
+    let Some(fields) = b.get("customer").and_then(Value::as_object) else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"errors": {"customer": "Required parameter missing or invalid"}})),
+        )
+            .into_response());
+    };
+    let mut w = Write::default();
+    for (k, v) in fields {
+        match k.as_str() {
+            "first_name" | "last_name" | "email" | "phone" => {
+                let change = match v {
+                    Value::Null => Change::Clear,
+                    Value::String(s) => Change::of(Some(s.clone())),
+                    _ => return Err(unprocessable(k, "is not a string")),
+                };
+                match k.as_str() {
+                    "first_name" => w.first = change,
+                    "last_name" => w.last = change,
+                    "email" => w.email = change,
+                    _ => w.phone = change,
+                }
+            }
+            "email_marketing_consent" => w.consent = rest_consent(v)?,
+            "id" | "created_at" | "updated_at" | "state" | "admin_graphql_api_id" => {}
+            "note" if v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()) => {}
+            "tags"
+                if v.is_null()
+                    || v.as_str().is_some_and(|s| s.trim().is_empty())
+                    || v.as_array().is_some_and(Vec::is_empty) => {}
+            "addresses" if v.is_null() || v.as_array().is_some_and(Vec::is_empty) => {}
+            "note" | "tags" | "addresses" => {
+                return Err(unprocessable(
+                    k,
+                    format!("omnisim's customer profiles keep no {k}; leave it empty"),
+                ));
+            }
+            "accepts_marketing" | "accepts_marketing_updated_at" | "marketing_opt_in_level" => {
+                return Err(unprocessable(
+                    k,
+                    "is deprecated since 2022-04 and not taken; write email_marketing_consent",
+                ));
+            }
+            _ => {
+                return Err(unprocessable(
+                    k,
+                    "is not a customer field omnisim keeps (first_name, last_name, email, phone, email_marketing_consent)",
+                ));
+            }
+        }
+    }
+    Ok(w)
+}
+
+/// `email_marketing_consent {state, opt_in_level, consent_updated_at}`:
+/// `subscribed` yes, `not_subscribed` or `unsubscribed` no; a level other
+/// than `single_opt_in`, a consent time, and the states a yes/no consent
+/// cannot hold are refused.
+fn rest_consent(v: &Value) -> Result<Option<bool>, Response> {
+    const FIELD: &str = "email_marketing_consent";
+    let m = match v {
+        Value::Null => return Ok(None),
+        Value::Object(m) => m,
+        _ => return Err(unprocessable(FIELD, "is not an object")),
+    };
+    let mut state = None;
+    for (k, v) in m {
+        match (k.as_str(), v) {
+            ("state", Value::String(s)) => state = Some(s.as_str()),
+            ("opt_in_level", Value::Null) => {}
+            ("opt_in_level", Value::String(s)) if s == "single_opt_in" => {}
+            ("opt_in_level", _) => {
+                return Err(unprocessable(
+                    FIELD,
+                    "opt_in_level: omnisim keeps one level, single_opt_in",
+                ));
+            }
+            ("consent_updated_at", Value::Null) => {}
+            ("consent_updated_at", _) => {
+                return Err(unprocessable(
+                    FIELD,
+                    "consent_updated_at: omnisim does not keep when consent was given; leave it out",
+                ));
+            }
+            _ => {
+                return Err(unprocessable(
+                    FIELD,
+                    format!("{k}: not taken (state, opt_in_level, consent_updated_at)"),
+                ));
+            }
+        }
+    }
+    match state {
+        Some("subscribed") => Ok(Some(true)),
+        Some("not_subscribed" | "unsubscribed") => Ok(Some(false)),
+        Some("pending") => Err(unprocessable(
+            FIELD,
+            "state pending is not modelled: omnisim keeps consent as subscribed or not",
+        )),
+        Some(other) => Err(unprocessable(
+            FIELD,
+            format!("state `{other}` can't be set: write subscribed or unsubscribed"),
+        )),
+        None => Err(unprocessable(FIELD, "state is required")),
+    }
+}
+
+fn create_customer(sh: &Shared, body: &Bytes) -> Rest {
+    let w = customer_write(body)?;
+    let c = customers::create(sh, &w).map_err(|e| customer_error(&e))?;
+    created(json!({"customer": wire::customer(&c)}))
+}
+
+fn update_customer(sh: &Shared, id: &str, body: &Bytes) -> Rest {
+    let key = customer_key(id)?;
+    let w = customer_write(body)?;
+    let c = customers::update(sh, &key, &w).map_err(|e| customer_error(&e))?;
+    ok(json!({"customer": wire::customer(&c)}))
 }
 
 // ------------------------------------------------------------------ webhooks

@@ -2,6 +2,7 @@
 //! the canonical ones: what webhook bodies and the REST subset carry.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use omnisim_api::customer::Customer;
 use omnisim_api::shop::{
     FinancialStatus, FulfillmentStatus, InventoryLevel, Order, OrderRefund, OrderStatus, Product,
     ProductStatus, RestockType,
@@ -9,6 +10,7 @@ use omnisim_api::shop::{
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use super::customers::{e164, number, split_name};
 use super::ids::{counter, gid, level_gid};
 use crate::shop::ShopState;
 
@@ -248,4 +250,84 @@ pub fn refund(state: &ShopState, o: &Order, r: &OrderRefund) -> Value {
         "transactions": transactions,
         "order_adjustments": [],
     })
+}
+
+/// The REST customer (also the `customers/create` and `customers/update`
+/// body). `first_name` and `last_name` are the profile's name split at its
+/// first space, the phone is E.164, `email_marketing_consent` is null
+/// without an email (`subscribed` with `single_opt_in`, or
+/// `not_subscribed`; omnisim keeps no consent time). `state` is `disabled`
+/// (no customer accounts), `note`, `tags` and `addresses` are empty (the
+/// profile holds none). The deprecated `accepts_marketing` is not written.
+pub fn customer(c: &Customer) -> Value {
+    let n = number(c);
+    let (first, last) = split_name(&c.name);
+    let consent = c.email.as_ref().map(|_| {
+        json!({
+            "state": if c.accepts_marketing { "subscribed" } else { "not_subscribed" },
+            "opt_in_level": c.accepts_marketing.then_some("single_opt_in"),
+            "consent_updated_at": null,
+        })
+    });
+    json!({
+        "id": n,
+        "email": c.email,
+        "first_name": first,
+        "last_name": last,
+        "phone": c.phone.as_deref().map(e164),
+        "email_marketing_consent": consent,
+        "created_at": time(c.created_at),
+        "updated_at": time(c.updated_at),
+        "state": "disabled",
+        "note": null,
+        "tags": "",
+        "addresses": [],
+        "admin_graphql_api_id": gid("Customer", n),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rest_customer_splits_the_name_and_maps_consent() {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let mut c = Customer {
+            id: "cus_000003".into(),
+            name: "Ada King Lovelace".into(),
+            email: Some("ada@example.com".into()),
+            phone: Some("+1 (415) 555-0100".into()),
+            accepts_marketing: true,
+            created_at: at,
+            updated_at: at,
+            version: 2,
+        };
+        let v = customer(&c);
+        assert_eq!(v["id"], 3);
+        assert_eq!(v["admin_graphql_api_id"], "gid://shopify/Customer/3");
+        assert_eq!(
+            (&v["first_name"], &v["last_name"]),
+            (&json!("Ada"), &json!("King Lovelace"))
+        );
+        assert_eq!(v["phone"], "+14155550100");
+        assert_eq!(
+            v["email_marketing_consent"],
+            json!({"state": "subscribed", "opt_in_level": "single_opt_in", "consent_updated_at": null})
+        );
+        assert!(v.get("accepts_marketing").is_none());
+        c.accepts_marketing = false;
+        assert_eq!(
+            customer(&c)["email_marketing_consent"]["state"],
+            "not_subscribed"
+        );
+        c.email = None;
+        c.name = String::new();
+        let v = customer(&c);
+        assert_eq!(v["email_marketing_consent"], Value::Null);
+        assert_eq!(
+            (&v["first_name"], &v["last_name"]),
+            (&Value::Null, &Value::Null)
+        );
+    }
 }
