@@ -4,7 +4,12 @@ an @idempotent adjust replayed once, a stale compare-and-set, an absolute set,
 orders paged by cursor, capture, cancel, refund with restock at a location,
 fulfilment, a webhook subscription whose delivery verifies by HMAC), then the
 REST subset through the same client's REST resources (InventoryLevel.adjust and
-.set, Order.find with paging, Webhook.create).
+.set, Order.find with paging, Webhook.create), then customers: GraphQL
+customerCreate, customer, customers(query: email:/phone:) in another case and
+format, customerUpdate, customerEmailMarketingConsentUpdate, a duplicate email
+and an unreachable profile as userErrors, an unknown id as null; REST
+shopify.Customer find, search, create, save back and a refused duplicate; and
+the signed customers/create and customers/update webhooks with their bodies.
 
 Uses only `shopify` and the standard library. Environment:
 OMNISIM_SHOPIFY_SHOP_URL (http://127.0.0.1:<port>), OMNISIM_SHOPIFY_API_VERSION,
@@ -116,8 +121,31 @@ UNSUBSCRIBE = """mutation Unsubscribe($id: ID!) {
   webhookSubscriptionDelete(id: $id) { deletedWebhookSubscriptionId userErrors { field message } }
 }"""
 
+CUSTOMER = """id legacyResourceId firstName lastName displayName email
+  defaultEmailAddress { emailAddress marketingState marketingOptInLevel }
+  defaultPhoneNumber { phoneNumber }
+  emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
+  createdAt updatedAt"""
+CUSTOMER_CREATE = """mutation CustomerCreate($input: CustomerInput!) {
+  customerCreate(input: $input) { customer { %s } userErrors { field message } }
+}""" % CUSTOMER
+CUSTOMER_UPDATE = """mutation CustomerUpdate($input: CustomerInput!) {
+  customerUpdate(input: $input) { customer { %s } userErrors { field message } }
+}""" % CUSTOMER
+CUSTOMER_CONSENT = """mutation Consent($input: CustomerEmailMarketingConsentUpdateInput!) {
+  customerEmailMarketingConsentUpdate(input: $input) {
+    customer { id emailMarketingConsent { marketingState } defaultEmailAddress { marketingState } }
+    userErrors { field message code }
+  }
+}"""
+CUSTOMER_GET = "query Customer($id: ID!) { customer(id: $id) { %s } }" % CUSTOMER
+CUSTOMERS = """query Customers($q: String!) {
+  customers(first: 10, query: $q, sortKey: ID) { nodes { id email } pageInfo { hasNextPage } }
+}"""
+
 DOCUMENTS = [SHOP, LOCATIONS, FIND, ADJUST, SET, LEVEL, ORDERS, CAPTURE, ORDER, FULFIL, REFUND, CANCEL,
-             SUBSCRIBE, SUBSCRIPTIONS, UNSUBSCRIBE]
+             SUBSCRIBE, SUBSCRIPTIONS, UNSUBSCRIBE, CUSTOMER_CREATE, CUSTOMER_UPDATE, CUSTOMER_CONSENT,
+             CUSTOMER_GET, CUSTOMERS]
 
 if os.environ.get("OMNISIM_DUMP_DOCUMENTS"):
     with open(os.environ["OMNISIM_DUMP_DOCUMENTS"], "w") as f:
@@ -353,6 +381,116 @@ headers = {k.lower(): v for k, v in headers.items()}
 check("REST webhook topic", headers["x-shopify-topic"], "orders/create")
 check("REST webhook body", json.loads(body)["line_items"][0]["sku"], "SKU-1")
 hook.destroy()
+
+# --- customers: GraphQL ---------------------------------------------------------
+while not received.empty():
+    received.get_nowait()
+
+
+def next_hook(topic):
+    """The next webhook delivery: it verifies by HMAC and has this topic."""
+    body, headers = received.get(timeout=20)
+    headers = {k.lower(): v for k, v in headers.items()}
+    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    check(f"{topic} hmac verifies", hmac.compare_digest(digest, headers["x-shopify-hmac-sha256"]), True)
+    check(f"{topic} topic", headers["x-shopify-topic"], topic)
+    check(f"{topic} shop domain", headers["x-shopify-shop-domain"], shop["myshopifyDomain"])
+    return json.loads(body)
+
+
+subs = []
+for topic in ["CUSTOMERS_CREATE", "CUSTOMERS_UPDATE"]:
+    out = gql(SUBSCRIBE, topic=topic, sub={"uri": hook_url, "format": "JSON"})["webhookSubscriptionCreate"]
+    check(f"subscribe {topic}", (out["userErrors"], out["webhookSubscription"]["topic"]), ([], topic))
+    subs.append(out["webhookSubscription"]["id"])
+
+out = gql(CUSTOMER_CREATE, input={
+    "firstName": "Ada", "lastName": "Lovelace", "email": "Ada.Lovelace@Example.com", "phone": "+44 20 7946 0000",
+    "emailMarketingConsent": {"marketingState": "SUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN"},
+})["customerCreate"]
+check("customerCreate errors", out["userErrors"], [])
+ada = out["customer"]
+ada_n = int(ada["legacyResourceId"])
+check("customer gid", ada["id"], f"gid://shopify/Customer/{ada_n}")
+check("customer names", (ada["firstName"], ada["lastName"], ada["displayName"]), ("Ada", "Lovelace", "Ada Lovelace"))
+check("customer email", ada["defaultEmailAddress"], {
+    "emailAddress": "Ada.Lovelace@Example.com", "marketingState": "SUBSCRIBED", "marketingOptInLevel": "SINGLE_OPT_IN"})
+check("customer phone in E.164", ada["defaultPhoneNumber"], {"phoneNumber": "+442079460000"})
+check("customer consent", ada["emailMarketingConsent"]["marketingState"], "SUBSCRIBED")
+body = next_hook("customers/create")
+check("customers/create body", (body["id"], body["admin_graphql_api_id"], body["email"], body["first_name"], body["last_name"], body["phone"]),
+      (ada_n, ada["id"], "Ada.Lovelace@Example.com", "Ada", "Lovelace", "+442079460000"))
+check("customers/create consent", body["email_marketing_consent"]["state"], "subscribed")
+native_ada = native("GET", f"/v1/customers/cus_{ada_n:06d}")
+check("native profile", (native_ada["name"], native_ada["accepts_marketing"]), ("Ada Lovelace", True))
+
+check("customer read", gql(CUSTOMER_GET, id=ada["id"])["customer"], ada)
+check("customer unknown id", gql(CUSTOMER_GET, id="gid://shopify/Customer/999999")["customer"], None)
+for q in ["email:ADA.LOVELACE@example.COM", "phone:'+44 (20) 7946-0000'", "email:'ada.lovelace@example.com' AND phone:+442079460000"]:
+    check(f"search {q}", [c["id"] for c in gql(CUSTOMERS, q=q)["customers"]["nodes"]], [ada["id"]])
+check("search miss", gql(CUSTOMERS, q="email:nobody@example.com")["customers"]["nodes"], [])
+check("search phone miss", gql(CUSTOMERS, q="phone:+442079460001")["customers"]["nodes"], [])
+
+out = gql(CUSTOMER_CREATE, input={"firstName": "Augusta", "email": "ada.lovelace@EXAMPLE.com"})["customerCreate"]
+check("duplicate email", out, {"customer": None, "userErrors": [{"field": ["email"], "message": "Email has already been taken"}]})
+out = gql(CUSTOMER_CREATE, input={"firstName": "Nobody"})["customerCreate"]
+check("no email nor phone", (out["customer"], [e["field"] for e in out["userErrors"]]), (None, [["email"]]))
+check("nothing refused was made", len(native("GET", "/v1/customers")["data"]), 1)
+
+out = gql(CUSTOMER_UPDATE, input={"id": ada["id"], "lastName": "Byron"})["customerUpdate"]
+check("customerUpdate errors", out["userErrors"], [])
+check("customerUpdate names", (out["customer"]["firstName"], out["customer"]["lastName"]), ("Ada", "Byron"))
+check("customerUpdate keeps consent", out["customer"]["emailMarketingConsent"]["marketingState"], "SUBSCRIBED")
+body = next_hook("customers/update")
+check("customers/update body", (body["id"], body["first_name"], body["last_name"]), (ada_n, "Ada", "Byron"))
+out = gql(CUSTOMER_UPDATE, input={"id": "gid://shopify/Customer/999999", "firstName": "X"})["customerUpdate"]
+check("update unknown id", out, {"customer": None, "userErrors": [{"field": ["id"], "message": "Customer does not exist"}]})
+
+out = gql(CUSTOMER_CONSENT, input={"customerId": ada["id"], "emailMarketingConsent": {"marketingState": "UNSUBSCRIBED"}})["customerEmailMarketingConsentUpdate"]
+check("consent errors", out["userErrors"], [])
+check("consent read back", (out["customer"]["emailMarketingConsent"], out["customer"]["defaultEmailAddress"]),
+      ({"marketingState": "NOT_SUBSCRIBED"}, {"marketingState": "NOT_SUBSCRIBED"}))
+check("consent native", native("GET", f"/v1/customers/cus_{ada_n:06d}")["accepts_marketing"], False)
+body = next_hook("customers/update")
+check("customers/update consent", body["email_marketing_consent"], {"state": "not_subscribed", "opt_in_level": None, "consent_updated_at": None})
+out = gql(CUSTOMER_CONSENT, input={"customerId": ada["id"], "emailMarketingConsent": {"marketingState": "NOT_SUBSCRIBED"}})["customerEmailMarketingConsentUpdate"]
+check("NOT_SUBSCRIBED is read-only", (out["customer"], [e["code"] for e in out["userErrors"]]), (None, ["INCLUSION"]))
+
+# --- customers: REST through shopify.Customer -------------------------------------
+from pyactiveresource.connection import ResourceNotFound  # noqa: E402  (ShopifyAPI's own dependency)
+
+found = shopify.Customer.find(ada_n)
+check("REST customer", (found.id, found.email, found.first_name, found.last_name, found.phone),
+      (ada_n, "Ada.Lovelace@Example.com", "Ada", "Byron", "+442079460000"))
+check("REST consent", found.email_marketing_consent.state, "not_subscribed")
+check("REST search email", [c.id for c in shopify.Customer.search(query="email:ADA.LOVELACE@EXAMPLE.COM")], [ada_n])
+check("REST search phone", [c.id for c in shopify.Customer.search(query="phone:+442079460000")], [ada_n])
+check("REST search miss", list(shopify.Customer.search(query="email:nobody@example.com")), [])
+try:
+    shopify.Customer.find(999999)
+    check("REST unknown id raises", "found", "ResourceNotFound")
+except ResourceNotFound:
+    check("REST unknown id raises", "ResourceNotFound", "ResourceNotFound")
+
+grace = shopify.Customer({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com", "phone": "+1 (415) 555-0100",
+                          "email_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in"}})
+check("REST create", grace.save(), True)
+check("REST created", (isinstance(grace.id, int), grace.phone, grace.email_marketing_consent.state), (True, "+14155550100", "subscribed"))
+body = next_hook("customers/create")
+check("REST customers/create body", (body["id"], body["email"], body["first_name"]), (grace.id, "grace@example.com", "Grace"))
+grace.first_name = "Amazing"
+check("REST save back", grace.save(), True)
+check("REST saved", (grace.first_name, grace.last_name), ("Amazing", "Hopper"))
+body = next_hook("customers/update")
+check("REST customers/update body", (body["id"], body["first_name"], body["email_marketing_consent"]["state"]), (grace.id, "Amazing", "subscribed"))
+check("REST save native", native("GET", f"/v1/customers/cus_{grace.id:06d}")["name"], "Amazing Hopper")
+twin = shopify.Customer({"first_name": "Twin", "email": "GRACE@example.com"})
+check("REST duplicate refused", twin.save(), False)
+check("REST duplicate error", twin.errors.full_messages(), ["email has already been taken"])
+check("REST listed", sorted(c.id for c in shopify.Customer.find()), sorted([ada_n, grace.id]))
+check("nothing else arrived", received.empty(), True)
+for sub_id in subs:
+    gql(UNSUBSCRIBE, id=sub_id)
 server.shutdown()
 
 print(f"{checks} checks passed")
