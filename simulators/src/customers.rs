@@ -6,9 +6,11 @@
 //! [`CustomerBook`] validates first and mutates after: a name of at most
 //! 255 characters, at least one of email and phone, a well-formed email
 //! unique on the platform (case-insensitively, 409 `email_taken` naming
-//! `email`), an E.164-ish phone. Phones are not unique, as on Square (a
-//! household may share one). Who made a change is the event's `actor`,
-//! recorded by the commit like every other write.
+//! `email`), an E.164-ish phone. On the shop a phone is unique too (409
+//! `phone_taken` naming `phone`, its digits compared), as on Shopify; on the
+//! POS it is not, as on Square (a household may share one). Who made a
+//! change is the event's `actor`, recorded by the commit like every other
+//! write.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub const CUSTOMERS_MAX: usize = 100_000;
 #[derive(Clone, Debug)]
 pub struct CustomerBook {
     prefix: &'static str,
+    /// No two profiles share a phone (the shop; not the POS).
+    unique_phone: bool,
     created: &'static str,
     updated: &'static str,
     by_id: BTreeMap<String, Customer>,
@@ -49,11 +53,18 @@ impl CustomerBook {
     pub fn new(prefix: &'static str, created: &'static str, updated: &'static str) -> Self {
         CustomerBook {
             prefix,
+            unique_phone: false,
             created,
             updated,
             by_id: BTreeMap::new(),
             next: 0,
         }
+    }
+
+    /// The same book where no two profiles share a phone (on their digits).
+    pub fn with_unique_phones(mut self) -> Self {
+        self.unique_phone = true;
+        self
     }
 
     fn check_name(name: &str) -> SimResult<()> {
@@ -97,7 +108,25 @@ impl CustomerBook {
         Ok(())
     }
 
-    fn check_unique(&self, email: Option<&str>, except: Option<&str>) -> SimResult<()> {
+    fn check_unique(
+        &self,
+        email: Option<&str>,
+        phone: Option<&str>,
+        except: Option<&str>,
+    ) -> SimResult<()> {
+        if let Some(phone) = phone.filter(|_| self.unique_phone) {
+            let wanted = normalize_phone(phone);
+            if let Some(c) = self.by_id.values().find(|c| {
+                Some(c.id.as_str()) != except
+                    && c.phone.as_deref().map(normalize_phone).as_deref() == Some(wanted.as_str())
+            }) {
+                return Err(SimError::conflict(
+                    "phone_taken",
+                    format!("`{phone}` is the phone of customer `{}`", c.id),
+                )
+                .field("phone"));
+            }
+        }
         let Some(email) = email else {
             return Ok(());
         };
@@ -122,7 +151,7 @@ impl CustomerBook {
         let email = Self::clean("email", req.email.as_deref(), email_problem)?;
         let phone = Self::clean("phone", req.phone.as_deref(), phone_problem)?;
         Self::check_reachable(&email, &phone)?;
-        self.check_unique(email.as_deref(), None)?;
+        self.check_unique(email.as_deref(), phone.as_deref(), None)?;
         if self.by_id.len() >= CUSTOMERS_MAX {
             return Err(SimError::invalid(
                 "too_many_customers",
@@ -170,7 +199,7 @@ impl CustomerBook {
             new.accepts_marketing = consent;
         }
         Self::check_reachable(&new.email, &new.phone)?;
-        self.check_unique(new.email.as_deref(), Some(id))?;
+        self.check_unique(new.email.as_deref(), new.phone.as_deref(), Some(id))?;
         if new == old {
             return Ok(old);
         }
@@ -219,12 +248,18 @@ impl CustomerBook {
         self.by_id.values().cloned().collect()
     }
 
-    /// What is wrong with the book, if anything: emails unique, every
-    /// profile reachable.
+    /// What is wrong with the book, if anything: emails unique (and phones,
+    /// where they must be), every profile reachable.
     pub fn invariant_violations(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut emails: BTreeMap<String, &str> = BTreeMap::new();
+        let mut phones: BTreeMap<String, &str> = BTreeMap::new();
         for c in self.by_id.values() {
+            if let Some(p) = c.phone.as_ref().filter(|_| self.unique_phone)
+                && let Some(first) = phones.insert(normalize_phone(p), &c.id)
+            {
+                out.push(format!("customers {first} and {} share phone {p}", c.id));
+            }
             if c.email.is_none() && c.phone.is_none() {
                 out.push(format!("customer {} has neither email nor phone", c.id));
             }
@@ -423,6 +458,55 @@ mod tests {
         assert!(book.create(&mut f, sibling).is_ok());
         assert!(book.invariant_violations().is_empty());
         assert_eq!(f.events().len(), 2);
+    }
+
+    #[test]
+    fn a_shop_book_keeps_one_profile_per_phone_on_its_digits() {
+        let mut book =
+            CustomerBook::new("cus", "customers/create", "customers/update").with_unique_phones();
+        let mut f = fx();
+        let a = book.create(&mut f, ada()).unwrap();
+        let phone = a.phone.clone().expect("ada has a phone");
+        let digits: String = phone.chars().filter(|c| c.is_ascii_digit()).collect();
+        let sibling = CreateCustomer {
+            email: None,
+            phone: Some(format!("+{digits}")),
+            ..ada()
+        };
+        let e = book.create(&mut f, sibling).unwrap_err();
+        assert_eq!(e.body().error.code, "phone_taken");
+        assert_eq!(e.body().error.field.as_deref(), Some("phone"));
+        // Another profile may not take it by an update either, but the
+        // profile that holds it may write it again in another format.
+        let b = book
+            .create(
+                &mut f,
+                CreateCustomer {
+                    name: "Byron".into(),
+                    email: Some("byron@example.com".into()),
+                    phone: None,
+                    accepts_marketing: false,
+                },
+            )
+            .unwrap();
+        let to_b = UpdateCustomer {
+            phone: Some(phone.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            book.update(&mut f, &b.id, to_b)
+                .unwrap_err()
+                .body()
+                .error
+                .code,
+            "phone_taken"
+        );
+        let again = UpdateCustomer {
+            phone: Some(format!("+{digits}")),
+            ..Default::default()
+        };
+        assert!(book.update(&mut f, &a.id, again).is_ok());
+        assert!(book.invariant_violations().is_empty());
     }
 
     #[test]

@@ -297,7 +297,8 @@ impl Default for ShopState {
             discounts: BTreeMap::new(),
             orders: BTreeMap::new(),
             busy: BTreeSet::new(),
-            customers: CustomerBook::new("cus", "customers/create", "customers/update"),
+            customers: CustomerBook::new("cus", "customers/create", "customers/update")
+                .with_unique_phones(),
             promotions: crate::promotions::PromotionBook::new(
                 "promo",
                 "promotions/create",

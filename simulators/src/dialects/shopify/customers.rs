@@ -14,10 +14,11 @@
 //! the native `customers/create` and `customers/update` events, under the
 //! caller's credential.
 //!
-//! Two rules Shopify has that the native book does not are checked here,
-//! before the write: a phone belongs to one customer ("Phone has already
-//! been taken"; the native book lets a household share one), and email
-//! marketing consent needs an email. A field Shopify has and the profile
+//! A phone belongs to one customer on the shop's own book, as on Shopify
+//! (its `phone_taken` reads "Phone has already been taken"). One rule is
+//! Shopify's alone and checked here, before the write: email marketing
+//! consent needs an email (the native profile's `accepts_marketing` is not
+//! tied to one channel). A field Shopify has and the profile
 //! cannot hold (tags, a note, a locale, addresses, a consent time or
 //! opt-in level other than single opt-in, `PENDING`) is refused with a user
 //! error naming it, never dropped.
@@ -201,31 +202,6 @@ impl Write {
     }
 }
 
-/// Shopify's rule that a phone belongs to one customer (the native book
-/// lets profiles share one). A malformed phone is left to the native
-/// check, which names it.
-fn check_phone_free(s: &ShopState, phone: Option<&str>, except: Option<&str>) -> SimResult<()> {
-    let Some(phone) = phone.filter(|p| !p.trim().is_empty()) else {
-        return Ok(());
-    };
-    let filter = CustomerFilter {
-        phone: Some(phone.to_owned()),
-        ..CustomerFilter::default()
-    };
-    let taken = s
-        .customers
-        .list(&filter)
-        .unwrap_or_default()
-        .into_iter()
-        .any(|c| Some(c.id.as_str()) != except);
-    if taken {
-        return Err(
-            SimError::conflict("phone_taken", "Phone has already been taken").field("phone"),
-        );
-    }
-    Ok(())
-}
-
 fn consent_needs_email() -> SimError {
     SimError::bad_value(
         "consent",
@@ -240,7 +216,6 @@ pub fn create(sh: &Shared, w: &Write) -> SimResult<Customer> {
         if w.consent == Some(true) && req.email.is_none() {
             return Err(consent_needs_email());
         }
-        check_phone_free(s, req.phone.as_deref(), None)?;
         s.customers.create(fx, req)
     })
 }
@@ -258,9 +233,6 @@ pub fn update(sh: &Shared, key: &str, w: &Write) -> SimResult<Customer> {
         if w.consent == Some(true) && email_after.is_none() {
             return Err(consent_needs_email());
         }
-        if let Some(p) = &req.phone {
-            check_phone_free(s, Some(p), Some(key))?;
-        }
         s.customers.update(fx, key, req)
     })
 }
@@ -269,6 +241,7 @@ pub fn update(sh: &Shared, key: &str, w: &Write) -> SimResult<Customer> {
 fn message(e: &SimError) -> String {
     match e.code {
         "email_taken" => "Email has already been taken".to_owned(),
+        "phone_taken" => "Phone has already been taken".to_owned(),
         _ => e.message.clone(),
     }
 }
