@@ -902,3 +902,357 @@ async fn rest_customers_round_trip_and_customer_webhooks_are_signed() {
         "not_subscribed"
     );
 }
+
+const DISCOUNT: &str = r#"id automaticDiscount { ... on DiscountAutomaticBasic {
+  title startsAt endsAt status
+  customerGets {
+    value { ... on DiscountPercentage { percentage } ... on DiscountAmount { amount { amount currencyCode } appliesOnEachItem } }
+    items { ... on AllDiscountItems { allItems } ... on DiscountProducts { products(first: 10) { nodes { id } } } }
+  }
+} }"#;
+
+fn discount_create() -> String {
+    format!(
+        "mutation C($d: DiscountAutomaticBasicInput!) {{ discountAutomaticBasicCreate(automaticBasicDiscount: $d) {{ automaticDiscountNode {{ {DISCOUNT} }} userErrors {{ field message code }} }} }}"
+    )
+}
+
+fn discount_update() -> String {
+    format!(
+        "mutation U($id: ID!, $d: DiscountAutomaticBasicInput!) {{ discountAutomaticBasicUpdate(id: $id, automaticBasicDiscount: $d) {{ automaticDiscountNode {{ {DISCOUNT} }} userErrors {{ field message code }} }} }}"
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn automatic_discounts_are_the_shops_promotions() {
+    let w = World::new();
+    let got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    w.transport.mount(
+        "hook.test",
+        Router::new().route(
+            "/shopify",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    sink.lock().unwrap().push((headers, body));
+                    StatusCode::OK
+                }
+            }),
+        ),
+    );
+    let shop = stocked(&w).await;
+    let subscribe = r#"mutation W($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
+        webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
+        webhookSubscription { id topic } userErrors { field message } } }"#;
+    for topic in ["DISCOUNTS_CREATE", "DISCOUNTS_UPDATE"] {
+        let r = gql(
+            &shop,
+            subscribe,
+            json!({"topic": topic, "sub": {"uri": "http://hook.test/shopify", "format": "JSON"}}),
+        )
+        .await;
+        let p = &r.json["data"]["webhookSubscriptionCreate"];
+        assert_eq!(p["userErrors"], json!([]), "{}", r.json);
+        assert_eq!(p["webhookSubscription"]["topic"], topic);
+    }
+    let now = w.clock.now();
+    let iso =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let start = now - chrono::TimeDelta::hours(1);
+
+    // 20 % off product 1 (SKU-1): the promotion, priced at checkout.
+    let r = gql(
+        &shop,
+        &discount_create(),
+        json!({"d": {"title": "SPRING-20", "startsAt": iso(start),
+            "customerGets": {"value": {"percentage": 0.2}, "items": {"products": {"productsToAdd": ["gid://shopify/Product/1"]}}}}}),
+    )
+    .await;
+    let p = &r.json["data"]["discountAutomaticBasicCreate"];
+    assert_eq!(p["userErrors"], json!([]), "{}", r.json);
+    let node = &p["automaticDiscountNode"];
+    assert_eq!(node["id"], "gid://shopify/DiscountAutomaticNode/1");
+    let d = &node["automaticDiscount"];
+    assert_eq!(d["status"], "ACTIVE");
+    assert_eq!(d["endsAt"], Value::Null);
+    assert_eq!(d["customerGets"]["value"], json!({"percentage": 0.2}));
+    assert_eq!(
+        d["customerGets"]["items"]["products"]["nodes"],
+        json!([{"id": "gid://shopify/Product/1"}])
+    );
+    let native = shop.get("/v1/promotions/promo_000001").await;
+    assert_eq!(native.json["kind"], "percentage");
+    assert_eq!(native.json["value"], "20");
+    assert_eq!(native.json["skus"], json!(["SKU-1"]));
+    let read = gql(
+        &shop,
+        &format!("query R($id: ID!) {{ automaticDiscountNode(id: $id) {{ {DISCOUNT} }} discountNode(id: $id) {{ id discount {{ ... on DiscountAutomaticBasic {{ title }} }} }} }}"),
+        json!({"id": "gid://shopify/DiscountAutomaticNode/1"}),
+    )
+    .await;
+    assert_eq!(
+        read.json["data"]["automaticDiscountNode"], *node,
+        "{}",
+        read.json
+    );
+    assert_eq!(
+        read.json["data"]["discountNode"]["discount"]["title"],
+        "SPRING-20"
+    );
+    let order = shop
+        .post(
+            "/v1/orders",
+            json!({"lines": [{"sku": "SKU-1", "quantity": 2}], "payment": {"type": "card", "number": "4242424242424242"}}),
+        )
+        .await;
+    assert_eq!(order.status, StatusCode::OK, "{}", order.json);
+    assert_eq!(order.json["promotion"], "promo_000001");
+    assert_eq!(order.json["discount_total"], "5.00");
+
+    // A fixed amount off the order; off each unit on all items is refused.
+    let r = gql(
+        &shop,
+        &discount_create(),
+        json!({"d": {"title": "TEN-OFF", "startsAt": iso(start),
+            "customerGets": {"value": {"discountAmount": {"amount": "10.00", "appliesOnEachItem": false}}, "items": {"all": true}}}}),
+    )
+    .await;
+    let p = &r.json["data"]["discountAutomaticBasicCreate"];
+    assert_eq!(p["userErrors"], json!([]), "{}", r.json);
+    let ten = p["automaticDiscountNode"]["id"].clone();
+    assert_eq!(
+        p["automaticDiscountNode"]["automaticDiscount"]["customerGets"],
+        json!({"value": {"amount": {"amount": "10.0", "currencyCode": "USD"}, "appliesOnEachItem": false},
+            "items": {"allItems": true}})
+    );
+    let r = gql(
+        &shop,
+        &discount_create(),
+        json!({"d": {"title": "EACH", "customerGets": {"value": {"discountAmount": {"amount": "1", "appliesOnEachItem": true}}, "items": {"all": true}}}}),
+    )
+    .await;
+    let p = &r.json["data"]["discountAutomaticBasicCreate"];
+    assert_eq!(p["automaticDiscountNode"], Value::Null);
+    assert_eq!(
+        p["userErrors"][0]["field"],
+        json!([
+            "automaticBasicDiscount",
+            "customerGets",
+            "value",
+            "discountAmount",
+            "appliesOnEachItem"
+        ])
+    );
+
+    // What a promotion cannot hold is refused by name; nothing is made.
+    for (extra, field) in [
+        (
+            json!({"minimumRequirement": {"subtotal": {"greaterThanOrEqualToSubtotal": "50"}}}),
+            json!(["automaticBasicDiscount", "minimumRequirement", "subtotal"]),
+        ),
+        (
+            json!({"combinesWith": {"productDiscounts": true}}),
+            json!(["automaticBasicDiscount", "combinesWith", "productDiscounts"]),
+        ),
+        (
+            json!({"context": {"customers": {"add": ["gid://shopify/Customer/1"]}}}),
+            json!(["automaticBasicDiscount", "context", "customers"]),
+        ),
+    ] {
+        let mut d = json!({"title": "X", "customerGets": {"value": {"percentage": 0.1}, "items": {"all": true}}});
+        d.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let r = gql(&shop, &discount_create(), json!({"d": d})).await;
+        let p = &r.json["data"]["discountAutomaticBasicCreate"];
+        assert_eq!(p["userErrors"][0]["field"], field, "{}", r.json);
+        assert_eq!(p["userErrors"][0]["code"], "INVALID");
+    }
+    let r = gql(
+        &shop,
+        &discount_create(),
+        json!({"d": {"title": "BAD", "customerGets": {"value": {"percentage": 20}, "items": {"all": true}}}}),
+    )
+    .await;
+    let e = &r.json["data"]["discountAutomaticBasicCreate"]["userErrors"][0];
+    assert_eq!(e["code"], "VALUE_OUTSIDE_RANGE", "{}", r.json);
+    let r = gql(
+        &shop,
+        &discount_create(),
+        json!({"d": {"title": "GHOST", "customerGets": {"value": {"percentage": 0.1}, "items": {"products": {"productsToAdd": ["gid://shopify/Product/99"]}}}}}),
+    )
+    .await;
+    let e = &r.json["data"]["discountAutomaticBasicCreate"]["userErrors"][0];
+    assert_eq!(
+        e["field"],
+        json!([
+            "automaticBasicDiscount",
+            "customerGets",
+            "items",
+            "products",
+            "productsToAdd"
+        ])
+    );
+    assert_eq!(
+        shop.get("/v1/promotions").await.json["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Ending early: a new endsAt, and deactivate.
+    let r = gql(
+        &shop,
+        &discount_update(),
+        json!({"id": "gid://shopify/DiscountAutomaticNode/1", "d": {"endsAt": iso(now)}}),
+    )
+    .await;
+    let p = &r.json["data"]["discountAutomaticBasicUpdate"];
+    assert_eq!(p["userErrors"], json!([]), "{}", r.json);
+    assert_eq!(
+        p["automaticDiscountNode"]["automaticDiscount"]["status"],
+        "EXPIRED"
+    );
+    assert_eq!(
+        p["automaticDiscountNode"]["automaticDiscount"]["endsAt"],
+        iso(now)
+    );
+    let r = gql(
+        &shop,
+        &discount_update(),
+        json!({"id": "gid://shopify/DiscountAutomaticNode/1", "d": {"endsAt": null}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["discountAutomaticBasicUpdate"]["userErrors"][0]["field"],
+        json!(["automaticBasicDiscount", "endsAt"])
+    );
+    let r = gql(
+        &shop,
+        &discount_update(),
+        json!({"id": "gid://shopify/DiscountAutomaticNode/1", "d": {"customerGets": {"value": {"discountAmount": {"amount": "1"}}}}}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["discountAutomaticBasicUpdate"]["userErrors"][0]["field"],
+        json!(["automaticBasicDiscount", "customerGets", "value"])
+    );
+    let deactivate = "mutation D($id: ID!) { discountAutomaticDeactivate(id: $id) { automaticDiscountNode { id automaticDiscount { ... on DiscountAutomaticBasic { status endsAt } } } userErrors { field message code } } }";
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let r = gql(&shop, deactivate, json!({"id": ten})).await;
+    let p = &r.json["data"]["discountAutomaticDeactivate"];
+    assert_eq!(p["userErrors"], json!([]), "{}", r.json);
+    assert_eq!(
+        p["automaticDiscountNode"]["automaticDiscount"]["status"],
+        "EXPIRED"
+    );
+    assert_eq!(
+        shop.get("/v1/promotions/promo_000002").await.json["status"],
+        "active",
+        "a running discount ends now rather than being disabled"
+    );
+    let r = gql(
+        &shop,
+        deactivate,
+        json!({"id": "gid://shopify/DiscountAutomaticNode/99"}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["discountAutomaticDeactivate"]["userErrors"][0]["field"],
+        json!(["id"])
+    );
+    let order = shop
+        .post(
+            "/v1/orders",
+            json!({"lines": [{"sku": "SKU-1", "quantity": 1}], "payment": {"type": "card", "number": "4242424242424242"}}),
+        )
+        .await;
+    assert_eq!(order.json["promotion"], Value::Null, "{}", order.json);
+
+    // A scheduled one, and the listing by status.
+    let later = w.clock.now() + chrono::TimeDelta::days(1);
+    let r = gql(
+        &shop,
+        &discount_create(),
+        json!({"d": {"title": "LATER", "startsAt": iso(later),
+            "customerGets": {"value": {"percentage": 0.15}, "items": {"products": {"productVariantsToAdd": ["gid://shopify/ProductVariant/2"]}}}}}),
+    )
+    .await;
+    let p = &r.json["data"]["discountAutomaticBasicCreate"];
+    assert_eq!(p["userErrors"], json!([]), "{}", r.json);
+    assert_eq!(
+        p["automaticDiscountNode"]["automaticDiscount"]["status"],
+        "SCHEDULED"
+    );
+    let list = |q: &'static str| {
+        let shop = &shop;
+        async move {
+            let r = gql(
+                shop,
+                "query L($q: String) { automaticDiscountNodes(first: 10, query: $q) { nodes { id } } }",
+                json!({"q": q}),
+            )
+            .await;
+            r.json["data"]["automaticDiscountNodes"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| {
+                    n["id"]
+                        .as_str()
+                        .unwrap()
+                        .rsplit('/')
+                        .next()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list("").await, ["1", "2", "3"]);
+    assert_eq!(list("status:expired").await, ["1", "2"]);
+    assert_eq!(list("status:scheduled").await, ["3"]);
+
+    // The webhooks: one per change, signed, with Shopify's discount body.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = got.lock().unwrap().clone();
+    let topics: Vec<&str> = got
+        .iter()
+        .map(|(h, _)| h["x-shopify-topic"].to_str().unwrap())
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            "discounts/create",
+            "discounts/create",
+            "discounts/update",
+            "discounts/update",
+            "discounts/create"
+        ]
+    );
+    for (headers, body) in &got {
+        omnisim_api::signing::verify(
+            Scheme::Shopify,
+            &[format!("shpss_{KEY}")],
+            "http://hook.test/shopify",
+            headers,
+            body,
+            w.clock.now(),
+        )
+        .unwrap();
+    }
+    let first: Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(
+        first["admin_graphql_api_id"],
+        "gid://shopify/DiscountAutomaticNode/1"
+    );
+    assert_eq!(first["title"], "SPRING-20");
+    assert_eq!(first["status"], "ACTIVE");
+    assert!(first["created_at"].is_string() && first["updated_at"].is_string());
+    let ended: Value = serde_json::from_slice(&got[2].1).unwrap();
+    assert_eq!(ended["status"], "EXPIRED");
+    let last: Value = serde_json::from_slice(&got[4].1).unwrap();
+    assert_eq!(last["status"], "SCHEDULED");
+}

@@ -8,6 +8,11 @@
 //! profile (made through the dialect or natively), with the REST customer
 //! as it was at that change.
 //!
+//! `discounts/create` and `discounts/update` are the shop's
+//! `promotions/create` and `promotions/update`, for every promotion, with
+//! Shopify's discount body (`admin_graphql_api_id`, `title`, `status` at the
+//! change, `created_at`, `updated_at`).
+//!
 //! The cause of a stock change (which write made it) is not in Shopify's
 //! `inventory_levels/update` body; it travels in `X-Omnisim-Cause` (`adjust`,
 //! `set`, `order`, …) and `X-Omnisim-Reference` (the `referenceDocumentUri`
@@ -15,10 +20,11 @@
 
 use bytes::Bytes;
 use omnisim_api::customer::Customer;
+use omnisim_api::promotion::Promotion;
 use omnisim_api::shop::{InventoryLevelUpdate, Order, OrderRefund, Product};
 use sha2::{Digest, Sha256};
 
-use super::{API_VERSION, SHOP_DOMAIN, wire};
+use super::{API_VERSION, SHOP_DOMAIN, discounts, wire};
 use crate::dialects::Rendered;
 use crate::shop::ShopState;
 
@@ -134,6 +140,17 @@ pub fn render(state: &ShopState, event: &omnisim_api::Event) -> Vec<Rendered> {
                 return Vec::new();
             };
             vec![out(event, kind, wire::customer(&c), Vec::new())]
+        }
+        kind @ ("promotions/create" | "promotions/update") => {
+            let Ok(p) = serde_json::from_value::<Promotion>(event.data.clone()) else {
+                return Vec::new();
+            };
+            let topic = if kind == "promotions/create" {
+                "discounts/create"
+            } else {
+                "discounts/update"
+            };
+            vec![out(event, topic, discounts::webhook_body(&p), Vec::new())]
         }
         _ => Vec::new(),
     }

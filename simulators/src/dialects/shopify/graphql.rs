@@ -30,6 +30,7 @@ use omnisim_api::shop::{
 use rust_decimal::Decimal;
 
 use super::customers;
+use super::discounts;
 use super::ids::{FulfillmentRec, counter, gid, level_gid, parse_gid, parse_level_gid};
 use crate::core::{Platform, Simulator};
 use crate::dialects::Wire;
@@ -448,11 +449,15 @@ pub enum WebhookSubscriptionTopic {
     CustomersCreate,
     /// `customers/update`.
     CustomersUpdate,
+    /// `discounts/create`.
+    DiscountsCreate,
+    /// `discounts/update`.
+    DiscountsUpdate,
 }
 
 impl WebhookSubscriptionTopic {
     /// Every topic, in the order above.
-    pub const ALL: [WebhookSubscriptionTopic; 11] = [
+    pub const ALL: [WebhookSubscriptionTopic; 13] = [
         Self::InventoryLevelsUpdate,
         Self::ProductsCreate,
         Self::ProductsUpdate,
@@ -464,6 +469,8 @@ impl WebhookSubscriptionTopic {
         Self::RefundsCreate,
         Self::CustomersCreate,
         Self::CustomersUpdate,
+        Self::DiscountsCreate,
+        Self::DiscountsUpdate,
     ];
 
     /// The topic as the `X-Shopify-Topic` header names it.
@@ -480,6 +487,8 @@ impl WebhookSubscriptionTopic {
             Self::RefundsCreate => "refunds/create",
             Self::CustomersCreate => "customers/create",
             Self::CustomersUpdate => "customers/update",
+            Self::DiscountsCreate => "discounts/create",
+            Self::DiscountsUpdate => "discounts/update",
         }
     }
 
@@ -783,6 +792,29 @@ fn bag(amount: Decimal, currency: &str) -> MoneyBag {
         shop_money: m.clone(),
         presentment_money: m,
     }
+}
+
+/// A `MoneyV2` of `amount` in `currency`.
+pub(super) fn money(amount: Decimal, currency: &str) -> MoneyV2 {
+    MoneyV2 {
+        amount: Dec(amount),
+        currency_code: CurrencyCode(currency.to_owned()),
+    }
+}
+
+/// The shop's currency: its first product's, else USD (as `shop` reads it).
+pub(super) fn shop_currency(s: &ShopState) -> String {
+    s.list_products()
+        .first()
+        .map(|p| p.currency.clone())
+        .unwrap_or_else(|| "USD".to_owned())
+}
+
+/// The `Product` of `sku`, with its number, if the shop sells it.
+pub(super) fn product_view(s: &ShopState, sku: &str) -> Option<(GProduct, u64)> {
+    let n = s.shopify.product(sku)?;
+    let p = s.get_product(sku).ok()?;
+    Some((GProduct { p, n }, n))
 }
 
 /// `UserError`.
@@ -2330,10 +2362,7 @@ fn order_matches(o: &Order, n: u64, terms: &[Term]) -> bool {
 impl QueryRoot {
     async fn shop(&self, ctx: &Context<'_>) -> Shop {
         let sh = shared(ctx);
-        let currency = sh
-            .sim
-            .read(|s| s.list_products().first().map(|p| p.currency.clone()))
-            .unwrap_or_else(|| "USD".to_owned());
+        let currency = sh.sim.read(shop_currency);
         Shop {
             name: "omnisim shop".to_owned(),
             domain: super::SHOP_DOMAIN.to_owned(),
@@ -2640,6 +2669,46 @@ impl QueryRoot {
             reverse: reverse.unwrap_or(false),
         };
         customers::customers(ctx, p, query, sort_key)
+    }
+
+    async fn discount_node(&self, ctx: &Context<'_>, id: ID) -> Option<discounts::DiscountNode> {
+        discounts::discount_node(ctx, &id)
+    }
+
+    async fn automatic_discount_node(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Option<discounts::DiscountAutomaticNode> {
+        discounts::automatic_discount_node(ctx, &id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn automatic_discount_nodes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        reverse: Option<bool>,
+        query: Option<String>,
+        sort_key: Option<discounts::AutomaticDiscountSortKeys>,
+        saved_search_id: Option<ID>,
+    ) -> async_graphql::Result<Connection<String, discounts::DiscountAutomaticNode>> {
+        if saved_search_id.is_some() {
+            return Err(async_graphql::Error::new(
+                "omnisim has no saved searches; give `query` instead of `savedSearchId`",
+            ));
+        }
+        let p = Page {
+            first,
+            after,
+            last,
+            before,
+            reverse: reverse.unwrap_or(false),
+        };
+        discounts::automatic_discount_nodes(ctx, p, query, sort_key)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -3574,6 +3643,31 @@ impl MutationRoot {
         input: customers::CustomerEmailMarketingConsentUpdateInput,
     ) -> customers::CustomerEmailMarketingConsentUpdatePayload {
         customers::consent_update(ctx, input)
+    }
+
+    async fn discount_automatic_basic_create(
+        &self,
+        ctx: &Context<'_>,
+        automatic_basic_discount: discounts::DiscountAutomaticBasicInput,
+    ) -> discounts::DiscountAutomaticBasicCreatePayload {
+        discounts::basic_create(ctx, automatic_basic_discount)
+    }
+
+    async fn discount_automatic_basic_update(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        automatic_basic_discount: discounts::DiscountAutomaticBasicInput,
+    ) -> discounts::DiscountAutomaticBasicUpdatePayload {
+        discounts::basic_update(ctx, id, automatic_basic_discount)
+    }
+
+    async fn discount_automatic_deactivate(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> discounts::DiscountAutomaticDeactivatePayload {
+        discounts::basic_deactivate(ctx, id)
     }
 
     async fn webhook_subscription_create(

@@ -10,6 +10,9 @@
 //!   resolvers; every write is a call into `shop/state.rs`.
 //! - `customers.rs`: customers over the shop's customer profiles (the
 //!   GraphQL object, queries and mutations; the translation REST shares).
+//! - `discounts.rs`: automatic basic discounts over the shop's automatic
+//!   promotions (the GraphQL objects, queries, mutations, and the discount
+//!   webhook body).
 //! - `ids.rs`: numeric and `gid://shopify/…` ids from counters.
 //! - `wire.rs`: Shopify's REST resources, for webhook bodies (and REST).
 //! - `events.rs`: canonical shop events as Shopify webhooks.
@@ -35,6 +38,7 @@ use crate::error::{ErrorKind, SimError};
 use crate::shop::ShopState;
 
 mod customers;
+mod discounts;
 mod events;
 mod graphql;
 mod ids;
