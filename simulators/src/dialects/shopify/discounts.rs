@@ -247,7 +247,7 @@ pub fn discount_error(
 }
 
 fn not_modelled(path: &[&str], what: &str) -> DiscountUserError {
-    let name = path.last().copied().unwrap_or_default();
+    let name = path.join(".");
     discount_error(
         path,
         format!("omnisim's automatic promotions have no {what}; leave `{name}` out"),
