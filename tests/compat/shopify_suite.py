@@ -9,7 +9,13 @@ customerCreate, customer, customers(query: email:/phone:) in another case and
 format, customerUpdate, customerEmailMarketingConsentUpdate, a duplicate email
 and an unreachable profile as userErrors, an unknown id as null; REST
 shopify.Customer find, search, create, save back and a refused duplicate; and
-the signed customers/create and customers/update webhooks with their bodies.
+the signed customers/create and customers/update webhooks with their bodies;
+then the shop's promotions as automatic discounts: discountAutomaticBasicCreate
+(a percentage on one product, a fixed amount off the order), read back through
+automaticDiscountNode and discountNode, checkouts priced by the running one,
+ending early by a new endsAt and by discountAutomaticDeactivate, SCHEDULED →
+ACTIVE as the clock moves, refused fields named in userErrors, and the signed
+discounts/create and discounts/update webhooks.
 
 Uses only `shopify` and the standard library. Environment:
 OMNISIM_SHOPIFY_SHOP_URL (http://127.0.0.1:<port>), OMNISIM_SHOPIFY_API_VERSION,
@@ -143,9 +149,35 @@ CUSTOMERS = """query Customers($q: String!) {
   customers(first: 10, query: $q, sortKey: ID) { nodes { id email } pageInfo { hasNextPage } }
 }"""
 
+DISCOUNT = """id automaticDiscount { ... on DiscountAutomaticBasic {
+  title startsAt endsAt status createdAt
+  customerGets {
+    value { ... on DiscountPercentage { percentage } ... on DiscountAmount { amount { amount currencyCode } appliesOnEachItem } }
+    items { ... on AllDiscountItems { allItems } ... on DiscountProducts { products(first: 10) { nodes { id } } productVariants(first: 10) { nodes { id } } } }
+  }
+  combinesWith { orderDiscounts productDiscounts shippingDiscounts }
+} }"""
+DISCOUNT_CREATE = """mutation DiscountCreate($d: DiscountAutomaticBasicInput!) {
+  discountAutomaticBasicCreate(automaticBasicDiscount: $d) { automaticDiscountNode { %s } userErrors { field message code } }
+}""" % DISCOUNT
+DISCOUNT_UPDATE = """mutation DiscountUpdate($id: ID!, $d: DiscountAutomaticBasicInput!) {
+  discountAutomaticBasicUpdate(id: $id, automaticBasicDiscount: $d) { automaticDiscountNode { %s } userErrors { field message code } }
+}""" % DISCOUNT
+DISCOUNT_DEACTIVATE = """mutation DiscountDeactivate($id: ID!) {
+  discountAutomaticDeactivate(id: $id) { automaticDiscountNode { %s } userErrors { field message code } }
+}""" % DISCOUNT
+DISCOUNT_GET = """query Discount($id: ID!) {
+  automaticDiscountNode(id: $id) { %s }
+  discountNode(id: $id) { id discount { ... on DiscountAutomaticBasic { title status } } }
+}""" % DISCOUNT
+DISCOUNTS = """query Discounts($q: String) {
+  automaticDiscountNodes(first: 10, query: $q, sortKey: ID) { nodes { id } pageInfo { hasNextPage } }
+}"""
+
 DOCUMENTS = [SHOP, LOCATIONS, FIND, ADJUST, SET, LEVEL, ORDERS, CAPTURE, ORDER, FULFIL, REFUND, CANCEL,
              SUBSCRIBE, SUBSCRIPTIONS, UNSUBSCRIBE, CUSTOMER_CREATE, CUSTOMER_UPDATE, CUSTOMER_CONSENT,
-             CUSTOMER_GET, CUSTOMERS]
+             CUSTOMER_GET, CUSTOMERS, DISCOUNT_CREATE, DISCOUNT_UPDATE, DISCOUNT_DEACTIVATE, DISCOUNT_GET,
+             DISCOUNTS]
 
 if os.environ.get("OMNISIM_DUMP_DOCUMENTS"):
     with open(os.environ["OMNISIM_DUMP_DOCUMENTS"], "w") as f:
@@ -489,6 +521,133 @@ check("REST duplicate refused", twin.save(), False)
 check("REST duplicate error", twin.errors.full_messages(), ["email has already been taken"])
 check("REST listed", sorted(c.id for c in shopify.Customer.find()), sorted([ada_n, grace.id]))
 check("nothing else arrived", received.empty(), True)
+for sub_id in subs:
+    gql(UNSUBSCRIBE, id=sub_id)
+
+# --- promotions as automatic discounts --------------------------------------------
+import datetime  # noqa: E402
+
+
+def clock():
+    now = native("GET", "/_control/clock")["now"]
+    return datetime.datetime.fromisoformat(now.replace("Z", "+00:00")).replace(microsecond=0)
+
+
+def iso(t):
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def checkout(qty):
+    return native("POST", "/v1/orders", {"lines": [{"sku": "SKU-1", "quantity": qty}],
+                                         "payment": {"type": "card", "number": "4242424242424242"}})
+
+
+subs = []
+for topic in ["DISCOUNTS_CREATE", "DISCOUNTS_UPDATE"]:
+    out = gql(SUBSCRIBE, topic=topic, sub={"uri": hook_url, "format": "JSON"})["webhookSubscriptionCreate"]
+    check(f"subscribe {topic}", (out["userErrors"], out["webhookSubscription"]["topic"]), ([], topic))
+    subs.append(out["webhookSubscription"]["id"])
+now = clock()
+start = iso(now - datetime.timedelta(hours=1))
+product_1 = variant["product"]["id"]
+
+out = gql(DISCOUNT_CREATE, d={
+    "title": "SPRING-20", "startsAt": start,
+    "customerGets": {"value": {"percentage": 0.2}, "items": {"products": {"productsToAdd": [product_1]}}},
+    "combinesWith": {"orderDiscounts": False, "productDiscounts": False, "shippingDiscounts": False},
+})["discountAutomaticBasicCreate"]
+check("discount create errors", out["userErrors"], [])
+spring = out["automaticDiscountNode"]
+spring_n = int(spring["id"].rsplit("/", 1)[1])
+basic = spring["automaticDiscount"]
+check("discount gid", spring["id"], f"gid://shopify/DiscountAutomaticNode/{spring_n}")
+check("discount read", (basic["title"], basic["startsAt"], basic["endsAt"], basic["status"]), ("SPRING-20", start, None, "ACTIVE"))
+check("discount percentage is a fraction", basic["customerGets"]["value"], {"percentage": 0.2})
+check("discount products", basic["customerGets"]["items"], {"products": {"nodes": [{"id": product_1}]}, "productVariants": {"nodes": []}})
+promo = native("GET", f"/v1/promotions/promo_{spring_n:06d}")
+check("native promotion", (promo["kind"], promo["value"], promo["skus"], promo["ends_at"]), ("percentage", "20", ["SKU-1"], None))
+body = next_hook("discounts/create")
+check("discounts/create body", (body["admin_graphql_api_id"], body["title"], body["status"]), (spring["id"], "SPRING-20", "ACTIVE"))
+check("discounts/create times", (body["created_at"] is not None, body["updated_at"] is not None), (True, True))
+read = gql(DISCOUNT_GET, id=spring["id"])
+check("automaticDiscountNode", read["automaticDiscountNode"], spring)
+check("discountNode", read["discountNode"], {"id": spring["id"], "discount": {"title": "SPRING-20", "status": "ACTIVE"}})
+check("unknown discount", gql(DISCOUNT_GET, id="gid://shopify/DiscountAutomaticNode/999999")["automaticDiscountNode"], None)
+order = checkout(2)
+check("checkout priced by the discount", (order["promotion"], order["discount_total"]), (f"promo_{spring_n:06d}", "5.00"))
+
+out = gql(DISCOUNT_CREATE, d={
+    "title": "TEN-OFF", "startsAt": start,
+    "customerGets": {"value": {"discountAmount": {"amount": "10.00", "appliesOnEachItem": False}}, "items": {"all": True}},
+})["discountAutomaticBasicCreate"]
+check("fixed create errors", out["userErrors"], [])
+ten = out["automaticDiscountNode"]
+ten_n = int(ten["id"].rsplit("/", 1)[1])
+check("fixed amount per order", ten["automaticDiscount"]["customerGets"], {
+    "value": {"amount": {"amount": "10.0", "currencyCode": "USD"}, "appliesOnEachItem": False}, "items": {"allItems": True}})
+check("native fixed", (lambda p: (p["kind"], p["value"], p["skus"]))(native("GET", f"/v1/promotions/promo_{ten_n:06d}")),
+      ("fixed_amount", "10", []))
+check("discounts/create fixed", next_hook("discounts/create")["admin_graphql_api_id"], ten["id"])
+
+# Refused: what a promotion cannot hold, by name; nothing made, nothing sent.
+out = gql(DISCOUNT_CREATE, d={
+    "title": "BIG-BASKET", "customerGets": {"value": {"percentage": 0.1}, "items": {"all": True}},
+    "minimumRequirement": {"subtotal": {"greaterThanOrEqualToSubtotal": "100.00"}},
+})["discountAutomaticBasicCreate"]
+check("minimum refused", (out["automaticDiscountNode"], [(e["field"], e["code"]) for e in out["userErrors"]]),
+      (None, [(["automaticBasicDiscount", "minimumRequirement", "subtotal"], "INVALID")]))
+check("minimum message names it", "minimumRequirement" in out["userErrors"][0]["message"], True)
+out = gql(DISCOUNT_CREATE, d={
+    "title": "ONCE", "customerGets": {"value": {"discountAmount": {"amount": "3", "appliesOnEachItem": False}},
+                                      "items": {"products": {"productsToAdd": [product_1]}}},
+})["discountAutomaticBasicCreate"]
+check("once across products refused", [e["field"][-1] for e in out["userErrors"]], ["appliesOnEachItem"])
+out = gql(DISCOUNT_CREATE, d={"title": "HUGE", "customerGets": {"value": {"percentage": 20}, "items": {"all": True}}})["discountAutomaticBasicCreate"]
+check("percent as a fraction", [e["code"] for e in out["userErrors"]], ["VALUE_OUTSIDE_RANGE"])
+check("nothing refused was made", len(native("GET", "/v1/promotions")["data"]), 2)
+
+# Ending early: a new endsAt; the best running one then prices the checkout.
+end = iso(clock())
+out = gql(DISCOUNT_UPDATE, id=spring["id"], d={"endsAt": end})["discountAutomaticBasicUpdate"]
+check("end early errors", out["userErrors"], [])
+check("ended early", (out["automaticDiscountNode"]["automaticDiscount"]["endsAt"], out["automaticDiscountNode"]["automaticDiscount"]["status"]),
+      (end, "EXPIRED"))
+body = next_hook("discounts/update")
+check("discounts/update body", (body["admin_graphql_api_id"], body["status"]), (spring["id"], "EXPIRED"))
+out = gql(DISCOUNT_UPDATE, id=spring["id"], d={"endsAt": None})["discountAutomaticBasicUpdate"]
+check("an end cannot be taken off", [e["field"] for e in out["userErrors"]], [["automaticBasicDiscount", "endsAt"]])
+order = checkout(2)
+check("checkout after the end", (order["promotion"], order["discount_total"]), (f"promo_{ten_n:06d}", "10.00"))
+
+# Deactivate: a running one ends now.
+out = gql(DISCOUNT_DEACTIVATE, id=ten["id"])["discountAutomaticDeactivate"]
+check("deactivate errors", out["userErrors"], [])
+check("deactivated", out["automaticDiscountNode"]["automaticDiscount"]["status"], "EXPIRED")
+check("deactivate sets the end", out["automaticDiscountNode"]["automaticDiscount"]["endsAt"] is not None, True)
+check("discounts/update deactivated", next_hook("discounts/update")["status"], "EXPIRED")
+check("checkout with none running", checkout(1)["promotion"], None)
+out = gql(DISCOUNT_DEACTIVATE, id="gid://shopify/DiscountAutomaticNode/999999")["discountAutomaticDeactivate"]
+check("deactivate unknown", (out["automaticDiscountNode"], [e["field"] for e in out["userErrors"]]), (None, [["id"]]))
+
+# Scheduled, then running once the clock reaches its start.
+later = iso(clock() + datetime.timedelta(hours=1))
+out = gql(DISCOUNT_CREATE, d={
+    "title": "LATER-15", "startsAt": later,
+    "customerGets": {"value": {"percentage": 0.15}, "items": {"products": {"productVariantsToAdd": [variant["id"]]}}},
+})["discountAutomaticBasicCreate"]
+check("scheduled errors", out["userErrors"], [])
+scheduled = out["automaticDiscountNode"]
+check("scheduled", scheduled["automaticDiscount"]["status"], "SCHEDULED")
+check("a variant reads back as its product", scheduled["automaticDiscount"]["customerGets"]["items"]["products"]["nodes"], [{"id": product_1}])
+check("discounts/create scheduled", next_hook("discounts/create")["status"], "SCHEDULED")
+ids = lambda q: [n["id"] for n in gql(DISCOUNTS, q=q)["automaticDiscountNodes"]["nodes"]]  # noqa: E731
+check("listed", ids(None), [spring["id"], ten["id"], scheduled["id"]])
+check("listed expired", ids("status:expired"), [spring["id"], ten["id"]])
+check("listed scheduled", ids("status:scheduled"), [scheduled["id"]])
+native("POST", "/_control/clock", {"advance_secs": 7200})
+check("active once started", gql(DISCOUNT_GET, id=scheduled["id"])["automaticDiscountNode"]["automaticDiscount"]["status"], "ACTIVE")
+check("listed active", ids("status:active"), [scheduled["id"]])
+check("no other discount webhook", received.empty(), True)
 for sub_id in subs:
     gql(UNSUBSCRIBE, id=sub_id)
 server.shutdown()
