@@ -1072,6 +1072,18 @@ async fn automatic_discounts_are_the_shops_promotions() {
     let r = gql(
         &shop,
         &discount_create(),
+        json!({"d": {"title": "X", "context": {"all": "ALL", "customers": {"add": []}},
+            "customerGets": {"value": {"percentage": 0.1}, "items": {"all": true}}}}),
+    )
+    .await;
+    assert!(
+        r.json["errors"].is_array(),
+        "DiscountContextInput is @oneOf, as Shopify's: {}",
+        r.json
+    );
+    let r = gql(
+        &shop,
+        &discount_create(),
         json!({"d": {"title": "BAD", "customerGets": {"value": {"percentage": 20}, "items": {"all": true}}}}),
     )
     .await;

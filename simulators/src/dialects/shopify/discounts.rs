@@ -40,7 +40,9 @@
 use std::str::FromStr;
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject, Union};
+use async_graphql::{
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, OneofObject, SimpleObject, Union,
+};
 use chrono::{DateTime as ChronoDateTime, Utc};
 use omnisim_api::promotion::{CreatePromotion, Promotion, PromotionStatus, UpdatePromotion};
 use omnisim_api::shop::DiscountKind;
@@ -414,16 +416,15 @@ pub struct DiscountCustomerSegmentsInput {
     pub remove: Option<Vec<ID>>,
 }
 
-/// `DiscountContextInput`: every buyer only.
-#[allow(dead_code)] // only checked for what the model cannot hold
-#[derive(InputObject, Clone, Debug, Default)]
-pub struct DiscountContextInput {
+/// `DiscountContextInput` (`@oneOf`, as Shopify's): every buyer only.
+#[derive(OneofObject, Clone, Debug)]
+pub enum DiscountContextInput {
     /// `ALL`.
-    pub all: Option<DiscountBuyerSelection>,
-    /// Refused.
-    pub customers: Option<DiscountCustomersInput>,
-    /// Refused.
-    pub customer_segments: Option<DiscountCustomerSegmentsInput>,
+    All(DiscountBuyerSelection),
+    /// Refused unless `add` is empty.
+    Customers(DiscountCustomersInput),
+    /// Refused unless `add` is empty.
+    CustomerSegments(DiscountCustomerSegmentsInput),
 }
 
 /// `DiscountAutomaticBasicInput`.
@@ -492,22 +493,20 @@ pub fn unsupported(input: &DiscountAutomaticBasicInput) -> Option<DiscountUserEr
             }
         }
     }
-    if let Some(c) = &input.context {
-        if c.customers.as_ref().is_some_and(|x| some_ids(&x.add)) {
+    match &input.context {
+        Some(DiscountContextInput::Customers(x)) if some_ids(&x.add) => {
             return Some(not_modelled(
                 &["context", "customers"],
                 "customer selection",
             ));
         }
-        if c.customer_segments
-            .as_ref()
-            .is_some_and(|x| some_ids(&x.add))
-        {
+        Some(DiscountContextInput::CustomerSegments(x)) if some_ids(&x.add) => {
             return Some(not_modelled(
                 &["context", "customerSegments"],
                 "customer segments",
             ));
         }
+        _ => {}
     }
     if let Some(n) = input.recurring_cycle_limit
         && n != 0
