@@ -304,10 +304,7 @@ impl Engine {
             let fresh = self.with_state(|s| !s.cursors.contains_key(&p));
             if fresh {
                 let head = self.feed_head(p).await?;
-                self.with_state(|s| {
-                    s.cursors.insert(p, 0);
-                    s.set_cursor(p, head)
-                });
+                self.with_state(|s| s.start_cursor(p, head));
             }
         }
         self.commit()?;

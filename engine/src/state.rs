@@ -215,6 +215,15 @@ impl EngineState {
         }
     }
 
+    /// The first cursor of a platform the engine has none for (a fresh
+    /// install starts at the feed's head), written even when it is 0: a
+    /// restart must find it, or it would start again from a later head and
+    /// skip what came in between.
+    pub fn start_cursor(&mut self, p: Plat, head: u64) {
+        self.cursors.insert(p, head);
+        put(&mut self.writes, format!("cursor/{}", p.name()), &head);
+    }
+
     /// Moves a feed cursor forward (never back): every event of `p`'s feed
     /// up to `seq` has been applied.
     pub fn set_cursor(&mut self, p: Plat, seq: u64) {
@@ -320,6 +329,23 @@ mod tests {
         assert!(back.seen.contains("evt_pos_00000001"));
         assert_eq!(back.cursors[&Plat::Shop], 7, "cursors never move back");
         assert!(back.orders["ord_000001"].reserved);
+    }
+
+    #[test]
+    fn a_first_cursor_at_an_empty_feed_is_kept_across_a_restart() {
+        let mut s = EngineState::default();
+        s.start_cursor(Plat::Pos, 0);
+        let all: BTreeMap<String, Vec<u8>> = s
+            .take_writes()
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap()))
+            .collect();
+        let back = EngineState::from_store(all);
+        assert_eq!(
+            back.cursors.get(&Plat::Pos),
+            Some(&0),
+            "a restart resumes at 0, not at a later head"
+        );
     }
 
     #[test]
