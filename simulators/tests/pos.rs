@@ -1631,6 +1631,14 @@ async fn concurrent_returns_cannot_refund_the_same_units() {
     let body = json!({"sale_id": "sale_000001", "location": "store-1",
         "lines": [{"sku": "TEE", "quantity": 1}], "restock": true, "refund_to": "original"});
     let (a, (b, held)) = tokio::join!(pos.post("/v1/returns", body.clone()), async {
+        // B comes while A's refund is at the gateway (A's refund runs on a
+        // task of its own: wait, in virtual time, until it is there).
+        for _ in 0..100 {
+            if fake.lock().unwrap().refunds_in_flight > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let b = pos.post("/v1/returns", body.clone()).await;
         (b, fake.lock().unwrap().refunds_in_flight)
     });
