@@ -207,6 +207,9 @@ pub enum Act {
         store: u8,
         /// Units counted.
         qty: u8,
+        /// Seconds after the step before, of the item and store it touched
+        /// (a recount inside one sync window with a change online).
+        quick: bool,
     },
     /// A customer brings one unit of a collected online order back to a
     /// store (a partial return, discounted lines pro rata).
@@ -423,12 +426,17 @@ fn business_act() -> BoxedStrategy<Act> {
         1 => (any::<u8>(), any::<bool>()).prop_map(|(order, quick)| Act::Cancel { order, quick }),
         2 => any::<u8>().prop_map(|order| Act::Pickup { order }),
         1 => any::<u8>().prop_map(|order| Act::Fulfil { order }),
-        1 => (any::<u8>(), any::<u8>(), 1u8..=5, any::<bool>())
+        2 => (any::<u8>(), any::<u8>(), 1u8..=5, any::<bool>())
             .prop_map(|(item, at, qty, quick)| Act::Adjust { item, at, qty, quick }),
         1 => (any::<u8>(), any::<u8>(), 1u8..=5)
             .prop_map(|(item, store, qty)| Act::Receive { item, store, qty }),
-        1 => (any::<u8>(), any::<u8>(), prop_oneof![1 => Just(0u8), 2 => 0u8..=6])
-            .prop_map(|(item, store, qty)| Act::Count { item, store, qty }),
+        2 => (
+            any::<u8>(),
+            any::<u8>(),
+            prop_oneof![1 => Just(0u8), 2 => 0u8..=6],
+            proptest::bool::weighted(0.3),
+        )
+            .prop_map(|(item, store, qty, quick)| Act::Count { item, store, qty, quick }),
         1 => (any::<u8>(), any::<u8>(), any::<bool>())
             .prop_map(|(order, line, restock)| Act::OrderReturn { order, line, restock }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(order, store)| Act::Refund { order, store }),

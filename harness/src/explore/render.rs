@@ -268,14 +268,15 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         // Steps that follow this one, each `QUICK_SECS` after the one before.
         let mut then: Vec<String> = Vec::new();
         let gap = u64::from(super::plan::MIN_GAP_SECS);
-        // A quick step follows the one before within seconds: a cancel or a
-        // stock addition cannot oversell, so crowding them finds races a
-        // correct connector must survive.
+        // A quick step follows the one before within seconds: a cancel, a
+        // stock addition, a price change or a recount cannot oversell, so
+        // crowding them finds races a correct connector must survive.
         let quick = matches!(
             s.act,
             Act::Cancel { quick: true, .. }
                 | Act::Adjust { quick: true, .. }
                 | Act::Price { quick: true, .. }
+                | Act::Count { quick: true, .. }
         ) && !body.is_empty();
         t = if quick {
             t + QUICK_SECS
@@ -473,10 +474,27 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     "sku = \"{sku}\"\nlocation = \"{store}\"\nquantity = {qty}"
                 );
             }
-            Act::Count { item, store, qty } => {
-                let (Some(sku), Some(store)) = (pick(&pos_skus, *item), pick(&stores, *store))
-                else {
-                    continue;
+            Act::Count {
+                item,
+                store,
+                qty,
+                quick,
+            } => {
+                let follows = touched.clone().filter(|_| *quick).and_then(|(sku, loc)| {
+                    let sku = pos_skus.iter().find(|s| **s == sku)?;
+                    let store = stores.iter().find(|s| Some(*s) == loc.as_ref())?;
+                    Some((sku, store))
+                });
+                let (sku, store) = match follows {
+                    Some(both) => both,
+                    None => {
+                        let (Some(sku), Some(store)) =
+                            (pick(&pos_skus, *item), pick(&stores, *store))
+                        else {
+                            continue;
+                        };
+                        (sku, store)
+                    }
                 };
                 // Units set aside for an open order are not on the register's
                 // shelf count but are in the truth's: a count then is not
