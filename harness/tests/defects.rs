@@ -228,9 +228,13 @@ fn the_default_engine_passes_every_scenario_the_table_names() {
 /// finds in BENCHMARKS.md; the bound leaves headroom).
 const EXPLORE_BOUNDS: &[(&str, u64)] = &[
     ("echo-applied", 5),               // measured: case 0
-    ("cancel-keeps-authorization", 5), // measured: case 1
+    ("cancel-keeps-authorization", 5), // measured: case 0
+    ("bad-signature-applied", 5),      // measured: case 2
+    ("refund-whole-line", 5),          // measured: case 2
+    ("consent-not-synced", 5),         // measured: case 2
     ("wrong-location", 10),            // measured: case 4
-    ("stale-signature-accepted", 20),  // measured: case 11
+    ("promotion-end-not-synced", 15),  // measured: case 9
+    ("stale-signature-accepted", 30),  // measured: case 25
 ];
 
 #[test]

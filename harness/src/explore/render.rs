@@ -271,13 +271,19 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         // A quick step follows the one before within seconds: a cancel, a
         // stock addition, a price change or a recount cannot oversell, so
         // crowding them finds races a correct connector must survive.
-        let quick = matches!(
+        // A recount follows only the register's own step: seconds after a
+        // change online that the register has not heard of yet, whether
+        // the counted shelf already held that change is anyone's guess.
+        let after_register = body
+            .last()
+            .is_some_and(|(_, step)| step.contains("actor = \"pos\""));
+        let quick = (matches!(
             s.act,
             Act::Cancel { quick: true, .. }
                 | Act::Adjust { quick: true, .. }
                 | Act::Price { quick: true, .. }
-                | Act::Count { quick: true, .. }
-        ) && !body.is_empty();
+        ) || matches!(s.act, Act::Count { quick: true, .. }) && after_register)
+            && !body.is_empty();
         t = if quick {
             t + QUICK_SECS
         } else {
@@ -480,11 +486,14 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 qty,
                 quick,
             } => {
-                let follows = touched.clone().filter(|_| *quick).and_then(|(sku, loc)| {
-                    let sku = pos_skus.iter().find(|s| **s == sku)?;
-                    let store = stores.iter().find(|s| Some(*s) == loc.as_ref())?;
-                    Some((sku, store))
-                });
+                let follows = touched
+                    .clone()
+                    .filter(|_| *quick && after_register)
+                    .and_then(|(sku, loc)| {
+                        let sku = pos_skus.iter().find(|s| **s == sku)?;
+                        let store = stores.iter().find(|s| Some(*s) == loc.as_ref())?;
+                        Some((sku, store))
+                    });
                 let (sku, store) = match follows {
                     Some(both) => both,
                     None => {
