@@ -48,7 +48,10 @@ const CATCHES: &[(&str, &[&str])] = &[
         "retry-new-key",
         &["faults/store-return-refund-timed-out.toml"],
     ),
-    ("cursor-skips-gaps", &["faults/engine-outage-30m.toml"]),
+    (
+        "cursor-skips-gaps",
+        &["faults/partition-pos-from-connector.toml"],
+    ),
     ("bad-signature-applied", &["faults/forged-webhook.toml"]),
     (
         "stale-signature-accepted",
