@@ -495,7 +495,9 @@ async fn create_sale(
         // waiting, so no card is left loaded without the sale that paid
         // for it.
         Step::Pay(plan) if !plan.gift_cards.is_empty() => {
-            to_the_end(async move { pay_sale(&ctx, plan).await }).await
+            to_the_end(async move { pay_sale(&ctx, plan).await })
+                .await
+                .map(axum::Json)
         }
         Step::Pay(plan) => pay_sale(&ctx, plan).await.map(axum::Json),
     }
@@ -505,9 +507,9 @@ async fn create_sale(
 /// waiting for it (this handler is dropped): see [`crate::layers::detached`].
 async fn to_the_end<T: Send + 'static>(
     work: impl Future<Output = SimResult<T>> + Send + 'static,
-) -> SimResult<axum::Json<T>> {
+) -> SimResult<T> {
     match crate::layers::detached(work).await {
-        Some(result) => result.map(axum::Json),
+        Some(result) => result,
         None => Err(SimError::new(
             ErrorKind::Unavailable,
             "internal_error",
@@ -638,16 +640,7 @@ async fn pay_sale(ctx: &Ctx, plan: SalePlan) -> SimResult<Sale> {
     // The sale is recorded: its captures follow even if the register gives
     // up waiting now.
     let ctx = Arc::clone(ctx);
-    match crate::layers::detached(async move { capture_sale(&ctx, &plan, sale, &intents).await })
-        .await
-    {
-        Some(result) => result,
-        None => Err(SimError::new(
-            ErrorKind::Unavailable,
-            "internal_error",
-            "the sale's captures failed inside the simulator",
-        )),
-    }
+    to_the_end(async move { capture_sale(&ctx, &plan, sale, &intents).await }).await
 }
 
 /// Captures what a recorded sale authorized; a capture that fails stays a
@@ -721,7 +714,9 @@ async fn create_return(
         // A refund once made cannot be taken back: the return is finished
         // even if the register gives up waiting, so no money goes back
         // without the return that sent it.
-        Step::Pay(plan) => to_the_end(async move { refund_return(&ctx, plan).await }).await,
+        Step::Pay(plan) => to_the_end(async move { refund_return(&ctx, plan).await })
+            .await
+            .map(axum::Json),
     }
 }
 

@@ -577,32 +577,12 @@ fn decode_page(token: &str) -> Option<BTreeMap<String, String>> {
 /// `Link` header (`rel="next"`, `rel="previous"`) carrying `page_info`. A
 /// `page_info` request takes no filters besides `limit` and `fields`.
 fn orders(sim: &Simulator<ShopState>, base: &str, q: &BTreeMap<String, String>) -> Rest {
-    let limit = match q.get("limit").map(|v| v.parse::<usize>()) {
-        None => 50,
-        Some(Ok(n)) if (1..=250).contains(&n) => n,
-        Some(_) => return Err(unprocessable("limit", "must be from 1 to 250")),
-    };
-    let mut filters = q.clone();
-    let (mut after, mut before) = (None, None);
-    if let Some(token) = q.get("page_info") {
-        if q.keys()
-            .any(|k| !matches!(k.as_str(), "limit" | "page_info" | "fields"))
-        {
-            return Err(unprocessable(
-                "page_info",
-                "page_info cannot be combined with other filters",
-            ));
-        }
-        let Some(decoded) = decode_page(token) else {
-            return Err(unprocessable("page_info", "Invalid value."));
-        };
-        after = decoded.get("__after").and_then(|v| v.parse::<u64>().ok());
-        before = decoded.get("__before").and_then(|v| v.parse::<u64>().ok());
-        filters = decoded
-            .into_iter()
-            .filter(|(k, _)| !k.starts_with("__"))
-            .collect();
-    }
+    let Paging {
+        limit,
+        after,
+        before,
+        filters,
+    } = paging(q)?;
     let all = sim.read(|s| filtered_orders(s, &filters))?;
     let numbered: Vec<(u64, Order)> = all
         .into_iter()
