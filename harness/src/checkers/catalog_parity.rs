@@ -32,7 +32,12 @@ fn dec(v: &serde_json::Value) -> Option<Decimal> {
 
 /// One catalog change made by the staff.
 struct Change<'a> {
+    /// The history entry of its answer (for witnesses).
     index: u64,
+    /// Its place among all the changes in the order the platforms recorded
+    /// them: a change whose answer was lost is answered late, after changes
+    /// made since, but was recorded when it was made.
+    seq: usize,
     time: chrono::DateTime<chrono::Utc>,
     f: &'a str,
     sku: String,
@@ -59,7 +64,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             _ => None,
         })
         .collect();
-    let changes: Vec<Change<'_>> = input
+    let mut changes: Vec<Change<'_>> = input
         .history
         .iter()
         .filter_map(|e| match e {
@@ -88,6 +93,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                     let (at, data) = recorded_update(input, on, sku, from, *time)?;
                     return Some(Change {
                         index: *index,
+                        seq: 0,
                         time: at,
                         f,
                         sku: sku.to_owned(),
@@ -98,6 +104,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
                 }
                 let change = Change {
                     index: *index,
+                    seq: 0,
                     time: *time,
                     f,
                     sku: value["sku"].as_str().unwrap_or_default().to_owned(),
@@ -110,6 +117,10 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             _ => None,
         })
         .collect();
+    changes.sort_by_key(|c| (c.time, c.index));
+    for (seq, c) in changes.iter_mut().enumerate() {
+        c.seq = seq;
+    }
     let mut latencies: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
     let mut conflicts = 0;
     for c in &changes {
@@ -139,7 +150,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         // change made meanwhile on the other side.
         let acceptable: Vec<(Option<Decimal>, &serde_json::Value)> = changes
             .iter()
-            .filter(|l| l.index >= c.index && l.sku == c.sku && l.f == c.f)
+            .filter(|l| l.seq >= c.seq && l.sku == c.sku && l.f == c.f)
             .map(|l| (l.price, &l.tax))
             .collect();
         let holds = |data: &serde_json::Value,
@@ -167,7 +178,7 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
         let superseded = || {
             let last = changes
                 .iter()
-                .rfind(|l| l.index >= c.index && l.sku == c.sku && l.f == c.f && l.on == c.on)?;
+                .rfind(|l| l.seq >= c.seq && l.sku == c.sku && l.f == c.f && l.on == c.on)?;
             let record = if other == "pos" {
                 input.state.items.get(&c.sku)
             } else {
@@ -388,12 +399,12 @@ fn owner_value(
     sku: &str,
     f: &str,
     owner: &str,
-    before: Option<u64>,
+    before: Option<usize>,
 ) -> (String, Option<chrono::DateTime<chrono::Utc>>) {
     let latest = changes
         .iter()
         .filter(|c| c.sku == sku && c.f == f && c.on == owner)
-        .rfind(|c| before.is_none_or(|b| c.index < b));
+        .rfind(|c| before.is_none_or(|b| c.seq < b));
     if let Some(c) = latest {
         return (value_of(c), Some(c.time));
     }
@@ -422,12 +433,12 @@ fn undone(
     owner: String,
     sla: chrono::TimeDelta,
 ) -> Option<Violation> {
-    let (then, _) = owner_value(input, changes, &c.sku, c.f, &owner, Some(c.index));
+    let (then, _) = owner_value(input, changes, &c.sku, c.f, &owner, Some(c.seq));
     let mut accepted = vec![then.clone()];
     accepted.extend(
         changes
             .iter()
-            .filter(|l| l.index > c.index && l.sku == c.sku && l.f == c.f && l.on == owner)
+            .filter(|l| l.seq > c.seq && l.sku == c.sku && l.f == c.f && l.on == owner)
             .map(value_of),
     );
     let (platform, kind, side) = if c.on == "pos" {
