@@ -593,13 +593,20 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
         // With the defect, the release is left to the refund a cancel makes,
         // and an order that was only authorized (a no-show) gets none.
         let refund_pending = engine.has(Defect::NoShowNotReleased) && o.total_captured.is_zero();
-        if track.reserved && !track.released && !track.picked_up && !refund_pending {
+        // A reservation the connector does not know it made (it crashed
+        // while the register took it, the answer never came back) holds the
+        // units all the same: at a store, ask the register to release
+        // whatever it holds for the order; it answers `unknown_pickup` when
+        // nothing was set aside.
+        let maybe_reserved = track.reserved || at_store;
+        if maybe_reserved && !track.released && !track.picked_up && !refund_pending {
             let key = engine.key(format!("eng:release:{}", o.id));
             let r = engine
                 .call(|| engine.pos.cancel_pickup(&o.id, Some(&key)))
                 .await;
             match r {
                 Err(e) if e.code() == Some("pickup_already_cancelled") => {}
+                Err(e) if !track.reserved && e.code() == Some("unknown_pickup") => {}
                 r => {
                     settle(engine, event, "releasing the store reservation", r)?;
                 }
