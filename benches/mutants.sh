@@ -30,6 +30,10 @@ args=(--package=omnisim-engine --test-package=omnisim-harness --baseline=skip
   --output "${OUT:-target/mutants}")
 [ -z "${IN_PLACE:-}" ] || args+=(--in-place)
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# The suite stops at its first failing scenario and runs each scenario once
+# (not twice for determinism): a caught mutant then costs seconds, not the
+# whole suite. Set FULL_SUITE=1 to judge every mutant by the whole test.
+[ -n "${FULL_SUITE:-}" ] || export OMNISIM_SUITE_FAIL_FAST=1
 if [ -z "${SKIP_BASELINE:-}" ] && [[ " $* " != *" --list "* ]]; then
   echo "baseline: the shipped suite on the unmutated engine" >&2
   cargo test -p omnisim-harness --test suite --quiet
