@@ -126,6 +126,12 @@ pub enum Act {
         /// Paid with a gift card sold earlier at a register, when one still
         /// holds enough (and not by bank transfer).
         gift_card: bool,
+        /// The shop's first delivery of its webhooks fails and they arrive
+        /// 30 seconds late (redelivered).
+        late: bool,
+        /// Cancelled by staff two seconds later, its webhooks still on the
+        /// way (with `late`, the cancellation is heard before the order).
+        cancelled: bool,
     },
     /// Staff drop one unit of a line from an open pickup order before it is
     /// collected (refunded off the authorization, the unit back on sale).
@@ -188,6 +194,13 @@ pub enum Act {
         /// Two seconds after the step before (changes on both channels
         /// inside one sync window), not at its own time.
         quick: bool,
+        /// The shop's first delivery of its webhook fails and it arrives 30
+        /// seconds late (redelivered).
+        late: bool,
+        /// A clerk sells one of the item at that store two seconds later,
+        /// before the register has heard of the addition (with `late`, the
+        /// sale is heard first).
+        sold: bool,
     },
     /// A delivery is received at the register.
     Receive {
@@ -220,6 +233,9 @@ pub enum Act {
         line: u8,
         /// Whether the unit goes back on the shelf.
         restock: bool,
+        /// For two minutes the shop loses the answers to half the requests
+        /// it applies (perhaps those of the refund for this return).
+        answer_lost: bool,
     },
     /// Staff refund a collected online order in full, the goods restocked
     /// at a store.
@@ -243,6 +259,12 @@ pub enum Act {
         /// Two seconds after the step before, on its SKU when it had one (a
         /// price corrected at once), not at its own time.
         quick: bool,
+        /// The shop's first delivery of its webhook fails and it arrives 30
+        /// seconds late (redelivered).
+        late: bool,
+        /// Corrected to this price two seconds later (with `late`, the
+        /// correction is heard before the change it corrects).
+        corrected: Option<u32>,
     },
     /// The store manager changes a price on the register.
     PosPrice {
@@ -250,6 +272,12 @@ pub enum Act {
         item: u8,
         /// The new price in cents.
         cents: u32,
+        /// For two minutes the shop loses the answers to half the requests
+        /// it applies (perhaps those of the write carrying this price).
+        answer_lost: bool,
+        /// The web team sets this price online two seconds later, while the
+        /// connector still waits for the answer to its write.
+        contested: Option<u32>,
     },
     /// Staff add or remove an item's tax code on the shop (only when the
     /// merchant's items are taxed).
@@ -407,27 +435,43 @@ fn business_act() -> BoxedStrategy<Act> {
             proptest::bool::weighted(0.3),
             proptest::option::weighted(0.15, any::<bool>()),
             proptest::bool::weighted(0.4),
+            (proptest::bool::weighted(0.2), proptest::bool::weighted(0.15)),
         )
-            .prop_map(|((item, qty, at, ship), extra, discount, transfer, gift_card)| {
-                Act::Checkout {
-                    item,
-                    qty,
-                    at,
-                    ship,
-                    extra,
-                    discount,
-                    transfer,
-                    gift_card,
+            .prop_map(
+                |((item, qty, at, ship), extra, discount, transfer, gift_card, (late, cancelled))| {
+                    Act::Checkout {
+                        item,
+                        qty,
+                        at,
+                        ship,
+                        extra,
+                        discount,
+                        transfer,
+                        gift_card,
+                        late,
+                        cancelled,
+                    }
                 }
-            }),
+            ),
         5 => (any::<u8>(), any::<u8>(), 1u8..=3)
             .prop_map(|(store, item, qty)| Act::Sale { store, item, qty }),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(sale, restock)| Act::Return { sale, restock }),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(order, quick)| Act::Cancel { order, quick }),
         2 => any::<u8>().prop_map(|order| Act::Pickup { order }),
         1 => any::<u8>().prop_map(|order| Act::Fulfil { order }),
-        2 => (any::<u8>(), any::<u8>(), 1u8..=5, any::<bool>())
-            .prop_map(|(item, at, qty, quick)| Act::Adjust { item, at, qty, quick }),
+        2 => (
+            (any::<u8>(), any::<u8>(), 1u8..=5, any::<bool>()),
+            proptest::bool::weighted(0.3),
+            proptest::bool::weighted(0.3),
+        )
+            .prop_map(|((item, at, qty, quick), late, sold)| Act::Adjust {
+                item,
+                at,
+                qty,
+                quick,
+                late,
+                sold,
+            }),
         1 => (any::<u8>(), any::<u8>(), 1u8..=5)
             .prop_map(|(item, store, qty)| Act::Receive { item, store, qty }),
         2 => (
@@ -437,16 +481,45 @@ fn business_act() -> BoxedStrategy<Act> {
             proptest::bool::weighted(0.3),
         )
             .prop_map(|(item, store, qty, quick)| Act::Count { item, store, qty, quick }),
-        1 => (any::<u8>(), any::<u8>(), any::<bool>())
-            .prop_map(|(order, line, restock)| Act::OrderReturn { order, line, restock }),
+        1 => (any::<u8>(), any::<u8>(), any::<bool>(), proptest::bool::weighted(0.3)).prop_map(
+            |(order, line, restock, answer_lost)| Act::OrderReturn {
+                order,
+                line,
+                restock,
+                answer_lost,
+            }
+        ),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(order, store)| Act::Refund { order, store }),
         1 => any::<u8>().prop_map(|order| Act::NoShow { order }),
-        1 => (any::<u8>(), 100u32..=9_999, proptest::bool::weighted(0.3))
-            .prop_map(|(item, cents, quick)| Act::Price { item, cents, quick }),
+        1 => (
+            any::<u8>(),
+            100u32..=9_999,
+            proptest::bool::weighted(0.3),
+            proptest::bool::weighted(0.3),
+            proptest::option::weighted(0.3, 100u32..=9_999),
+        )
+            .prop_map(|(item, cents, quick, late, corrected)| Act::Price {
+                item,
+                cents,
+                quick,
+                late,
+                corrected,
+            }),
         1 => (any::<u8>(), any::<u8>()).prop_map(|(order, line)| Act::Shorten { order, line }),
         1 => (any::<u8>(), any::<bool>())
             .prop_map(|(order, full)| Act::DashboardRefund { order, full }),
-        1 => (any::<u8>(), 100u32..=9_999).prop_map(|(item, cents)| Act::PosPrice { item, cents }),
+        1 => (
+            any::<u8>(),
+            100u32..=9_999,
+            proptest::bool::weighted(0.3),
+            proptest::option::weighted(0.3, 100u32..=9_999),
+        )
+            .prop_map(|(item, cents, answer_lost, contested)| Act::PosPrice {
+                item,
+                cents,
+                answer_lost,
+                contested,
+            }),
         1 => any::<u8>().prop_map(|item| Act::Tax { item }),
         1 => (
             0u8..4,

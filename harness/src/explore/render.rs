@@ -262,11 +262,15 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     let mut people: Vec<(u8, bool, bool)> = Vec::new();
     // Promotions set up online: (name, end in seconds of the day).
     let mut promotions: Vec<(String, u64)> = Vec::new();
+    // Stock added online: (SKU, location, when).
+    let mut added_online: Vec<(String, String, u64)> = Vec::new();
     // Gift cards sold at a register: (code, times spent online).
     let mut cards: Vec<(String, u8)> = Vec::new();
     for s in order {
         // Steps that follow this one, each `QUICK_SECS` after the one before.
         let mut then: Vec<String> = Vec::new();
+        // Fault windows around this step alone: (seconds before it, step).
+        let mut around: Vec<(u64, String)> = Vec::new();
         let gap = u64::from(super::plan::MIN_GAP_SECS);
         // A quick step follows the one before within seconds: a cancel, a
         // stock addition, a price change or a recount cannot oversell, so
@@ -301,6 +305,8 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 discount,
                 transfer,
                 gift_card,
+                late,
+                cancelled,
             } => {
                 let Some(sku) = pick(&skus, *item) else {
                     continue;
@@ -358,11 +364,20 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     let _ = writeln!(w, "location = \"{location}\"");
                 }
                 touched = Some((sku.clone(), Some(location.clone())));
+                if *late {
+                    around.push(late_webhooks("shop"));
+                }
+                let cancelled = *cancelled && transfer.is_none();
+                if cancelled {
+                    then.push(format!(
+                        "actor = \"staff\"\naction = \"cancel\"\norder = \"{customer}\"\n"
+                    ));
+                }
                 orders.push(Order {
                     name: customer,
                     pickup,
                     location,
-                    open: true,
+                    open: !cancelled,
                     lines,
                     collected: false,
                     returned: false,
@@ -449,6 +464,8 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 at,
                 qty,
                 quick,
+                late,
+                sold,
             } => {
                 let follows = touched
                     .clone()
@@ -467,6 +484,26 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 touched = Some((sku.clone(), Some(loc.clone())));
                 let _ = writeln!(w, "actor = \"staff\"\naction = \"adjust\"");
                 let _ = writeln!(w, "sku = \"{sku}\"\nlocation = \"{loc}\"\nquantity = {qty}");
+                if *late {
+                    around.push(late_webhooks("shop"));
+                }
+                added_online.push((sku.clone(), loc.clone(), t));
+                // A counter sale seconds after units were added online cannot
+                // oversell: the register sells only what it counts.
+                if *sold && stores.contains(&loc) && pos_skus.contains(&sku) {
+                    let name = format!("sale-{}", sales.len() + 1);
+                    then.push(format!(
+                        "actor = \"pos\"\naction = \"sale\"\nname = \"{name}\"\n\
+                         location = \"{loc}\"\nlines = {{ {sku} = 1 }}\n"
+                    ));
+                    sales.push(Sale {
+                        name,
+                        store: loc.clone(),
+                        sku: sku.clone(),
+                        qty: 1,
+                        returned: false,
+                    });
+                }
             }
             Act::Receive { item, store, qty } => {
                 let (Some(sku), Some(store)) = (pick(&pos_skus, *item), pick(&stores, *store))
@@ -511,7 +548,14 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 let held = orders.iter().any(|o| {
                     o.open && o.location == *store && o.lines.iter().any(|(s, _)| s == sku)
                 });
-                if held {
+                // Nor within a minute of units added online there: the
+                // register may not have heard of them yet (their webhook can
+                // be 30 seconds late), and whether the counted shelf held
+                // them is anyone's guess.
+                let unheard = added_online
+                    .iter()
+                    .any(|(s, l, at)| s == sku && l == store && t < at + 60);
+                if held || unheard {
                     continue;
                 }
                 touched = Some((sku.clone(), Some(store.clone())));
@@ -525,6 +569,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 order,
                 line,
                 restock,
+                answer_lost,
             } => {
                 let done: Vec<usize> = (0..orders.len())
                     .filter(|i| orders[*i].collected && !orders[*i].returned)
@@ -549,6 +594,10 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     w,
                     "lines = {{ {sku} = 1 }}\nrestock = {restock}\nrefund_to = \"original\""
                 );
+                // The connector writes the refund to the shop.
+                if *answer_lost {
+                    around.push(answers_lost("shop", "0.5", "2m"));
+                }
             }
             Act::Refund { order, store } => {
                 let done: Vec<usize> = (0..orders.len())
@@ -569,7 +618,13 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     listed.join(", ")
                 );
             }
-            Act::Price { item, cents, quick } => {
+            Act::Price {
+                item,
+                cents,
+                quick,
+                late,
+                corrected,
+            } => {
                 let sku = match touched.clone().filter(|_| *quick) {
                     Some((sku, _)) => sku,
                     None => {
@@ -582,14 +637,32 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 touched = Some((sku.clone(), None));
                 let _ = writeln!(w, "actor = \"staff\"\naction = \"price\"");
                 let _ = writeln!(w, "sku = \"{sku}\"\nprice = \"{}\"", dollars(*cents));
+                if *late {
+                    around.push(late_webhooks("shop"));
+                }
+                if let Some(c) = corrected.filter(|c| c != cents) {
+                    then.push(online_price(&sku, c));
+                }
             }
-            Act::PosPrice { item, cents } => {
+            Act::PosPrice {
+                item,
+                cents,
+                answer_lost,
+                contested,
+            } => {
                 let Some(sku) = pick(&pos_skus, *item) else {
                     continue;
                 };
                 touched = Some((sku.clone(), None));
                 let _ = writeln!(w, "actor = \"staff\"\naction = \"price\"\ntarget = \"pos\"");
                 let _ = writeln!(w, "sku = \"{sku}\"\nprice = \"{}\"", dollars(*cents));
+                // The connector carries the register's price to the shop.
+                if *answer_lost {
+                    around.push(answers_lost("shop", "0.5", "2m"));
+                }
+                if let Some(c) = contested.filter(|c| c != cents) {
+                    then.push(online_price(sku, c));
+                }
             }
             Act::Tax { item } => {
                 if !plan.taxed || skus.is_empty() {
@@ -815,6 +888,9 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                 let _ = writeln!(w, "duration = \"{minutes}m\"");
             }
         }
+        for (before, window) in around {
+            body.push((t.saturating_sub(before), window));
+        }
         let business = !step.starts_with("actor = \"nemesis\"");
         match crash_mid_write.take() {
             Some(applied) if business => {
@@ -825,18 +901,18 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     } else {
                         "pos"
                     };
-                let faults = if applied {
-                    "{ timeout_rate = 1.0, timeout_ms = 20000 }"
+                let (before, window) = if applied {
+                    answers_lost(target, "1.0", "20s")
                 } else {
-                    "{ error_rate = 1.0 }"
+                    (
+                        2,
+                        format!(
+                            "actor = \"nemesis\"\naction = \"faults\"\ntarget = \"{target}\"\n\
+                             faults = {{ error_rate = 1.0 }}\nduration = \"20s\"\n"
+                        ),
+                    )
                 };
-                body.push((
-                    t.saturating_sub(2),
-                    format!(
-                        "actor = \"nemesis\"\naction = \"faults\"\ntarget = \"{target}\"\n\
-                         faults = {faults}\nduration = \"20s\"\n"
-                    ),
-                ));
+                body.push((t.saturating_sub(before), window));
                 body.push((t, step));
                 t += 3;
                 body.push((
@@ -854,6 +930,9 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
             body.push((t, step));
         }
     }
+    // A window opened before its step may precede the step before that
+    // (seconds apart); stable, so equal times keep their order.
+    body.sort_by_key(|(at, _)| *at);
     if profile == FaultProfile::Heavy {
         let end = t.max(opens + 600) + 300;
         let span = end - opens;
@@ -919,6 +998,41 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         steps,
         skus: listed,
     }
+}
+
+/// A price typed into the shop's admin.
+fn online_price(sku: &str, cents: u32) -> String {
+    format!(
+        "actor = \"staff\"\naction = \"price\"\nsku = \"{sku}\"\nprice = \"{}\"\n",
+        dollars(cents)
+    )
+}
+
+/// From a second before a step for a second and a half, the platform's
+/// first delivery of every webhook fails and each arrives 30 seconds late:
+/// a change made two seconds after the step is heard before it.
+fn late_webhooks(target: &str) -> (u64, String) {
+    (
+        1,
+        format!(
+            "actor = \"nemesis\"\naction = \"faults\"\ntarget = \"{target}\"\n\
+             faults = {{ webhooks = {{ drop_rate = 1.0, redeliver_dropped_after_ms = 30000 }} }}\n\
+             duration = \"1500ms\"\n"
+        ),
+    )
+}
+
+/// From two seconds before a step, the platform applies every request but
+/// loses the answer to the given share of them (the writer does not know
+/// whether its write landed).
+fn answers_lost(target: &str, share: &str, duration: &str) -> (u64, String) {
+    (
+        2,
+        format!(
+            "actor = \"nemesis\"\naction = \"faults\"\ntarget = \"{target}\"\n\
+             faults = {{ timeout_rate = {share}, timeout_ms = 20000 }}\nduration = \"{duration}\"\n"
+        ),
+    )
 }
 
 fn fault_table(kind: FaultKind, minutes: u8) -> String {
