@@ -1567,6 +1567,16 @@ fn check_values(c: &mut Checker<'_>, step: &Step) {
             );
         }
     }
+    // A card's balance is spent down to zero, never below.
+    if let Some(v) = step.balance
+        && v < Decimal::ZERO
+    {
+        c.at(
+            c.key_near(step.action.span().start, "balance"),
+            format!("`balance` is {v}; a gift card never holds less than 0"),
+            None,
+        );
+    }
     if let Some(t) = &step.target {
         let allowed: &[&str] = match (actor, action) {
             ("staff", "price" | "tax") => &["shop", "pos"],

@@ -161,3 +161,29 @@ promotion = \"SPRING-20\"
         );
     insta::assert_snapshot!(errors(&bad));
 }
+
+#[test]
+fn a_negative_gift_card_balance_is_refused_at_its_line() {
+    let good = format!(
+        "{BASE}
+[[step]]
+at = \"11:00\"
+actor = \"pay\"
+action = \"balance\"
+code = \"GC-1\"
+balance = \"0.00\"
+"
+    );
+    assert_eq!(errors(&good), "loaded without errors");
+    let bad = good.replace("balance = \"0.00\"", "balance = \"-1.00\"");
+    let shown = errors(&bad);
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("balance = "))
+        .map(|i| i + 1)
+        .expect("the balance line");
+    assert!(
+        shown.contains(&format!("bad.toml:{line}:")) && shown.contains("`balance` is -1.00"),
+        "{shown}"
+    );
+}
