@@ -171,7 +171,9 @@ fn lines(v: &serde_json::Value) -> Vec<(String, i64)> {
 }
 
 /// Computes the truth from the scenario's initial stock and the history's
-/// completed operations, in completion order.
+/// completed operations, in the order they took effect: completion order,
+/// except that an operation whose answer was lost took effect when the
+/// platform recorded it, which may be before operations answered meanwhile.
 pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
     let mut t = Truth::default();
     for item in &loaded.scenario.merchant.catalog {
@@ -194,34 +196,39 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
     cancellations.sort();
     let mut next_cancellation = 0;
     let resolved = resolve_unknown(loaded, history);
-    for e in history {
-        if let Entry::Op { time, .. } = e {
-            while let Some((at, order)) = cancellations.get(next_cancellation)
-                && at <= time
-            {
-                t.close_claim(order);
-                next_cancellation += 1;
-            }
+    // Each operation that took effect, with when it did. Stable: those
+    // answered keep their completion order.
+    let mut done: Vec<(DateTime<Utc>, &Entry, &serde_json::Value)> = history
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Op {
+                kind: OpType::Ok,
+                time,
+                value,
+                ..
+            } => Some((*time, e, value)),
+            Entry::Op {
+                kind: OpType::Info,
+                index,
+                ..
+            } => resolved.get(index).map(|(at, v)| (*at, e, v)),
+            _ => None,
+        })
+        .collect();
+    done.sort_by_key(|(at, ..)| *at);
+    for (at, e, value) in done {
+        let time = &at;
+        while let Some((c, order)) = cancellations.get(next_cancellation)
+            && c <= time
+        {
+            t.close_claim(order);
+            next_cancellation += 1;
         }
         let Entry::Op {
-            index,
-            time,
-            kind,
-            f,
-            value,
-            process,
-            ..
+            index, f, process, ..
         } = e
         else {
             continue;
-        };
-        let value = match kind {
-            OpType::Ok => value,
-            OpType::Info => match resolved.get(index) {
-                Some(v) => v,
-                None => continue,
-            },
-            _ => continue,
         };
         let actor = process.split(':').next().unwrap_or_default();
         match (actor, f.as_str()) {
@@ -374,15 +381,19 @@ pub fn compute(loaded: &Loaded, history: &[Entry]) -> Truth {
 /// fulfilment or staff refund that the platform's event log shows was applied
 /// counts as done, with the platform's record as its value; so does a stock
 /// write (receive, waste, count, adjust) whose change the platform logged
-/// under the step's reference. Keyed by history index.
-pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serde_json::Value> {
+/// under the step's reference. Keyed by history index: when the platform
+/// recorded it, and its record.
+pub fn resolve_unknown(
+    loaded: &Loaded,
+    history: &[Entry],
+) -> BTreeMap<u64, (DateTime<Utc>, serde_json::Value)> {
     let mut out = BTreeMap::new();
-    let events: Vec<(&str, &omnisim_api::Event)> = history
+    let events: Vec<(&str, &omnisim_api::Event, DateTime<Utc>)> = history
         .iter()
         .filter_map(|e| match e {
             Entry::Event {
                 platform, event, ..
-            } => Some((platform.as_str(), event)),
+            } => Some((platform.as_str(), event, e.true_time())),
             _ => None,
         })
         .collect();
@@ -453,7 +464,7 @@ pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serd
             .order
             .as_ref()
             .and_then(|o| orders.get(o.get_ref()).cloned());
-        let found = events.iter().find(|(platform, ev)| {
+        let found = events.iter().find(|(platform, ev, _)| {
             let d = &ev.data;
             let id = s(d, "id");
             match (actor, f.as_str()) {
@@ -520,7 +531,7 @@ pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serd
                 _ => false,
             }
         });
-        if let Some((_, ev)) = found {
+        if let Some((_, ev, at)) = found {
             let id = s(&ev.data, "id");
             if !id.is_empty() {
                 used.insert(id.clone());
@@ -530,7 +541,7 @@ pub fn resolve_unknown(loaded: &Loaded, history: &[Entry]) -> BTreeMap<u64, serd
                     orders.insert(n, id);
                 }
             }
-            out.insert(*index, ev.data.clone());
+            out.insert(*index, (*at, ev.data.clone()));
         }
     }
     out
