@@ -163,9 +163,9 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         let _ = writeln!(out, "tags = [\"explore\", \"regression\"]");
     }
     let _ = writeln!(out, "seed = {seed}");
-    if let Some(settle) = &header.settle {
-        let _ = writeln!(out, "settle = \"{settle}\"");
-    }
+    // The settle line goes here once the steps are known (a bank transfer
+    // still settling may need a longer one).
+    let settle_at = out.len();
     if let Some(sla) = &header.sla {
         let _ = writeln!(out, "sla = {{ stock = \"{sla}\", catalog = \"{sla}\" }}");
     }
@@ -262,6 +262,8 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
     let mut people: Vec<(u8, bool, bool)> = Vec::new();
     // Promotions set up online: (name, end in seconds of the day).
     let mut promotions: Vec<(String, u64)> = Vec::new();
+    // When the last bank transfer settles or fails (an hour after its checkout).
+    let mut transfers_end: Option<u64> = None;
     // Stock added online: (SKU, location, when).
     let mut added_online: Vec<(String, String, u64)> = Vec::new();
     // Gift cards sold at a register: (code, times spent online).
@@ -348,6 +350,7 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
                     );
                 }
                 if let Some(settles) = transfer {
+                    transfers_end = transfers_end.max(Some(t + 3600));
                     let account = if *settles {
                         TRANSFER_SETTLES
                     } else {
@@ -983,13 +986,33 @@ pub fn render(plan: &Plan, seed: u64, profile: FaultProfile, header: &Header) ->
         let _ = writeln!(out, "[connector]");
         let _ = writeln!(out, "engine = {engine}");
     }
+    // The world settles after the last step for `settle` (30 minutes unless
+    // the header says otherwise), and at least that long after the last bank
+    // transfer settles or fails: the platform's own change that late is the
+    // connector's to carry like any other.
+    let base = header.settle.as_deref().map_or(30 * 60, |s| {
+        s.strip_suffix('m')
+            .and_then(|m| m.parse::<u64>().ok())
+            .map_or(30 * 60, |m| m * 60)
+    });
+    let last = body.last().map_or(opens, |(at, _)| *at);
+    let settle = match transfers_end {
+        Some(end) if end > last => Some(format!("{}m", (end + base - last).div_ceil(60))),
+        _ => header.settle.clone(),
+    };
+    if let Some(settle) = settle {
+        out.insert_str(settle_at, &format!("settle = \"{settle}\"\n"));
+    }
     let steps = body.len();
     for (i, (at, text)) in body.into_iter().enumerate() {
         let _ = writeln!(out);
         let _ = writeln!(out, "[[step]]");
         let _ = writeln!(out, "at = \"{}\"", clock(at));
         out.push_str(&text);
-        if let Some(code) = header.expect_errors.get(&i) {
+        // A step that expects its refusal already says so (a forged webhook).
+        if let Some(code) = header.expect_errors.get(&i)
+            && !text.contains("\nexpect_error = ")
+        {
             let _ = writeln!(out, "expect_error = \"{code}\"");
         }
     }
@@ -1076,4 +1099,73 @@ fn fault_table(kind: FaultKind, minutes: u8) -> String {
 
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::plan::{ItemPlan, StepPlan};
+
+    fn plan(steps: Vec<StepPlan>) -> Plan {
+        Plan {
+            stores: 1,
+            warehouse: false,
+            pos_masters_price: false,
+            taxed: false,
+            items: vec![ItemPlan {
+                price_cents: 100,
+                stock: [3, 0, 0],
+                web_only: false,
+            }],
+            steps,
+        }
+    }
+
+    #[test]
+    fn a_forged_webhook_expects_its_refusal_once_and_the_file_loads() {
+        let p = plan(vec![StepPlan {
+            at_secs: 0,
+            act: Act::Replay {
+                target: 0,
+                forged: true,
+            },
+        }]);
+        let header = Header {
+            expect_errors: [(0, "invalid_signature".to_owned())].into(),
+            ..Header::default()
+        };
+        let r = render(&p, 7, FaultProfile::None, &header);
+        assert_eq!(r.toml.matches("expect_error = ").count(), 1, "{}", r.toml);
+        crate::validate::load_str(std::path::Path::new("case.toml"), &r.toml)
+            .unwrap_or_else(|e| panic!("{e:?}\n{}", r.toml));
+    }
+
+    #[test]
+    fn the_world_settles_past_the_last_bank_transfer() {
+        let p = plan(vec![StepPlan {
+            at_secs: 0,
+            act: Act::Checkout {
+                item: 0,
+                qty: 1,
+                at: 0,
+                ship: false,
+                extra: None,
+                discount: false,
+                transfer: Some(false),
+                gift_card: false,
+                late: false,
+                cancelled: false,
+            },
+        }]);
+        let header = Header {
+            settle: Some("10m".into()),
+            ..Header::default()
+        };
+        let r = render(&p, 7, FaultProfile::None, &header);
+        // The transfer fails an hour after the checkout, the last step: the
+        // world settles ten minutes past that.
+        assert!(r.toml.contains("\nsettle = \"70m\"\n"), "{}", r.toml);
+        crate::validate::load_str(std::path::Path::new("case.toml"), &r.toml)
+            .unwrap_or_else(|e| panic!("{e:?}\n{}", r.toml));
+    }
 }
