@@ -1031,3 +1031,201 @@ async fn square_customers_are_the_pos_profiles() {
     );
     assert!(events.iter().any(|e| e.kind == "customer.updated"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn square_pricing_rules_are_the_pos_promotions() {
+    let w = World::new();
+    let pos = w.pos();
+    let var = item(&pos, "SCARF", 4000).await;
+
+    // A promotion made natively reads as three catalog objects.
+    let native = pos
+        .post(
+            "/v1/promotions",
+            json!({"title": "Native ten", "kind": "percentage", "value": "10", "skus": ["SCARF"]}),
+        )
+        .await;
+    assert_eq!(native.status, StatusCode::OK, "{}", native.json);
+    let rules = sq(&pos, "GET", "/v2/catalog/list?types=PRICING_RULE", None).await;
+    let rule = &rules.json["objects"][0];
+    assert_eq!(rule["id"], "PRICING_RULE_prm_000001", "{}", rules.json);
+    assert_eq!(
+        rule["pricing_rule_data"]["discount_id"],
+        "DISCOUNT_prm_000001"
+    );
+    let discount = sq(&pos, "GET", "/v2/catalog/object/DISCOUNT_prm_000001", None).await;
+    assert_eq!(
+        discount.json["object"]["discount_data"]["discount_type"],
+        "FIXED_PERCENTAGE"
+    );
+    assert_eq!(discount.json["object"]["discount_data"]["percentage"], "10");
+    let set = sq(
+        &pos,
+        "GET",
+        "/v2/catalog/object/PRODUCT_SET_prm_000001",
+        None,
+    )
+    .await;
+    assert_eq!(
+        set.json["object"]["product_set_data"]["product_ids_any"],
+        json!([var])
+    );
+
+    // One made through Square: DISCOUNT + PRODUCT_SET + PRICING_RULE.
+    let batch = |rule_extra: Value| {
+        let mut rule = json!({
+            "name": "Quarter off scarves",
+            "discount_id": "#d",
+            "match_products_id": "#s",
+            "valid_from_date": "2026-03-02",
+            "valid_until_date": "2026-03-05",
+        });
+        for (k, v) in rule_extra.as_object().unwrap() {
+            rule[k] = v.clone();
+        }
+        json!({"batches": [{"objects": [
+            {"type": "DISCOUNT", "id": "#d", "discount_data": {"name": "25%", "discount_type": "FIXED_PERCENTAGE", "percentage": "25"}},
+            {"type": "PRODUCT_SET", "id": "#s", "product_set_data": {"product_ids_any": [var]}},
+            {"type": "PRICING_RULE", "id": "#r", "pricing_rule_data": rule},
+        ]}]})
+    };
+    let mut body = batch(json!({}));
+    body["idempotency_key"] = "promo-1".into();
+    let made = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body.clone())).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.json);
+    assert_eq!(made.json["id_mappings"].as_array().unwrap().len(), 3);
+    assert_eq!(made.json["objects"].as_array().unwrap().len(), 3);
+    let replay = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body)).await;
+    assert_eq!(replay.json, made.json);
+    let p = pos.get("/v1/promotions/prm_000002").await;
+    assert_eq!(p.json["value"], "25", "{}", p.json);
+    assert_eq!(p.json["skus"], json!(["SCARF"]));
+    assert_eq!(p.json["starts_at"], "2026-03-02T00:00:00Z");
+    assert_eq!(p.json["ends_at"], "2026-03-06T00:00:00Z");
+    assert_eq!(
+        pos.get("/v1/promotions").await.json["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // It prices the register's sales: the best promotion running.
+    let sale = pos
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [{"sku": "SCARF", "quantity": 1}],
+                "tenders": [{"type": "cash", "amount": "100.00"}]}),
+        )
+        .await;
+    assert_eq!(sale.status, StatusCode::OK, "{}", sale.json);
+    assert_eq!(sale.json["promotion"], "prm_000002");
+    assert_eq!(sale.json["lines"][0]["discount"], "10.00");
+
+    // Ended early through an upsert at its version; a stale version is refused.
+    let rule_id = made.json["id_mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["client_object_id"] == "#r")
+        .unwrap()["object_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let current = sq(&pos, "GET", &format!("/v2/catalog/object/{rule_id}"), None).await;
+    let version = current.json["object"]["version"].as_i64().unwrap();
+    let mut obj = current.json["object"].clone();
+    obj["pricing_rule_data"]["valid_until_date"] = "2026-03-02".into();
+    obj["pricing_rule_data"]["valid_until_local_time"] = "09:30:00".into();
+    let mut stale = obj.clone();
+    stale["version"] = (version - 1).into();
+    let r = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/object",
+        Some(json!({"idempotency_key": "end-stale", "object": stale})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json["errors"][0]["code"], "VERSION_MISMATCH",
+        "{}",
+        r.json
+    );
+    let r = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/object",
+        Some(json!({"idempotency_key": "end", "object": obj})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert!(r.json["catalog_object"]["version"].as_i64().unwrap() > version);
+    assert_eq!(
+        r.json["catalog_object"]["pricing_rule_data"]["valid_until_local_time"],
+        "09:30:00"
+    );
+    let p = pos.get("/v1/promotions/prm_000002").await;
+    assert_eq!(p.json["ends_at"], "2026-03-02T09:30:00Z");
+
+    // What the promotion model cannot hold is refused, naming the field.
+    for (extra, field) in [
+        (
+            json!({"time_period_ids": ["TP1"]}),
+            "batches[0].objects[2].pricing_rule_data.time_period_ids",
+        ),
+        (
+            json!({"customer_group_ids_any": ["G1"]}),
+            "batches[0].objects[2].pricing_rule_data.customer_group_ids_any",
+        ),
+    ] {
+        let mut body = batch(extra);
+        body["idempotency_key"] = field.into();
+        let r = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json);
+        assert_eq!(r.json["errors"][0]["field"], field);
+    }
+    let mut body = batch(json!({}));
+    body["batches"][0]["objects"][1]["product_set_data"]["quantity_exact"] = 2.into();
+    body["idempotency_key"] = "qty".into();
+    let r = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body)).await;
+    assert_eq!(
+        r.json["errors"][0]["field"],
+        "batches[0].objects[1].product_set_data.quantity_exact"
+    );
+    assert_eq!(
+        pos.get("/v1/promotions").await.json["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Deleting a rule disables its promotion; its objects read as deleted.
+    let r = sq(
+        &pos,
+        "DELETE",
+        "/v2/catalog/object/PRICING_RULE_prm_000001",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["deleted_object_ids"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        pos.get("/v1/promotions/prm_000001").await.json["status"],
+        "disabled"
+    );
+    let r = sq(&pos, "GET", "/v2/catalog/object/DISCOUNT_prm_000001", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let search = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/search",
+        Some(json!({"object_types": ["PRICING_RULE"]})),
+    )
+    .await;
+    assert_eq!(
+        search.json["objects"].as_array().unwrap().len(),
+        1,
+        "{}",
+        search.json
+    );
+}

@@ -6,9 +6,10 @@ autocomplete=false, completed, then refunded in part; a declined nonce; the
 same idempotency key with another body; a webhook subscription whose
 inventory.count.updated delivery passes the client's verify_signature;
 customer profiles (made, searched by email and phone, updated at their
-version) and their customer.created and customer.updated deliveries; and
-PICKUP orders (units set aside, collected at the register, cancelled by an
-update).
+version) and their customer.created and customer.updated deliveries; PICKUP
+orders (units set aside, collected at the register, cancelled by an update);
+and the POS's promotions as catalog pricing rules (read, made, pricing a
+register sale, ended early, refused fields, deleted).
 
 The client builds its answers without validating them, so every raw answer is
 also parsed by the client's own typed models with validation on (pydantic
@@ -510,5 +511,107 @@ cancelled = typed(
 ).order
 check("cancelled", (cancelled.state, cancelled.fulfillments[0].state), ("CANCELED", "CANCELED"))
 check("released", native("GET", "/v1/inventory/MUG-RED?location=store-1")["quantity"], before - 2)
+
+# Promotions: the POS's automatic promotions are catalog pricing (a
+# PRICING_RULE naming a DISCOUNT and a PRODUCT_SET). One made at the POS reads
+# back through the catalog; one made through Square prices the register's
+# sales, ends early through an upsert at its version, and is deleted.
+native("POST", "/v1/promotions", {"title": "Register ten", "kind": "percentage", "value": "10", "skus": ["MUG-RED"]})
+rules = typed(client.catalog.search(object_types=["PRICING_RULE"]))
+check("the native promotion is a pricing rule", [o.pricing_rule_data.name for o in rules.objects], ["Register ten"])
+ten = rules.objects[0]
+ten_discount = typed(client.catalog.object.get(object_id=ten.pricing_rule_data.discount_id)).object
+check("its discount", (ten_discount.discount_data.discount_type, ten_discount.discount_data.percentage),
+      ("FIXED_PERCENTAGE", "10"))
+ten_set = typed(client.catalog.object.get(object_id=ten.pricing_rule_data.match_products_id)).object
+check("its product set", ten_set.product_set_data.product_ids_any, [variation])
+
+today = datetime.datetime.now(datetime.timezone.utc).date()
+made = typed(
+    client.catalog.batch_upsert(
+        idempotency_key=key(),
+        batches=[{"objects": [
+            {"type": "DISCOUNT", "id": "#quarter",
+             "discount_data": {"name": "Quarter off", "discount_type": "FIXED_PERCENTAGE", "percentage": "25"}},
+            {"type": "PRODUCT_SET", "id": "#mugs", "product_set_data": {"name": "Mugs", "product_ids_any": [variation]}},
+            {"type": "PRICING_RULE", "id": "#quarter-rule",
+             "pricing_rule_data": {"name": "Quarter off mugs", "discount_id": "#quarter", "match_products_id": "#mugs",
+                                   "valid_from_date": today.isoformat(),
+                                   "valid_until_date": (today + datetime.timedelta(days=7)).isoformat()}},
+        ]}],
+    )
+)
+pids = {m.client_object_id: m.object_id for m in made.id_mappings}
+check("three temporary ids answered", sorted(pids), ["#mugs", "#quarter", "#quarter-rule"])
+check("three objects", sorted(o.type for o in made.objects), ["DISCOUNT", "PRICING_RULE", "PRODUCT_SET"])
+quarter = [p for p in native("GET", "/v1/promotions")["data"] if p["title"] == "Quarter off mugs"]
+check("the POS keeps it", [(p["kind"], p["value"], p["skus"]) for p in quarter], [("percentage", "25", ["MUG-RED"])])
+check("valid through its last day",
+      quarter[0]["ends_at"], (today + datetime.timedelta(days=8)).isoformat() + "T00:00:00Z")
+
+
+def ring_up_mug():
+    return native("POST", "/v1/sales", {"location": "store-1", "lines": [{"sku": "MUG-RED", "quantity": 1}],
+                                        "tenders": [{"type": "cash", "amount": "100.00"}]})
+
+
+sale = ring_up_mug()
+check("a register sale priced by it (25 % of 12.50, half to even)",
+      (sale["promotion"], sale["lines"][0]["discount"]), (quarter[0]["id"], "3.12"))
+
+rule = typed(client.catalog.object.get(object_id=pids["#quarter-rule"])).object
+end = datetime.datetime.now(datetime.timezone.utc)
+ended_data = {
+    "name": rule.pricing_rule_data.name,
+    "discount_id": rule.pricing_rule_data.discount_id,
+    "match_products_id": rule.pricing_rule_data.match_products_id,
+    "valid_from_date": rule.pricing_rule_data.valid_from_date,
+    "valid_until_date": end.date().isoformat(),
+    "valid_until_local_time": end.strftime("%H:%M:%S"),
+}
+ended = typed(
+    client.catalog.object.upsert(
+        idempotency_key=key(),
+        object={"type": "PRICING_RULE", "id": rule.id, "version": rule.version, "pricing_rule_data": ended_data},
+    )
+).catalog_object
+check("ended early", (ended.pricing_rule_data.valid_until_date, ended.pricing_rule_data.valid_until_local_time),
+      (end.date().isoformat(), end.strftime("%H:%M:%S")))
+check("its version moved", ended.version > rule.version, True)
+stale = raises(
+    lambda: client.catalog.object.upsert(
+        idempotency_key=key(),
+        object={"type": "PRICING_RULE", "id": rule.id, "version": rule.version, "pricing_rule_data": ended_data},
+    )
+)
+check("a stale version refused", (stale.status_code, stale.errors[0].code), (400, "VERSION_MISMATCH"))
+time.sleep(0.01)
+sale = ring_up_mug()
+check("once ended, the native ten percent prices the sale", (sale["promotion"], sale["lines"][0]["discount"]),
+      ("prm_000001", "1.25"))
+
+refused = raises(
+    lambda: client.catalog.batch_upsert(
+        idempotency_key=key(),
+        batches=[{"objects": [
+            {"type": "DISCOUNT", "id": "#d", "discount_data": {"discount_type": "FIXED_PERCENTAGE", "percentage": "5"}},
+            {"type": "PRODUCT_SET", "id": "#s", "product_set_data": {"product_ids_any": [variation], "quantity_exact": 2}},
+            {"type": "PRICING_RULE", "id": "#r",
+             "pricing_rule_data": {"discount_id": "#d", "match_products_id": "#s", "time_period_ids": ["#weekends"]}},
+        ]}],
+    )
+)
+check("what a promotion cannot hold is refused, naming the field",
+      (refused.status_code, refused.errors[0].code, refused.errors[0].field),
+      (400, "INVALID_VALUE", "batches[0].objects[2].pricing_rule_data.time_period_ids"))
+check("and nothing was made", len(native("GET", "/v1/promotions")["data"]), 2)
+
+deleted = typed(client.catalog.object.delete(object_id=ten.id))
+check("deleting the rule deletes its three objects", len(deleted.deleted_object_ids), 3)
+check("the native promotion is disabled", native("GET", "/v1/promotions/prm_000001")["status"], "disabled")
+sale = ring_up_mug()
+check("no promotion prices the sale", sale["promotion"], None)
+gone = raises(lambda: client.catalog.object.get(object_id=ten.id))
+check("a deleted rule is not found", gone.status_code, 404)
 
 print(f"{checks} checks passed")

@@ -207,6 +207,18 @@ pub struct Refund {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The three catalog objects that make one POS promotion in Square's
+/// catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PromotionObjects {
+    /// The `PRICING_RULE`.
+    pub rule: String,
+    /// Its `DISCOUNT`.
+    pub discount: String,
+    /// Its `PRODUCT_SET`.
+    pub product_set: String,
+}
+
 /// A webhook subscription's fields that the shared subscriptions do not keep.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SubscriptionExtras {
@@ -244,6 +256,12 @@ pub struct Book {
     pub payments: IndexMap<String, Payment>,
     /// Refunds by id, in creation order.
     pub refunds: IndexMap<String, Refund>,
+    /// The catalog ids of the POS promotions made through the dialect, by
+    /// promotion id (a promotion made natively has derived ids,
+    /// `PRICING_RULE_<id>`, `DISCOUNT_<id>`, `PRODUCT_SET_<id>`).
+    pub promotion_objects: BTreeMap<String, PromotionObjects>,
+    /// The promotion id of each of those catalog ids.
+    pub promotion_of_object: BTreeMap<String, String>,
     /// Webhook subscription extras, by subscription id.
     pub subscriptions: BTreeMap<String, SubscriptionExtras>,
 }

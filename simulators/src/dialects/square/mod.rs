@@ -11,6 +11,8 @@
 //!
 //! - `book.rs`: what the dialect keeps in the POS state (catalog object
 //!   ids and versions, orders, payments, refunds);
+//! - `pricing.rs`: the POS's promotions as PRICING_RULE, DISCOUNT and
+//!   PRODUCT_SET catalog objects;
 //! - `wire.rs`: Square's objects rendered from the POS state;
 //! - `routes.rs`: the handlers; every change is a call into `pos/state.rs`,
 //!   and payments go through the gateway as the native POS takes them;
@@ -33,6 +35,7 @@ use crate::pos::PosState;
 pub mod book;
 mod customers;
 mod events;
+mod pricing;
 mod routes;
 mod wire;
 

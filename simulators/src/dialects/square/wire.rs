@@ -205,6 +205,7 @@ pub fn all_objects(state: &PosState, include_deleted: bool) -> Vec<Value> {
             out.push(native_item(&item));
         }
     }
+    out.extend(super::pricing::all_objects(state, include_deleted));
     out
 }
 
@@ -212,6 +213,9 @@ pub fn all_objects(state: &PosState, include_deleted: bool) -> Vec<Value> {
 pub fn object_by_id(state: &PosState, id: &str) -> Option<Value> {
     if let Some(e) = state.square().catalog.get(id) {
         return Some(catalog_object(state, id, e));
+    }
+    if let Some(o) = super::pricing::object_by_id(state, id) {
+        return Some(o);
     }
     let book = state.square();
     if let Some(sku) = id.strip_prefix("ITEM_")
