@@ -1229,3 +1229,126 @@ async fn square_pricing_rules_are_the_pos_promotions() {
         search.json
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_order_made_while_a_promotion_runs_is_priced_as_the_register_would() {
+    let w = World::new();
+    let pos = w.pos();
+    let var = item(&pos, "MUG", 1000).await;
+    let p = pos
+        .post(
+            "/v1/promotions",
+            json!({"title": "Ten", "kind": "percentage", "value": "10", "skus": ["MUG"]}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    let order = sq(
+        &pos,
+        "POST",
+        "/v2/orders",
+        Some(
+            json!({"idempotency_key": "o1", "order": {"location_id": "store-1",
+            "line_items": [{"catalog_object_id": var, "quantity": "2"}]}}),
+        ),
+    )
+    .await;
+    let order_id = order.json["order"]["id"].as_str().unwrap().to_owned();
+    let total = order.json["order"]["total_money"]["amount"]
+        .as_i64()
+        .unwrap();
+    // 2 × 10.00, 10 % off: 18.00, the promotion's DISCOUNT and rule named.
+    assert_eq!(total, 1800, "{}", order.json);
+    assert_eq!(order.json["order"]["total_discount_money"]["amount"], 200);
+    assert_eq!(
+        order.json["order"]["line_items"][0]["total_discount_money"]["amount"],
+        200
+    );
+    assert_eq!(
+        order.json["order"]["discounts"][0]["pricing_rule_id"],
+        "PRICING_RULE_prm_000001"
+    );
+    let paid = sq(
+        &pos,
+        "POST",
+        "/v2/payments",
+        Some(
+            json!({"idempotency_key": "p1", "source_id": "cnon:card-nonce-ok",
+            "amount_money": {"amount": total, "currency": "USD"},
+            "order_id": order_id, "location_id": "store-1"}),
+        ),
+    )
+    .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.json);
+    let o = sq(&pos, "GET", &format!("/v2/orders/{order_id}"), None).await;
+    assert_eq!(o.json["order"]["state"], "COMPLETED", "{}", o.json);
+    // The POS sale it became is the same money, under the same promotion.
+    let snapshot = pos.get("/_control/snapshot").await;
+    let sale = &snapshot.json["state"]["sales"][0];
+    assert_eq!(
+        (&sale["total"], &sale["promotion"]),
+        (&json!("18.00"), &json!("prm_000001"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn promotion_changes_are_catalog_version_updates() {
+    let w = World::new();
+    let got: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    w.transport.mount(
+        "hook.test",
+        Router::new().route(
+            "/square",
+            post(move |body: Bytes| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    sink.lock().unwrap().push(body);
+                    StatusCode::OK
+                }
+            }),
+        ),
+    );
+    let pos = w.pos();
+    let sub = sq(
+        &pos,
+        "POST",
+        "/v2/webhooks/subscriptions",
+        Some(
+            json!({"idempotency_key": "s1", "subscription": {"name": "catalog",
+            "event_types": ["catalog.version.updated"],
+            "notification_url": "http://hook.test/square"}}),
+        ),
+    )
+    .await;
+    assert_eq!(sub.status, StatusCode::OK, "{}", sub.json);
+    // Made natively, then deleted through Square: two catalog versions.
+    let p = pos
+        .post(
+            "/v1/promotions",
+            json!({"title": "Ten", "kind": "percentage", "value": "10"}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.json);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let r = sq(
+        &pos,
+        "DELETE",
+        "/v2/catalog/object/DISCOUNT_prm_000001",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = got.lock().unwrap().clone();
+    let kinds: Vec<Value> = got
+        .iter()
+        .map(|b| serde_json::from_slice::<Value>(b).unwrap()["type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            json!("catalog.version.updated"),
+            json!("catalog.version.updated")
+        ]
+    );
+}

@@ -558,6 +558,18 @@ def ring_up_mug():
 sale = ring_up_mug()
 check("a register sale priced by it (25 % of 12.50, half to even)",
       (sale["promotion"], sale["lines"][0]["discount"]), (quarter[0]["id"], "3.12"))
+as_order = typed(client.orders.get(order_id=sale["id"])).order
+check("the sale as an order names the pricing rule",
+      (as_order.total_discount_money.amount, as_order.discounts[0].pricing_rule_id), (312, pids["#quarter-rule"]))
+online = typed(
+    client.orders.create(
+        idempotency_key=key(),
+        order={"location_id": location, "line_items": [{"catalog_object_id": variation, "quantity": "2"}]},
+    )
+).order
+check("an order made now is priced by it too",
+      (online.line_items[0].total_discount_money.amount, online.discounts[0].catalog_object_id),
+      (625, pids["#quarter"]))
 
 rule = typed(client.catalog.object.get(object_id=pids["#quarter-rule"])).object
 end = datetime.datetime.now(datetime.timezone.utc)

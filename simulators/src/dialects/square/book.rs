@@ -51,6 +51,9 @@ pub struct OrderLine {
     /// Catalog price per unit.
     #[schema(value_type = String)]
     pub price: Decimal,
+    /// What the order's promotion took off the line.
+    #[schema(value_type = String)]
+    pub discount: Decimal,
     /// Tax of the line.
     #[schema(value_type = String)]
     pub tax: Decimal,
@@ -117,6 +120,9 @@ pub struct Order {
     /// Sum of the line taxes.
     #[schema(value_type = String)]
     pub tax: Decimal,
+    /// The POS promotion that priced it when it was made (as the register
+    /// prices a sale), if one ran.
+    pub promotion: Option<String>,
     /// Payments made for it, in order.
     pub payment_ids: Vec<String>,
     /// The POS sale that recorded it once paid.

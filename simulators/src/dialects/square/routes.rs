@@ -1723,9 +1723,31 @@ async fn create_order(State(d): Ctx, body: Bytes) -> Response {
                     quantity,
                     name: item.name,
                     price: item.price,
+                    discount: Decimal::ZERO,
                     tax,
                     total,
                 });
+            }
+            // Priced as the register prices a sale: the best POS promotion
+            // running now comes off its lines before tax, so that the sale
+            // it becomes once paid is the same money. A PICKUP order was
+            // priced where it was sold.
+            let mut promotion = None;
+            if pickup.is_none()
+                && let Some(c) = &currency
+            {
+                let priced: Vec<(&str, Decimal, i64)> = out
+                    .iter()
+                    .map(|l| (l.sku.as_str(), l.price, l.quantity))
+                    .collect();
+                if let Some((pid, prices)) = s.promotion_prices(now, &priced, c) {
+                    for (l, (discount, tax, total)) in out.iter_mut().zip(prices) {
+                        l.discount = discount;
+                        l.tax = tax;
+                        l.total = total;
+                    }
+                    promotion = Some(pid);
+                }
             }
             let fulfillment = match (pickup, pickup_ref) {
                 (Some(f), Some(order_ref)) => {
@@ -1781,6 +1803,7 @@ async fn create_order(State(d): Ctx, body: Bytes) -> Response {
                 metadata: o.metadata,
                 total: out.iter().map(|l| l.total).sum(),
                 tax: out.iter().map(|l| l.tax).sum(),
+                promotion,
                 lines: out,
                 state: "OPEN".into(),
                 version: 1,
