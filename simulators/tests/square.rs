@@ -1352,3 +1352,148 @@ async fn promotion_changes_are_catalog_version_updates() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn square_gift_cards_are_the_gateways() {
+    let w = World::new();
+    let (pos, pay) = (w.pos(), w.pay());
+    let r = pos
+        .post(
+            "/v1/items",
+            json!({"sku": "MUG", "name": "Mug", "price": "12.00", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    // Sold at the register, spent there on two mugs, one of them returned
+    // onto the card.
+    let sold = pos
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [],
+                "gift_cards": [{"code": "GC-ANA", "amount": "50"}],
+                "tenders": [{"type": "cash", "amount": "50.00"}]}),
+        )
+        .await;
+    assert_eq!(sold.status, StatusCode::OK, "{}", sold.json);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let spent = pos
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [{"sku": "MUG", "quantity": 2}],
+                "tenders": [{"type": "gift_card", "amount": "24.00", "code": "GC-ANA"}]}),
+        )
+        .await;
+    assert_eq!(spent.status, StatusCode::OK, "{}", spent.json);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let ret = pos
+        .post(
+            "/v1/returns",
+            json!({"sale_id": spent.json["id"], "location": "store-1",
+                "lines": [{"sku": "MUG", "quantity": 1}], "restock": true, "refund_to": "original"}),
+        )
+        .await;
+    assert_eq!(ret.status, StatusCode::OK, "{}", ret.json);
+    assert_eq!(
+        pay.get("/v1/gift_cards/GC-ANA").await.json["balance"],
+        "38.00"
+    );
+    // Spent online with a manual capture: held, not yet taken.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let held = pay
+        .post(
+            "/v1/payment_intents",
+            json!({"amount": "8.00", "currency": "USD", "capture_method": "manual",
+                "payment_method": {"type": "gift_card", "code": "GC-ANA"}}),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.json);
+    assert_eq!(
+        pay.get("/v1/gift_cards/GC-ANA").await.json["balance"],
+        "30.00"
+    );
+
+    let got = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards/from-gan",
+        Some(json!({"gan": "GC-ANA"})),
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.json);
+    let card = &got.json["gift_card"];
+    assert_eq!(
+        card["balance_money"],
+        json!({"amount": 3000, "currency": "USD"})
+    );
+    assert_eq!(
+        (&card["state"], &card["gan"]),
+        (&json!("ACTIVE"), &json!("GC-ANA"))
+    );
+    let id = card["id"].as_str().unwrap().to_owned();
+    let again = sq(&pos, "GET", &format!("/v2/gift-cards/{id}"), None).await;
+    assert_eq!(again.json["gift_card"], *card);
+    let list = sq(&pos, "GET", "/v2/gift-cards?limit=1", None).await;
+    assert_eq!(
+        list.json["gift_cards"][0]["id"],
+        id.as_str(),
+        "{}",
+        list.json
+    );
+    let missing = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards/from-gan",
+        Some(json!({"gan": "GC-NONE"})),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let acts = sq(
+        &pos,
+        "GET",
+        &format!("/v2/gift-cards/activities?gift_card_id={id}&sort_order=ASC"),
+        None,
+    )
+    .await;
+    assert_eq!(acts.status, StatusCode::OK, "{}", acts.json);
+    let acts = acts.json["gift_card_activities"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let seen: Vec<(Value, Value)> = acts
+        .iter()
+        .map(|a| {
+            (
+                a["type"].clone(),
+                a["gift_card_balance_money"]["amount"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (json!("ACTIVATE"), json!(5000)),
+            (json!("REDEEM"), json!(2600)),
+            (json!("REFUND"), json!(3800)),
+            (json!("REDEEM"), json!(3000)),
+        ]
+    );
+    assert_eq!(acts[3]["redeem_activity_details"]["status"], "PENDING");
+    assert_eq!(acts[1]["redeem_activity_details"]["status"], "COMPLETED");
+    assert_eq!(
+        acts[2]["refund_activity_details"]["redeem_activity_id"],
+        acts[1]["id"]
+    );
+    let newest = sq(
+        &pos,
+        "GET",
+        &format!("/v2/gift-cards/activities?gift_card_id={id}&limit=1"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        newest.json["gift_card_activities"][0]["redeem_activity_details"]["status"],
+        "PENDING"
+    );
+    assert!(newest.json["cursor"].is_string());
+}

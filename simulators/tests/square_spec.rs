@@ -436,6 +436,46 @@ async fn samples() -> (Vec<(&'static str, &'static str, Value)>, Vec<Value>) {
         "/v2/webhooks/event-types",
         call(&s, "GET", "/v2/webhooks/event-types", None).await,
     ));
+    // A gift card sold at the register, read through the Gift Cards API.
+    let sold = s
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [],
+                "gift_cards": [{"code": "GC-SPEC", "amount": "20.00"}],
+                "tenders": [{"type": "cash", "amount": "20.00"}]}),
+        )
+        .await;
+    assert!(sold.status.is_success(), "{}", sold.json);
+    let gc = call(
+        &s,
+        "POST",
+        "/v2/gift-cards/from-gan",
+        Some(json!({"gan": "GC-SPEC"})),
+    )
+    .await;
+    let gc_id = gc["gift_card"]["id"].as_str().unwrap().to_owned();
+    out.push(("post", "/v2/gift-cards/from-gan", gc));
+    out.push((
+        "get",
+        "/v2/gift-cards/{id}",
+        call(&s, "GET", &format!("/v2/gift-cards/{gc_id}"), None).await,
+    ));
+    out.push((
+        "get",
+        "/v2/gift-cards",
+        call(&s, "GET", "/v2/gift-cards", None).await,
+    ));
+    out.push((
+        "get",
+        "/v2/gift-cards/activities",
+        call(
+            &s,
+            "GET",
+            &format!("/v2/gift-cards/activities?gift_card_id={gc_id}"),
+            None,
+        )
+        .await,
+    ));
     // A POS promotion as catalog pricing, and an order it prices.
     let promo = call(
         &s,

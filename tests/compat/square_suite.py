@@ -9,7 +9,8 @@ customer profiles (made, searched by email and phone, updated at their
 version) and their customer.created and customer.updated deliveries; PICKUP
 orders (units set aside, collected at the register, cancelled by an update);
 and the POS's promotions as catalog pricing rules (read, made, pricing a
-register sale, ended early, refused fields, deleted).
+register sale, ended early, refused fields, deleted); and the gateway's gift
+cards through the Gift Cards API (by GAN, by id, listed, their activities).
 
 The client builds its answers without validating them, so every raw answer is
 also parsed by the client's own typed models with validation on (pydantic
@@ -23,6 +24,7 @@ printing what failed.
 """
 
 import datetime
+import decimal
 import http.server
 import json
 import os
@@ -42,6 +44,8 @@ from square.types.get_inventory_count_response import GetInventoryCountResponse
 from square.types.customer_created_event import CustomerCreatedEvent
 from square.types.customer_updated_event import CustomerUpdatedEvent
 from square.types.inventory_count_updated_event import InventoryCountUpdatedEvent
+from square.types.list_gift_card_activities_response import ListGiftCardActivitiesResponse
+from square.types.list_gift_cards_response import ListGiftCardsResponse
 from square.types.list_payments_response import ListPaymentsResponse
 from square.types.list_webhook_subscriptions_response import ListWebhookSubscriptionsResponse
 from square.utils.webhooks_helper import verify_signature
@@ -625,5 +629,30 @@ sale = ring_up_mug()
 check("no promotion prices the sale", sale["promotion"], None)
 gone = raises(lambda: client.catalog.object.get(object_id=ten.id))
 check("a deleted rule is not found", gone.status_code, 404)
+
+# Gift cards, read through Square's Gift Cards API from the gateway: a card
+# sold at the register and spent there reads with the gateway's balance, and
+# its activities are what the gateway recorded.
+native("POST", "/v1/sales", {"location": "store-1", "lines": [], "gift_cards": [{"code": "GC-SQ-1", "amount": "50.00"}],
+                             "tenders": [{"type": "cash", "amount": "50.00"}]})
+mug_total = ring_up_mug()["total"]
+native("POST", "/v1/sales", {"location": "store-1", "lines": [{"sku": "MUG-RED", "quantity": 1}],
+                                     "tenders": [{"type": "gift_card", "amount": mug_total, "code": "GC-SQ-1"}]})
+by_gan = typed(client.gift_cards.get_from_gan(gan="GC-SQ-1")).gift_card
+want_left = 5000 - int(decimal.Decimal(mug_total) * 100)
+check("read by GAN with the gateway's balance", (by_gan.gan, by_gan.state, by_gan.balance_money.amount),
+      ("GC-SQ-1", "ACTIVE", want_left))
+by_id = typed(client.gift_cards.get(id=by_gan.id)).gift_card
+check("read by id", (by_id.id, by_id.balance_money.amount), (by_gan.id, want_left))
+check("listed", [c.gan for c in client.gift_cards.list()], ["GC-SQ-1"])
+typed_as(ListGiftCardsResponse)
+acts = list(client.gift_cards.activities.list(gift_card_id=by_gan.id, sort_order="ASC"))
+typed_as(ListGiftCardActivitiesResponse)
+check("its activities", [(a.type, a.gift_card_balance_money.amount) for a in acts],
+      [("ACTIVATE", 5000), ("REDEEM", want_left)])
+check("the redemption", (acts[1].redeem_activity_details.amount_money.amount, acts[1].redeem_activity_details.status),
+      (5000 - want_left, "COMPLETED"))
+unknown = raises(lambda: client.gift_cards.get_from_gan(gan="GC-NONE"))
+check("an unknown GAN", (unknown.status_code, unknown.errors[0].code), (404, "NOT_FOUND"))
 
 print(f"{checks} checks passed")

@@ -16,6 +16,8 @@
 //! - `wire.rs`: Square's objects rendered from the POS state;
 //! - `routes.rs`: the handlers; every change is a call into `pos/state.rs`,
 //!   and payments go through the gateway as the native POS takes them;
+//! - `gift_cards.rs`: Square's Gift Cards API, read-only, over the
+//!   gateway's cards (balances and activities read from the gateway);
 //! - `events.rs`: canonical POS events as Square webhook events.
 //!
 //! Every answer carries the `Square-Version` the client sent (or
@@ -35,6 +37,7 @@ use crate::pos::PosState;
 pub mod book;
 mod customers;
 mod events;
+mod gift_cards;
 mod pricing;
 mod routes;
 mod wire;

@@ -235,7 +235,7 @@ fn decode_cursor(cursor: Option<&str>) -> SimResult<usize> {
 }
 
 /// One page of `items` from `cursor`, and the cursor of the next.
-fn page(
+pub(super) fn page(
     items: Vec<Value>,
     cursor: Option<&str>,
     limit: Option<i64>,
@@ -269,7 +269,7 @@ fn with_cursor(mut v: Value, cursor: Option<String>) -> Value {
 
 // ---- locations ----------------------------------------------------------
 
-fn locations(s: &PosState) -> Vec<omnisim_api::common::Location> {
+pub(super) fn locations(s: &PosState) -> Vec<omnisim_api::common::Location> {
     use crate::core::Platform as _;
     s.locations().map(|l| l.list()).unwrap_or_default()
 }
@@ -2279,7 +2279,7 @@ fn decline_code(code: Option<&str>) -> &'static str {
     }
 }
 
-fn gateway_error(e: ApiError) -> SimError {
+pub(super) fn gateway_error(e: ApiError) -> SimError {
     match e {
         ApiError::Status { status, body, .. } if (400..500).contains(&status) && status != 429 => {
             bad(
@@ -3107,6 +3107,13 @@ pub fn routes(d: Arc<Dialect>) -> axum::Router {
             post(rotate_key),
         )
         .route("/v2/webhooks/event-types", get(event_types))
+        .route("/v2/gift-cards", get(super::gift_cards::list_cards))
+        .route("/v2/gift-cards/from-gan", post(super::gift_cards::from_gan))
+        .route(
+            "/v2/gift-cards/activities",
+            get(super::gift_cards::list_activities),
+        )
+        .route("/v2/gift-cards/{id}", get(super::gift_cards::get_card))
         .route("/v2/customers", post(super::customers::create_customer))
         .route(
             "/v2/customers/search",
