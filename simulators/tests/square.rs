@@ -1199,6 +1199,28 @@ async fn square_pricing_rules_are_the_pos_promotions() {
         Some(2)
     );
 
+    // Two rules sharing one discount: a promotion is one of each.
+    let mut body = batch(json!({}));
+    let mut second = body["batches"][0]["objects"][2].clone();
+    second["id"] = "#r2".into();
+    body["batches"][0]["objects"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
+    body["idempotency_key"] = "shared".into();
+    let r = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body)).await;
+    assert_eq!(
+        r.json["errors"][0]["field"], "batches[0].objects[3].pricing_rule_data.discount_id",
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        pos.get("/v1/promotions").await.json["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
     // Deleting a rule disables its promotion; its objects read as deleted.
     let r = sq(
         &pos,

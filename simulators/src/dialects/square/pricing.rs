@@ -522,6 +522,15 @@ pub fn plan(
                 .product_set_id
                 .clone()
                 .ok_or_else(|| missing(&format!("{base}.match_products_id")))?;
+            for (id, key) in [(&did, "discount_id"), (&pid, "match_products_id")] {
+                if touched.contains(id) {
+                    return Err(bad(
+                        "INVALID_VALUE",
+                        format!("`{id}` is named by another pricing rule of this request"),
+                        format!("{base}.{key}"),
+                    ));
+                }
+            }
             let mut adopted = Vec::new();
             let stored = |id: &str, kind: &str| -> Option<Incoming> {
                 let e = s.square().catalog.get(id)?;
