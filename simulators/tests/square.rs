@@ -1031,3 +1031,491 @@ async fn square_customers_are_the_pos_profiles() {
     );
     assert!(events.iter().any(|e| e.kind == "customer.updated"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn square_pricing_rules_are_the_pos_promotions() {
+    let w = World::new();
+    let pos = w.pos();
+    let var = item(&pos, "SCARF", 4000).await;
+
+    // A promotion made natively reads as three catalog objects.
+    let native = pos
+        .post(
+            "/v1/promotions",
+            json!({"title": "Native ten", "kind": "percentage", "value": "10", "skus": ["SCARF"]}),
+        )
+        .await;
+    assert_eq!(native.status, StatusCode::OK, "{}", native.json);
+    let rules = sq(&pos, "GET", "/v2/catalog/list?types=PRICING_RULE", None).await;
+    let rule = &rules.json["objects"][0];
+    assert_eq!(rule["id"], "PRICING_RULE_prm_000001", "{}", rules.json);
+    assert_eq!(
+        rule["pricing_rule_data"]["discount_id"],
+        "DISCOUNT_prm_000001"
+    );
+    let discount = sq(&pos, "GET", "/v2/catalog/object/DISCOUNT_prm_000001", None).await;
+    assert_eq!(
+        discount.json["object"]["discount_data"]["discount_type"],
+        "FIXED_PERCENTAGE"
+    );
+    assert_eq!(discount.json["object"]["discount_data"]["percentage"], "10");
+    let set = sq(
+        &pos,
+        "GET",
+        "/v2/catalog/object/PRODUCT_SET_prm_000001",
+        None,
+    )
+    .await;
+    assert_eq!(
+        set.json["object"]["product_set_data"]["product_ids_any"],
+        json!([var])
+    );
+
+    // One made through Square: DISCOUNT + PRODUCT_SET + PRICING_RULE.
+    let batch = |rule_extra: Value| {
+        let mut rule = json!({
+            "name": "Quarter off scarves",
+            "discount_id": "#d",
+            "match_products_id": "#s",
+            "valid_from_date": "2026-03-02",
+            "valid_until_date": "2026-03-05",
+        });
+        for (k, v) in rule_extra.as_object().unwrap() {
+            rule[k] = v.clone();
+        }
+        json!({"batches": [{"objects": [
+            {"type": "DISCOUNT", "id": "#d", "discount_data": {"name": "25%", "discount_type": "FIXED_PERCENTAGE", "percentage": "25"}},
+            {"type": "PRODUCT_SET", "id": "#s", "product_set_data": {"product_ids_any": [var]}},
+            {"type": "PRICING_RULE", "id": "#r", "pricing_rule_data": rule},
+        ]}]})
+    };
+    let mut body = batch(json!({}));
+    body["idempotency_key"] = "promo-1".into();
+    let made = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body.clone())).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.json);
+    assert_eq!(made.json["id_mappings"].as_array().unwrap().len(), 3);
+    assert_eq!(made.json["objects"].as_array().unwrap().len(), 3);
+    let replay = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body)).await;
+    assert_eq!(replay.json, made.json);
+    let p = pos.get("/v1/promotions/prm_000002").await;
+    assert_eq!(p.json["value"], "25", "{}", p.json);
+    assert_eq!(p.json["skus"], json!(["SCARF"]));
+    assert_eq!(p.json["starts_at"], "2026-03-02T00:00:00Z");
+    assert_eq!(p.json["ends_at"], "2026-03-06T00:00:00Z");
+    assert_eq!(
+        pos.get("/v1/promotions").await.json["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // It prices the register's sales: the best promotion running.
+    let sale = pos
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [{"sku": "SCARF", "quantity": 1}],
+                "tenders": [{"type": "cash", "amount": "100.00"}]}),
+        )
+        .await;
+    assert_eq!(sale.status, StatusCode::OK, "{}", sale.json);
+    assert_eq!(sale.json["promotion"], "prm_000002");
+    assert_eq!(sale.json["lines"][0]["discount"], "10.00");
+
+    // Ended early through an upsert at its version; a stale version is refused.
+    let rule_id = made.json["id_mappings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["client_object_id"] == "#r")
+        .unwrap()["object_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let current = sq(&pos, "GET", &format!("/v2/catalog/object/{rule_id}"), None).await;
+    let version = current.json["object"]["version"].as_i64().unwrap();
+    let mut obj = current.json["object"].clone();
+    obj["pricing_rule_data"]["valid_until_date"] = "2026-03-02".into();
+    obj["pricing_rule_data"]["valid_until_local_time"] = "09:30:00".into();
+    let mut stale = obj.clone();
+    stale["version"] = (version - 1).into();
+    let r = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/object",
+        Some(json!({"idempotency_key": "end-stale", "object": stale})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json["errors"][0]["code"], "VERSION_MISMATCH",
+        "{}",
+        r.json
+    );
+    let r = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/object",
+        Some(json!({"idempotency_key": "end", "object": obj})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert!(r.json["catalog_object"]["version"].as_i64().unwrap() > version);
+    assert_eq!(
+        r.json["catalog_object"]["pricing_rule_data"]["valid_until_local_time"],
+        "09:30:00"
+    );
+    let p = pos.get("/v1/promotions/prm_000002").await;
+    assert_eq!(p.json["ends_at"], "2026-03-02T09:30:00Z");
+
+    // What the promotion model cannot hold is refused, naming the field.
+    for (extra, field) in [
+        (
+            json!({"time_period_ids": ["TP1"]}),
+            "batches[0].objects[2].pricing_rule_data.time_period_ids",
+        ),
+        (
+            json!({"customer_group_ids_any": ["G1"]}),
+            "batches[0].objects[2].pricing_rule_data.customer_group_ids_any",
+        ),
+    ] {
+        let mut body = batch(extra);
+        body["idempotency_key"] = field.into();
+        let r = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.json);
+        assert_eq!(r.json["errors"][0]["field"], field);
+    }
+    let mut body = batch(json!({}));
+    body["batches"][0]["objects"][1]["product_set_data"]["quantity_exact"] = 2.into();
+    body["idempotency_key"] = "qty".into();
+    let r = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body)).await;
+    assert_eq!(
+        r.json["errors"][0]["field"],
+        "batches[0].objects[1].product_set_data.quantity_exact"
+    );
+    assert_eq!(
+        pos.get("/v1/promotions").await.json["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Two rules sharing one discount: a promotion is one of each.
+    let mut body = batch(json!({}));
+    let mut second = body["batches"][0]["objects"][2].clone();
+    second["id"] = "#r2".into();
+    body["batches"][0]["objects"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
+    body["idempotency_key"] = "shared".into();
+    let r = sq(&pos, "POST", "/v2/catalog/batch-upsert", Some(body)).await;
+    assert_eq!(
+        r.json["errors"][0]["field"], "batches[0].objects[3].pricing_rule_data.discount_id",
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        pos.get("/v1/promotions").await.json["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    // Deleting a rule disables its promotion; its objects read as deleted.
+    let r = sq(
+        &pos,
+        "DELETE",
+        "/v2/catalog/object/PRICING_RULE_prm_000001",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["deleted_object_ids"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        pos.get("/v1/promotions/prm_000001").await.json["status"],
+        "disabled"
+    );
+    let r = sq(&pos, "GET", "/v2/catalog/object/DISCOUNT_prm_000001", None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let search = sq(
+        &pos,
+        "POST",
+        "/v2/catalog/search",
+        Some(json!({"object_types": ["PRICING_RULE"]})),
+    )
+    .await;
+    assert_eq!(
+        search.json["objects"].as_array().unwrap().len(),
+        1,
+        "{}",
+        search.json
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_order_made_while_a_promotion_runs_is_priced_as_the_register_would() {
+    let w = World::new();
+    let pos = w.pos();
+    let var = item(&pos, "MUG", 1000).await;
+    let p = pos
+        .post(
+            "/v1/promotions",
+            json!({"title": "Ten", "kind": "percentage", "value": "10", "skus": ["MUG"]}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    let order = sq(
+        &pos,
+        "POST",
+        "/v2/orders",
+        Some(
+            json!({"idempotency_key": "o1", "order": {"location_id": "store-1",
+            "line_items": [{"catalog_object_id": var, "quantity": "2"}]}}),
+        ),
+    )
+    .await;
+    let order_id = order.json["order"]["id"].as_str().unwrap().to_owned();
+    let total = order.json["order"]["total_money"]["amount"]
+        .as_i64()
+        .unwrap();
+    // 2 × 10.00, 10 % off: 18.00, the promotion's DISCOUNT and rule named.
+    assert_eq!(total, 1800, "{}", order.json);
+    assert_eq!(order.json["order"]["total_discount_money"]["amount"], 200);
+    assert_eq!(
+        order.json["order"]["line_items"][0]["total_discount_money"]["amount"],
+        200
+    );
+    assert_eq!(
+        order.json["order"]["discounts"][0]["pricing_rule_id"],
+        "PRICING_RULE_prm_000001"
+    );
+    let paid = sq(
+        &pos,
+        "POST",
+        "/v2/payments",
+        Some(
+            json!({"idempotency_key": "p1", "source_id": "cnon:card-nonce-ok",
+            "amount_money": {"amount": total, "currency": "USD"},
+            "order_id": order_id, "location_id": "store-1"}),
+        ),
+    )
+    .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.json);
+    let o = sq(&pos, "GET", &format!("/v2/orders/{order_id}"), None).await;
+    assert_eq!(o.json["order"]["state"], "COMPLETED", "{}", o.json);
+    // The POS sale it became is the same money, under the same promotion.
+    let snapshot = pos.get("/_control/snapshot").await;
+    let sale = &snapshot.json["state"]["sales"][0];
+    assert_eq!(
+        (&sale["total"], &sale["promotion"]),
+        (&json!("18.00"), &json!("prm_000001"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn promotion_changes_are_catalog_version_updates() {
+    let w = World::new();
+    let got: Arc<Mutex<Vec<Bytes>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    w.transport.mount(
+        "hook.test",
+        Router::new().route(
+            "/square",
+            post(move |body: Bytes| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    sink.lock().unwrap().push(body);
+                    StatusCode::OK
+                }
+            }),
+        ),
+    );
+    let pos = w.pos();
+    let sub = sq(
+        &pos,
+        "POST",
+        "/v2/webhooks/subscriptions",
+        Some(
+            json!({"idempotency_key": "s1", "subscription": {"name": "catalog",
+            "event_types": ["catalog.version.updated"],
+            "notification_url": "http://hook.test/square"}}),
+        ),
+    )
+    .await;
+    assert_eq!(sub.status, StatusCode::OK, "{}", sub.json);
+    // Made natively, then deleted through Square: two catalog versions.
+    let p = pos
+        .post(
+            "/v1/promotions",
+            json!({"title": "Ten", "kind": "percentage", "value": "10"}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.json);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let r = sq(
+        &pos,
+        "DELETE",
+        "/v2/catalog/object/DISCOUNT_prm_000001",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = got.lock().unwrap().clone();
+    let kinds: Vec<Value> = got
+        .iter()
+        .map(|b| serde_json::from_slice::<Value>(b).unwrap()["type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            json!("catalog.version.updated"),
+            json!("catalog.version.updated")
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn square_gift_cards_are_the_gateways() {
+    let w = World::new();
+    let (pos, pay) = (w.pos(), w.pay());
+    let r = pos
+        .post(
+            "/v1/items",
+            json!({"sku": "MUG", "name": "Mug", "price": "12.00", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    // Sold at the register, spent there on two mugs, one of them returned
+    // onto the card.
+    let sold = pos
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [],
+                "gift_cards": [{"code": "GC-ANA", "amount": "50"}],
+                "tenders": [{"type": "cash", "amount": "50.00"}]}),
+        )
+        .await;
+    assert_eq!(sold.status, StatusCode::OK, "{}", sold.json);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let spent = pos
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [{"sku": "MUG", "quantity": 2}],
+                "tenders": [{"type": "gift_card", "amount": "24.00", "code": "GC-ANA"}]}),
+        )
+        .await;
+    assert_eq!(spent.status, StatusCode::OK, "{}", spent.json);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let ret = pos
+        .post(
+            "/v1/returns",
+            json!({"sale_id": spent.json["id"], "location": "store-1",
+                "lines": [{"sku": "MUG", "quantity": 1}], "restock": true, "refund_to": "original"}),
+        )
+        .await;
+    assert_eq!(ret.status, StatusCode::OK, "{}", ret.json);
+    assert_eq!(
+        pay.get("/v1/gift_cards/GC-ANA").await.json["balance"],
+        "38.00"
+    );
+    // Spent online with a manual capture: held, not yet taken.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let held = pay
+        .post(
+            "/v1/payment_intents",
+            json!({"amount": "8.00", "currency": "USD", "capture_method": "manual",
+                "payment_method": {"type": "gift_card", "code": "GC-ANA"}}),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.json);
+    assert_eq!(
+        pay.get("/v1/gift_cards/GC-ANA").await.json["balance"],
+        "30.00"
+    );
+
+    let got = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards/from-gan",
+        Some(json!({"gan": "GC-ANA"})),
+    )
+    .await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.json);
+    let card = &got.json["gift_card"];
+    assert_eq!(
+        card["balance_money"],
+        json!({"amount": 3000, "currency": "USD"})
+    );
+    assert_eq!(
+        (&card["state"], &card["gan"]),
+        (&json!("ACTIVE"), &json!("GC-ANA"))
+    );
+    let id = card["id"].as_str().unwrap().to_owned();
+    let again = sq(&pos, "GET", &format!("/v2/gift-cards/{id}"), None).await;
+    assert_eq!(again.json["gift_card"], *card);
+    let list = sq(&pos, "GET", "/v2/gift-cards?limit=1", None).await;
+    assert_eq!(
+        list.json["gift_cards"][0]["id"],
+        id.as_str(),
+        "{}",
+        list.json
+    );
+    let missing = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards/from-gan",
+        Some(json!({"gan": "GC-NONE"})),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    let acts = sq(
+        &pos,
+        "GET",
+        &format!("/v2/gift-cards/activities?gift_card_id={id}&sort_order=ASC"),
+        None,
+    )
+    .await;
+    assert_eq!(acts.status, StatusCode::OK, "{}", acts.json);
+    let acts = acts.json["gift_card_activities"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let seen: Vec<(Value, Value)> = acts
+        .iter()
+        .map(|a| {
+            (
+                a["type"].clone(),
+                a["gift_card_balance_money"]["amount"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (json!("ACTIVATE"), json!(5000)),
+            (json!("REDEEM"), json!(2600)),
+            (json!("REFUND"), json!(3800)),
+            (json!("REDEEM"), json!(3000)),
+        ]
+    );
+    assert_eq!(acts[3]["redeem_activity_details"]["status"], "PENDING");
+    assert_eq!(acts[1]["redeem_activity_details"]["status"], "COMPLETED");
+    assert_eq!(
+        acts[2]["refund_activity_details"]["redeem_activity_id"],
+        acts[1]["id"]
+    );
+    let newest = sq(
+        &pos,
+        "GET",
+        &format!("/v2/gift-cards/activities?gift_card_id={id}&limit=1"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        newest.json["gift_card_activities"][0]["redeem_activity_details"]["status"],
+        "PENDING"
+    );
+    assert!(newest.json["cursor"].is_string());
+}

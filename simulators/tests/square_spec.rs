@@ -436,6 +436,90 @@ async fn samples() -> (Vec<(&'static str, &'static str, Value)>, Vec<Value>) {
         "/v2/webhooks/event-types",
         call(&s, "GET", "/v2/webhooks/event-types", None).await,
     ));
+    // A gift card sold at the register, read through the Gift Cards API.
+    let sold = s
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [],
+                "gift_cards": [{"code": "GC-SPEC", "amount": "20.00"}],
+                "tenders": [{"type": "cash", "amount": "20.00"}]}),
+        )
+        .await;
+    assert!(sold.status.is_success(), "{}", sold.json);
+    let gc = call(
+        &s,
+        "POST",
+        "/v2/gift-cards/from-gan",
+        Some(json!({"gan": "GC-SPEC"})),
+    )
+    .await;
+    let gc_id = gc["gift_card"]["id"].as_str().unwrap().to_owned();
+    out.push(("post", "/v2/gift-cards/from-gan", gc));
+    out.push((
+        "get",
+        "/v2/gift-cards/{id}",
+        call(&s, "GET", &format!("/v2/gift-cards/{gc_id}"), None).await,
+    ));
+    out.push((
+        "get",
+        "/v2/gift-cards",
+        call(&s, "GET", "/v2/gift-cards", None).await,
+    ));
+    out.push((
+        "get",
+        "/v2/gift-cards/activities",
+        call(
+            &s,
+            "GET",
+            &format!("/v2/gift-cards/activities?gift_card_id={gc_id}"),
+            None,
+        )
+        .await,
+    ));
+    // A POS promotion as catalog pricing, and an order it prices.
+    let promo = call(
+        &s,
+        "POST",
+        "/v2/catalog/batch-upsert",
+        Some(json!({"idempotency_key": "promo", "batches": [{"objects": [
+            {"type": "DISCOUNT", "id": "#d", "discount_data": {"name": "Quarter",
+                "discount_type": "FIXED_PERCENTAGE", "percentage": "25"}},
+            {"type": "PRODUCT_SET", "id": "#s", "product_set_data": {"product_ids_any": [var]}},
+            {"type": "PRICING_RULE", "id": "#r", "pricing_rule_data": {"name": "Quarter off",
+                "discount_id": "#d", "match_products_id": "#s",
+                "valid_from_date": "2026-03-01", "valid_until_date": "2026-03-31"}},
+        ]}]})),
+    )
+    .await;
+    assert_eq!(
+        promo["objects"].as_array().map(Vec::len),
+        Some(3),
+        "{promo}"
+    );
+    out.push(("post", "/v2/catalog/batch-upsert", promo));
+    out.push((
+        "post",
+        "/v2/catalog/search",
+        call(
+            &s,
+            "POST",
+            "/v2/catalog/search",
+            Some(json!({"object_types": ["PRICING_RULE", "DISCOUNT", "PRODUCT_SET"]})),
+        )
+        .await,
+    ));
+    let priced = call(
+        &s,
+        "POST",
+        "/v2/orders",
+        Some(
+            json!({"idempotency_key": "o-promo", "order": {"location_id": "store-1",
+            "line_items": [{"catalog_object_id": var, "quantity": "1"}]}}),
+        ),
+    )
+    .await;
+    assert!(priced["order"]["discounts"].is_array(), "{priced}");
+    out.push(("post", "/v2/orders", priced));
     out.push((
         "delete",
         "/v2/catalog/object/{object_id}",

@@ -6,9 +6,11 @@ autocomplete=false, completed, then refunded in part; a declined nonce; the
 same idempotency key with another body; a webhook subscription whose
 inventory.count.updated delivery passes the client's verify_signature;
 customer profiles (made, searched by email and phone, updated at their
-version) and their customer.created and customer.updated deliveries; and
-PICKUP orders (units set aside, collected at the register, cancelled by an
-update).
+version) and their customer.created and customer.updated deliveries; PICKUP
+orders (units set aside, collected at the register, cancelled by an update);
+and the POS's promotions as catalog pricing rules (read, made, pricing a
+register sale, ended early, refused fields, deleted); and the gateway's gift
+cards through the Gift Cards API (by GAN, by id, listed, their activities).
 
 The client builds its answers without validating them, so every raw answer is
 also parsed by the client's own typed models with validation on (pydantic
@@ -22,6 +24,7 @@ printing what failed.
 """
 
 import datetime
+import decimal
 import http.server
 import json
 import os
@@ -41,6 +44,8 @@ from square.types.get_inventory_count_response import GetInventoryCountResponse
 from square.types.customer_created_event import CustomerCreatedEvent
 from square.types.customer_updated_event import CustomerUpdatedEvent
 from square.types.inventory_count_updated_event import InventoryCountUpdatedEvent
+from square.types.list_gift_card_activities_response import ListGiftCardActivitiesResponse
+from square.types.list_gift_cards_response import ListGiftCardsResponse
 from square.types.list_payments_response import ListPaymentsResponse
 from square.types.list_webhook_subscriptions_response import ListWebhookSubscriptionsResponse
 from square.utils.webhooks_helper import verify_signature
@@ -510,5 +515,144 @@ cancelled = typed(
 ).order
 check("cancelled", (cancelled.state, cancelled.fulfillments[0].state), ("CANCELED", "CANCELED"))
 check("released", native("GET", "/v1/inventory/MUG-RED?location=store-1")["quantity"], before - 2)
+
+# Promotions: the POS's automatic promotions are catalog pricing (a
+# PRICING_RULE naming a DISCOUNT and a PRODUCT_SET). One made at the POS reads
+# back through the catalog; one made through Square prices the register's
+# sales, ends early through an upsert at its version, and is deleted.
+native("POST", "/v1/promotions", {"title": "Register ten", "kind": "percentage", "value": "10", "skus": ["MUG-RED"]})
+rules = typed(client.catalog.search(object_types=["PRICING_RULE"]))
+check("the native promotion is a pricing rule", [o.pricing_rule_data.name for o in rules.objects], ["Register ten"])
+ten = rules.objects[0]
+ten_discount = typed(client.catalog.object.get(object_id=ten.pricing_rule_data.discount_id)).object
+check("its discount", (ten_discount.discount_data.discount_type, ten_discount.discount_data.percentage),
+      ("FIXED_PERCENTAGE", "10"))
+ten_set = typed(client.catalog.object.get(object_id=ten.pricing_rule_data.match_products_id)).object
+check("its product set", ten_set.product_set_data.product_ids_any, [variation])
+
+today = datetime.datetime.now(datetime.timezone.utc).date()
+made = typed(
+    client.catalog.batch_upsert(
+        idempotency_key=key(),
+        batches=[{"objects": [
+            {"type": "DISCOUNT", "id": "#quarter",
+             "discount_data": {"name": "Quarter off", "discount_type": "FIXED_PERCENTAGE", "percentage": "25"}},
+            {"type": "PRODUCT_SET", "id": "#mugs", "product_set_data": {"name": "Mugs", "product_ids_any": [variation]}},
+            {"type": "PRICING_RULE", "id": "#quarter-rule",
+             "pricing_rule_data": {"name": "Quarter off mugs", "discount_id": "#quarter", "match_products_id": "#mugs",
+                                   "valid_from_date": today.isoformat(),
+                                   "valid_until_date": (today + datetime.timedelta(days=7)).isoformat()}},
+        ]}],
+    )
+)
+pids = {m.client_object_id: m.object_id for m in made.id_mappings}
+check("three temporary ids answered", sorted(pids), ["#mugs", "#quarter", "#quarter-rule"])
+check("three objects", sorted(o.type for o in made.objects), ["DISCOUNT", "PRICING_RULE", "PRODUCT_SET"])
+quarter = [p for p in native("GET", "/v1/promotions")["data"] if p["title"] == "Quarter off mugs"]
+check("the POS keeps it", [(p["kind"], p["value"], p["skus"]) for p in quarter], [("percentage", "25", ["MUG-RED"])])
+check("valid through its last day",
+      quarter[0]["ends_at"], (today + datetime.timedelta(days=8)).isoformat() + "T00:00:00Z")
+
+
+def ring_up_mug():
+    return native("POST", "/v1/sales", {"location": "store-1", "lines": [{"sku": "MUG-RED", "quantity": 1}],
+                                        "tenders": [{"type": "cash", "amount": "100.00"}]})
+
+
+sale = ring_up_mug()
+check("a register sale priced by it (25 % of 12.50, half to even)",
+      (sale["promotion"], sale["lines"][0]["discount"]), (quarter[0]["id"], "3.12"))
+as_order = typed(client.orders.get(order_id=sale["id"])).order
+check("the sale as an order names the pricing rule",
+      (as_order.total_discount_money.amount, as_order.discounts[0].pricing_rule_id), (312, pids["#quarter-rule"]))
+online = typed(
+    client.orders.create(
+        idempotency_key=key(),
+        order={"location_id": location, "line_items": [{"catalog_object_id": variation, "quantity": "2"}]},
+    )
+).order
+check("an order made now is priced by it too",
+      (online.line_items[0].total_discount_money.amount, online.discounts[0].catalog_object_id),
+      (625, pids["#quarter"]))
+
+rule = typed(client.catalog.object.get(object_id=pids["#quarter-rule"])).object
+end = datetime.datetime.now(datetime.timezone.utc)
+ended_data = {
+    "name": rule.pricing_rule_data.name,
+    "discount_id": rule.pricing_rule_data.discount_id,
+    "match_products_id": rule.pricing_rule_data.match_products_id,
+    "valid_from_date": rule.pricing_rule_data.valid_from_date,
+    "valid_until_date": end.date().isoformat(),
+    "valid_until_local_time": end.strftime("%H:%M:%S"),
+}
+ended = typed(
+    client.catalog.object.upsert(
+        idempotency_key=key(),
+        object={"type": "PRICING_RULE", "id": rule.id, "version": rule.version, "pricing_rule_data": ended_data},
+    )
+).catalog_object
+check("ended early", (ended.pricing_rule_data.valid_until_date, ended.pricing_rule_data.valid_until_local_time),
+      (end.date().isoformat(), end.strftime("%H:%M:%S")))
+check("its version moved", ended.version > rule.version, True)
+stale = raises(
+    lambda: client.catalog.object.upsert(
+        idempotency_key=key(),
+        object={"type": "PRICING_RULE", "id": rule.id, "version": rule.version, "pricing_rule_data": ended_data},
+    )
+)
+check("a stale version refused", (stale.status_code, stale.errors[0].code), (400, "VERSION_MISMATCH"))
+time.sleep(0.01)
+sale = ring_up_mug()
+check("once ended, the native ten percent prices the sale", (sale["promotion"], sale["lines"][0]["discount"]),
+      ("prm_000001", "1.25"))
+
+refused = raises(
+    lambda: client.catalog.batch_upsert(
+        idempotency_key=key(),
+        batches=[{"objects": [
+            {"type": "DISCOUNT", "id": "#d", "discount_data": {"discount_type": "FIXED_PERCENTAGE", "percentage": "5"}},
+            {"type": "PRODUCT_SET", "id": "#s", "product_set_data": {"product_ids_any": [variation], "quantity_exact": 2}},
+            {"type": "PRICING_RULE", "id": "#r",
+             "pricing_rule_data": {"discount_id": "#d", "match_products_id": "#s", "time_period_ids": ["#weekends"]}},
+        ]}],
+    )
+)
+check("what a promotion cannot hold is refused, naming the field",
+      (refused.status_code, refused.errors[0].code, refused.errors[0].field),
+      (400, "INVALID_VALUE", "batches[0].objects[2].pricing_rule_data.time_period_ids"))
+check("and nothing was made", len(native("GET", "/v1/promotions")["data"]), 2)
+
+deleted = typed(client.catalog.object.delete(object_id=ten.id))
+check("deleting the rule deletes its three objects", len(deleted.deleted_object_ids), 3)
+check("the native promotion is disabled", native("GET", "/v1/promotions/prm_000001")["status"], "disabled")
+sale = ring_up_mug()
+check("no promotion prices the sale", sale["promotion"], None)
+gone = raises(lambda: client.catalog.object.get(object_id=ten.id))
+check("a deleted rule is not found", gone.status_code, 404)
+
+# Gift cards, read through Square's Gift Cards API from the gateway: a card
+# sold at the register and spent there reads with the gateway's balance, and
+# its activities are what the gateway recorded.
+native("POST", "/v1/sales", {"location": "store-1", "lines": [], "gift_cards": [{"code": "GC-SQ-1", "amount": "50.00"}],
+                             "tenders": [{"type": "cash", "amount": "50.00"}]})
+mug_total = ring_up_mug()["total"]
+native("POST", "/v1/sales", {"location": "store-1", "lines": [{"sku": "MUG-RED", "quantity": 1}],
+                                     "tenders": [{"type": "gift_card", "amount": mug_total, "code": "GC-SQ-1"}]})
+by_gan = typed(client.gift_cards.get_from_gan(gan="GC-SQ-1")).gift_card
+want_left = 5000 - int(decimal.Decimal(mug_total) * 100)
+check("read by GAN with the gateway's balance", (by_gan.gan, by_gan.state, by_gan.balance_money.amount),
+      ("GC-SQ-1", "ACTIVE", want_left))
+by_id = typed(client.gift_cards.get(id=by_gan.id)).gift_card
+check("read by id", (by_id.id, by_id.balance_money.amount), (by_gan.id, want_left))
+check("listed", [c.gan for c in client.gift_cards.list()], ["GC-SQ-1"])
+typed_as(ListGiftCardsResponse)
+acts = list(client.gift_cards.activities.list(gift_card_id=by_gan.id, sort_order="ASC"))
+typed_as(ListGiftCardActivitiesResponse)
+check("its activities", [(a.type, a.gift_card_balance_money.amount) for a in acts],
+      [("ACTIVATE", 5000), ("REDEEM", want_left)])
+check("the redemption", (acts[1].redeem_activity_details.amount_money.amount, acts[1].redeem_activity_details.status),
+      (5000 - want_left, "COMPLETED"))
+unknown = raises(lambda: client.gift_cards.get_from_gan(gan="GC-NONE"))
+check("an unknown GAN", (unknown.status_code, unknown.errors[0].code), (404, "NOT_FOUND"))
 
 print(f"{checks} checks passed")

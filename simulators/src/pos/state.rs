@@ -38,6 +38,9 @@ use crate::webhooks::RetryPolicy;
 
 mod pickup_lines;
 
+/// A line's `(discount, tax, total)` under a promotion.
+pub(crate) type LinePrice = (Decimal, Decimal, Decimal);
+
 /// Most lines in a sale, return or pickup.
 pub const LINES_MAX: usize = 100;
 /// Most tenders in a sale.
@@ -517,33 +520,63 @@ impl PosState {
         lines: &mut [SaleLine],
         currency: &str,
     ) -> Option<String> {
+        let priced: Vec<(&str, Decimal, i64)> = lines
+            .iter()
+            .map(|l| (l.sku.as_str(), l.price, l.quantity))
+            .collect();
+        let (id, prices) = self.promotion_prices(t, &priced, currency)?;
+        for (l, (discount, tax, total)) in lines.iter_mut().zip(prices) {
+            l.discount = discount;
+            l.tax = tax;
+            l.total = total;
+        }
+        Some(id)
+    }
+
+    /// What the best promotion running at `t` makes of lines of
+    /// `(sku, price, quantity)`, as the register prices a sale: its id, and
+    /// each line's `(discount, tax, total)`. `None` when none runs or it
+    /// takes nothing off. The Square dialect prices its orders with it.
+    pub(crate) fn promotion_prices(
+        &self,
+        t: DateTime<Utc>,
+        lines: &[(&str, Decimal, i64)],
+        currency: &str,
+    ) -> Option<(String, Vec<LinePrice>)> {
         let priced: Vec<omnisim_api::promotion::PricedLine<'_>> = lines
             .iter()
-            .map(|l| omnisim_api::promotion::PricedLine {
-                sku: &l.sku,
-                price: l.price,
-                quantity: l.quantity,
-            })
+            .map(
+                |(sku, price, quantity)| omnisim_api::promotion::PricedLine {
+                    sku,
+                    price: *price,
+                    quantity: *quantity,
+                },
+            )
             .collect();
         let (id, off) = self.promotions.price(t, &priced, currency)?;
         let inputs: Vec<crate::shop::pricing::LineInput> = lines
             .iter()
-            .map(|l| crate::shop::pricing::LineInput {
-                price: l.price,
-                quantity: l.quantity,
+            .map(|(sku, price, quantity)| crate::shop::pricing::LineInput {
+                price: *price,
+                quantity: *quantity,
                 tax_rate: self
                     .items
-                    .get(&l.sku)
+                    .get(*sku)
                     .map_or(Decimal::ZERO, |i| self.tax_rate(i)),
             })
             .collect();
         let prices = crate::shop::pricing::price_lines_off(&inputs, &off, currency);
-        for (l, p) in lines.iter_mut().zip(prices) {
-            l.discount = money(p.discount, currency);
-            l.tax = money(p.tax, currency);
-            l.total = money(p.total, currency);
-        }
-        Some(id)
+        let out = prices
+            .into_iter()
+            .map(|p| {
+                (
+                    money(p.discount, currency),
+                    money(p.tax, currency),
+                    money(p.total, currency),
+                )
+            })
+            .collect();
+        Some((id, out))
     }
 
     // ---- catalog ----------------------------------------------------------

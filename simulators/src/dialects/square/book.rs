@@ -51,6 +51,9 @@ pub struct OrderLine {
     /// Catalog price per unit.
     #[schema(value_type = String)]
     pub price: Decimal,
+    /// What the order's promotion took off the line.
+    #[schema(value_type = String)]
+    pub discount: Decimal,
     /// Tax of the line.
     #[schema(value_type = String)]
     pub tax: Decimal,
@@ -117,6 +120,9 @@ pub struct Order {
     /// Sum of the line taxes.
     #[schema(value_type = String)]
     pub tax: Decimal,
+    /// The POS promotion that priced it when it was made (as the register
+    /// prices a sale), if one ran.
+    pub promotion: Option<String>,
     /// Payments made for it, in order.
     pub payment_ids: Vec<String>,
     /// The POS sale that recorded it once paid.
@@ -207,6 +213,18 @@ pub struct Refund {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The three catalog objects that make one POS promotion in Square's
+/// catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PromotionObjects {
+    /// The `PRICING_RULE`.
+    pub rule: String,
+    /// Its `DISCOUNT`.
+    pub discount: String,
+    /// Its `PRODUCT_SET`.
+    pub product_set: String,
+}
+
 /// A webhook subscription's fields that the shared subscriptions do not keep.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SubscriptionExtras {
@@ -244,6 +262,12 @@ pub struct Book {
     pub payments: IndexMap<String, Payment>,
     /// Refunds by id, in creation order.
     pub refunds: IndexMap<String, Refund>,
+    /// The catalog ids of the POS promotions made through the dialect, by
+    /// promotion id (a promotion made natively has derived ids,
+    /// `PRICING_RULE_<id>`, `DISCOUNT_<id>`, `PRODUCT_SET_<id>`).
+    pub promotion_objects: BTreeMap<String, PromotionObjects>,
+    /// The promotion id of each of those catalog ids.
+    pub promotion_of_object: BTreeMap<String, String>,
     /// Webhook subscription extras, by subscription id.
     pub subscriptions: BTreeMap<String, SubscriptionExtras>,
 }

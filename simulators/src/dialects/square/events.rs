@@ -3,7 +3,8 @@
 //! created_at, data: {type, id, object}}`, as Square's event schemas have them.
 //!
 //! - `inventory.count.updated` ← the POS's `inventory.count.updated`;
-//! - `catalog.version.updated` ← `item.updated`;
+//! - `catalog.version.updated` ← `item.updated`, and `promotion.created`
+//!   and `promotion.updated` (a promotion is catalog pricing in Square);
 //! - `order.created` and `order.updated` ← the POS's own, for orders made
 //!   through the dialect, and ← `sale.created` for a register sale;
 //! - `order.fulfillment.updated` ← `pickup.completed` and
@@ -89,7 +90,7 @@ pub fn render(state: &PosState, event: &Event) -> Vec<Rendered> {
                 }),
             )]
         }
-        "item.updated" => vec![envelope(
+        "item.updated" | "promotion.created" | "promotion.updated" => vec![envelope(
             event,
             0,
             "catalog.version.updated",

@@ -11,9 +11,13 @@
 //!
 //! - `book.rs`: what the dialect keeps in the POS state (catalog object
 //!   ids and versions, orders, payments, refunds);
+//! - `pricing.rs`: the POS's promotions as PRICING_RULE, DISCOUNT and
+//!   PRODUCT_SET catalog objects;
 //! - `wire.rs`: Square's objects rendered from the POS state;
 //! - `routes.rs`: the handlers; every change is a call into `pos/state.rs`,
 //!   and payments go through the gateway as the native POS takes them;
+//! - `gift_cards.rs`: Square's Gift Cards API, read-only, over the
+//!   gateway's cards (balances and activities read from the gateway);
 //! - `events.rs`: canonical POS events as Square webhook events.
 //!
 //! Every answer carries the `Square-Version` the client sent (or
@@ -33,6 +37,8 @@ use crate::pos::PosState;
 pub mod book;
 mod customers;
 mod events;
+mod gift_cards;
+mod pricing;
 mod routes;
 mod wire;
 

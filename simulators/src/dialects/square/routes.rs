@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use super::book::{
     CatalogEntry, Order, OrderLine, Payment, PickupFulfillment, Refund, SubscriptionExtras,
 };
-use super::{EVENT_TYPES, wire};
+use super::{EVENT_TYPES, pricing, wire};
 use crate::core::Simulator;
 use crate::dialects::Wire;
 use crate::error::{ErrorKind, SimError, SimResult};
@@ -61,7 +61,7 @@ pub(super) fn bad(
     SimError::new(ErrorKind::Malformed, code, detail).field(field)
 }
 
-fn missing(field: &str) -> SimError {
+pub(super) fn missing(field: &str) -> SimError {
     bad(
         "MISSING_REQUIRED_PARAMETER",
         format!("Field must be set: `{field}`"),
@@ -69,7 +69,7 @@ fn missing(field: &str) -> SimError {
     )
 }
 
-fn not_found(detail: impl Into<String>) -> SimError {
+pub(super) fn not_found(detail: impl Into<String>) -> SimError {
     SimError::not_found("NOT_FOUND", detail)
 }
 
@@ -142,13 +142,13 @@ fn require_key(key: &Option<String>) -> SimResult<()> {
 
 /// A Square `Money` in a request.
 #[derive(Clone, Debug, Deserialize)]
-struct MoneyIn {
-    amount: Option<i64>,
-    currency: Option<String>,
+pub(super) struct MoneyIn {
+    pub(super) amount: Option<i64>,
+    pub(super) currency: Option<String>,
 }
 
 impl MoneyIn {
-    fn decimal(&self, field: &str) -> SimResult<(Decimal, String)> {
+    pub(super) fn decimal(&self, field: &str) -> SimResult<(Decimal, String)> {
         let amount = self
             .amount
             .ok_or_else(|| missing(&format!("{field}.amount")))?;
@@ -235,7 +235,7 @@ fn decode_cursor(cursor: Option<&str>) -> SimResult<usize> {
 }
 
 /// One page of `items` from `cursor`, and the cursor of the next.
-fn page(
+pub(super) fn page(
     items: Vec<Value>,
     cursor: Option<&str>,
     limit: Option<i64>,
@@ -269,7 +269,7 @@ fn with_cursor(mut v: Value, cursor: Option<String>) -> Value {
 
 // ---- locations ----------------------------------------------------------
 
-fn locations(s: &PosState) -> Vec<omnisim_api::common::Location> {
+pub(super) fn locations(s: &PosState) -> Vec<omnisim_api::common::Location> {
     use crate::core::Platform as _;
     s.locations().map(|l| l.list()).unwrap_or_default()
 }
@@ -310,12 +310,12 @@ async fn get_location(State(d): Ctx, Path(id): Path<String>) -> Response {
 // ---- catalog ------------------------------------------------------------
 
 /// One object of an upsert, flattened (an ITEM's variations beside it).
-struct Incoming {
-    client_id: String,
-    kind: String,
-    object: Value,
-    parent: Option<String>,
-    field: String,
+pub(super) struct Incoming {
+    pub(super) client_id: String,
+    pub(super) kind: String,
+    pub(super) object: Value,
+    pub(super) parent: Option<String>,
+    pub(super) field: String,
 }
 
 fn flatten_upsert(objects: Vec<Value>, base: &str) -> SimResult<Vec<Incoming>> {
@@ -401,7 +401,7 @@ fn check_sku(field: &str, sku: &str) -> SimResult<()> {
 }
 
 /// Temporary ids and the ids they were given.
-type Mappings = Vec<(String, String)>;
+pub(super) type Mappings = Vec<(String, String)>;
 
 /// Upserts catalog objects in one transition: every check first, then the
 /// writes (the POS items of the variations among them). Answers the ids
@@ -641,6 +641,36 @@ fn upsert(
     Ok((ids, mappings))
 }
 
+/// Upserts catalog objects, the POS promotions among them (PRICING_RULEs
+/// and their DISCOUNTs and PRODUCT_SETs) through the promotion book: every
+/// check first, then the writes.
+fn upsert_all(
+    s: &mut PosState,
+    fx: &mut crate::events::Effects,
+    incoming: Vec<Incoming>,
+) -> SimResult<(Vec<String>, Mappings)> {
+    let flags: Vec<bool> = incoming
+        .iter()
+        .map(|i| pricing::is_promotion_object(s, i, &incoming))
+        .collect();
+    let (mut promo, mut rest) = (Vec::new(), Vec::new());
+    for (inc, is_promo) in incoming.into_iter().zip(flags) {
+        if is_promo {
+            promo.push(inc);
+        } else {
+            rest.push(inc);
+        }
+    }
+    let writes = pricing::plan(s, fx.now(), &promo, &rest)?;
+    let (mut ids, mut mappings) = if rest.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        upsert(s, fx, rest)?
+    };
+    ids.extend(pricing::apply(s, fx, writes, &mut mappings)?);
+    Ok((ids, mappings))
+}
+
 fn mappings_json(m: &[(String, String)]) -> Value {
     Value::Array(
         m.iter()
@@ -681,12 +711,14 @@ async fn batch_upsert(State(d): Ctx, body: Bytes) -> Response {
             incoming.extend(flatten_upsert(b.objects, &format!("batches[{i}].objects"))?);
         }
         d.sim.commit(|s, fx| {
-            let (ids, mappings) = upsert(s, fx, incoming)?;
+            let (ids, mappings) = upsert_all(s, fx, incoming)?;
             let objects: Vec<Value> = ids
                 .iter()
-                .filter_map(|id| s.square().catalog.get(id).map(|e| (id, e)))
-                .filter(|(_, e)| e.kind != "ITEM_VARIATION" || e.item_id.is_none())
-                .map(|(id, e)| wire::catalog_object(s, id, e))
+                .filter_map(|id| match s.square().catalog.get(id) {
+                    Some(e) if e.kind == "ITEM_VARIATION" && e.item_id.is_some() => None,
+                    Some(e) => Some(wire::catalog_object(s, id, e)),
+                    None => pricing::object_by_id(s, id),
+                })
                 .collect();
             Ok(json!({
                 "objects": objects,
@@ -715,7 +747,7 @@ async fn upsert_object(State(d): Ctx, body: Bytes) -> Response {
         let object = req.object.ok_or_else(|| missing("object"))?;
         let incoming = flatten_upsert(vec![object], "object")?;
         d.sim.commit(|s, fx| {
-            let (ids, mappings) = upsert(s, fx, incoming)?;
+            let (ids, mappings) = upsert_all(s, fx, incoming)?;
             let first = ids.first().cloned().unwrap_or_default();
             let object = wire::object_by_id(s, &first);
             Ok(json!({
@@ -774,6 +806,10 @@ async fn get_object(
 async fn delete_object(State(d): Ctx, Path(id): Path<String>) -> Response {
     answer(d.sim.commit(|s, fx| {
         let now = fx.now();
+        if let Some(r) = pricing::delete(s, fx, &id) {
+            let deleted = r?;
+            return Ok(json!({"deleted_object_ids": deleted, "deleted_at": wire::ts(now)}));
+        }
         let o = wire::object_by_id(s, &id)
             .filter(|o| o["is_deleted"] != true)
             .ok_or_else(|| not_found(format!("Object with ID `{id}` not found.")))?;
@@ -941,6 +977,9 @@ fn attribute(o: &Value, name: &str) -> Option<String> {
         "ITEM" => &o["item_data"],
         "ITEM_VARIATION" => &o["item_variation_data"],
         "CATEGORY" => &o["category_data"],
+        "PRICING_RULE" => &o["pricing_rule_data"],
+        "DISCOUNT" => &o["discount_data"],
+        "PRODUCT_SET" => &o["product_set_data"],
         _ => return None,
     };
     data[name].as_str().map(str::to_owned)
@@ -1684,9 +1723,31 @@ async fn create_order(State(d): Ctx, body: Bytes) -> Response {
                     quantity,
                     name: item.name,
                     price: item.price,
+                    discount: Decimal::ZERO,
                     tax,
                     total,
                 });
+            }
+            // Priced as the register prices a sale: the best POS promotion
+            // running now comes off its lines before tax, so that the sale
+            // it becomes once paid is the same money. A PICKUP order was
+            // priced where it was sold.
+            let mut promotion = None;
+            if pickup.is_none()
+                && let Some(c) = &currency
+            {
+                let priced: Vec<(&str, Decimal, i64)> = out
+                    .iter()
+                    .map(|l| (l.sku.as_str(), l.price, l.quantity))
+                    .collect();
+                if let Some((pid, prices)) = s.promotion_prices(now, &priced, c) {
+                    for (l, (discount, tax, total)) in out.iter_mut().zip(prices) {
+                        l.discount = discount;
+                        l.tax = tax;
+                        l.total = total;
+                    }
+                    promotion = Some(pid);
+                }
             }
             let fulfillment = match (pickup, pickup_ref) {
                 (Some(f), Some(order_ref)) => {
@@ -1742,6 +1803,7 @@ async fn create_order(State(d): Ctx, body: Bytes) -> Response {
                 metadata: o.metadata,
                 total: out.iter().map(|l| l.total).sum(),
                 tax: out.iter().map(|l| l.tax).sum(),
+                promotion,
                 lines: out,
                 state: "OPEN".into(),
                 version: 1,
@@ -2217,7 +2279,7 @@ fn decline_code(code: Option<&str>) -> &'static str {
     }
 }
 
-fn gateway_error(e: ApiError) -> SimError {
+pub(super) fn gateway_error(e: ApiError) -> SimError {
     match e {
         ApiError::Status { status, body, .. } if (400..500).contains(&status) && status != 429 => {
             bad(
@@ -3045,6 +3107,13 @@ pub fn routes(d: Arc<Dialect>) -> axum::Router {
             post(rotate_key),
         )
         .route("/v2/webhooks/event-types", get(event_types))
+        .route("/v2/gift-cards", get(super::gift_cards::list_cards))
+        .route("/v2/gift-cards/from-gan", post(super::gift_cards::from_gan))
+        .route(
+            "/v2/gift-cards/activities",
+            get(super::gift_cards::list_activities),
+        )
+        .route("/v2/gift-cards/{id}", get(super::gift_cards::get_card))
         .route("/v2/customers", post(super::customers::create_customer))
         .route(
             "/v2/customers/search",

@@ -205,6 +205,7 @@ pub fn all_objects(state: &PosState, include_deleted: bool) -> Vec<Value> {
             out.push(native_item(&item));
         }
     }
+    out.extend(super::pricing::all_objects(state, include_deleted));
     out
 }
 
@@ -212,6 +213,9 @@ pub fn all_objects(state: &PosState, include_deleted: bool) -> Vec<Value> {
 pub fn object_by_id(state: &PosState, id: &str) -> Option<Value> {
     if let Some(e) = state.square().catalog.get(id) {
         return Some(catalog_object(state, id, e));
+    }
+    if let Some(o) = super::pricing::object_by_id(state, id) {
+        return Some(o);
     }
     let book = state.square();
     if let Some(sku) = id.strip_prefix("ITEM_")
@@ -337,9 +341,12 @@ pub fn change(state: &PosState, e: &StockEntry) -> Value {
 
 // ---- orders -------------------------------------------------------------
 
+/// The `uid` of the order-level entry of a promotion's discount.
+const PROMOTION_UID: &str = "promotion";
+
 fn line_json(l: &OrderLine, currency: &str) -> Value {
     let gross = l.price * Decimal::from(l.quantity);
-    json!({
+    let mut v = json!({
         "uid": l.uid,
         "catalog_object_id": l.variation_id,
         "item_type": "ITEM",
@@ -349,23 +356,62 @@ fn line_json(l: &OrderLine, currency: &str) -> Value {
         "variation_total_price_money": money(gross, currency),
         "gross_sales_money": money(gross, currency),
         "total_tax_money": money(l.tax, currency),
-        "total_discount_money": money(Decimal::ZERO, currency),
+        "total_discount_money": money(l.discount, currency),
         "total_money": money(l.total, currency),
-    })
+    });
+    if !l.discount.is_zero() {
+        v["applied_discounts"] = json!([{
+            "uid": format!("{}-D", l.uid),
+            "discount_uid": PROMOTION_UID,
+            "applied_money": money(l.discount, currency),
+        }]);
+    }
+    v
 }
 
-fn totals(v: &mut Value, total: Decimal, tax: Decimal, paid: Decimal, currency: &str) {
+/// The order-level `discounts` entry of the POS promotion that priced an
+/// order or a sale: its catalog DISCOUNT and PRICING_RULE, applied per line.
+fn promotion_discount(state: &PosState, id: &str, off: Decimal, currency: &str) -> Option<Value> {
+    let p = state.promotions.get(id).ok()?;
+    let ids = super::pricing::ids_of(state, id);
+    let mut d = json!({
+        "uid": PROMOTION_UID,
+        "catalog_object_id": ids.discount,
+        "pricing_rule_id": ids.rule,
+        "name": p.title,
+        "scope": "LINE_ITEM",
+        "applied_money": money(off, currency),
+    });
+    match p.kind {
+        omnisim_api::shop::DiscountKind::Percentage => {
+            d["type"] = "FIXED_PERCENTAGE".into();
+            d["percentage"] = p.value.normalize().to_string().into();
+        }
+        omnisim_api::shop::DiscountKind::FixedAmount => {
+            d["type"] = "FIXED_AMOUNT".into();
+            d["amount_money"] = money(p.value, currency);
+        }
+    }
+    Some(d)
+}
+
+fn totals(
+    v: &mut Value,
+    (total, tax, discount): (Decimal, Decimal, Decimal),
+    paid: Decimal,
+    currency: &str,
+) {
     let zero = money(Decimal::ZERO, currency);
     v["total_money"] = money(total, currency);
     v["total_tax_money"] = money(tax, currency);
-    v["total_discount_money"] = zero.clone();
+    v["total_discount_money"] = money(discount, currency);
     v["total_tip_money"] = zero.clone();
     v["total_service_charge_money"] = zero.clone();
     v["net_amount_due_money"] = money((total - paid).max(Decimal::ZERO), currency);
     v["net_amounts"] = json!({
         "total_money": money(total, currency),
         "tax_money": money(tax, currency),
-        "discount_money": zero,
+        "discount_money": money(discount, currency),
         "tip_money": money(Decimal::ZERO, currency),
         "service_charge_money": money(Decimal::ZERO, currency),
     });
@@ -458,7 +504,15 @@ pub fn order(state: &PosState, o: &Order) -> Value {
             "pickup_details": details,
         }]);
     }
-    totals(&mut v, o.total, o.tax, paid, &o.currency);
+    let off: Decimal = o.lines.iter().map(|l| l.discount).sum();
+    if let Some(d) = o
+        .promotion
+        .as_deref()
+        .and_then(|id| promotion_discount(state, id, off, &o.currency))
+    {
+        v["discounts"] = json!([d]);
+    }
+    totals(&mut v, (o.total, o.tax, off), paid, &o.currency);
     v
 }
 
@@ -477,6 +531,7 @@ pub fn sale_order(state: &PosState, s: &Sale) -> Value {
                 quantity: l.quantity,
                 name: state.item(&l.sku).map(|i| i.name).unwrap_or_default(),
                 price: l.price,
+                discount: l.discount,
                 tax: l.tax,
                 total: l.total,
             };
@@ -528,7 +583,15 @@ pub fn sale_order(state: &PosState, s: &Sale) -> Value {
         "closed_at": ts(s.created_at),
         "tenders": tenders,
     });
-    totals(&mut v, s.total, tax, s.total, &s.currency);
+    let off: Decimal = s.lines.iter().map(|l| l.discount).sum();
+    if let Some(d) = s
+        .promotion
+        .as_deref()
+        .and_then(|id| promotion_discount(state, id, off, &s.currency))
+    {
+        v["discounts"] = json!([d]);
+    }
+    totals(&mut v, (s.total, tax, off), s.total, &s.currency);
     v
 }
 
