@@ -274,6 +274,46 @@ pub struct SellGiftCard {
     pub customer: Option<String>,
 }
 
+/// A gift card the merchant issues without a sale (a goodwill gesture, a
+/// prize, a card issued from the admin): nothing is charged, and the shop
+/// records it as `gift_cards/issued`, the money's only source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IssueGiftCard {
+    /// The code printed on the card (1 to 64 letters, digits, `-` or `_`);
+    /// no gift card may hold it yet.
+    pub code: String,
+    /// What is loaded onto it.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// ISO 4217 code; `USD` if absent.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Why the merchant gives it, in words (required: money without a sale
+    /// is always explained).
+    pub reason: String,
+    /// Whom it is for.
+    #[serde(default)]
+    pub customer: Option<String>,
+}
+
+/// A gift card the merchant issued (the data of `gift_cards/issued`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IssuedGiftCard {
+    /// The card's code.
+    pub code: String,
+    /// What was loaded onto it.
+    #[schema(value_type = String)]
+    pub amount: Decimal,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Why the merchant gave it.
+    pub reason: String,
+    /// Whom it is for.
+    pub customer: Option<String>,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+}
+
 /// A gift card bought online: the card at the gateway, and the payment
 /// that paid for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -815,6 +855,14 @@ impl ShopClient {
         key: Option<&str>,
     ) -> Result<GiftCardPurchase, ApiError> {
         self.0.post("/v1/gift_cards", body, key).await
+    }
+    /// `POST /v1/gift_cards/issue`: issues a gift card without a sale.
+    pub async fn issue_gift_card(
+        &self,
+        body: &IssueGiftCard,
+        key: Option<&str>,
+    ) -> Result<IssuedGiftCard, ApiError> {
+        self.0.post("/v1/gift_cards/issue", body, key).await
     }
     /// `GET /v1/orders/{id}`.
     pub async fn order(&self, id: &str) -> Result<Order, ApiError> {

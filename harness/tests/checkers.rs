@@ -713,4 +713,35 @@ fn ledger_reconciles_conserves_gift_card_money() {
         json!({"id": "ret_1", "location": "store-1", "refunds": [{"type": "gift_card", "amount": "50.00", "payment_intent": null, "reference": "GC-ANA"}]}),
     );
     assert_eq!(messages(&good, &[credit]), Vec::<String>::new());
+
+    // A card the merchant issued online without a sale is backed by the
+    // shop's record of it, for exactly its amount.
+    let issued = |amount: &str| {
+        event(
+            3,
+            "shop",
+            "ev_3",
+            "gift_cards/issued",
+            0,
+            json!({"code": "GC-ANA", "amount": amount, "currency": "USD", "reason": "goodwill", "customer": null}),
+        )
+    };
+    assert_eq!(messages(&good, &[issued("50.00")]), Vec::<String>::new());
+    assert_eq!(
+        messages(&good, &[issued("40.00")]),
+        vec![
+            "gift card GC-ANA: 40.00 issued by the merchant online (goodwill), 30.00 spent online on ord_1, but the gateway issued it with 50.00"
+        ]
+    );
+    // Recorded as issued, and also sold: the gateway holds one load, not two.
+    assert!(
+        messages(&good, &[sold.clone(), issued("50.00")])[0]
+            .contains("but the gateway issued it with 50.00")
+    );
+    // A shop event of another kind does not back a card.
+    let mut other = issued("50.00");
+    if let Entry::Event { event, .. } = &mut other {
+        event.kind = "orders/create".into();
+    }
+    assert_eq!(unpaid, messages(&good, &[other]));
 }

@@ -132,6 +132,11 @@ const SHOP: &[EventDoc] = &[
         "Promotion",
         "A promotion changed (its value, SKUs, start, end or status); `version` counts the changes.",
     ),
+    doc(
+        "gift_cards/issued",
+        "IssuedGiftCard",
+        "The merchant issued a gift card without a sale (`POST /v1/gift_cards/issue`): its code, amount and reason.",
+    ),
 ];
 
 const POS: &[EventDoc] = &[

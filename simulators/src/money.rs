@@ -198,6 +198,13 @@ impl Scale for shop::GiftCardPurchase {
     }
 }
 
+impl Scale for shop::IssuedGiftCard {
+    fn scaled(mut self) -> Self {
+        self.amount = pad(self.amount, &self.currency);
+        self
+    }
+}
+
 impl Scale for shop::OrderList {
     fn scaled(mut self) -> Self {
         self.data = self.data.into_iter().map(Scale::scaled).collect();

@@ -5,6 +5,7 @@
 mod support;
 
 use http::StatusCode;
+use omnisim_simulators::SimControl;
 use serde_json::{Value, json};
 use support::{App, World};
 
@@ -209,4 +210,94 @@ async fn the_shop_sells_a_gift_card_paid_at_once() {
         pay.get("/v1/gift_cards/GC-X").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+/// A card the merchant issues without a sale: nothing is charged, the shop
+/// records `gift_cards/issued` with the reason, a replay under the same key
+/// issues nothing more, and it is spent at checkout like any other card.
+#[tokio::test(start_paused = true)]
+async fn the_merchant_issues_a_gift_card_without_a_sale() {
+    let w = World::new();
+    let (shop, pay) = (w.shop(), w.pay());
+    let issue = |code: &str| json!({"code": code, "amount": "40", "reason": "a late delivery", "customer": "chloe"});
+    let r = shop
+        .post_idem("/v1/gift_cards/issue", issue("GC-SORRY"), "iss-1")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(r.json["amount"], "40.00");
+    assert_eq!(r.json["reason"], "a late delivery");
+    let replay = shop
+        .post_idem("/v1/gift_cards/issue", issue("GC-SORRY"), "iss-1")
+        .await;
+    assert_eq!(replay.status, StatusCode::OK, "{}", replay.json);
+    assert_eq!(replay.json, r.json);
+    assert_eq!(card(&pay, "GC-SORRY").await["balance"], "40.00");
+    let intents = pay.get("/v1/payment_intents").await.json;
+    assert_eq!(
+        intents["data"].as_array().map(Vec::len),
+        Some(0),
+        "{intents}"
+    );
+    let issued: Vec<_> = w
+        .sims
+        .shop
+        .all_events()
+        .into_iter()
+        .filter(|e| e.kind == "gift_cards/issued")
+        .collect();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].data["code"], "GC-SORRY");
+    assert_eq!(issued[0].data["amount"], "40.00");
+
+    let again = shop.post("/v1/gift_cards/issue", issue("GC-SORRY")).await;
+    assert_refused(&again, "resource_already_exists", "code");
+    for (body, field) in [
+        (
+            json!({"code": "GC-X", "amount": "0", "reason": "r"}),
+            "amount",
+        ),
+        (
+            json!({"code": "GC-X", "amount": "5", "reason": ""}),
+            "reason",
+        ),
+        (
+            json!({"code": "bad code", "amount": "5", "reason": "r"}),
+            "code",
+        ),
+    ] {
+        let r = shop.post("/v1/gift_cards/issue", body).await;
+        assert_refused(&r, "parameter_invalid", field);
+    }
+
+    // Spent at checkout: the balance comes down.
+    let r = shop
+        .post(
+            "/v1/products",
+            json!({"sku": "MUG", "title": "Mug", "price": "10.00", "currency": "USD", "status": "active"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let r = shop
+        .post(
+            "/v1/inventory/adjust",
+            json!({"sku": "MUG", "location": "web", "delta": 3, "reason": "received"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let r = shop
+        .post(
+            "/v1/orders",
+            json!({"lines": [{"sku": "MUG", "quantity": 1}],
+                "payment": {"type": "gift_card", "code": "GC-SORRY"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let total = r.json["total"].as_str().unwrap().parse::<f64>().unwrap();
+    let left = card(&pay, "GC-SORRY").await["balance"]
+        .as_str()
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert!(total > 0.0);
+    assert_eq!(left, 40.0 - total, "{total} {left}");
 }

@@ -240,8 +240,9 @@ struct Load {
 }
 
 /// Gift-card money is conserved: every card at the gateway was paid for
-/// (sold at a register, or store credit a return gave) or issued by the
-/// merchant before the day began, for exactly what it was loaded with; each
+/// (sold at a register, bought online, or store credit a return gave) or
+/// issued by the merchant (before the day began, or online, recorded by the
+/// shop as `gift_cards/issued`), for exactly what it was loaded with; each
 /// card's balance is what was loaded less what is spent (captured net of
 /// refunds back to it) and held; nothing is spent beyond what was loaded;
 /// and every card a sale sold or a return gave exists.
@@ -305,6 +306,27 @@ fn gift_cards(
             }
             _ => {}
         }
+    }
+    // Cards the merchant issued online without a sale: the shop recorded
+    // each (`gift_cards/issued`, with its reason); nothing paid for them.
+    for (index, e) in input.events("shop") {
+        if e.kind != "gift_cards/issued" {
+            continue;
+        }
+        let Some(code) = e.data["code"].as_str() else {
+            continue;
+        };
+        let amount = dec(&e.data["amount"]);
+        let reason = e.data["reason"].as_str().unwrap_or("?");
+        loads.entry(code.to_owned()).or_default().push(Load {
+            amount,
+            what: format!("{amount} issued by the merchant online ({reason})"),
+            witness: Some(Witness {
+                index,
+                time: e.occurred_at,
+                what: "gift_cards/issued".into(),
+            }),
+        });
     }
     // Cards bought online: the captured payment names its card.
     for (pi, intent) in intents {

@@ -23,8 +23,9 @@ use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CancelReason, CaptureOrder, Checkout, CreateDiscountCode,
     CreateOrderRefund, CreateProduct, DiscountCode, DiscountCodeList, FinancialStatus,
     FulfillOrder, GiftCardPurchase, InventoryCause, InventoryCauseKind, InventoryLevel,
-    InventoryLevelList, InventoryLevelUpdate, Order, OrderList, OrderRefund, Product, ProductList,
-    SellGiftCard, SetInventory, SetTaxRate, ShopSettings, TaxRate, TaxRateList, UpdateProduct,
+    InventoryLevelList, InventoryLevelUpdate, IssueGiftCard, IssuedGiftCard, Order, OrderList,
+    OrderRefund, Product, ProductList, SellGiftCard, SetInventory, SetTaxRate, ShopSettings,
+    TaxRate, TaxRateList, UpdateProduct,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
@@ -81,6 +82,7 @@ fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
         .routes(routes!(get_discount))
         .routes(routes!(checkout, list_orders))
         .routes(routes!(sell_gift_card))
+        .routes(routes!(issue_gift_card))
         .routes(routes!(get_order))
         .routes(routes!(capture))
         .routes(routes!(fulfill))
@@ -543,6 +545,53 @@ async fn sell_gift_card(
         payment_intent: pi.id,
         created_at: now,
     }))
+}
+
+/// `POST /v1/gift_cards/issue`: a gift card the merchant issues without a
+/// sale. Nothing is charged: the shop issues the card at the gateway under
+/// `code`, for `amount`, then records `gift_cards/issued` naming its
+/// `reason`. A code some card already holds is 409 `resource_already_exists`
+/// (field `code`).
+#[utoipa::path(post, path = "/v1/gift_cards/issue", tag = "gift_cards", request_body = IssueGiftCard,
+    responses((status = 200, body = IssuedGiftCard),
+        (status = 400, body = ErrorBody),
+        (status = 409, description = "`resource_already_exists` (`code`): a gift card already holds this code", body = ErrorBody),
+        (status = 422, description = "`parameter_invalid` (`code`, `amount`, `currency`, `reason`, `customer`)", body = ErrorBody),
+        (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
+async fn issue_gift_card(
+    State(ctx): State<Ctx>,
+    Json(req): Json<IssueGiftCard>,
+) -> Reply<IssuedGiftCard> {
+    let (currency, key) = ctx.sim.commit(|s, fx| s.begin_gift_card_issue(fx, &req))?;
+    // Asked first, as for a card bought online: the gateway's key is the
+    // code and the time, and must not replay another request's card.
+    match gateway::retrying(|| ctx.pay.gift_card(&req.code)).await {
+        Ok(_) => {
+            return Err(crate::error::SimError::conflict(
+                "resource_already_exists",
+                format!("a gift card with code `{}` already exists", req.code),
+            )
+            .field("code"));
+        }
+        Err(e) if e.status() == Some(404) => {}
+        Err(e) => return Err(pay_error(e)),
+    }
+    let card = CreateGiftCard {
+        code: Some(req.code.clone()),
+        balance: req.amount,
+        currency: currency.clone(),
+    };
+    if let Err(e) = gateway::retrying(|| ctx.pay.create_gift_card(&card, Some(&key))).await {
+        let mut err = pay_error(e);
+        if err.code == "resource_already_exists" {
+            err = err.field("code");
+        }
+        return Err(err);
+    }
+    let issued = ctx
+        .sim
+        .commit(|s, fx| Ok(s.record_gift_card_issue(fx, &req, currency)))?;
+    Ok(MoneyJson(issued))
 }
 
 /// `GET /v1/orders`: every order, oldest first. Orders whose payment is

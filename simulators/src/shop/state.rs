@@ -33,9 +33,9 @@ use omnisim_api::pos::SellPolicy;
 use omnisim_api::shop::{
     AdjustInventory, CancelOrder, CaptureOrder, Checkout, CreateDiscountCode, CreateOrderRefund,
     CreateProduct, DiscountCode, DiscountKind, FinancialStatus, FulfillOrder, FulfillmentStatus,
-    InventoryCauseKind, InventoryLevel, Order, OrderLine, OrderRefund, OrderRefundLine,
-    OrderStatus, Product, ProductStatus, RestockType, SellGiftCard, SetInventory, SetTaxRate,
-    ShopSettings, TaxRate, UpdateProduct,
+    InventoryCauseKind, InventoryLevel, IssueGiftCard, IssuedGiftCard, Order, OrderLine,
+    OrderRefund, OrderRefundLine, OrderStatus, Product, ProductStatus, RestockType, SellGiftCard,
+    SetInventory, SetTaxRate, ShopSettings, TaxRate, UpdateProduct,
 };
 use rust_decimal::Decimal;
 
@@ -46,6 +46,7 @@ use crate::customers::CustomerBook;
 use crate::error::{ErrorKind, SimError, SimResult};
 use crate::events::Effects;
 use crate::locations::Locations;
+use crate::money::Scale;
 use crate::webhooks::RetryPolicy;
 
 mod transactions;
@@ -1193,6 +1194,56 @@ impl ShopState {
         Ok((currency, now, key))
     }
 
+    /// `POST /v1/gift_cards/issue`, phase 1: validates a card the merchant
+    /// issues without a sale, and gives it its currency and gateway key.
+    pub fn begin_gift_card_issue(
+        &self,
+        fx: &mut Effects,
+        req: &IssueGiftCard,
+    ) -> SimResult<(String, String)> {
+        crate::pay::rules::gift_card_code("code", &req.code)?;
+        let currency = req.currency.clone().unwrap_or_else(|| "USD".to_owned());
+        check_currency("currency", &currency)?;
+        if req.amount <= Decimal::ZERO {
+            return Err(SimError::bad_value(
+                "amount",
+                format!("a gift card is loaded with more than 0, not {}", req.amount),
+            ));
+        }
+        check_price("amount", req.amount, &currency)?;
+        check_text("reason", &req.reason, true)?;
+        if let Some(customer) = &req.customer {
+            check_text("customer", customer, false)?;
+        }
+        let key = format!(
+            "shop-gift-card-issue-{}-{}",
+            req.code,
+            fx.now().timestamp_millis()
+        );
+        Ok((currency, key))
+    }
+
+    /// `POST /v1/gift_cards/issue`, phase 2: the gateway issued the card;
+    /// the shop records it (`gift_cards/issued`), the card's only source.
+    pub fn record_gift_card_issue(
+        &mut self,
+        fx: &mut Effects,
+        req: &IssueGiftCard,
+        currency: String,
+    ) -> IssuedGiftCard {
+        let issued = IssuedGiftCard {
+            code: req.code.clone(),
+            amount: req.amount,
+            currency,
+            reason: req.reason.clone(),
+            customer: req.customer.clone(),
+            created_at: fx.now(),
+        }
+        .scaled();
+        fx.emit("gift_cards/issued", &issued);
+        issued
+    }
+
     // ---- reads
 
     /// `GET /v1/orders/{id}`.
@@ -1897,6 +1948,7 @@ impl Platform for ShopState {
         "customers/update",
         "promotions/create",
         "promotions/update",
+        "gift_cards/issued",
     ];
 
     fn retry_policy() -> RetryPolicy {
@@ -2190,6 +2242,78 @@ mod tests {
     use omnisim_api::shop::CancelReason;
 
     // ---- products
+
+    /// A merchant-issued card is validated before the gateway is asked, and
+    /// recorded as `gift_cards/issued` with its reason once it is issued.
+    #[test]
+    fn a_merchant_issued_gift_card_is_validated_and_recorded() {
+        let mut s = ShopState::default();
+        let req = IssueGiftCard {
+            code: "GC-GOODWILL".into(),
+            amount: dec!(25),
+            currency: None,
+            reason: "a late delivery".into(),
+            customer: Some("cus_000001".into()),
+        };
+        let mut f = fx();
+        let (currency, key) = s.begin_gift_card_issue(&mut f, &req).unwrap();
+        assert_eq!(currency, "USD");
+        assert!(
+            key.starts_with("shop-gift-card-issue-GC-GOODWILL-"),
+            "{key}"
+        );
+        assert!(f.events().is_empty());
+        let issued = s.record_gift_card_issue(&mut f, &req, currency);
+        assert_eq!(issued.amount, dec!(25));
+        assert_eq!(issued.created_at, now());
+        let events = f.events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "gift_cards/issued");
+        assert_eq!(events[0].data["code"], "GC-GOODWILL");
+        assert_eq!(events[0].data["reason"], "a late delivery");
+        assert_eq!(events[0].data["amount"], "25.00");
+
+        for (bad, field) in [
+            (
+                IssueGiftCard {
+                    amount: dec!(0),
+                    ..req.clone()
+                },
+                "amount",
+            ),
+            (
+                IssueGiftCard {
+                    amount: dec!(1.001),
+                    ..req.clone()
+                },
+                "amount",
+            ),
+            (
+                IssueGiftCard {
+                    code: "no spaces".into(),
+                    ..req.clone()
+                },
+                "code",
+            ),
+            (
+                IssueGiftCard {
+                    reason: String::new(),
+                    ..req.clone()
+                },
+                "reason",
+            ),
+            (
+                IssueGiftCard {
+                    currency: Some("usd".into()),
+                    ..req.clone()
+                },
+                "currency",
+            ),
+        ] {
+            let e = s.begin_gift_card_issue(&mut fx(), &bad).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{bad:?}: {e:?}");
+        }
+    }
 
     #[test]
     fn products_are_created_once_and_emit_their_update() {
