@@ -480,17 +480,7 @@ async fn sell_gift_card(
     Json(req): Json<SellGiftCard>,
 ) -> Reply<GiftCardPurchase> {
     let (currency, now, key) = ctx.sim.commit(|s, fx| s.begin_gift_card_sale(fx, &req))?;
-    match gateway::retrying(|| ctx.pay.gift_card(&req.code)).await {
-        Ok(_) => {
-            return Err(crate::error::SimError::conflict(
-                "resource_already_exists",
-                format!("a gift card with code `{}` already exists", req.code),
-            )
-            .field("code"));
-        }
-        Err(e) if e.status() == Some(404) => {}
-        Err(e) => return Err(pay_error(e)),
-    }
+    code_is_free(&ctx, &req.code).await?;
     let body = CreatePaymentIntent {
         amount: req.amount,
         currency: currency.clone(),
@@ -523,18 +513,9 @@ async fn sell_gift_card(
             Some(pi.id),
         ));
     }
-    let card = CreateGiftCard {
-        code: Some(req.code.clone()),
-        balance: req.amount,
-        currency: currency.clone(),
-    };
     let issue_key = format!("{key}-issue");
-    if let Err(e) = gateway::retrying(|| ctx.pay.create_gift_card(&card, Some(&issue_key))).await {
+    if let Err(err) = issue_card(&ctx, &req.code, req.amount, &currency, &issue_key).await {
         gateway::release(&ctx.pay, &pi, true, &pay_key).await;
-        let mut err = pay_error(e);
-        if err.code == "resource_already_exists" {
-            err = err.field("code");
-        }
         return Err(err);
     }
     Ok(MoneyJson(GiftCardPurchase {
@@ -563,35 +544,55 @@ async fn issue_gift_card(
     Json(req): Json<IssueGiftCard>,
 ) -> Reply<IssuedGiftCard> {
     let (currency, key) = ctx.sim.commit(|s, fx| s.begin_gift_card_issue(fx, &req))?;
-    // Asked first, as for a card bought online: the gateway's key is the
-    // code and the time, and must not replay another request's card.
-    match gateway::retrying(|| ctx.pay.gift_card(&req.code)).await {
-        Ok(_) => {
-            return Err(crate::error::SimError::conflict(
-                "resource_already_exists",
-                format!("a gift card with code `{}` already exists", req.code),
-            )
-            .field("code"));
-        }
-        Err(e) if e.status() == Some(404) => {}
-        Err(e) => return Err(pay_error(e)),
-    }
-    let card = CreateGiftCard {
-        code: Some(req.code.clone()),
-        balance: req.amount,
-        currency: currency.clone(),
-    };
-    if let Err(e) = gateway::retrying(|| ctx.pay.create_gift_card(&card, Some(&key))).await {
-        let mut err = pay_error(e);
-        if err.code == "resource_already_exists" {
-            err = err.field("code");
-        }
-        return Err(err);
-    }
+    code_is_free(&ctx, &req.code).await?;
+    issue_card(&ctx, &req.code, req.amount, &currency, &key).await?;
     let issued = ctx
         .sim
         .commit(|s, fx| Ok(s.record_gift_card_issue(fx, &req, currency)))?;
     Ok(MoneyJson(issued))
+}
+
+/// Refuses a gift-card code some card at the gateway already holds (409
+/// `resource_already_exists`, field `code`). Asked before anything else: the
+/// gateway's key is the code and the time, and must not replay another
+/// request's card.
+async fn code_is_free(ctx: &Ctx, code: &str) -> Result<(), crate::error::SimError> {
+    match gateway::retrying(|| ctx.pay.gift_card(code)).await {
+        Ok(_) => Err(crate::error::SimError::conflict(
+            "resource_already_exists",
+            format!("a gift card with code `{code}` already exists"),
+        )
+        .field("code")),
+        Err(e) if e.status() == Some(404) => Ok(()),
+        Err(e) => Err(pay_error(e)),
+    }
+}
+
+/// Issues the card `code` holding `amount` at the gateway under `key`; a
+/// code taken meanwhile names `code`.
+async fn issue_card(
+    ctx: &Ctx,
+    code: &str,
+    amount: rust_decimal::Decimal,
+    currency: &str,
+    key: &str,
+) -> Result<(), crate::error::SimError> {
+    let card = CreateGiftCard {
+        code: Some(code.to_owned()),
+        balance: amount,
+        currency: currency.to_owned(),
+    };
+    gateway::retrying(|| ctx.pay.create_gift_card(&card, Some(key)))
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let err = pay_error(e);
+            if err.code == "resource_already_exists" {
+                err.field("code")
+            } else {
+                err
+            }
+        })
 }
 
 /// `GET /v1/orders`: every order, oldest first. Orders whose payment is

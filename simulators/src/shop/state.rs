@@ -1161,16 +1161,7 @@ impl ShopState {
         fx: &mut Effects,
         req: &SellGiftCard,
     ) -> SimResult<(String, DateTime<Utc>, String)> {
-        crate::pay::rules::gift_card_code("code", &req.code)?;
-        let currency = req.currency.clone().unwrap_or_else(|| "USD".to_owned());
-        check_currency("currency", &currency)?;
-        if req.amount <= Decimal::ZERO {
-            return Err(SimError::bad_value(
-                "amount",
-                format!("a gift card is loaded with more than 0, not {}", req.amount),
-            ));
-        }
-        check_price("amount", req.amount, &currency)?;
+        let currency = gift_card_terms(&req.code, req.amount, req.currency.as_deref())?;
         if let Some(customer) = &req.customer {
             check_text("customer", customer, false)?;
         }
@@ -1201,16 +1192,7 @@ impl ShopState {
         fx: &mut Effects,
         req: &IssueGiftCard,
     ) -> SimResult<(String, String)> {
-        crate::pay::rules::gift_card_code("code", &req.code)?;
-        let currency = req.currency.clone().unwrap_or_else(|| "USD".to_owned());
-        check_currency("currency", &currency)?;
-        if req.amount <= Decimal::ZERO {
-            return Err(SimError::bad_value(
-                "amount",
-                format!("a gift card is loaded with more than 0, not {}", req.amount),
-            ));
-        }
-        check_price("amount", req.amount, &currency)?;
+        let currency = gift_card_terms(&req.code, req.amount, req.currency.as_deref())?;
         check_text("reason", &req.reason, true)?;
         if let Some(customer) = &req.customer {
             check_text("customer", customer, false)?;
@@ -1999,6 +1981,22 @@ impl Platform for ShopState {
     fn locations_mut(&mut self) -> Option<&mut Locations> {
         Some(&mut self.locations)
     }
+}
+
+/// A new gift card's code, amount and currency (USD unless given), each
+/// refused by its field name; answers the currency.
+fn gift_card_terms(code: &str, amount: Decimal, currency: Option<&str>) -> SimResult<String> {
+    crate::pay::rules::gift_card_code("code", code)?;
+    let currency = currency.unwrap_or("USD").to_owned();
+    check_currency("currency", &currency)?;
+    if amount <= Decimal::ZERO {
+        return Err(SimError::bad_value(
+            "amount",
+            format!("a gift card is loaded with more than 0, not {amount}"),
+        ));
+    }
+    check_price("amount", amount, &currency)?;
+    Ok(currency)
 }
 
 #[cfg(test)]
