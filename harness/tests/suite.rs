@@ -3,6 +3,8 @@
 //! weaker connectors fail the checks that should catch them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use omnisim_engine::{Strategy, WriteMode};
 use omnisim_harness::{suite, validate};
@@ -29,38 +31,65 @@ fn the_shipped_suite_passes_and_is_deterministic() {
     // Under cargo-mutants (benches/mutants.sh) the first failing scenario is
     // the verdict and each scenario runs once: a caught mutant costs seconds.
     let fail_fast = std::env::var_os("OMNISIM_SUITE_FAIL_FAST").is_some();
-    let mut failures = Vec::new();
-    for l in &loaded {
-        let first = suite::run_one(l, None);
-        if first.result.status != Status::Pass {
-            failures.push(format!(
-                "{}: {}",
-                l.file.display(),
-                first.result.reasons.join("; ")
-            ));
-            assert!(!fail_fast, "{}", failures.join("\n"));
+    // Scenarios are independent worlds, so they run on every core; failures
+    // are reported in file order whatever order they finished in.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(loaded.len());
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(l) = loaded.get(i) else { break };
+                    if let Some(failure) = judge_twice(l, !fail_fast) {
+                        failures.lock().unwrap().push((i, failure));
+                        stop.store(fail_fast, Ordering::Relaxed);
+                    }
+                }
+            });
         }
-        if fail_fast {
-            continue;
-        }
-        let second = suite::run_one(l, None);
-        assert!(
-            first.history_jsonl == second.history_jsonl,
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    let failures: Vec<String> = failures.into_iter().map(|(_, f)| f).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Why `l` fails the suite: it missed its expectation, or (with `twice`) the
+/// same seed gave two histories or two verdicts.
+fn judge_twice(l: &validate::Loaded, twice: bool) -> Option<String> {
+    let first = suite::run_one(l, None);
+    if first.result.status != Status::Pass {
+        return Some(format!(
+            "{}: {}",
+            l.file.display(),
+            first.result.reasons.join("; ")
+        ));
+    }
+    if !twice {
+        return None;
+    }
+    let second = suite::run_one(l, None);
+    if first.history_jsonl != second.history_jsonl {
+        return Some(format!(
             "{}: the same seed gave two histories",
             l.file.display()
-        );
-        let mut a = first.result.clone();
-        let mut b = second.result.clone();
-        a.wall_ms = 0;
-        b.wall_ms = 0;
-        assert_eq!(
-            a,
-            b,
-            "{}: the same seed gave two verdicts",
-            l.file.display()
-        );
+        ));
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let mut a = first.result.clone();
+    let mut b = second.result;
+    a.wall_ms = 0;
+    b.wall_ms = 0;
+    (a != b).then(|| {
+        format!(
+            "{}: the same seed gave two verdicts:\n{a:?}\n{b:?}",
+            l.file.display()
+        )
+    })
 }
 
 #[test]
