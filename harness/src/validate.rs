@@ -663,8 +663,9 @@ fn check_references(
 fn check_catalog_master(c: &mut Checker<'_>, scenario: &Scenario) {
     let m = &scenario.merchant.catalog_master;
     for (field, v) in [("price", &m.price), ("tax_code", &m.tax_code)] {
+        // The engine's own parser: one list of owners for flags and files.
         if let Some(v) = v
-            && !["shop", "pos", "both"].contains(&v.get_ref().as_str())
+            && v.get_ref().parse::<omnisim_engine::Master>().is_err()
         {
             c.at(
                 v.span(),
