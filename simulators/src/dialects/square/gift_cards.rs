@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::routes::{
-    Dialect, answer, bad, gateway_error, locations, missing, not_found, page, parse,
+    Dialect, answer, bad, gateway_error, locations, missing, not_found, page, parse, parse_time,
 };
 use super::wire;
 use crate::error::SimResult;
@@ -262,19 +262,7 @@ pub struct ListActivitiesQuery {
 }
 
 fn time_param(field: &str, v: &Option<String>) -> SimResult<Option<DateTime<Utc>>> {
-    v.as_deref()
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    bad(
-                        "INVALID_TIME",
-                        format!("`{s}` is not an RFC 3339 time"),
-                        field,
-                    )
-                })
-        })
-        .transpose()
+    v.as_deref().map(|s| parse_time(field, s)).transpose()
 }
 
 /// `GET /v2/gift-cards/activities`: one card's (`gift_card_id`) or every

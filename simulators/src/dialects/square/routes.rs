@@ -174,7 +174,7 @@ impl MoneyIn {
     }
 }
 
-fn parse_time(field: &str, s: &str) -> SimResult<DateTime<Utc>> {
+pub(super) fn parse_time(field: &str, s: &str) -> SimResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
