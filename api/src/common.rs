@@ -209,6 +209,14 @@ pub struct Faults {
     ///
     /// The rest of the fault settings apply as usual to what gets through.
     pub partition: bool,
+    /// Reads are served and every write is refused, as a platform in
+    /// maintenance or failing over its database answers: a request other
+    /// than `GET` or `HEAD` (on the GraphQL endpoint, any operation but a
+    /// query) gets 503 with code `read_only`, and nothing is applied. A
+    /// connector reading before it writes gets its reads, then its writes
+    /// refused: it must keep the change and write it again later, not take
+    /// it as done.
+    pub read_only: bool,
 }
 
 /// `POST /_control/clock`: move simulated time forward (for expiries and

@@ -148,6 +148,10 @@ struct Ctx {
     /// Online orders whose goods the customer has: a `fulfil` or `pickup`
     /// step for them succeeded. Only these can be brought back to a store.
     handed_over: Mutex<BTreeSet<String>>,
+    /// The payment of each online order, by order id, as its checkout
+    /// answered: the owner in the gateway's dashboard finds a payment there,
+    /// without asking the shop (which may be down).
+    intents: Mutex<BTreeMap<String, String>>,
     strategy: Strategy,
     loaded: Loaded,
     problems: Mutex<Vec<String>>,
@@ -234,6 +238,7 @@ async fn run_in(
         history,
         names: Mutex::new(BTreeMap::new()),
         handed_over: Mutex::new(BTreeSet::new()),
+        intents: Mutex::new(BTreeMap::new()),
         strategy: strategy.clone(),
         loaded: loaded.clone(),
         problems: Mutex::new(Vec::new()),
@@ -812,6 +817,12 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .await
                 .map_err(|e| failed(&e))?;
             remember(ctx, step, &order.id);
+            if let Some(intent) = &order.payment_intent {
+                ctx.intents
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(order.id.clone(), intent.clone());
+            }
             ok(&order)
         }
         ("shop" | "staff", "cancel") => {
@@ -1317,9 +1328,20 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
         }
         ("pay", "void" | "refund") => {
             let id = order_id()?;
-            let order = shop.order(&id).await.map_err(|e| failed(&e))?;
-            let Some(intent) = order.payment_intent else {
-                return Err(missing("the order's payment"));
+            let known = ctx
+                .intents
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .cloned();
+            let intent = match known {
+                Some(intent) => intent,
+                None => {
+                    let order = shop.order(&id).await.map_err(|e| failed(&e))?;
+                    order
+                        .payment_intent
+                        .ok_or_else(|| missing("the order's payment"))?
+                }
             };
             if step.action.get_ref() == "void" {
                 let i = pay

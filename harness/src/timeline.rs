@@ -865,6 +865,9 @@ fn describe_faults(f: &Value) -> String {
                 "timeout_rate" => parts.push(format!("API timeouts ({})", pct(v))),
                 "latency" => parts.push("slow API".to_owned()),
                 "rate_limit" => parts.push("tight rate limit".to_owned()),
+                "read_only" if v.as_bool() == Some(true) => {
+                    parts.push("writes refused (read-only)".to_owned())
+                }
                 "partition" if v.as_bool() == Some(true) => {
                     parts.push("cut off from the connector".to_owned())
                 }

@@ -18,7 +18,7 @@ fn scenarios_dir() -> PathBuf {
 fn the_shipped_suite_passes_and_is_deterministic() {
     let files = suite::discover(&[scenarios_dir()]).expect("scenarios exist");
     assert!(!files.is_empty());
-    let loaded = suite::load_all(&files).unwrap_or_else(|errors| {
+    let mut loaded = suite::load_all(&files).unwrap_or_else(|errors| {
         panic!(
             "{}",
             errors
@@ -28,6 +28,20 @@ fn the_shipped_suite_passes_and_is_deterministic() {
                 .join("\n")
         )
     });
+    // `OMNISIM_SUITE_ONLY=a,b` keeps the scenarios whose path contains `a`
+    // or `b`: benches/mutants.sh uses it to ask whether new scenarios catch
+    // chosen mutants, without the rest of the suite.
+    if let Ok(only) = std::env::var("OMNISIM_SUITE_ONLY") {
+        let wanted: Vec<&str> = only.split(',').filter(|w| !w.is_empty()).collect();
+        loaded.retain(|l| {
+            let path = l.file.to_string_lossy();
+            wanted.iter().any(|w| path.contains(w))
+        });
+        assert!(
+            !loaded.is_empty(),
+            "OMNISIM_SUITE_ONLY={only} matches no scenario"
+        );
+    }
     // Under cargo-mutants (benches/mutants.sh) the first failing scenario is
     // the verdict and each scenario runs once: a caught mutant costs seconds.
     let fail_fast = std::env::var_os("OMNISIM_SUITE_FAIL_FAST").is_some();

@@ -254,6 +254,51 @@ async fn partitioned(core: &Core, wire: Wire, path: &str) -> Response {
     )
 }
 
+/// The largest GraphQL body the read-only fault reads to tell a query from
+/// a mutation; a larger one counts as a write.
+const GRAPHQL_PEEK_MAX: usize = 1 << 20;
+
+/// Whether `req` would change something (for the read-only fault), and the
+/// request to pass on. `GET` and `HEAD` read; on a GraphQL endpoint, a
+/// `POST` reads when its operation is a query (its body is read to tell).
+async fn is_write(req: Request) -> (bool, Request) {
+    let method = req.method().clone();
+    if method == http::Method::GET || method == http::Method::HEAD {
+        return (false, req);
+    }
+    if !req.uri().path().ends_with("/graphql.json") {
+        return (true, req);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, GRAPHQL_PEEK_MAX).await else {
+        return (true, Request::from_parts(parts, axum::body::Body::empty()));
+    };
+    let query = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("query").and_then(|q| q.as_str()).map(is_query));
+    (
+        query != Some(true),
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+    )
+}
+
+/// Whether a GraphQL document's operation is a query: it starts with `{`
+/// or the keyword `query`, once comments and blank space are passed over.
+fn is_query(document: &str) -> bool {
+    let mut rest = document;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        match rest.strip_prefix('#') {
+            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, r)| r),
+            None => break,
+        }
+    }
+    rest.starts_with('{')
+        || rest
+            .strip_prefix("query")
+            .is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+}
+
 /// What the fault layer decided for one request.
 struct Plan {
     latency: Duration,
@@ -326,6 +371,23 @@ where
     if cut_off(&core, caller) {
         return partitioned(&core, wire, &path).await;
     }
+    let req = if core.faults().read_only {
+        let (is_write, req) = is_write(req).await;
+        if is_write {
+            return wire.error_response(
+                &path,
+                SimError::new(
+                    ErrorKind::Unavailable,
+                    "read_only",
+                    "injected fault: the platform is read-only for now; reads are served, \
+                     writes refused, and nothing was applied",
+                ),
+            );
+        }
+        req
+    } else {
+        req
+    };
     let plan = plan(&core, caller);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
@@ -393,6 +455,19 @@ mod tests {
     use super::*;
     use chrono::TimeDelta;
     use rand::SeedableRng;
+
+    #[test]
+    fn a_graphql_query_reads_and_a_mutation_writes() {
+        assert!(is_query("{ shop { name } }"));
+        assert!(is_query(
+            "# first\n  query Products($n: Int) { products(first: $n) { id } }"
+        ));
+        assert!(is_query("query{ shop { name } }"));
+        assert!(!is_query("mutation { productUpdate { id } }"));
+        assert!(!is_query("queryish { x }"));
+        assert!(!is_query("subscription { x }"));
+        assert!(!is_query(""));
+    }
 
     #[test]
     fn shopify_bucket_fills_at_40_and_leaks_2_per_second() {
