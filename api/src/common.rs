@@ -157,6 +157,12 @@ pub struct WebhookFaults {
     pub duplicate_rate: f64,
     /// When duplicating, send both copies at the same instant.
     pub duplicate_simultaneous: bool,
+    /// When duplicating, send the second copy this long after the first,
+    /// as a platform redelivers an event whose receipt it never saw
+    /// acknowledged (Shopify keeps trying for 48 hours). A copy a day late
+    /// outlives the platforms' 24-hour memory of idempotency keys: only a
+    /// receiver that remembers the event ids it applied can tell it is old.
+    pub duplicate_after_ms: Option<u64>,
     /// Probability (0..=1) that an event's delivery is dropped.
     pub drop_rate: f64,
     /// Redeliver a dropped event after this long; never if absent.

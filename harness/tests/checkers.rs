@@ -745,3 +745,71 @@ fn ledger_reconciles_conserves_gift_card_money() {
     }
     assert_eq!(unpaid, messages(&good, &[other]));
 }
+
+/// A pickup order for `mugs` mugs at store-1, `left` of them still to
+/// collect, `status` `open` or `cancelled`.
+fn pickup_order(status: &str, mugs: i64, left: i64) -> Value {
+    json!({"id": "ord_1", "status": status, "pickup_location": "store-1", "location": "store-1",
+           "lines": [{"sku": "MUG", "quantity": mugs, "fulfillable_quantity": left, "fulfilled_quantity": 0}]})
+}
+
+fn pickup(status: &str, mugs: i64) -> Value {
+    json!({"order_ref": "ord_1", "status": status, "lines": [{"sku": "MUG", "quantity": mugs}]})
+}
+
+#[test]
+fn pickups_follow_orders_finds_missing_and_stale_slips() {
+    let judge = |order: Value, slip: Option<Value>| {
+        let mut s = converged(2, 2);
+        s.orders.push(order);
+        if let Some(p) = slip {
+            s.pickups.insert("ord_1".into(), p);
+        }
+        check("pickups_follow_orders", &[], &s)
+    };
+    let fails_with = |r: CheckResult, words: &str| {
+        assert_eq!(r.status, Status::Fail, "{r:?}");
+        assert!(
+            r.violations[0].message.contains(words),
+            "{}",
+            r.violations[0].message
+        );
+    };
+    // The slip lists what is left to collect; a cancelled order has none.
+    assert_eq!(
+        judge(pickup_order("open", 2, 2), Some(pickup("ready", 2))).status,
+        Status::Pass
+    );
+    assert_eq!(
+        judge(
+            pickup_order("cancelled", 2, 2),
+            Some(pickup("cancelled", 2))
+        )
+        .status,
+        Status::Pass
+    );
+    assert_eq!(
+        judge(pickup_order("cancelled", 2, 2), None).status,
+        Status::Pass
+    );
+    // A slip longer than the order.
+    fails_with(
+        judge(pickup_order("open", 2, 1), Some(pickup("ready", 2))),
+        "lists 2 MUG, but the order holds 1 MUG",
+    );
+    // No slip at all for an order to collect.
+    fails_with(
+        judge(pickup_order("open", 2, 2), None),
+        "the register set nothing aside for it",
+    );
+    // A cancelled order whose units are still set aside.
+    fails_with(
+        judge(pickup_order("cancelled", 2, 2), Some(pickup("ready", 2))),
+        "was cancelled online, yet its store pickup still holds 2 MUG",
+    );
+    // A slip closed at the register while the order still waits online.
+    fails_with(
+        judge(pickup_order("open", 2, 2), Some(pickup("cancelled", 2))),
+        "yet the order still waits online for 2 MUG to be collected",
+    );
+}

@@ -385,6 +385,13 @@ pub fn validate_faults(f: &Faults) -> SimResult<()> {
             "capacity and leak_per_sec must be at least 1",
         ));
     }
+    if f.webhooks.duplicate_simultaneous && f.webhooks.duplicate_after_ms.is_some() {
+        return Err(SimError::bad_value(
+            "webhooks.duplicate_after_ms",
+            "a duplicate comes at the same instant (`duplicate_simultaneous`) or \
+             `duplicate_after_ms` later, not both",
+        ));
+    }
     for (field, latency) in [
         ("latency", &f.latency),
         ("webhooks.delay", &f.webhooks.delay),

@@ -452,6 +452,8 @@ fn plan_starts(
     if !dropped && faults.duplicate_rate > 0.0 && rng.random_bool(faults.duplicate_rate) {
         let second = if faults.duplicate_simultaneous {
             starts[0]
+        } else if let Some(ms) = faults.duplicate_after_ms {
+            starts[0] + Duration::from_millis(ms)
         } else {
             base + jitter(rng)
         };

@@ -2,10 +2,19 @@
 //! holds. When an order waiting at a store is shortened (a line dropped or
 //! partly refunded before collection), the pickup slip the clerk reads must
 //! shrink with it; otherwise the clerk hands over goods nobody paid for, or
-//! looks for units that went back on the shelf. Judged from the two
-//! platforms' own records: the shop's order lines (what is left to collect,
-//! or what was handed over) against the POS pickup's lines. Lines of SKUs
-//! the register does not carry (web-only items) are left out.
+//! looks for units that went back on the shelf. The same comparison covers
+//! the slips that are missing or left behind:
+//!
+//! - an open order to collect at a store has no pickup there at all (the
+//!   customer arrives and the clerk finds nothing set aside);
+//! - a cancelled order's pickup still holds its units off the shelf;
+//! - a pickup the register closed (a no-show) while its order still waits
+//!   to be collected online.
+//!
+//! Judged from the two platforms' own records: the shop's order lines (what
+//! is left to collect, or what was handed over) against the POS pickup's
+//! lines. Lines of SKUs the register does not carry (web-only items) are
+//! left out.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +45,9 @@ fn describe(m: &BTreeMap<String, i64>) -> String {
         .join(", ")
 }
 
+/// What a pickup the register closed (a no-show, or released) is doing.
+const CLOSED: &str = "closed at the store";
+
 pub(super) fn check(input: &Input<'_>) -> CheckResult {
     let mut violations = Vec::new();
     let end = |what: String| Witness {
@@ -53,20 +65,41 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             .find(|i| i.sku.get_ref() == sku)
             .is_none_or(|i| i.on_pos)
     };
+    let is_store = |l: &str| {
+        input.loaded.scenario.merchant.locations.iter().any(|spec| {
+            spec.id.get_ref() == l && spec.kind == crate::scenario::LocationKindSpec::Store
+        })
+    };
     let mut checked = 0;
     for o in &input.state.orders {
         let id = o["id"].as_str().unwrap_or_default();
-        let Some(pickup) = input.state.pickups.get(id) else {
-            continue;
+        let open = o["status"] != "cancelled";
+        let to_collect = || {
+            if open {
+                per_sku(&o["lines"], "fulfillable_quantity")
+            } else {
+                BTreeMap::new()
+            }
         };
-        let listed = per_sku(&pickup["lines"], "quantity");
-        let status = pickup["status"].as_str().unwrap_or_default();
-        let (held, doing) = match status {
-            "ready" if o["status"] != "cancelled" => (
-                per_sku(&o["lines"], "fulfillable_quantity"),
+        let pickup = input.state.pickups.get(id);
+        let status = |p: &serde_json::Value| p["status"].as_str().unwrap_or_default().to_owned();
+        let (listed, held, doing) = match pickup {
+            // Only an order to collect in store needs a slip: one shipped
+            // from a store may be set aside in other ways.
+            None => match o["pickup_location"].as_str() {
+                Some(store) if open && is_store(store) => {
+                    (BTreeMap::new(), to_collect(), "to collect, with no pickup")
+                }
+                _ => continue,
+            },
+            Some(p) if status(p) == "ready" => (
+                per_sku(&p["lines"], "quantity"),
+                to_collect(),
                 "still waiting at the store",
             ),
-            "completed" => (
+            Some(p) if status(p) == "cancelled" => (BTreeMap::new(), to_collect(), CLOSED),
+            Some(p) if status(p) == "completed" => (
+                per_sku(&p["lines"], "quantity"),
                 per_sku(&o["lines"], "fulfilled_quantity"),
                 "handed over at the store",
             ),
@@ -113,12 +146,31 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             .chain(held.keys())
             .find(|s| listed.get(*s) != held.get(*s))
             .cloned();
-        violations.push(Violation {
-            message: format!(
+        let message = match (pickup.is_some(), listed.is_empty(), held.is_empty()) {
+            (false, _, _) => format!(
+                "order {id} waits to be collected at {} with {}, but the register set nothing \
+                 aside for it: there is no pickup for it at the store",
+                o["pickup_location"].as_str().unwrap_or("?"),
+                describe(&held)
+            ),
+            (true, false, true) if !open => format!(
+                "order {id} was cancelled online, yet its store pickup still holds {} off the \
+                 shelf",
+                describe(&listed)
+            ),
+            (true, true, false) if doing == CLOSED => format!(
+                "the register closed the pickup of order {id}, yet the order still waits online \
+                 for {} to be collected",
+                describe(&held)
+            ),
+            _ => format!(
                 "the store pickup of order {id} ({doing}) lists {}, but the order holds {}",
                 describe(&listed),
                 describe(&held)
             ),
+        };
+        violations.push(Violation {
+            message,
             sku,
             units: None,
             witnesses,
