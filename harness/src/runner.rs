@@ -1282,6 +1282,41 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
                 .map_err(|e| failed(&e))?;
             ok(&made)
         }
+        ("staff", "change_promotion") => {
+            use omnisim_api::promotion::PromotionStatus;
+            let title = step
+                .promotion
+                .as_ref()
+                .map(|p| p.get_ref().clone())
+                .unwrap_or_default();
+            let all = shop.promotions().list(None).await.map_err(|e| failed(&e))?;
+            let Some(found) = all.data.into_iter().find(|p| p.title == title) else {
+                return Err(missing(&format!("promotion `{title}`")));
+            };
+            let body = omnisim_api::promotion::UpdatePromotion {
+                value: step.percent_off.or(step.amount_off),
+                skus: step.skus.as_ref().map(|s| s.get_ref().clone()),
+                starts_at: step
+                    .starts
+                    .as_ref()
+                    .map(|_| clock_time(ctx, &step.starts, i)),
+                ends_at: step.ends.as_ref().map(|_| clock_time(ctx, &step.ends, i)),
+                status: step.active.map(|on| {
+                    if on {
+                        PromotionStatus::Active
+                    } else {
+                        PromotionStatus::Disabled
+                    }
+                }),
+                ..Default::default()
+            };
+            let changed = shop
+                .promotions()
+                .update(&found.id, &body)
+                .await
+                .map_err(|e| failed(&e))?;
+            ok(&changed)
+        }
         ("staff", "end_promotion") => {
             let title = step
                 .promotion

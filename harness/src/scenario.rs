@@ -468,7 +468,8 @@ pub struct Step {
     /// How long a nemesis fault lasts before it is lifted (`30m`).
     #[serde(default)]
     pub duration: Option<Spanned<String>>,
-    /// A promotion's title (`promote` defines it, `end_promotion` finds it).
+    /// A promotion's title (`promote` defines it, `change_promotion` and
+    /// `end_promotion` find it).
     #[serde(default)]
     pub promotion: Option<Spanned<String>>,
     /// A `promote`'s percentage off, as a decimal string (`"20"`).
@@ -491,6 +492,10 @@ pub struct Step {
     /// if absent; on `end_promotion`, the step's own time if absent.
     #[serde(default)]
     pub ends: Option<Spanned<String>>,
+    /// `change_promotion`: `false` switches the promotion off (it runs
+    /// never, whatever its window says), `true` on again.
+    #[serde(default)]
+    pub active: Option<bool>,
     /// The API a staff stock adjust goes through: `native` (the default) or
     /// `shopify`, the shop's Admin GraphQL (`inventoryAdjustQuantities`), as
     /// a merchant's admin app on Shopify's client writes it.

@@ -64,6 +64,7 @@ pub const ACTIONS: [(&str, &[&str]); 5] = [
             "resume",
             "adjust",
             "promote",
+            "change_promotion",
             "end_promotion",
         ],
     ),
@@ -463,8 +464,11 @@ fn check(c: &mut Checker<'_>, scenario: Scenario) -> Option<Loaded> {
     let mut names: BTreeSet<String> = BTreeSet::new();
     // The people signed up so far, by normalized email and phone.
     let mut people: BTreeSet<String> = BTreeSet::new();
+    // The promotions defined so far: whether each takes a percentage off.
+    let mut promotions: BTreeMap<String, bool> = BTreeMap::new();
     for step in &scenario.steps {
         now = step_time(c, step, now);
+        check_promotion_kind(c, step, &mut promotions);
         times.push(now);
         let actor = step.actor.get_ref().as_str();
         let action = step.action.get_ref().as_str();
@@ -804,6 +808,27 @@ fn check_step(
             }
             check_promotion(c, step);
         }
+        ("staff", "change_promotion") => {
+            need(c, step.promotion.is_some(), "promotion");
+            need(
+                c,
+                step.percent_off.is_some()
+                    || step.amount_off.is_some()
+                    || step.skus.is_some()
+                    || step.starts.is_some()
+                    || step.ends.is_some()
+                    || step.active.is_some(),
+                "percent_off`, `amount_off`, `skus`, `starts`, `ends` or `active",
+            );
+            if step.percent_off.is_some() && step.amount_off.is_some() {
+                c.at(
+                    c.key_near(here.start, "amount_off"),
+                    "a promotion takes a percentage or an amount off, not both",
+                    Some("keep the one of its kind".into()),
+                );
+            }
+            check_promotion(c, step);
+        }
         ("staff", "end_promotion") => {
             need(c, step.promotion.is_some(), "promotion");
             check_promotion(c, step);
@@ -1117,7 +1142,7 @@ fn check_money_setup(c: &mut Checker<'_>, scenario: &Scenario) {
 /// `name` and `expect_error`, which every step takes. A key the runner would
 /// ignore is an error: it says the writer expected something that will not
 /// happen.
-const FIELDS: [(&str, &str, &[&str]); 36] = [
+const FIELDS: [(&str, &str, &[&str]); 37] = [
     (
         "shop",
         "signup",
@@ -1206,6 +1231,19 @@ const FIELDS: [(&str, &str, &[&str]); 36] = [
             "ends",
         ],
     ),
+    (
+        "staff",
+        "change_promotion",
+        &[
+            "promotion",
+            "percent_off",
+            "amount_off",
+            "skus",
+            "starts",
+            "ends",
+            "active",
+        ],
+    ),
     ("staff", "end_promotion", &["promotion", "ends"]),
     ("pay", "void", &["order"]),
     ("pay", "refund", &["order", "amount"]),
@@ -1245,6 +1283,7 @@ fn present(c: &Checker<'_>, step: &Step) -> Vec<(&'static str, Range<usize>)> {
         step.phone.as_ref().map(Spanned::span),
     );
     push("accepts_marketing", step.accepts_marketing.is_some(), None);
+    push("active", step.active.is_some(), None);
     push(
         "location",
         step.location.is_some(),
@@ -1363,6 +1402,57 @@ fn present(c: &Checker<'_>, step: &Step) -> Vec<(&'static str, Range<usize>)> {
 
 /// A promotion step's values: a percentage over 0 and at most 100, an
 /// amount over 0, clock times that parse, an end after the start.
+/// A `change_promotion` changes a promotion a `promote` defined before it,
+/// in its own kind: a percentage stays a percentage.
+fn check_promotion_kind(c: &mut Checker<'_>, step: &Step, defined: &mut BTreeMap<String, bool>) {
+    let (Some(title), "staff") = (&step.promotion, step.actor.get_ref().as_str()) else {
+        return;
+    };
+    match step.action.get_ref().as_str() {
+        "promote" => {
+            defined.insert(title.get_ref().clone(), step.percent_off.is_some());
+        }
+        "change_promotion" => match defined.get(title.get_ref()) {
+            None => c.at(
+                title.span(),
+                format!(
+                    "no earlier `promote` step defines the promotion `{}`",
+                    title.get_ref()
+                ),
+                Some(known("promotions", defined.keys())),
+            ),
+            Some(percent) => {
+                let (wrong, right) = if *percent {
+                    ("amount_off", "percent_off")
+                } else {
+                    ("percent_off", "amount_off")
+                };
+                let given = if *percent {
+                    step.amount_off
+                } else {
+                    step.percent_off
+                };
+                if given.is_some() {
+                    c.at(
+                        c.key_near(step.action.span().start, wrong),
+                        format!(
+                            "the promotion `{}` takes {} off; its value changes with `{right}`",
+                            title.get_ref(),
+                            if *percent {
+                                "a percentage"
+                            } else {
+                                "an amount"
+                            }
+                        ),
+                        None,
+                    );
+                }
+            }
+        },
+        _ => {}
+    }
+}
+
 fn check_promotion(c: &mut Checker<'_>, step: &Step) {
     let here = step.action.span();
     if let Some(p) = step.percent_off

@@ -187,3 +187,32 @@ balance = \"0.00\"
         "{shown}"
     );
 }
+
+#[test]
+fn a_promotion_changed_in_another_kind_or_never_defined() {
+    let src = format!(
+        "{BASE}
+[[step]]
+at = \"11:00\"
+actor = \"staff\"
+action = \"promote\"
+promotion = \"WINTER\"
+percent_off = \"10\"
+
+[[step]]
+at = \"12:00\"
+actor = \"staff\"
+action = \"change_promotion\"
+promotion = \"WINTER\"
+amount_off = \"5.00\"
+
+[[step]]
+at = \"13:00\"
+actor = \"staff\"
+action = \"change_promotion\"
+promotion = \"SUMMER\"
+active = false
+"
+    );
+    insta::assert_snapshot!(errors(&src));
+}
