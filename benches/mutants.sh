@@ -13,8 +13,16 @@
 #   IN_PLACE=1 benches/mutants.sh ...                   # mutate this tree, reuse target/ (no copy, no fresh build)
 #   benches/mutants.sh --list                           # the mutants, without running them
 #
+#   OMNISIM_SUITE_ONLY=faults/,orders/ benches/mutants.sh -F 'in order_changed'
+#                                                       # only scenarios whose path has one of these
+#
 # Results: target/mutants/mutants.out/{caught,missed,timeout,unviable}.txt
-# (or $OUT). BENCHMARKS.md records the measured score and the survivors.
+# (or $OUT). `benches/mutants-score.sh DIR...` gives the score, over every
+# mutant and over those a test through the platforms can see
+# (benches/mutants-out-of-scope.txt), merging runs that re-tested what
+# earlier ones missed. A run narrowed by OMNISIM_SUITE_ONLY proves the
+# mutants it catches caught; what it misses, only the whole suite can
+# clear. BENCHMARKS.md records the measured score and the survivors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cargo-mutants >/dev/null; then
