@@ -1,7 +1,8 @@
 //! The `partition` fault, in virtual time: requests with the connector's key
 //! are held and refused (503 `partitioned`) without being applied, requests
 //! with an actor key go through, webhook deliveries fail while cut and arrive
-//! after the heal on the normal retry schedule.
+//! after the heal on the normal retry schedule. Also the `read_only` fault,
+//! which serves reads and refuses every write.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -225,4 +226,75 @@ async fn the_platforms_reach_a_partitioned_gateway_with_their_own_key() {
     )
     .await;
     assert!(held.is_err(), "the connector's read is held");
+}
+
+/// The `read_only` fault: reads are served, every write is refused with 503
+/// `read_only` and applied nowhere; GraphQL queries read, mutations write.
+#[tokio::test(start_paused = true)]
+async fn a_read_only_platform_serves_reads_and_refuses_writes() {
+    let (sims, _) = world();
+    let pos = sims.pos_router();
+    let (s, r) = call(&pos, ACTOR, "POST", "/v1/items", item("MUG")).await;
+    assert_eq!(s, 200, "{r}");
+    let (s, f) = call(
+        &pos,
+        ACTOR,
+        "POST",
+        "/_control/faults",
+        json!({"read_only": true}),
+    )
+    .await;
+    assert_eq!((s, &f["read_only"]), (200, &json!(true)), "{f}");
+
+    let (s, r) = call(&pos, CONNECTOR, "GET", "/v1/items/MUG", Value::Null).await;
+    assert_eq!((s, &r["price"]), (200, &json!("4.00")), "{r}");
+    for key in [CONNECTOR, ACTOR] {
+        let (s, r) = call(
+            &pos,
+            key,
+            "PATCH",
+            "/v1/items/MUG",
+            json!({"price": "5.00"}),
+        )
+        .await;
+        assert_eq!((s, &r["error"]["code"]), (503, &json!("read_only")), "{r}");
+        let (s, r) = call(&pos, key, "POST", "/v1/items", item("CUP")).await;
+        assert_eq!((s, &r["error"]["code"]), (503, &json!("read_only")), "{r}");
+    }
+    // Nothing was applied.
+    let (_, r) = call(&pos, ACTOR, "GET", "/v1/items/MUG", Value::Null).await;
+    assert_eq!(r["price"], json!("4.00"), "{r}");
+    let (s, _) = call(&pos, ACTOR, "GET", "/v1/items/CUP", Value::Null).await;
+    assert_eq!(s, 404);
+
+    // Lifted, writes go through again.
+    let (s, _) = call(&pos, ACTOR, "POST", "/_control/faults", json!({})).await;
+    assert_eq!(s, 200);
+    let (s, r) = call(
+        &pos,
+        CONNECTOR,
+        "PATCH",
+        "/v1/items/MUG",
+        json!({"price": "5.00"}),
+    )
+    .await;
+    assert_eq!((s, &r["price"]), (200, &json!("5.00")), "{r}");
+}
+
+/// A duplicate comes at once or later, not both; the refusal names the field.
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_cannot_be_both_simultaneous_and_late() {
+    let (sims, _) = world();
+    let pos = sims.pos_router();
+    let both = json!({"webhooks": {"duplicate_rate": 1.0, "duplicate_simultaneous": true,
+                                   "duplicate_after_ms": 90_000_000u64}});
+    let (s, r) = call(&pos, ACTOR, "POST", "/_control/faults", both).await;
+    assert_eq!(
+        (s / 100, &r["error"]["field"]),
+        (4, &json!("webhooks.duplicate_after_ms")),
+        "{r}"
+    );
+    let late = json!({"webhooks": {"duplicate_rate": 1.0, "duplicate_after_ms": 90_000_000u64}});
+    let (s, r) = call(&pos, ACTOR, "POST", "/_control/faults", late).await;
+    assert_eq!(s, 200, "{r}");
 }
