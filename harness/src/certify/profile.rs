@@ -108,6 +108,7 @@ const DEFAULT: &[(u8, &str, &str)] = builtin![
     3 "forged-and-stale-signatures",
     3 "crash-and-restart",
     3 "outage-30m-catch-up",
+    3 "read-only-platforms",
 ];
 
 /// The default profile's version (`certify/default/VERSION`).
