@@ -116,6 +116,39 @@ fn the_schema_file_matches_the_format() {
     );
 }
 
+#[test]
+fn every_scenario_has_one_row_in_the_readme_table_in_path_order() {
+    let readme = std::fs::read_to_string(scenarios_dir().join("README.md")).expect("README");
+    let rows: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once("` |").map(|(path, _)| path))
+        .filter(|p| p.ends_with(".toml") && p.contains('/'))
+        .collect();
+    let dir = scenarios_dir();
+    let mut files: Vec<String> = suite::discover(&[dir.clone()])
+        .expect("scenarios exist")
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&dir)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    files.sort();
+    let mut sorted = rows.clone();
+    sorted.sort();
+    assert_eq!(
+        rows, sorted,
+        "scenarios/README.md: the table is not in path order"
+    );
+    assert_eq!(
+        rows, files,
+        "scenarios/README.md: the table must list every scenario file once"
+    );
+}
+
 /// A store sale at 10:00:00 and an online order at 10:00:01, with POS
 /// webhooks late by 3 s and delivered twice. The sale's count reaches the
 /// engine after the online order was placed: an absolute write of that count
