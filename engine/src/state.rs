@@ -73,10 +73,6 @@ pub struct OrderTrack {
     pub location: String,
     /// The gateway intent.
     pub payment_intent: Option<String>,
-    /// Units per SKU.
-    pub lines: BTreeMap<String, i64>,
-    /// Order line ids per SKU (for refunds of store returns).
-    pub line_ids: BTreeMap<String, String>,
     /// Units set aside at the POS store (a POS pickup exists).
     pub reserved: bool,
     /// The POS reservation was released (cancel).

@@ -545,15 +545,6 @@ fn track_of(engine: &Engine, o: &Order) -> OrderTrack {
             id: o.id.clone(),
             location: order_location(o),
             payment_intent: o.payment_intent.clone(),
-            lines: o.lines.iter().fold(BTreeMap::new(), |mut m, l| {
-                *m.entry(l.sku.clone()).or_insert(0) += l.quantity;
-                m
-            }),
-            line_ids: o
-                .lines
-                .iter()
-                .map(|l| (l.sku.clone(), l.id.clone()))
-                .collect(),
             ..OrderTrack::default()
         })
 }
