@@ -126,7 +126,7 @@ fn every_scenario_has_one_row_in_the_readme_table_in_path_order() {
         .filter(|p| p.ends_with(".toml") && p.contains('/'))
         .collect();
     let dir = scenarios_dir();
-    let mut files: Vec<String> = suite::discover(&[dir.clone()])
+    let mut files: Vec<String> = suite::discover(std::slice::from_ref(&dir))
         .expect("scenarios exist")
         .iter()
         .map(|f| {
