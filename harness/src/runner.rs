@@ -779,6 +779,23 @@ async fn pos_total(
     total
 }
 
+/// The shop's promotion that the step names by its title.
+async fn promotion_titled(
+    shop: &omnisim_api::shop::ShopClient,
+    step: &Step,
+) -> Result<omnisim_api::promotion::Promotion, Failed> {
+    let title = step
+        .promotion
+        .as_ref()
+        .map(|p| p.get_ref().clone())
+        .unwrap_or_default();
+    let all = shop.promotions().list(None).await.map_err(|e| failed(&e))?;
+    all.data
+        .into_iter()
+        .find(|p| p.title == title)
+        .ok_or_else(|| missing(&format!("promotion `{title}`")))
+}
+
 async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Failed> {
     let (pos, shop, pay) = with_world(ctx, |w| (w.pos(), w.shop(), w.pay()));
     let lines = lines_of(step);
@@ -1284,15 +1301,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
         }
         ("staff", "change_promotion") => {
             use omnisim_api::promotion::PromotionStatus;
-            let title = step
-                .promotion
-                .as_ref()
-                .map(|p| p.get_ref().clone())
-                .unwrap_or_default();
-            let all = shop.promotions().list(None).await.map_err(|e| failed(&e))?;
-            let Some(found) = all.data.into_iter().find(|p| p.title == title) else {
-                return Err(missing(&format!("promotion `{title}`")));
-            };
+            let found = promotion_titled(&shop, step).await?;
             let body = omnisim_api::promotion::UpdatePromotion {
                 value: step.percent_off.or(step.amount_off),
                 skus: step.skus.as_ref().map(|s| s.get_ref().clone()),
@@ -1318,15 +1327,7 @@ async fn act(ctx: &Ctx, i: usize, step: &Step) -> Result<serde_json::Value, Fail
             ok(&changed)
         }
         ("staff", "end_promotion") => {
-            let title = step
-                .promotion
-                .as_ref()
-                .map(|p| p.get_ref().clone())
-                .unwrap_or_default();
-            let all = shop.promotions().list(None).await.map_err(|e| failed(&e))?;
-            let Some(found) = all.data.into_iter().find(|p| p.title == title) else {
-                return Err(missing(&format!("promotion `{title}`")));
-            };
+            let found = promotion_titled(&shop, step).await?;
             let body = omnisim_api::promotion::UpdatePromotion {
                 ends_at: Some(clock_time(ctx, &step.ends, i)),
                 ..Default::default()

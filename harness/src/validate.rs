@@ -799,13 +799,6 @@ fn check_step(
                 step.percent_off.is_some() || step.amount_off.is_some(),
                 "percent_off` or `amount_off",
             );
-            if step.percent_off.is_some() && step.amount_off.is_some() {
-                c.at(
-                    c.key_near(here.start, "amount_off"),
-                    "a promotion takes a percentage or an amount off, not both",
-                    Some("keep `percent_off` or `amount_off`".into()),
-                );
-            }
             check_promotion(c, step);
         }
         ("staff", "change_promotion") => {
@@ -820,13 +813,6 @@ fn check_step(
                     || step.active.is_some(),
                 "percent_off`, `amount_off`, `skus`, `starts`, `ends` or `active",
             );
-            if step.percent_off.is_some() && step.amount_off.is_some() {
-                c.at(
-                    c.key_near(here.start, "amount_off"),
-                    "a promotion takes a percentage or an amount off, not both",
-                    Some("keep the one of its kind".into()),
-                );
-            }
             check_promotion(c, step);
         }
         ("staff", "end_promotion") => {
@@ -1455,6 +1441,13 @@ fn check_promotion_kind(c: &mut Checker<'_>, step: &Step, defined: &mut BTreeMap
 
 fn check_promotion(c: &mut Checker<'_>, step: &Step) {
     let here = step.action.span();
+    if step.percent_off.is_some() && step.amount_off.is_some() {
+        c.at(
+            c.key_near(here.start, "amount_off"),
+            "a promotion takes a percentage or an amount off, not both",
+            Some("keep `percent_off` or `amount_off`".into()),
+        );
+    }
     if let Some(p) = step.percent_off
         && (p <= Decimal::ZERO || p > Decimal::ONE_HUNDRED)
     {
