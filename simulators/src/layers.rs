@@ -12,7 +12,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use omnisim_api::common::{Latency, RateLimit};
+use omnisim_api::common::{Faults, Latency, RateLimit};
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal};
 
@@ -259,8 +259,9 @@ async fn partitioned(core: &Core, wire: Wire, path: &str) -> Response {
 const GRAPHQL_PEEK_MAX: usize = 1 << 20;
 
 /// Whether `req` would change something (for the read-only fault), and the
-/// request to pass on. `GET` and `HEAD` read; on a GraphQL endpoint, a
-/// `POST` reads when its operation is a query (its body is read to tell).
+/// request to pass on. `GET` and `HEAD` read; on the GraphQL endpoint, a
+/// `POST` reads when the operation it runs is a query (its body is read to
+/// tell, as the dialect reads it).
 async fn is_write(req: Request) -> (bool, Request) {
     let method = req.method().clone();
     if method == http::Method::GET || method == http::Method::HEAD {
@@ -273,30 +274,11 @@ async fn is_write(req: Request) -> (bool, Request) {
     let Ok(bytes) = axum::body::to_bytes(body, GRAPHQL_PEEK_MAX).await else {
         return (true, Request::from_parts(parts, axum::body::Body::empty()));
     };
-    let query = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("query").and_then(|q| q.as_str()).map(is_query));
+    let reads = crate::dialects::shopify::graphql_reads_only(&parts.headers, &bytes);
     (
-        query != Some(true),
+        !reads,
         Request::from_parts(parts, axum::body::Body::from(bytes)),
     )
-}
-
-/// Whether a GraphQL document's operation is a query: it starts with `{`
-/// or the keyword `query`, once comments and blank space are passed over.
-fn is_query(document: &str) -> bool {
-    let mut rest = document;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
-        match rest.strip_prefix('#') {
-            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, r)| r),
-            None => break,
-        }
-    }
-    rest.starts_with('{')
-        || rest
-            .strip_prefix("query")
-            .is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
 }
 
 /// What the fault layer decided for one request.
@@ -307,8 +289,7 @@ struct Plan {
     bucket: Option<BucketReading>,
 }
 
-fn plan(core: &Core, api_key: &str) -> Plan {
-    let faults = core.faults();
+fn plan(core: &Core, faults: &Faults, api_key: &str) -> Plan {
     let bucket = faults
         .rate_limit
         .as_ref()
@@ -371,7 +352,8 @@ where
     if cut_off(&core, caller) {
         return partitioned(&core, wire, &path).await;
     }
-    let req = if core.faults().read_only {
+    let faults = core.faults();
+    let req = if faults.read_only {
         let (is_write, req) = is_write(req).await;
         if is_write {
             return wire.error_response(
@@ -388,7 +370,7 @@ where
     } else {
         req
     };
-    let plan = plan(&core, caller);
+    let plan = plan(&core, &faults, caller);
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }
@@ -458,13 +440,20 @@ mod tests {
 
     #[test]
     fn a_graphql_query_reads_and_a_mutation_writes() {
+        let is_query = |document: &str| {
+            let body = serde_json::to_vec(&serde_json::json!({ "query": document })).unwrap();
+            crate::dialects::shopify::graphql_reads_only(&http::HeaderMap::new(), &body)
+        };
         assert!(is_query("{ shop { name } }"));
         assert!(is_query(
             "# first\n  query Products($n: Int) { products(first: $n) { id } }"
         ));
         assert!(is_query("query{ shop { name } }"));
+        assert!(is_query(
+            "fragment F on Shop { name } query { shop { ...F } }"
+        ));
         assert!(!is_query("mutation { productUpdate { id } }"));
-        assert!(!is_query("queryish { x }"));
+        assert!(!is_query("fragment F on Shop { name }"));
         assert!(!is_query("subscription { x }"));
         assert!(!is_query(""));
     }

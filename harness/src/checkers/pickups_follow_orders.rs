@@ -82,23 +82,23 @@ pub(super) fn check(input: &Input<'_>) -> CheckResult {
             }
         };
         let pickup = input.state.pickups.get(id);
-        let status = |p: &serde_json::Value| p["status"].as_str().unwrap_or_default().to_owned();
-        let (listed, held, doing) = match pickup {
+        let status = pickup.map(|p| p["status"].as_str().unwrap_or_default());
+        let (listed, held, doing) = match (pickup, status) {
             // Only an order to collect in store needs a slip: one shipped
             // from a store may be set aside in other ways.
-            None => match o["pickup_location"].as_str() {
+            (None, _) => match o["pickup_location"].as_str() {
                 Some(store) if open && is_store(store) => {
                     (BTreeMap::new(), to_collect(), "to collect, with no pickup")
                 }
                 _ => continue,
             },
-            Some(p) if status(p) == "ready" => (
+            (Some(p), Some("ready")) => (
                 per_sku(&p["lines"], "quantity"),
                 to_collect(),
                 "still waiting at the store",
             ),
-            Some(p) if status(p) == "cancelled" => (BTreeMap::new(), to_collect(), CLOSED),
-            Some(p) if status(p) == "completed" => (
+            (Some(_), Some("cancelled")) => (BTreeMap::new(), to_collect(), CLOSED),
+            (Some(p), Some("completed")) => (
                 per_sku(&p["lines"], "quantity"),
                 per_sku(&o["lines"], "fulfilled_quantity"),
                 "handed over at the store",

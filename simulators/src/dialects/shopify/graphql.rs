@@ -3795,6 +3795,13 @@ fn chosen<'a>(
     }
 }
 
+/// Whether the operation `req` runs is a query (it changes nothing).
+pub fn is_query(req: &async_graphql::Request) -> bool {
+    async_graphql::parser::parse_query(&req.query)
+        .ok()
+        .is_some_and(|doc| chosen(&doc, req).is_some_and(|op| op.ty == OperationType::Query))
+}
+
 /// The key of an `@idempotent(key:)` directive on a root mutation field
 /// of the operation `req` runs, a literal or a variable.
 pub fn idempotency_key(req: &async_graphql::Request) -> Option<String> {

@@ -207,6 +207,29 @@ fn served_version(v: &str) -> &'static str {
         .unwrap_or(API_VERSION)
 }
 
+/// The GraphQL request a body carries: JSON `{query, variables,
+/// operationName}`, or a bare document under `application/graphql`.
+fn graphql_request(headers: &HeaderMap, body: &[u8]) -> Option<async_graphql::Request> {
+    let raw = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/graphql"));
+    if raw {
+        std::str::from_utf8(body)
+            .ok()
+            .map(async_graphql::Request::new)
+    } else {
+        serde_json::from_slice(body).ok()
+    }
+}
+
+/// Whether a body sent to the GraphQL endpoint only reads: the operation it
+/// runs is a query (for the read-only fault; a body that does not parse is
+/// not a read).
+pub fn graphql_reads_only(headers: &HeaderMap, body: &[u8]) -> bool {
+    graphql_request(headers, body).is_some_and(|r| graphql::is_query(&r))
+}
+
 /// `POST /admin/api/{version}/graphql.json`: a JSON body `{query,
 /// variables, operationName}` (or a raw `application/graphql` document). A
 /// mutation field with `@idempotent(key:)` runs the whole request under
@@ -221,20 +244,8 @@ async fn graphql_handler(
         return not_found().await;
     }
     let path = format!("/admin/api/{version}/graphql.json");
-    let raw = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/graphql"));
-    let request = if raw {
-        match std::str::from_utf8(&body) {
-            Ok(q) => async_graphql::Request::new(q),
-            Err(_) => return bad_body(),
-        }
-    } else {
-        match serde_json::from_slice::<async_graphql::Request>(&body) {
-            Ok(r) => r,
-            Err(_) => return bad_body(),
-        }
+    let Some(request) = graphql_request(&headers, &body) else {
+        return bad_body();
     };
     let key = graphql::idempotency_key(&request);
     let cost = graphql::cost(&request);
