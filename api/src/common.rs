@@ -147,6 +147,33 @@ pub struct RateLimit {
     pub leak_per_sec: u32,
 }
 
+/// What a simulator recorded of the rate limit it held the connector to
+/// (`GET /_control/throttle`): how often it answered 429 with Retry-After, and
+/// every request the connector sent again before the Retry-After it had been
+/// given for that same request. Actors' requests are not recorded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ThrottleRecord {
+    /// Connector requests refused with 429 so far.
+    pub refused: u64,
+    /// Requests sent again too soon (oldest first, at most 1,000 kept).
+    pub early: Vec<EarlyRetry>,
+    /// How many requests came too soon in all (`early` may hold fewer).
+    pub early_total: u64,
+}
+
+/// One request the connector sent again before its Retry-After had passed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EarlyRetry {
+    /// When it came again.
+    pub at: DateTime<Utc>,
+    /// The request, `METHOD /path?query`.
+    pub request: String,
+    /// When the 429 that named the wait was answered.
+    pub refused_at: DateTime<Utc>,
+    /// The wait it named, in seconds.
+    pub retry_after_secs: u64,
+}
+
 /// Faults on webhook deliveries.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]

@@ -170,6 +170,15 @@ pub(crate) async fn final_state(loaded: &Loaded, world: &crate::world::RunWorld)
             *into = list["data"].as_array().cloned().unwrap_or_default();
         }
     }
+    for (name, api) in [("pos", &pos), ("shop", &shop), ("pay", &pay)] {
+        if let Ok(record) = api
+            .get::<omnisim_api::common::ThrottleRecord>("/_control/throttle")
+            .await
+            && record.refused > 0
+        {
+            state.throttle.insert(name.to_owned(), record);
+        }
+    }
     if let Ok(cards) = pay.get::<serde_json::Value>("/v1/gift_cards").await {
         state.gift_cards = cards["data"].as_array().cloned().unwrap_or_default();
     }

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::scenario::{EngineSpec, LocationKindSpec, Network, Scenario, Spanned, Step};
 
 /// The checks a run judges, by name.
-pub const CHECKS: [&str; 10] = [
+pub const CHECKS: [&str; 11] = [
     "no_oversell",
     "stock_converges",
     "ledger_reconciles",
@@ -29,6 +29,7 @@ pub const CHECKS: [&str; 10] = [
     "pickups_follow_orders",
     "customers_converge",
     "promotions_agree",
+    "honours_retry_after",
 ];
 
 /// Actors and the actions each may take.

@@ -23,7 +23,7 @@ use crate::dialects::{Rendered, Wire};
 use crate::error::{SimError, SimResult};
 use crate::events::{EVENTS_MAX_AGE, Effects, EventLog};
 use crate::idempotency::IdempotencyStore;
-use crate::layers::RateLimiter;
+use crate::layers::{RateLimiter, Throttle};
 use crate::locations::Locations;
 use crate::webhooks::{RetryPolicy, Webhooks};
 
@@ -152,6 +152,8 @@ pub struct Core {
     /// Connector requests refused by a partition so far.
     partitioned_requests: AtomicU64,
     pub(crate) rate: Mutex<RateLimiter>,
+    /// What the rate limit refused the connector, and what came back too soon.
+    pub(crate) throttle: Mutex<Throttle>,
     pub(crate) idempotency: Mutex<IdempotencyStore>,
     retention: Mutex<Retention>,
     /// Webhook subscriptions and delivery.
@@ -192,6 +194,7 @@ impl Core {
             partition: watch::channel(false).0,
             partitioned_requests: AtomicU64::new(0),
             rate: Mutex::new(RateLimiter::default()),
+            throttle: Mutex::new(Throttle::default()),
             idempotency: Mutex::new(IdempotencyStore::default()),
             retention: Mutex::new(Retention::default()),
             webhooks: Webhooks::new(config.webhook_transport, retry, config.retry_time_scale),
@@ -247,6 +250,12 @@ impl Core {
     /// Counts one connector request refused by a partition.
     pub(crate) fn note_partitioned_request(&self) {
         self.partitioned_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The rate limit's record of the connector: its refusals, and the
+    /// requests it sent again before their Retry-After.
+    pub fn throttle(&self) -> omnisim_api::common::ThrottleRecord {
+        lock(&self.throttle).record()
     }
 
     /// How many connector requests a partition has refused so far (held,
@@ -336,6 +345,7 @@ impl Core {
         *lock(&self.faults) = Faults::default();
         self.partition.send_replace(false);
         *lock(&self.rate) = RateLimiter::default();
+        *lock(&self.throttle) = Throttle::default();
         let r = *lock(&self.retention);
         *lock(&self.idempotency) = IdempotencyStore::new(r.keys_max_age, r.keys_max);
         self.webhooks.reset();

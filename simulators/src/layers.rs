@@ -12,7 +12,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use omnisim_api::common::{Faults, Latency, RateLimit};
+use omnisim_api::common::{EarlyRetry, Faults, Latency, RateLimit, ThrottleRecord};
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal};
 
@@ -188,6 +188,95 @@ impl RateLimiter {
             }
         }
     }
+}
+
+/// The connector's requests the rate limit refused, and those it sent again
+/// before the Retry-After it was given: a request is the same when its
+/// method, path and query, and its `Idempotency-Key` (or, without one, its
+/// body) are. Actors' requests are not watched.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    /// Refused requests still inside their wait: (refused at, until, seconds).
+    waiting: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>, u64)>,
+    record: ThrottleRecord,
+}
+
+/// How many early requests a [`ThrottleRecord`] keeps.
+const EARLY_KEPT: usize = 1000;
+
+impl Throttle {
+    /// Whether anything is still waiting (a request must then be identified
+    /// even after the rate limit was lifted).
+    fn watching(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// Notes a request as it arrives: too soon if a 429 told it to wait.
+    fn arrived(&mut self, request: &str, identity: &str, now: DateTime<Utc>) {
+        self.waiting.retain(|_, (_, until, _)| *until > now);
+        if let Some((refused_at, _, secs)) = self.waiting.get(identity) {
+            self.record.early_total += 1;
+            if self.record.early.len() < EARLY_KEPT {
+                self.record.early.push(EarlyRetry {
+                    at: now,
+                    request: request.to_owned(),
+                    refused_at: *refused_at,
+                    retry_after_secs: *secs,
+                });
+            }
+        }
+    }
+
+    /// Notes a 429 that named a wait of `secs`.
+    fn refused(&mut self, identity: String, now: DateTime<Utc>, secs: u64) {
+        self.record.refused += 1;
+        let until =
+            now + chrono::TimeDelta::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000));
+        self.waiting.insert(identity, (now, until, secs));
+    }
+
+    /// What was recorded.
+    pub fn record(&self) -> ThrottleRecord {
+        self.record.clone()
+    }
+}
+
+/// `METHOD /path?query` of a request, and what makes it the same request
+/// when it comes again (with the request to pass on). A body over the
+/// simulators' limit is refused here as the handler would refuse it.
+async fn identify(req: Request) -> Result<(String, String, Request), SimError> {
+    let shown = format!(
+        "{} {}",
+        req.method(),
+        req.uri().path_and_query().map_or("/", |p| p.as_str())
+    );
+    if req.method() == http::Method::GET || req.method() == http::Method::HEAD {
+        return Ok((shown.clone(), shown, req));
+    }
+    if let Some(key) = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+    {
+        let identity = format!("{shown} key={key}");
+        return Ok((shown, identity, req));
+    }
+    use sha2::Digest;
+    let (parts, body) = req.into_parts();
+    let limit = crate::extract::BODY_LIMIT_BYTES;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        SimError::new(
+            ErrorKind::TooLarge,
+            "body_too_large",
+            format!("the body is over the {limit} byte limit"),
+        )
+    })?;
+    let identity = format!("{shown} body={:x}", sha2::Sha256::digest(&bytes));
+    Ok((
+        shown,
+        identity,
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+    ))
 }
 
 /// Checks a latency distribution's parameters.
@@ -370,7 +459,24 @@ where
     } else {
         req
     };
+    // The connector's requests are watched while a rate limit holds, and
+    // after it, while a wait it named still runs.
+    let watched = !core.is_actor_key(caller)
+        && (faults.rate_limit.is_some() || lock(&core.throttle).watching());
+    let (req, identity) = if watched {
+        let (shown, identity, req) = match identify(req).await {
+            Ok(identified) => identified,
+            Err(e) => return wire.error_response(&path, e),
+        };
+        lock(&core.throttle).arrived(&shown, &identity, core.clock.now());
+        (req, Some(identity))
+    } else {
+        (req, None)
+    };
     let plan = plan(&core, &faults, caller);
+    if let (Some(identity), Some(secs)) = (identity, plan.bucket.and_then(|b| b.retry_after_secs)) {
+        lock(&core.throttle).refused(identity, core.clock.now(), secs);
+    }
     if !plan.latency.is_zero() {
         tokio::time::sleep(plan.latency).await;
     }

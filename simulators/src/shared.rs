@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use omnisim_api::common::{
     AdvanceClock, ClockReading, CreateLocation, CreateWebhookSubscription, Faults, Location,
-    LocationList, RotateSecret, WebhookSubscription, WebhookSubscriptionList,
+    LocationList, RotateSecret, ThrottleRecord, WebhookSubscription, WebhookSubscriptionList,
 };
 use omnisim_api::{ErrorBody, EventPage};
 use serde::Deserialize;
@@ -239,6 +239,14 @@ async fn deliveries(State(sim): State<Shared>) -> axum::Json<serde_json::Value> 
     axum::Json(serde_json::json!({ "data": d }))
 }
 
+/// `GET /_control/throttle`: the connector's requests the rate limit refused,
+/// and those it sent again before the Retry-After it was given.
+#[utoipa::path(get, path = "/_control/throttle", tag = "control",
+    responses((status = 200, body = ThrottleRecord)))]
+async fn throttle(State(sim): State<Shared>) -> axum::Json<ThrottleRecord> {
+    axum::Json(sim.core().throttle())
+}
+
 /// Adds to every operation the answers the shared layers can give, so the
 /// document matches what clients actually see: 401 (auth), 400 (malformed
 /// input), 429 (rate limit), 503 and 504 (injected faults) everywhere; 413
@@ -337,7 +345,8 @@ where
         .routes(routes!(get_faults, set_faults))
         .routes(routes!(snapshot))
         .routes(routes!(get_clock, advance_clock))
-        .routes(routes!(deliveries));
+        .routes(routes!(deliveries))
+        .routes(routes!(throttle));
     if with_locations {
         r = r.routes(routes!(list_locations, create_location));
     }

@@ -2,7 +2,8 @@
 //! are held and refused (503 `partitioned`) without being applied, requests
 //! with an actor key go through, webhook deliveries fail while cut and arrive
 //! after the heal on the normal retry schedule. Also the `read_only` fault,
-//! which serves reads and refuses every write.
+//! which serves reads and refuses every write, and the rate limit's record
+//! of requests the connector sent again before their `Retry-After`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -297,4 +298,70 @@ async fn a_duplicate_cannot_be_both_simultaneous_and_late() {
     let late = json!({"webhooks": {"duplicate_rate": 1.0, "duplicate_after_ms": 90_000_000u64}});
     let (s, r) = call(&pos, ACTOR, "POST", "/_control/faults", late).await;
     assert_eq!(s, 200, "{r}");
+}
+
+/// A rate limit of one request, leaking one a second: the second request is
+/// refused with `Retry-After: 1`, and the platform notes (in
+/// `/_control/throttle`) the connector sending that same request again
+/// inside the second, not a different request, not an actor's, and not the
+/// same one once the second has passed.
+#[tokio::test(start_paused = true)]
+async fn the_rate_limit_records_requests_sent_again_before_their_retry_after() {
+    let (sims, _) = world();
+    let pos = sims.pos_router();
+    let (s, _) = call(
+        &pos,
+        ACTOR,
+        "POST",
+        "/_control/faults",
+        json!({"rate_limit": {"capacity": 1, "leak_per_sec": 1}}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = call(&pos, CONNECTOR, "POST", "/v1/items", item("FIRST")).await;
+    assert_eq!(s, 200);
+    let (s, r) = call(&pos, CONNECTOR, "POST", "/v1/items", item("SECOND")).await;
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{r}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another request (another body) and an actor's are no retry of it.
+    let (s, _) = call(&pos, CONNECTOR, "POST", "/v1/items", item("THIRD")).await;
+    assert_eq!(s, 429);
+    let (s, _) = call(&pos, ACTOR, "POST", "/v1/items", item("SECOND")).await;
+    assert_eq!(s, 200);
+    // The same request, 300 ms into its one-second wait: too soon.
+    let (s, _) = call(&pos, CONNECTOR, "POST", "/v1/items", item("SECOND")).await;
+    assert_eq!(s, 429);
+
+    let (s, t) = call(&pos, ACTOR, "GET", "/_control/throttle", Value::Null).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (t["refused"].as_u64(), t["early_total"].as_u64()),
+        (Some(3), Some(1)),
+        "{t}"
+    );
+    let early = &t["early"][0];
+    assert_eq!(early["request"], "POST /v1/items", "{t}");
+    assert_eq!(early["retry_after_secs"], 1, "{t}");
+    assert_eq!(early["refused_at"], "2026-03-02T09:00:00Z", "{t}");
+    assert_eq!(early["at"], "2026-03-02T09:00:00.300Z", "{t}");
+
+    // Once its wait has passed, the same request may come again, even with
+    // the rate limit lifted meanwhile.
+    let (s, _) = call(&pos, ACTOR, "POST", "/_control/faults", json!({})).await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (s, r) = call(&pos, CONNECTOR, "POST", "/v1/items", item("SECOND")).await;
+    // Answered (the clerk made that item meanwhile), and on time.
+    assert_eq!(
+        (s, r["error"]["code"].as_str()),
+        (409, Some("sku_exists")),
+        "{r}"
+    );
+    let (_, t) = call(&pos, ACTOR, "GET", "/_control/throttle", Value::Null).await;
+    assert_eq!(t["early_total"].as_u64(), Some(1), "{t}");
 }

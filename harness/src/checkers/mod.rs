@@ -5,6 +5,7 @@
 mod catalog_parity;
 mod customers_converge;
 mod exactly_once;
+mod honours_retry_after;
 mod ledger_reconciles;
 mod no_oversell;
 mod pickups_follow_orders;
@@ -52,6 +53,11 @@ pub struct FinalState {
     /// Gateway gift cards, by code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gift_cards: Vec<serde_json::Value>,
+    /// Each platform's record of the rate limit it held the connector to
+    /// (`GET /_control/throttle`), by platform; only those that refused
+    /// something.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub throttle: BTreeMap<String, omnisim_api::common::ThrottleRecord>,
 }
 
 /// Everything a checker may read.
@@ -150,6 +156,7 @@ pub fn run_all(input: &Input<'_>) -> Vec<CheckResult> {
         pickups_follow_orders::check(input),
         customers_converge::check(input),
         promotions_agree::check(input),
+        honours_retry_after::check(input),
     ]
 }
 
