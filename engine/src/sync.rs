@@ -576,6 +576,33 @@ async fn is_store(engine: &Engine, location: &str) -> Result<bool, SyncFailure> 
     Ok(cached(location))
 }
 
+/// [`Defect::ReserveLag`]: an order imported now is set aside at its store
+/// by the next batch pass, not at once (true), unless it is that pass or the
+/// order is already fulfilled. Without the defect, never.
+fn reservation_deferred(
+    engine: &Engine,
+    event: &Event,
+    o: &Order,
+    track: &OrderTrack,
+    at_store: bool,
+    reserve_now: bool,
+) -> bool {
+    let deferred = engine.has(Defect::ReserveLag)
+        && !event.id.starts_with(BATCH_PREFIX)
+        && at_store
+        && !track.reserved
+        && reserve_now
+        && o.fulfillment_status != FulfillmentStatus::Fulfilled;
+    if deferred {
+        engine
+            .pending_reservations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(o.id.clone());
+    }
+    deferred
+}
+
 async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
     let mut track = track_of(engine, &o);
     let at_store = is_store(engine, &track.location).await?;
@@ -626,17 +653,12 @@ async fn order_changed(engine: &Engine, event: &Event, o: Order) -> Outcome {
     // store: reserve them now so that the handover below takes them off the
     // register.
     let unreserved_handover = fulfilled && !track.picked_up;
-    let batched = engine.has(Defect::ReserveLag)
-        && !unreserved_handover
-        && !event.id.starts_with(BATCH_PREFIX);
-    if batched && at_store && !track.reserved && reserve_now && !fulfilled {
-        // Imported now; reserved by the next pass.
-        engine
-            .pending_reservations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(o.id.clone());
-    } else if at_store && !track.reserved && (unreserved_handover || (reserve_now && !fulfilled)) {
+    let deferred = reservation_deferred(engine, event, &o, &track, at_store, reserve_now);
+    if !deferred
+        && at_store
+        && !track.reserved
+        && (unreserved_handover || (reserve_now && !fulfilled))
+    {
         let left = |l: &omnisim_api::shop::OrderLine| {
             if unreserved_handover {
                 l.quantity - l.refunded_quantity
