@@ -271,9 +271,7 @@ async fn pos_stock_changed(engine: &Engine, event: &Event) -> Outcome {
         "count" if engine.has(Defect::CountAbsolute) => {
             absolute(change.quantity.unwrap_or(0)).await
         }
-        _ if engine.has(Defect::ZeroWipes) && change.quantity.is_some_and(|q| q <= 0) => {
-            absolute(0).await
-        }
+        _ if wipes_to_zero(engine, change.quantity) => absolute(0).await,
         _ => {
             push_to_shop(
                 engine,
@@ -462,15 +460,25 @@ async fn push_to_pos(
     Ok(())
 }
 
-/// Counts `quantity` units at the POS: the blind overwrite of
-/// [`Defect::OnHandSynced`].
+/// [`Defect::ZeroWipes`]: a change that leaves the register (`quantity`) at zero or
+/// below is pushed to the shop as an absolute zero.
+fn wipes_to_zero(engine: &Engine, quantity: Option<i64>) -> bool {
+    engine.has(Defect::ZeroWipes) && quantity.is_some_and(|q| q <= 0)
+}
+
+/// Counts the shop's `on_hand` units (with the buffer back) at a POS store:
+/// the blind overwrite of [`Defect::OnHandSynced`].
 async fn count_on_pos(
     engine: &Engine,
     event: &Event,
     sku: &str,
     location: &str,
-    quantity: i64,
+    on_hand: Option<i64>,
 ) -> Outcome {
+    if !is_store(engine, location).await? {
+        return Ok(());
+    }
+    let quantity = on_hand.unwrap_or(0) + engine.strategy().buffer;
     let body = BatchChangeInventory {
         changes: vec![InventoryChange {
             kind: InventoryChangeType::PhysicalCount,
@@ -508,11 +516,7 @@ async fn shop_stock_changed(engine: &Engine, event: &Event) -> Outcome {
     }
     match cause.kind.as_str() {
         "adjust" | "set" if engine.has(Defect::OnHandSynced) => {
-            if !is_store(engine, &change.location).await? {
-                return Ok(());
-            }
-            let on_hand = change.on_hand.unwrap_or(0) + engine.strategy().buffer;
-            count_on_pos(engine, event, &change.sku, &change.location, on_hand).await
+            count_on_pos(engine, event, &change.sku, &change.location, change.on_hand).await
         }
         // Staff changed stock on the shop: the POS must see the same difference.
         "adjust" | "set" => {
