@@ -77,15 +77,6 @@ pub struct EngineArgs {
     defects: Vec<omnisim_engine::Defect>,
 }
 
-/// The wall clock, 250 ms behind. The POS refuses an `occurred_at` in its
-/// future, and another process's clock may be a fraction of a millisecond (or,
-/// across machines, much more) behind ours: stamping slightly in the past keeps
-/// inventory writes from being refused for clock skew. (`omnisim certify`
-/// found this: one write in a few hundred was refused.)
-fn lagging_clock() -> Clock {
-    Clock::new(chrono::Utc::now() - chrono::TimeDelta::milliseconds(250)) // determinism-ok: real-time mode picks its epoch once
-}
-
 fn time_scale(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 1.0 => Ok(x),
@@ -152,7 +143,13 @@ pub async fn run(args: EngineArgs) -> ExitCode {
         config,
         Arc::new(HttpTransport::default()),
         store,
-        lagging_clock(),
+        // The wall clock as it is. The POS takes an `occurred_at` up to 2 s
+        // ahead of its own clock (two hosts' clocks differ), so no lag is
+        // needed against skew, and a lag would stamp a change before a
+        // count made just before it, which then absorbs it (certify found
+        // this: a delivery booked online 19 ms after a shelf count was lost
+        // while the engine stamped 250 ms in the past).
+        Clock::real(),
     ) {
         Ok(e) => e,
         Err(e) => {
