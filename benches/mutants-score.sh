@@ -6,6 +6,8 @@
 # any run as unviable, and the rest as missed.
 #
 #   benches/mutants-score.sh target/mutants/mutants.out [more.out ...]
+#   SCOPE_EXTRA=FILE benches/mutants-score.sh ...   # more out-of-scope patterns,
+#       for mutants named as an older listing named them (code since moved)
 #
 # Prints the share of viable mutants caught, over every mutant tested and
 # over those in scope (benches/mutants-out-of-scope.txt lists the ones no
@@ -26,7 +28,7 @@ done
 sort -u -o "$tmp/caught" "$tmp/caught"
 sort -u -o "$tmp/unviable" "$tmp/unviable"
 sort -u "$tmp/missed" | comm -23 - "$tmp/caught" | comm -23 - "$tmp/unviable" >"$tmp/survived"
-grep -v -E '^(#|$)' benches/mutants-out-of-scope.txt >"$tmp/scope"
+cat benches/mutants-out-of-scope.txt ${SCOPE_EXTRA:+"$SCOPE_EXTRA"} | grep -v -E '^(#|$)' >"$tmp/scope"
 score() { # caught-file survived-file label
   local c s
   c=$(wc -l <"$1"); s=$(wc -l <"$2")
