@@ -108,7 +108,7 @@ fn a_passing_file_exits_0_and_writes_results() {
         (s["name"].as_str(), s["status"].as_str(), s["seed"].as_u64()),
         (Some("one sale"), Some("pass"), Some(1))
     );
-    assert_eq!(s["checks"].as_array().unwrap().len(), 10);
+    assert_eq!(s["checks"].as_array().unwrap().len(), 11);
     assert!(
         s["sim_span_ms"].as_i64().unwrap() >= 3_600_000,
         "at least a business hour"
