@@ -150,6 +150,18 @@ impl SimError {
         SimError::invalid("parameter_invalid", message).field(field)
     }
 
+    /// 413 `body_too_large`: a body over [`crate::extract::BODY_LIMIT_BYTES`].
+    pub fn body_too_large() -> Self {
+        SimError::new(
+            ErrorKind::TooLarge,
+            "body_too_large",
+            format!(
+                "the body is over the {} byte limit",
+                crate::extract::BODY_LIMIT_BYTES
+            ),
+        )
+    }
+
     /// 404 for an unknown location named by `field`.
     pub fn unknown_location(field: impl Into<String>, id: &str) -> Self {
         SimError::not_found("unknown_location", format!("no location `{id}`")).field(field)

@@ -14,7 +14,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ErrorKind, SimError};
+use crate::error::SimError;
 
 /// The largest request body any simulator accepts: 1 MiB.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -189,11 +189,7 @@ fn join(parent: Option<&str>, name: &str) -> String {
 
 fn body_error(rejection: BytesRejection) -> SimError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        SimError::new(
-            ErrorKind::TooLarge,
-            "body_too_large",
-            format!("the body is over the {BODY_LIMIT_BYTES} byte limit"),
-        )
+        SimError::body_too_large()
     } else {
         SimError::malformed("invalid_body", rejection.body_text())
     }

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::core::{Core, lock};
 use crate::dialects::Wire;
-use crate::error::{ErrorKind, SimError};
+use crate::error::SimError;
 use crate::extract::BODY_LIMIT_BYTES;
 
 /// How long a stored answer is replayed.
@@ -251,14 +251,7 @@ pub async fn layer(
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT_BYTES).await {
         Ok(b) => b,
         Err(_) => {
-            return wire.error_response(
-                &path,
-                SimError::new(
-                    ErrorKind::TooLarge,
-                    "body_too_large",
-                    format!("the body is over the {BODY_LIMIT_BYTES} byte limit"),
-                ),
-            );
+            return wire.error_response(&path, SimError::body_too_large());
         }
     };
     let fingerprint = fingerprint(

@@ -263,14 +263,9 @@ async fn identify(req: Request) -> Result<(String, String, Request), SimError> {
     }
     use sha2::Digest;
     let (parts, body) = req.into_parts();
-    let limit = crate::extract::BODY_LIMIT_BYTES;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        SimError::new(
-            ErrorKind::TooLarge,
-            "body_too_large",
-            format!("the body is over the {limit} byte limit"),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, crate::extract::BODY_LIMIT_BYTES)
+        .await
+        .map_err(|_| SimError::body_too_large())?;
     let identity = format!("{shown} body={:x}", sha2::Sha256::digest(&bytes));
     Ok((
         shown,
