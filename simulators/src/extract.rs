@@ -231,6 +231,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
