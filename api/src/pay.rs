@@ -372,6 +372,10 @@ pub struct CreateGiftCard {
 pub struct GiftCard {
     /// The code.
     pub code: String,
+    /// Its place in the order the gateway issued cards: 1, 2, … (the
+    /// number a dialect's numeric id is made from).
+    #[serde(default)]
+    pub number: u64,
     /// What is left to spend (holds excluded).
     #[schema(value_type = String)]
     pub balance: Decimal,

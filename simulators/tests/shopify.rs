@@ -1268,3 +1268,302 @@ async fn automatic_discounts_are_the_shops_promotions() {
     let last: Value = serde_json::from_slice(&got[4].1).unwrap();
     assert_eq!(last["status"], "SCHEDULED");
 }
+
+const GIFT_CARD_CREATE: &str = r#"mutation Create($input: GiftCardCreateInput!) {
+  giftCardCreate(input: $input) {
+    giftCard { id balance { amount currencyCode } initialValue { amount } lastCharacters maskedCode
+      note enabled customer { id } }
+    giftCardCode
+    userErrors { field message code }
+  }
+}"#;
+
+const GIFT_CARD: &str = r#"query Card($id: ID!) {
+  giftCard(id: $id) {
+    id balance { amount } initialValue { amount } updatedAt
+    transactions(first: 10) { nodes { __typename id amount { amount currencyCode } processedAt } }
+  }
+}"#;
+
+#[tokio::test(start_paused = true)]
+async fn gift_cards_are_the_gateways_whoever_issued_them() {
+    let w = World::new();
+    let (pos, pay) = (w.pos(), w.pay());
+    let shop = stocked(&w).await;
+    // A card sold at the register, spent online on a held payment and on a
+    // captured one, which is then refunded in part.
+    let sold = pos
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [],
+                "gift_cards": [{"code": "GCANA001", "amount": "50"}],
+                "tenders": [{"type": "cash", "amount": "50.00"}]}),
+        )
+        .await;
+    assert_eq!(sold.status, StatusCode::OK, "{}", sold.json);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let held = pay
+        .post(
+            "/v1/payment_intents",
+            json!({"amount": "8.00", "currency": "USD", "capture_method": "manual",
+                "payment_method": {"type": "gift_card", "code": "GCANA001"}}),
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.json);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let taken = pay
+        .post(
+            "/v1/payment_intents",
+            json!({"amount": "12.00", "currency": "USD", "capture_method": "automatic",
+                "payment_method": {"type": "gift_card", "code": "GCANA001"}}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.json);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let refund = pay
+        .post(
+            "/v1/refunds",
+            json!({"payment_intent": taken.json["id"], "amount": "5.00"}),
+        )
+        .await;
+    assert_eq!(refund.status, StatusCode::OK, "{}", refund.json);
+    assert_eq!(
+        pay.get("/v1/gift_cards/GCANA001").await.json["balance"],
+        "35.00"
+    );
+
+    // GraphQL: the card, numbered by the gateway, and its movements, which
+    // add up to its balance.
+    let r = gql(&shop, GIFT_CARD, json!({"id": "gid://shopify/GiftCard/1"})).await;
+    let card = &r.json["data"]["giftCard"];
+    assert_eq!(card["balance"]["amount"], "35.0", "{}", r.json);
+    assert_eq!(card["initialValue"]["amount"], "50.0");
+    let tx: Vec<(String, String)> = card["transactions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["__typename"].as_str().unwrap().to_owned(),
+                t["amount"]["amount"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tx,
+        [
+            ("GiftCardDebitTransaction".to_owned(), "-8.0".to_owned()),
+            ("GiftCardDebitTransaction".to_owned(), "-12.0".to_owned()),
+            ("GiftCardCreditTransaction".to_owned(), "5.0".to_owned()),
+        ]
+    );
+    assert_eq!(
+        card["updatedAt"], card["transactions"]["nodes"][2]["processedAt"],
+        "a card changes with its last movement"
+    );
+    let missing = gql(&shop, GIFT_CARD, json!({"id": "gid://shopify/GiftCard/9"})).await;
+    assert_eq!(missing.json["data"]["giftCard"], Value::Null);
+
+    // Created through GraphQL: the shop's own issue, seen at the gateway
+    // and in the shop's feed; its note and customer read back.
+    let ada = gql(
+        &shop,
+        &customer_create(),
+        json!({"input": {"firstName": "Ada", "email": "ada@example.com"}}),
+    )
+    .await;
+    let ada_id = ada.json["data"]["customerCreate"]["customer"]["id"].clone();
+    let r = gql(
+        &shop,
+        GIFT_CARD_CREATE,
+        json!({"input": {"initialValue": "25.00", "code": "GOODWILL2026", "note": "late parcel",
+            "customerId": ada_id}}),
+    )
+    .await;
+    let made = &r.json["data"]["giftCardCreate"];
+    assert_eq!(made["userErrors"], json!([]), "{}", r.json);
+    assert_eq!(made["giftCardCode"], "GOODWILL2026");
+    let g = &made["giftCard"];
+    assert_eq!(g["id"], "gid://shopify/GiftCard/2");
+    assert_eq!(
+        g["balance"],
+        json!({"amount": "25.0", "currencyCode": "USD"})
+    );
+    assert_eq!(g["lastCharacters"], "2026");
+    assert_eq!(g["maskedCode"], "•••• •••• •••• 2026");
+    assert_eq!(g["note"], "late parcel");
+    assert_eq!(g["customer"]["id"], ada_id);
+    let native = pay.get("/v1/gift_cards/GOODWILL2026").await;
+    assert_eq!(native.json["balance"], "25.00", "{}", native.json);
+    let feed = shop.get("/v1/events?limit=100").await;
+    let issued = feed.json["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "gift_cards/issued")
+        .cloned()
+        .expect("the issue is in the shop's feed");
+    assert_eq!(issued["data"]["reason"], "late parcel");
+    assert_eq!(issued["data"]["customer"], "cus_000001");
+
+    // Without a code: one is generated, and given back once.
+    let r = gql(
+        &shop,
+        GIFT_CARD_CREATE,
+        json!({"input": {"initialValue": "10"}}),
+    )
+    .await;
+    let code = r.json["data"]["giftCardCreate"]["giftCardCode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(code.len(), 16, "{}", r.json);
+    assert_eq!(
+        pay.get(&format!("/v1/gift_cards/{code}")).await.status,
+        StatusCode::OK
+    );
+
+    // Refusals, each a user error naming its field; nothing is issued.
+    for (input, field, code) in [
+        (
+            json!({"initialValue": "10", "code": "GOODWILL2026"}),
+            "code",
+            "TAKEN",
+        ),
+        (
+            json!({"initialValue": "10", "code": "short"}),
+            "code",
+            "TOO_SHORT",
+        ),
+        (
+            json!({"initialValue": "10", "code": "has-a-dash-1"}),
+            "code",
+            "INVALID",
+        ),
+        (json!({"initialValue": "0"}), "initialValue", "GREATER_THAN"),
+        (
+            json!({"initialValue": "10", "customerId": "gid://shopify/Customer/99"}),
+            "customerId",
+            "CUSTOMER_NOT_FOUND",
+        ),
+    ] {
+        let r = gql(&shop, GIFT_CARD_CREATE, json!({"input": input})).await;
+        let errors = &r.json["data"]["giftCardCreate"]["userErrors"];
+        assert_eq!(errors[0]["field"], json!(["input", field]), "{}", r.json);
+        assert_eq!(errors[0]["code"], code, "{}", r.json);
+    }
+    let r = gql(
+        &shop,
+        GIFT_CARD_CREATE,
+        json!({"input": {"initialValue": "10", "expiresOn": "2027-01-01"}}),
+    )
+    .await;
+    let e = &r.json["data"]["giftCardCreate"]["userErrors"][0];
+    assert!(
+        e["message"].as_str().unwrap().contains("expiresOn"),
+        "{}",
+        r.json
+    );
+    let cards = pay.get("/v1/gift_cards").await;
+    assert_eq!(cards.json["data"].as_array().unwrap().len(), 3);
+
+    // Lists, searches and counts.
+    let r = gql(
+        &shop,
+        r#"{ full: giftCards(first: 10, query: "balance_status:full") { nodes { id } }
+             partial: giftCards(first: 10, query: "balance_status:partial", sortKey: BALANCE) { nodes { id } }
+             all: giftCardsCount { count precision } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r.json["data"]["full"]["nodes"],
+        json!([{"id": "gid://shopify/GiftCard/2"}, {"id": "gid://shopify/GiftCard/3"}]),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        r.json["data"]["partial"]["nodes"],
+        json!([{"id": "gid://shopify/GiftCard/1"}])
+    );
+    assert_eq!(
+        r.json["data"]["all"],
+        json!({"count": 3, "precision": "EXACT"})
+    );
+
+    // REST: the same cards, numeric ids, the whole code in the create
+    // answer only.
+    let base = "/admin/api/2026-01";
+    let one = rest(
+        &shop,
+        "GET",
+        &format!("{base}/gift_cards/2.json"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.json);
+    assert_eq!(one.json["gift_card"]["balance"], "25.00");
+    assert_eq!(one.json["gift_card"]["customer_id"], 1);
+    assert_eq!(one.json["gift_card"]["note"], "late parcel");
+    assert_eq!(one.json["gift_card"].get("code"), None);
+    let made = rest(
+        &shop,
+        "POST",
+        &format!("{base}/gift_cards.json"),
+        json!({"gift_card": {"initial_value": "15.00", "code": "RESTCARD01"}}),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.json);
+    assert_eq!(made.json["gift_card"]["id"], 4);
+    assert_eq!(made.json["gift_card"]["code"], "RESTCARD01");
+    let taken = rest(
+        &shop,
+        "POST",
+        &format!("{base}/gift_cards.json"),
+        json!({"gift_card": {"initial_value": "15.00", "code": "RESTCARD01"}}),
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        taken.json["errors"]["code"][0],
+        "Code has already been taken"
+    );
+    let page = rest(
+        &shop,
+        "GET",
+        &format!("{base}/gift_cards.json?limit=2&since_id=1"),
+        Value::Null,
+    )
+    .await;
+    let ids: Vec<&Value> = page.json["gift_cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids, [&json!(2), &json!(3)], "{}", page.json);
+    let count = rest(
+        &shop,
+        "GET",
+        &format!("{base}/gift_cards/count.json"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(count.json["count"], 4);
+    let found = rest(
+        &shop,
+        "GET",
+        &format!("{base}/gift_cards/search.json?query=last_characters:rd01"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(found.json["gift_cards"][0]["id"], 4, "{}", found.json);
+    let bad = rest(
+        &shop,
+        "GET",
+        &format!("{base}/gift_cards/search.json?query=tag:x"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.json);
+}

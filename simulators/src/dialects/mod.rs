@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::Core;
 use crate::error::SimError;
 
+pub mod gift_card_ledger;
 pub mod shopify;
 pub mod square;
 pub mod stripe;

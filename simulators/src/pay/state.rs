@@ -1155,6 +1155,9 @@ impl PayState {
         let zero = rules::zero(&req.currency);
         let card = GiftCard {
             code: code.clone(),
+            // Cards are never removed (a reset clears them all), so the
+            // count is the order of issue.
+            number: self.gift_cards.len() as u64 + 1,
             balance,
             currency: req.currency,
             created_at: fx.now(),

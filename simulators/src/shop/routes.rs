@@ -480,7 +480,7 @@ async fn sell_gift_card(
     Json(req): Json<SellGiftCard>,
 ) -> Reply<GiftCardPurchase> {
     let (currency, now, key) = ctx.sim.commit(|s, fx| s.begin_gift_card_sale(fx, &req))?;
-    code_is_free(&ctx, &req.code).await?;
+    code_is_free(&ctx.pay, &req.code).await?;
     let body = CreatePaymentIntent {
         amount: req.amount,
         currency: currency.clone(),
@@ -514,7 +514,7 @@ async fn sell_gift_card(
         ));
     }
     let issue_key = format!("{key}-issue");
-    if let Err(err) = issue_card(&ctx, &req.code, req.amount, &currency, &issue_key).await {
+    if let Err(err) = issue_card(&ctx.pay, &req.code, req.amount, &currency, &issue_key).await {
         gateway::release(&ctx.pay, &pi, true, &pay_key).await;
         return Err(err);
     }
@@ -543,21 +543,32 @@ async fn issue_gift_card(
     State(ctx): State<Ctx>,
     Json(req): Json<IssueGiftCard>,
 ) -> Reply<IssuedGiftCard> {
-    let (currency, key) = ctx.sim.commit(|s, fx| s.begin_gift_card_issue(fx, &req))?;
-    code_is_free(&ctx, &req.code).await?;
-    issue_card(&ctx, &req.code, req.amount, &currency, &key).await?;
-    let issued = ctx
-        .sim
-        .commit(|s, fx| Ok(s.record_gift_card_issue(fx, &req, currency)))?;
-    Ok(MoneyJson(issued))
+    issue_gift_card_at(&ctx.sim, &ctx.pay, &req)
+        .await
+        .map(MoneyJson)
+}
+
+/// Issues a gift card without a sale, in the phases of
+/// `POST /v1/gift_cards/issue`: the shop validates it, the gateway issues
+/// it, the shop records `gift_cards/issued`. The native route and the
+/// Shopify dialect's `giftCardCreate` both run it.
+pub(crate) async fn issue_gift_card_at(
+    sim: &Simulator<ShopState>,
+    pay: &PayClient,
+    req: &IssueGiftCard,
+) -> SimResult<IssuedGiftCard> {
+    let (currency, key) = sim.commit(|s, fx| s.begin_gift_card_issue(fx, req))?;
+    code_is_free(pay, &req.code).await?;
+    issue_card(pay, &req.code, req.amount, &currency, &key).await?;
+    sim.commit(|s, fx| Ok(s.record_gift_card_issue(fx, req, currency)))
 }
 
 /// Refuses a gift-card code some card at the gateway already holds (409
 /// `resource_already_exists`, field `code`). Asked before anything else: the
 /// gateway's key is the code and the time, and must not replay another
 /// request's card.
-async fn code_is_free(ctx: &Ctx, code: &str) -> Result<(), crate::error::SimError> {
-    match gateway::retrying(|| ctx.pay.gift_card(code)).await {
+async fn code_is_free(pay: &PayClient, code: &str) -> Result<(), crate::error::SimError> {
+    match gateway::retrying(|| pay.gift_card(code)).await {
         Ok(_) => Err(crate::error::SimError::conflict(
             "resource_already_exists",
             format!("a gift card with code `{code}` already exists"),
@@ -571,7 +582,7 @@ async fn code_is_free(ctx: &Ctx, code: &str) -> Result<(), crate::error::SimErro
 /// Issues the card `code` holding `amount` at the gateway under `key`; a
 /// code taken meanwhile names `code`.
 async fn issue_card(
-    ctx: &Ctx,
+    pay: &PayClient,
     code: &str,
     amount: rust_decimal::Decimal,
     currency: &str,
@@ -582,7 +593,7 @@ async fn issue_card(
         balance: amount,
         currency: currency.to_owned(),
     };
-    gateway::retrying(|| ctx.pay.create_gift_card(&card, Some(key)))
+    gateway::retrying(|| pay.create_gift_card(&card, Some(key)))
         .await
         .map(|_| ())
         .map_err(|e| {

@@ -31,6 +31,7 @@ use rust_decimal::Decimal;
 
 use super::customers;
 use super::discounts;
+use super::gift_cards;
 use super::ids::{FulfillmentRec, counter, gid, level_gid, parse_gid, parse_level_gid};
 use crate::core::{Platform, Simulator};
 use crate::dialects::Wire;
@@ -2671,6 +2672,45 @@ impl QueryRoot {
         customers::customers(ctx, p, query, sort_key)
     }
 
+    async fn gift_card(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<gift_cards::GGiftCard>> {
+        gift_cards::gift_card(ctx, &id).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn gift_cards(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        reverse: Option<bool>,
+        query: Option<String>,
+        sort_key: Option<gift_cards::GiftCardSortKeys>,
+    ) -> async_graphql::Result<Connection<String, gift_cards::GGiftCard>> {
+        let p = Page {
+            first,
+            after,
+            last,
+            before,
+            reverse: reverse.unwrap_or(false),
+        };
+        gift_cards::gift_cards(ctx, p, query, sort_key).await
+    }
+
+    async fn gift_cards_count(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<gift_cards::Count> {
+        gift_cards::gift_cards_count(ctx, query, limit).await
+    }
+
     async fn discount_node(&self, ctx: &Context<'_>, id: ID) -> Option<discounts::DiscountNode> {
         discounts::discount_node(ctx, &id)
     }
@@ -3619,6 +3659,14 @@ impl MutationRoot {
             },
             Err(e) => fail(from_sim(&e, &["fulfillment"])),
         }
+    }
+
+    async fn gift_card_create(
+        &self,
+        ctx: &Context<'_>,
+        input: gift_cards::GiftCardCreateInput,
+    ) -> gift_cards::GiftCardCreatePayload {
+        gift_cards::gift_card_create(ctx, input).await
     }
 
     async fn customer_create(

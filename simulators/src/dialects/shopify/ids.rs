@@ -9,6 +9,9 @@
 //! - Orders, line items and refunds carry their counter in their canonical
 //!   id (`ord_000012` is order 12); fulfillment orders share the order's.
 //! - Fulfillments, which the model does not keep, are recorded here.
+//! - A gift card is numbered by the gateway (its `number`); what Shopify
+//!   says of it that the gateway does not hold (the note and the customer
+//!   of a card made through the dialect) is recorded here.
 //! - An inventory level is `InventoryLevel/<location n>?inventory_item_id=<item n>`,
 //!   as Shopify writes it.
 
@@ -27,6 +30,15 @@ pub struct FulfillmentRec {
     pub created_at: DateTime<Utc>,
 }
 
+/// What Shopify says of a gift card that the gateway does not hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GiftCardRec {
+    /// Its note.
+    pub note: Option<String>,
+    /// The shop key of its customer (`cus_000007`).
+    pub customer: Option<String>,
+}
+
 /// The id maps, part of the shop's state (reset with it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ids {
@@ -36,6 +48,8 @@ pub struct Ids {
     location_keys: BTreeMap<u64, String>,
     fulfillments: BTreeMap<u64, FulfillmentRec>,
     next_group: u64,
+    gift_cards: BTreeMap<String, GiftCardRec>,
+    gift_codes: u64,
 }
 
 impl Ids {
@@ -93,6 +107,23 @@ impl Ids {
             .filter(|(_, f)| f.order_id == order_id)
             .map(|(n, f)| (*n, f.clone()))
             .collect()
+    }
+
+    /// What the dialect recorded of gift card `code` (nothing for a card
+    /// made elsewhere).
+    pub fn gift_card(&self, code: &str) -> GiftCardRec {
+        self.gift_cards.get(code).cloned().unwrap_or_default()
+    }
+
+    /// Records what Shopify says of gift card `code`.
+    pub fn record_gift_card(&mut self, code: &str, rec: GiftCardRec) {
+        self.gift_cards.insert(code.to_owned(), rec);
+    }
+
+    /// The next number a generated gift-card code is made from.
+    pub fn next_gift_code(&mut self) -> u64 {
+        self.gift_codes += 1;
+        self.gift_codes
     }
 
     /// The next inventory adjustment group number.

@@ -40,6 +40,7 @@ use crate::shop::ShopState;
 mod customers;
 mod discounts;
 mod events;
+mod gift_cards;
 mod graphql;
 mod ids;
 mod rest;

@@ -14,7 +14,10 @@
 //! create, one, delete), `customers` (list with `ids`, `since_id`,
 //! `created_at_min|max`, `updated_at_min|max`, `limit`, `page_info`,
 //! `fields`; create), `customers/count`, `customers/search` (`query`, as
-//! GraphQL's `customers(query:)`), `customers/{id}` (GET, PUT). Anything
+//! GraphQL's `customers(query:)`), `customers/{id}` (GET, PUT),
+//! `gift_cards` (list with `status`, `since_id`, `limit`, `page_info`,
+//! `fields`; create), `gift_cards/count` (`status`), `gift_cards/search`
+//! (`query`, as GraphQL's `giftCards(query:)`), `gift_cards/{id}`. Anything
 //! else answers 404 `{"errors": "Not Found"}`.
 
 // Handlers return their refusal as the finished answer (`Err(Response)`),
@@ -38,6 +41,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::customers::{self, Change, Write};
+use super::gift_cards;
 use super::graphql::{self, Shared, WebhookSubscriptionTopic};
 use super::ids::{FulfillmentRec, counter};
 use super::{API_VERSION, wire};
@@ -255,6 +259,24 @@ async fn route(
             ok(json!({"customer": only_fields(wire::customer(&c), &q)}))
         }
         ("PUT", ["customers", id]) => update_customer(sh, id, body),
+        ("GET", ["gift_cards"]) => list_gift_cards(sh, base, &q, "gift_cards").await,
+        ("GET", ["gift_cards", "search"]) => {
+            list_gift_cards(sh, base, &q, "gift_cards/search").await
+        }
+        ("GET", ["gift_cards", "count"]) => {
+            known_params(&q, &["status"])?;
+            let n = find_gift_cards(sh, &q).await?.len();
+            ok(json!({"count": n}))
+        }
+        ("POST", ["gift_cards"]) => create_gift_card(sh, body).await,
+        ("GET", ["gift_cards", id]) => {
+            let n = id_segment(id).ok_or_else(not_found)?;
+            let (c, rec) = gift_cards::by_number(sh, n)
+                .await
+                .map_err(gateway_down)?
+                .ok_or_else(not_found)?;
+            ok(json!({"gift_card": only_fields(wire::gift_card(&c, &rec), &q)}))
+        }
         ("GET", ["webhooks"]) => {
             let subs: Vec<Value> = sim
                 .core
@@ -1315,6 +1337,138 @@ fn update_customer(sh: &Shared, id: &str, body: &Bytes) -> Rest {
     let w = customer_write(body)?;
     let c = customers::update(sh, &key, &w).map_err(|e| customer_error(&e))?;
     ok(json!({"customer": wire::customer(&c)}))
+}
+
+// --------------------------------------------------------------- gift cards
+
+/// 503 in REST's shape: the gateway behind the cards did not answer.
+fn gateway_down(message: String) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({"errors": message})),
+    )
+        .into_response()
+}
+
+/// The cards `status` (enabled, disabled) and `query` (the GraphQL search)
+/// keep.
+async fn find_gift_cards(
+    sh: &Shared,
+    q: &BTreeMap<String, String>,
+) -> Result<Vec<(omnisim_api::pay::GiftCard, super::ids::GiftCardRec)>, Response> {
+    let status = match q.get("status").map(String::as_str) {
+        None => String::new(),
+        Some(v @ ("enabled" | "disabled")) => format!(" status:{v}"),
+        Some(_) => return Err(unprocessable("status", "is enabled or disabled")),
+    };
+    let query = format!("{}{status}", q.get("query").map_or("", String::as_str));
+    let all = gift_cards::all(sh).await.map_err(gateway_down)?;
+    gift_cards::search(all, &query).map_err(|m| unprocessable("query", m))
+}
+
+/// `GET gift_cards.json` and `GET gift_cards/search.json?query=`, by id.
+async fn list_gift_cards(
+    sh: &Shared,
+    base: &str,
+    q: &BTreeMap<String, String>,
+    path: &str,
+) -> Rest {
+    let known: &[&str] = if path == "gift_cards" {
+        &["status", "since_id", "limit", "page_info", "fields"]
+    } else {
+        &["query", "limit", "page_info", "fields"]
+    };
+    known_params(q, known)?;
+    let p = paging(q)?;
+    let since = match p.filters.get("since_id") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| unprocessable("since_id", "is not a gift card id"))?,
+        ),
+    };
+    let items = find_gift_cards(sh, &p.filters)
+        .await?
+        .into_iter()
+        .filter(|(c, _)| since.is_none_or(|m| c.number > m))
+        .map(|(c, rec)| (c.number, wire::gift_card(&c, &rec)))
+        .collect();
+    paged(base, path, "gift_cards", items, &p, q)
+}
+
+/// `POST gift_cards.json`: `{"gift_card": {"initial_value", "code"?,
+/// "note"?, "customer_id"?}}`; the answer alone carries the whole `code`.
+async fn create_gift_card(sh: &Shared, body: &Bytes) -> Rest {
+    let b = body_json(body)?;
+    let g = &b["gift_card"];
+    if !g.is_object() {
+        return Err(unprocessable(
+            "gift_card",
+            "Required parameter missing or invalid",
+        ));
+    }
+    let initial_value = match &g["initial_value"] {
+        Value::String(v) => v.trim().parse::<Decimal>().ok(),
+        Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| unprocessable("initial_value", "is not a number"))?;
+    let text = |k: &str| -> Result<Option<String>, Response> {
+        match &g[k] {
+            Value::Null => Ok(None),
+            Value::String(v) => Ok(Some(v.clone())),
+            _ => Err(unprocessable(k, "is not a string")),
+        }
+    };
+    let customer_id = match &g["customer_id"] {
+        Value::Null => None,
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(v) => Some(v.clone()),
+        _ => return Err(unprocessable("customer_id", "is not a customer id")),
+    };
+    let served = ["initial_value", "code", "note", "customer_id", "currency"];
+    let mut refused = Vec::new();
+    for (k, v) in g.as_object().into_iter().flatten() {
+        if served.contains(&k.as_str()) || v.is_null() {
+            continue;
+        }
+        refused.push(match k.as_str() {
+            "expires_on" => "expires_on",
+            "template_suffix" => "template_suffix",
+            "recipient_attributes" => "recipient_attributes",
+            other => {
+                return Err(unprocessable(
+                    other,
+                    "is not a gift card field omnisim takes",
+                ));
+            }
+        });
+    }
+    let currency = sh.sim.read(graphql::shop_currency);
+    if let Some(cur) = text("currency")?.filter(|c| !c.eq_ignore_ascii_case(&currency)) {
+        return Err(unprocessable(
+            "currency",
+            format!("must be the shop's currency ({currency}), not {cur}"),
+        ));
+    }
+    let req = gift_cards::Create {
+        initial_value,
+        code: text("code")?,
+        note: text("note")?,
+        customer_id,
+        refused,
+    };
+    match gift_cards::create(sh, req).await {
+        Ok((c, rec)) => {
+            let mut v = wire::gift_card(&c, &rec);
+            v["code"] = c.code.clone().into();
+            created(json!({"gift_card": v}))
+        }
+        Err(r) if r.code == gift_cards::GiftCardErrorCode::InternalError => {
+            Err(gateway_down(r.message))
+        }
+        Err(r) => Err(unprocessable(r.rest_field, r.message)),
+    }
 }
 
 // ------------------------------------------------------------------ webhooks

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use omnisim_api::customer::Customer;
+use omnisim_api::pay::GiftCard;
 use omnisim_api::shop::{
     FinancialStatus, FulfillmentStatus, InventoryLevel, Order, OrderRefund, OrderStatus, Product,
     ProductStatus, RestockType,
@@ -11,7 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::customers::{e164, number, split_name};
-use super::ids::{counter, gid, level_gid};
+use super::ids::{GiftCardRec, counter, gid, level_gid};
 use crate::shop::ShopState;
 
 /// A time as Shopify's REST writes it.
@@ -249,6 +250,31 @@ pub fn refund(state: &ShopState, o: &Order, r: &OrderRefund) -> Value {
         "refund_line_items": lines,
         "transactions": transactions,
         "order_adjustments": [],
+    })
+}
+
+/// The REST gift card: the gateway card numbered `id`, with the note and
+/// customer the dialect recorded. Its whole `code` is in the create
+/// answer only, as on Shopify.
+pub fn gift_card(c: &GiftCard, rec: &GiftCardRec) -> Value {
+    json!({
+        "id": c.number,
+        "admin_graphql_api_id": gid("GiftCard", c.number),
+        "balance": money(c.balance),
+        "initial_value": money(c.initial_balance),
+        "currency": c.currency,
+        "created_at": time(c.created_at),
+        "updated_at": time(c.created_at),
+        "disabled_at": null,
+        "expires_on": null,
+        "line_item_id": null,
+        "order_id": null,
+        "api_client_id": null,
+        "user_id": null,
+        "customer_id": rec.customer.as_deref().and_then(counter),
+        "note": rec.note,
+        "template_suffix": null,
+        "last_characters": super::gift_cards::last_characters(&c.code),
     })
 }
 

@@ -12,8 +12,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use omnisim_api::pay::{GiftCard, IntentStatus, PaymentIntent};
-use rust_decimal::Decimal;
+use omnisim_api::pay::{GiftCard, PaymentIntent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,6 +20,7 @@ use super::routes::{
     Dialect, answer, bad, gateway_error, locations, missing, not_found, page, parse, parse_time,
 };
 use super::wire;
+use crate::dialects::gift_card_ledger::{self as ledger, MovementKind};
 use crate::error::SimResult;
 
 type Ctx = State<Arc<Dialect>>;
@@ -127,34 +127,9 @@ pub async fn list_cards(State(d): Ctx, Query(q): Query<ListCardsQuery>) -> Respo
     answer(run.await)
 }
 
-/// One derived activity, before its balance after is known.
-struct Draft {
-    at: DateTime<Utc>,
-    id: String,
-    kind: &'static str,
-    delta: Decimal,
-    details: Value,
-}
-
-/// Every gateway intent, oldest first.
-async fn all_intents(d: &Dialect) -> SimResult<Vec<PaymentIntent>> {
-    let mut out: Vec<PaymentIntent> = Vec::new();
-    loop {
-        let after = out.last().map(|i| i.id.clone());
-        let page = d
-            .pay
-            .list_intents(Some(100), after.as_deref())
-            .await
-            .map_err(gateway_error)?;
-        let more = page.has_more && !page.data.is_empty();
-        out.extend(page.data);
-        if !more {
-            return Ok(out);
-        }
-    }
-}
-
-/// The activities of `card`, oldest first, each with the balance after it.
+/// The activities of `card`, oldest first, each with the balance after it:
+/// its movements at the gateway as Square names them (`ACTIVATE`, `REDEEM`
+/// `PENDING` or `COMPLETED`, `REFUND`).
 async fn activities_of(
     d: &Dialect,
     card: &GiftCard,
@@ -162,15 +137,6 @@ async fn activities_of(
     location: &str,
 ) -> SimResult<Vec<Value>> {
     let cur = card.currency.as_str();
-    let mut drafts = vec![Draft {
-        at: card.created_at,
-        id: format!("gcact:{}:activate", card.code),
-        kind: "ACTIVATE",
-        delta: card.initial_balance,
-        details: json!({"activate_activity_details": {
-            "amount_money": wire::money(card.initial_balance, cur),
-        }}),
-    }];
     let payments = d.sim.read(|s| {
         Ok(s.square()
             .payments
@@ -178,69 +144,53 @@ async fn activities_of(
             .map(|p| (p.intent.clone(), p.id.clone()))
             .collect::<Vec<_>>())
     })?;
-    for i in intents {
-        let on_card = i
-            .payment_method
-            .as_ref()
-            .and_then(|m| m.gift_card.as_deref());
-        if on_card != Some(card.code.as_str()) {
-            continue;
-        }
-        let (status, amount) = match i.status {
-            IntentStatus::RequiresCapture => ("PENDING", i.amount_capturable),
-            IntentStatus::Succeeded => ("COMPLETED", i.amount_received),
-            // A hold released, or never taken: no money moved.
-            _ => continue,
-        };
-        let mut redeem = json!({
-            "amount_money": wire::money(amount, cur),
-            "status": status,
-            "reference_id": i.id,
-        });
-        if let Some((_, pid)) = payments.iter().find(|(intent, _)| *intent == i.id) {
-            redeem["payment_id"] = pid.clone().into();
-        }
-        let redeem_id = format!("gcact:{}", i.id);
-        drafts.push(Draft {
-            at: i.created_at,
-            id: redeem_id.clone(),
-            kind: "REDEEM",
-            delta: -amount,
-            details: json!({"redeem_activity_details": redeem}),
-        });
-        for rid in &i.refunds {
-            let r = d.pay.get_refund(rid).await.map_err(gateway_error)?;
-            if r.status != omnisim_api::pay::RefundStatus::Succeeded {
-                continue;
+    let moved = ledger::movements(&d.pay, card, intents)
+        .await
+        .map_err(gateway_error)?;
+    let mut out = Vec::with_capacity(moved.len());
+    for m in moved {
+        let amount = wire::money(m.amount, cur);
+        let (id, kind, details) = match &m.kind {
+            MovementKind::Issue => (
+                format!("gcact:{}:activate", card.code),
+                "ACTIVATE",
+                json!({"activate_activity_details": {"amount_money": amount}}),
+            ),
+            MovementKind::Redeem { intent, pending } => {
+                let mut redeem = json!({
+                    "amount_money": amount,
+                    "status": if *pending { "PENDING" } else { "COMPLETED" },
+                    "reference_id": intent,
+                });
+                if let Some((_, pid)) = payments.iter().find(|(i, _)| i == intent) {
+                    redeem["payment_id"] = pid.clone().into();
+                }
+                (
+                    format!("gcact:{intent}"),
+                    "REDEEM",
+                    json!({"redeem_activity_details": redeem}),
+                )
             }
-            drafts.push(Draft {
-                at: r.created_at,
-                id: format!("gcact:{}", r.id),
-                kind: "REFUND",
-                delta: r.amount,
-                details: json!({"refund_activity_details": {
-                    "redeem_activity_id": redeem_id,
-                    "amount_money": wire::money(r.amount, cur),
-                    "reference_id": r.id,
+            MovementKind::Refund { refund, intent } => (
+                format!("gcact:{refund}"),
+                "REFUND",
+                json!({"refund_activity_details": {
+                    "redeem_activity_id": format!("gcact:{intent}"),
+                    "amount_money": amount,
+                    "reference_id": refund,
                 }}),
-            });
-        }
-    }
-    drafts.sort_by_key(|x| x.at);
-    let mut balance = Decimal::ZERO;
-    let mut out = Vec::with_capacity(drafts.len());
-    for x in drafts {
-        balance += x.delta;
+            ),
+        };
         let mut v = json!({
-            "id": x.id,
-            "type": x.kind,
+            "id": id,
+            "type": kind,
             "location_id": location,
-            "created_at": wire::ts(x.at),
+            "created_at": wire::ts(m.at),
             "gift_card_id": card_id(&card.code),
             "gift_card_gan": card.code,
-            "gift_card_balance_money": wire::money(balance, cur),
+            "gift_card_balance_money": wire::money(m.balance_after, cur),
         });
-        for (k, val) in x.details.as_object().into_iter().flatten() {
+        for (k, val) in details.as_object().into_iter().flatten() {
             v[k] = val.clone();
         }
         out.push(v);
@@ -292,7 +242,7 @@ pub async fn list_activities(State(d): Ctx, Query(q): Query<ListActivitiesQuery>
                 .map(|l| l.id.clone())
                 .unwrap_or_default())
         })?;
-        let intents = all_intents(&d).await?;
+        let intents = ledger::all_intents(&d.pay).await.map_err(gateway_error)?;
         let mut all = Vec::new();
         for c in &cards {
             all.extend(activities_of(&d, c, &intents, &location).await?);
