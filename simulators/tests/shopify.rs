@@ -1424,33 +1424,43 @@ async fn gift_cards_are_the_gateways_whoever_issued_them() {
     );
 
     // Refusals, each a user error naming its field; nothing is issued.
-    for (input, field, code) in [
+    for (input, field, code, message) in [
         (
             json!({"initialValue": "10", "code": "GOODWILL2026"}),
             "code",
             "TAKEN",
+            "Code has already been taken",
         ),
         (
             json!({"initialValue": "10", "code": "short"}),
             "code",
             "TOO_SHORT",
+            "Code is too short (minimum is 8 characters)",
         ),
         (
             json!({"initialValue": "10", "code": "has-a-dash-1"}),
             "code",
             "INVALID",
+            "Code can only contain letters and numbers",
         ),
-        (json!({"initialValue": "0"}), "initialValue", "GREATER_THAN"),
+        (
+            json!({"initialValue": "0"}),
+            "initialValue",
+            "GREATER_THAN",
+            "Initial value must be greater than 0",
+        ),
         (
             json!({"initialValue": "10", "customerId": "gid://shopify/Customer/99"}),
             "customerId",
             "CUSTOMER_NOT_FOUND",
+            "Customer does not exist",
         ),
     ] {
         let r = gql(&shop, GIFT_CARD_CREATE, json!({"input": input})).await;
         let errors = &r.json["data"]["giftCardCreate"]["userErrors"];
         assert_eq!(errors[0]["field"], json!(["input", field]), "{}", r.json);
         assert_eq!(errors[0]["code"], code, "{}", r.json);
+        assert_eq!(errors[0]["message"], message, "{}", r.json);
     }
     let r = gql(
         &shop,
@@ -1524,10 +1534,7 @@ async fn gift_cards_are_the_gateways_whoever_issued_them() {
     )
     .await;
     assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        taken.json["errors"]["code"][0],
-        "Code has already been taken"
-    );
+    assert_eq!(taken.json["errors"]["code"][0], "has already been taken");
     let page = rest(
         &shop,
         "GET",

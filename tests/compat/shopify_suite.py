@@ -650,6 +650,57 @@ check("listed active", ids("status:active"), [scheduled["id"]])
 check("no other discount webhook", received.empty(), True)
 for sub_id in subs:
     gql(UNSUBSCRIBE, id=sub_id)
+# --- gift cards: GraphQL and shopify.GiftCard -------------------------------------
+GIFT_CARD_CREATE = """mutation Create($input: GiftCardCreateInput!) {
+  giftCardCreate(input: $input) {
+    giftCard { id balance { amount currencyCode } initialValue { amount } lastCharacters maskedCode note }
+    giftCardCode
+    userErrors { field message code }
+  }
+}"""
+GIFT_CARD = """query Card($id: ID!) {
+  giftCard(id: $id) {
+    id balance { amount } enabled
+    transactions(first: 10) { nodes { __typename amount { amount currencyCode } processedAt } }
+  }
+}"""
+GIFT_CARDS = """query Cards($q: String) { giftCards(first: 10, query: $q) { nodes { id } } giftCardsCount(query: $q) { count precision } }"""
+
+out = gql(GIFT_CARD_CREATE, input={"initialValue": "30.00", "code": "COMPATCARD01", "note": "compat"})["giftCardCreate"]
+check("giftCardCreate errors", out["userErrors"], [])
+check("giftCardCreate code", out["giftCardCode"], "COMPATCARD01")
+check("giftCardCreate card", (out["giftCard"]["balance"], out["giftCard"]["lastCharacters"], out["giftCard"]["note"]),
+      ({"amount": "30.0", "currencyCode": "USD"}, "RD01", "compat"))
+card_id = out["giftCard"]["id"]
+card_n = int(card_id.rsplit("/", 1)[1])
+spent = native("POST", "/v1/orders", {"lines": [{"sku": "SKU-1", "quantity": 1}],
+                                      "payment": {"type": "gift_card", "code": "COMPATCARD01"}})
+from decimal import Decimal  # noqa: E402
+
+paid = Decimal(spent["total"])
+got = gql(GIFT_CARD, id=card_id)["giftCard"]
+check("a card spent online", (Decimal(got["balance"]["amount"]), got["enabled"]), (30 - paid, True))
+check("its debit", [(t["__typename"], Decimal(t["amount"]["amount"])) for t in got["transactions"]["nodes"]],
+      [("GiftCardDebitTransaction", -paid)])
+out = gql(GIFT_CARD_CREATE, input={"initialValue": "5", "code": "short"})["giftCardCreate"]
+check("short code refused", (out["giftCard"], [(e["field"], e["code"]) for e in out["userErrors"]]),
+      (None, [(["input", "code"], "TOO_SHORT")]))
+listed = gql(GIFT_CARDS, q="balance_status:partial")
+check("giftCards partial", ([n["id"] for n in listed["giftCards"]["nodes"]], listed["giftCardsCount"]), ([card_id], {"count": 1, "precision": "EXACT"}))
+
+found = shopify.GiftCard.find(card_n)
+check("REST gift card", (found.id, Decimal(found.balance), found.initial_value, found.last_characters, found.note),
+      (card_n, 30 - paid, "30.00", "RD01", "compat"))
+made = shopify.GiftCard({"initial_value": "20.00", "code": "COMPATCARD02"})
+check("REST gift card create", made.save(), True)
+check("REST gift card created", (made.code, made.balance, made.id), ("COMPATCARD02", "20.00", card_n + 1))
+dup = shopify.GiftCard({"initial_value": "20.00", "code": "COMPATCARD02"})
+check("REST duplicate code refused", dup.save(), False)
+check("REST duplicate code error", dup.errors.full_messages(), ["code has already been taken"])
+check("REST gift card search", [g.id for g in shopify.GiftCard.search(query="last_characters:RD02")], [made.id])
+check("REST gift card count", shopify.GiftCard.count(), 2)
+check("the gateway holds them", native("GET", "/v1/events?limit=1000")["events"][-1]["type"], "gift_cards/issued")
+
 server.shutdown()
 
 print(f"{checks} checks passed")

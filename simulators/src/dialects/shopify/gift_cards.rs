@@ -201,7 +201,9 @@ pub struct Create {
 }
 
 /// Why a create was refused: the input field (GraphQL's name and REST's),
-/// a message, and Shopify's error code.
+/// a message, and Shopify's error code. The message is REST's, which
+/// follows its field (`code: ["has already been taken"]`); GraphQL's
+/// names the field first ([`Refusal::full_message`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     /// The GraphQL input field (`initialValue`, …).
@@ -212,6 +214,20 @@ pub struct Refusal {
     pub message: String,
     /// Shopify's code.
     pub code: GiftCardErrorCode,
+}
+
+impl Refusal {
+    /// The message with its field in words, as GraphQL's user errors read:
+    /// `Code has already been taken`.
+    pub fn full_message(&self) -> String {
+        let label = match self.field {
+            "code" => "Code",
+            "initialValue" => "Initial value",
+            "customerId" => "Customer",
+            _ => return self.message.clone(),
+        };
+        format!("{label} {}", self.message)
+    }
 }
 
 fn refuse(
@@ -234,7 +250,7 @@ fn check_code(code: &str) -> Result<(), Refusal> {
         return Err(refuse(
             "code",
             "code",
-            format!("Code is too short (minimum is {CODE_LEN_MIN} characters)"),
+            format!("is too short (minimum is {CODE_LEN_MIN} characters)"),
             GiftCardErrorCode::TooShort,
         ));
     }
@@ -242,7 +258,7 @@ fn check_code(code: &str) -> Result<(), Refusal> {
         return Err(refuse(
             "code",
             "code",
-            format!("Code is too long (maximum is {CODE_LEN_MAX} characters)"),
+            format!("is too long (maximum is {CODE_LEN_MAX} characters)"),
             GiftCardErrorCode::TooLong,
         ));
     }
@@ -250,7 +266,7 @@ fn check_code(code: &str) -> Result<(), Refusal> {
         return Err(refuse(
             "code",
             "code",
-            "Code can only contain letters and numbers",
+            "can only contain letters and numbers",
             GiftCardErrorCode::Invalid,
         ));
     }
@@ -280,7 +296,7 @@ pub async fn create(sh: &Shared, req: Create) -> Result<(GiftCard, GiftCardRec),
         return Err(refuse(
             "initialValue",
             "initial_value",
-            "Initial value must be greater than 0",
+            "must be greater than 0",
             GiftCardErrorCode::GreaterThan,
         ));
     }
@@ -298,7 +314,7 @@ pub async fn create(sh: &Shared, req: Create) -> Result<(GiftCard, GiftCardRec),
                 return Err(refuse(
                     "customerId",
                     "customer_id",
-                    "Customer does not exist",
+                    "does not exist",
                     GiftCardErrorCode::CustomerNotFound,
                 ));
             }
@@ -340,7 +356,7 @@ pub async fn create(sh: &Shared, req: Create) -> Result<(GiftCard, GiftCardRec),
                     return Err(refuse(
                         "code",
                         "code",
-                        "Code has already been taken",
+                        "has already been taken",
                         GiftCardErrorCode::Taken,
                     ));
                 }
@@ -783,7 +799,7 @@ pub async fn gift_card_create(
                         .map(str::to_owned)
                         .collect(),
                 ),
-                message: r.message,
+                message: r.full_message(),
                 code: Some(r.code),
             }],
         },
