@@ -912,6 +912,7 @@ async fn gift_cards_issue_hold_spend_and_restore() {
         c,
         json!({
             "code": "gc_000001",
+            "number": 1,
             "balance": "50.00",
             "currency": "USD",
             "created_at": "2026-03-02T09:00:00Z",

@@ -988,16 +988,7 @@ impl DiscountProducts {
                 .map(|(p, n)| (id_key(n), p))
                 .collect::<Vec<_>>()
         });
-        page(
-            items,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(items, Page::new(first, after, last, before, reverse))
     }
 
     /// Always empty: a variant added reads back as its product (one
@@ -1010,16 +1001,7 @@ impl DiscountProducts {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> async_graphql::Result<Connection<String, GVariant>> {
-        page(
-            Vec::new(),
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(Vec::new(), Page::new(first, after, last, before, reverse))
     }
 }
 

@@ -485,13 +485,7 @@ impl GGiftCard {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> async_graphql::Result<Connection<String, GiftCardTransaction>> {
-        let p = Page {
-            first,
-            after,
-            last,
-            before,
-            reverse: reverse.unwrap_or(false),
-        };
+        let p = Page::new(first, after, last, before, reverse);
         let items = transactions(self, &self.moved(ctx).await?)
             .into_iter()
             .map(|t| (time_key(t.tx().at, t.tx().n), t))
@@ -546,43 +540,33 @@ pub struct GiftCardCreditTransaction(Tx);
 #[derive(Clone, Debug)]
 pub struct GiftCardDebitTransaction(Tx);
 
-#[Object]
-impl GiftCardCreditTransaction {
-    async fn id(&self) -> ID {
-        ID(gid("GiftCardCreditTransaction", self.0.n))
-    }
-    async fn amount(&self) -> MoneyV2 {
-        money(self.0.amount, &self.0.currency)
-    }
-    async fn processed_at(&self) -> DateTime {
-        DateTime(self.0.at)
-    }
-    async fn note(&self) -> Option<String> {
-        None
-    }
-    async fn gift_card(&self) -> GGiftCard {
-        (*self.0.card).clone()
-    }
+/// The fields both kinds of transaction serve, alike but for their id's
+/// type name.
+macro_rules! transaction_object {
+    ($ty:ident) => {
+        #[Object]
+        impl $ty {
+            async fn id(&self) -> ID {
+                ID(gid(stringify!($ty), self.0.n))
+            }
+            async fn amount(&self) -> MoneyV2 {
+                money(self.0.amount, &self.0.currency)
+            }
+            async fn processed_at(&self) -> DateTime {
+                DateTime(self.0.at)
+            }
+            async fn note(&self) -> Option<String> {
+                None
+            }
+            async fn gift_card(&self) -> GGiftCard {
+                (*self.0.card).clone()
+            }
+        }
+    };
 }
 
-#[Object]
-impl GiftCardDebitTransaction {
-    async fn id(&self) -> ID {
-        ID(gid("GiftCardDebitTransaction", self.0.n))
-    }
-    async fn amount(&self) -> MoneyV2 {
-        money(self.0.amount, &self.0.currency)
-    }
-    async fn processed_at(&self) -> DateTime {
-        DateTime(self.0.at)
-    }
-    async fn note(&self) -> Option<String> {
-        None
-    }
-    async fn gift_card(&self) -> GGiftCard {
-        (*self.0.card).clone()
-    }
-}
+transaction_object!(GiftCardCreditTransaction);
+transaction_object!(GiftCardDebitTransaction);
 
 /// `GiftCardTransaction`.
 #[derive(Interface, Clone, Debug)]

@@ -605,6 +605,25 @@ pub(super) struct Page {
     pub(super) reverse: bool,
 }
 
+impl Page {
+    /// A connection field's paging arguments as they arrive.
+    pub(super) fn new(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        reverse: Option<bool>,
+    ) -> Self {
+        Page {
+            first,
+            after,
+            last,
+            before,
+            reverse: reverse.unwrap_or(false),
+        }
+    }
+}
+
 const PAGE_MAX: i32 = 250;
 
 pub(super) fn page<T: async_graphql::OutputType>(
@@ -951,16 +970,7 @@ impl GLocation {
                 })
                 .collect::<Vec<_>>()
         });
-        page(
-            levels,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(levels, Page::new(first, after, last, before, reverse))
     }
 }
 
@@ -1066,13 +1076,7 @@ impl GProduct {
         };
         page(
             vec![(id_key(self.n), v)],
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
+            Page::new(first, after, last, before, reverse),
         )
     }
 }
@@ -1193,16 +1197,7 @@ impl GItem {
                 })
                 .collect::<Vec<_>>()
         });
-        page(
-            levels,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(levels, Page::new(first, after, last, before, reverse))
     }
 }
 
@@ -1615,16 +1610,7 @@ impl GOrder {
                 )
             })
             .collect();
-        page(
-            lines,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(lines, Page::new(first, after, last, before, reverse))
     }
     async fn transactions(
         &self,
@@ -1701,13 +1687,7 @@ impl GOrder {
                     n: self.n,
                 },
             )],
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
+            Page::new(first, after, last, before, reverse),
         )
     }
 }
@@ -1873,16 +1853,7 @@ impl GRefund {
                 )
             })
             .collect();
-        page(
-            lines,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(lines, Page::new(first, after, last, before, reverse))
     }
 }
 
@@ -2033,16 +2004,7 @@ impl GFulfillment {
                 ))
             })
             .collect();
-        page(
-            lines,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(lines, Page::new(first, after, last, before, reverse))
     }
 }
 
@@ -2158,16 +2120,7 @@ impl GFulfillmentOrder {
                 )
             })
             .collect();
-        page(
-            lines,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(lines, Page::new(first, after, last, before, reverse))
     }
 }
 
@@ -2396,16 +2349,7 @@ impl QueryRoot {
                 })
                 .collect::<Vec<_>>()
         });
-        page(
-            locs,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(locs, Page::new(first, after, last, before, reverse))
     }
 
     async fn location(&self, ctx: &Context<'_>, id: Option<ID>) -> Option<GLocation> {
@@ -2470,16 +2414,7 @@ impl QueryRoot {
                 })
                 .collect::<Vec<_>>()
         });
-        page(
-            items,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(items, Page::new(first, after, last, before, reverse))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2510,16 +2445,7 @@ impl QueryRoot {
                 })
                 .collect::<Vec<_>>()
         });
-        page(
-            items,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(items, Page::new(first, after, last, before, reverse))
     }
 
     async fn inventory_item(&self, ctx: &Context<'_>, id: ID) -> Option<GItem> {
@@ -2568,16 +2494,7 @@ impl QueryRoot {
                 })
                 .collect::<Vec<_>>()
         });
-        page(
-            items,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(items, Page::new(first, after, last, before, reverse))
     }
 
     async fn order(&self, ctx: &Context<'_>, id: ID) -> Option<GOrder> {
@@ -2625,16 +2542,7 @@ impl QueryRoot {
                 .map(|g| (id_key(g.n), GFulfillmentOrder { o: g.o, n: g.n }))
                 .collect::<Vec<_>>()
         });
-        page(
-            items,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(items, Page::new(first, after, last, before, reverse))
     }
 
     async fn fulfillment_order(&self, ctx: &Context<'_>, id: ID) -> Option<GFulfillmentOrder> {
@@ -2662,13 +2570,7 @@ impl QueryRoot {
         query: Option<String>,
         sort_key: Option<customers::CustomerSortKeys>,
     ) -> async_graphql::Result<Connection<String, customers::GCustomer>> {
-        let p = Page {
-            first,
-            after,
-            last,
-            before,
-            reverse: reverse.unwrap_or(false),
-        };
+        let p = Page::new(first, after, last, before, reverse);
         customers::customers(ctx, p, query, sort_key)
     }
 
@@ -2692,13 +2594,7 @@ impl QueryRoot {
         query: Option<String>,
         sort_key: Option<gift_cards::GiftCardSortKeys>,
     ) -> async_graphql::Result<Connection<String, gift_cards::GGiftCard>> {
-        let p = Page {
-            first,
-            after,
-            last,
-            before,
-            reverse: reverse.unwrap_or(false),
-        };
+        let p = Page::new(first, after, last, before, reverse);
         gift_cards::gift_cards(ctx, p, query, sort_key).await
     }
 
@@ -2741,13 +2637,7 @@ impl QueryRoot {
                 "omnisim has no saved searches; give `query` instead of `savedSearchId`",
             ));
         }
-        let p = Page {
-            first,
-            after,
-            last,
-            before,
-            reverse: reverse.unwrap_or(false),
-        };
+        let p = Page::new(first, after, last, before, reverse);
         discounts::automatic_discount_nodes(ctx, p, query, sort_key)
     }
 
@@ -2782,16 +2672,7 @@ impl QueryRoot {
             .filter(|s| want_url.as_ref().is_none_or(|u| &s.url == u))
             .map(|sub| (id_key(counter(&sub.id).unwrap_or(0)), GWebhook { sub }))
             .collect();
-        page(
-            items,
-            Page {
-                first,
-                after,
-                last,
-                before,
-                reverse: reverse.unwrap_or(false),
-            },
-        )
+        page(items, Page::new(first, after, last, before, reverse))
     }
 }
 
