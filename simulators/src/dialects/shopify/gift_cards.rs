@@ -19,12 +19,15 @@
 //! never dropped. The gateway keeps no note and no customer, so the dialect
 //! records those of the cards it made (in `ids.rs`).
 
+use std::sync::Arc;
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Interface, Object, SimpleObject};
-use omnisim_api::pay::GiftCard;
+use omnisim_api::pay::{GiftCard, PaymentIntent};
 use omnisim_api::shop::IssueGiftCard;
 use rust_decimal::Decimal;
 use sha2::Digest;
+use tokio::sync::OnceCell;
 
 use super::customers::{self, GCustomer};
 use super::graphql::{
@@ -404,23 +407,49 @@ fn internal(e: &crate::error::SimError) -> Refusal {
 
 // ------------------------------------------------------------------ GraphQL
 
+/// Every gateway intent, read once per request at most: the cards of one
+/// listing share it.
+type Intents = Arc<OnceCell<Vec<PaymentIntent>>>;
+
 /// `GiftCard`.
 #[derive(Clone, Debug)]
 pub struct GGiftCard {
     c: GiftCard,
     rec: GiftCardRec,
+    intents: Intents,
+    /// Its movements, read once for `updatedAt` and `transactions` alike.
+    moved: Arc<OnceCell<Vec<Movement>>>,
 }
 
 impl GGiftCard {
     /// The card `c`, with what the dialect recorded of it.
     pub fn new(c: GiftCard, rec: GiftCardRec) -> Self {
-        GGiftCard { c, rec }
+        GGiftCard::sharing(c, rec, &Intents::default())
     }
 
-    async fn moved(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Movement>> {
+    /// The same, reading the gateway's intents through `intents`.
+    fn sharing(c: GiftCard, rec: GiftCardRec, intents: &Intents) -> Self {
+        GGiftCard {
+            c,
+            rec,
+            intents: Arc::clone(intents),
+            moved: Arc::default(),
+        }
+    }
+
+    async fn moved(&self, ctx: &Context<'_>) -> async_graphql::Result<&[Movement]> {
         let pay = &shared(ctx).pay;
-        let intents = ledger::all_intents(pay).await?;
-        Ok(ledger::movements(pay, &self.c, &intents).await?)
+        let moved = self
+            .moved
+            .get_or_try_init(|| async {
+                let intents = self
+                    .intents
+                    .get_or_try_init(|| ledger::all_intents(pay))
+                    .await?;
+                ledger::movements(pay, &self.c, intents).await
+            })
+            .await?;
+        Ok(moved)
     }
 }
 
@@ -486,7 +515,7 @@ impl GGiftCard {
         reverse: Option<bool>,
     ) -> async_graphql::Result<Connection<String, GiftCardTransaction>> {
         let p = Page::new(first, after, last, before, reverse);
-        let items = transactions(self, &self.moved(ctx).await?)
+        let items = transactions(self, self.moved(ctx).await?)
             .into_iter()
             .map(|t| (time_key(t.tx().at, t.tx().n), t))
             .collect();
@@ -706,6 +735,7 @@ pub async fn gift_cards(
 ) -> async_graphql::Result<Connection<String, GGiftCard>> {
     let found = search(all(shared(ctx)).await?, query.as_deref().unwrap_or(""))?;
     let amount = |d: Decimal, n: u64| format!("{:030.6}|{}", d, id_key(n));
+    let intents = Intents::default();
     let items = found
         .into_iter()
         .map(|(c, rec)| {
@@ -717,7 +747,7 @@ pub async fn gift_cards(
                 Some(GiftCardSortKeys::CreatedAt) => time_key(c.created_at, n),
                 Some(GiftCardSortKeys::Id) | None => id_key(n),
             };
-            (k, GGiftCard::new(c, rec))
+            (k, GGiftCard::sharing(c, rec, &intents))
         })
         .collect();
     page(items, p)
@@ -776,13 +806,11 @@ pub async fn gift_card_create(
             gift_card: None,
             gift_card_code: None,
             user_errors: vec![GiftCardUserError {
-                field: Some(
-                    ["input", r.field]
-                        .into_iter()
-                        .take(if r.field == "input" { 1 } else { 2 })
-                        .map(str::to_owned)
-                        .collect(),
-                ),
+                field: Some(if r.field == "input" {
+                    vec!["input".to_owned()]
+                } else {
+                    vec!["input".to_owned(), r.field.to_owned()]
+                }),
                 message: r.full_message(),
                 code: Some(r.code),
             }],
