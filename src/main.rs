@@ -203,9 +203,10 @@ struct ServeArgs {
     /// Seed for webhook secrets and fault draws.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Divide the platforms' webhook retry delays by this (60: minutes become seconds).
-    #[arg(long, default_value_t = 60)]
-    webhook_retry_scale: u32,
+    /// Divide the platforms' own delays by this: webhook retries and
+    /// bank-transfer settlement (60: an hour becomes a minute).
+    #[arg(long, visible_alias = "webhook-retry-scale", default_value_t = 60)]
+    delay_scale: u32,
     /// Print the URLs as one JSON line instead of the human banner.
     #[arg(long)]
     json: bool,
@@ -282,7 +283,7 @@ async fn run_serve(args: ServeArgs) -> ExitCode {
         stripe_port: args.stripe_port,
         api_key: args.api_key,
         seed: args.seed,
-        retry_time_scale: args.webhook_retry_scale.max(1),
+        delay_scale: args.delay_scale.max(1),
         retention: omnisim_simulators::Retention::default(),
         intercept: args
             .intercept

@@ -62,7 +62,7 @@ pub struct SimulatorsBuilder {
     api_key: String,
     seed: u64,
     clock: Option<Clock>,
-    webhook_retry_scale: u32,
+    delay_scale: u32,
 }
 
 impl Default for SimulatorsBuilder {
@@ -72,7 +72,7 @@ impl Default for SimulatorsBuilder {
             api_key: "test_key".into(),
             seed: 1,
             clock: None,
-            webhook_retry_scale: 60,
+            delay_scale: 60,
         }
     }
 }
@@ -103,10 +103,11 @@ impl SimulatorsBuilder {
         self
     }
 
-    /// Divide the platforms' webhook retry delays by this (default 60 on
-    /// loopback: minutes become seconds; in process, 1).
-    pub fn webhook_retry_scale(mut self, scale: u32) -> Self {
-        self.webhook_retry_scale = scale.max(1);
+    /// Divide the platforms' own delays, webhook retries and bank-transfer
+    /// settlement, by this (default 60 on loopback: minutes become seconds;
+    /// in process, 1).
+    pub fn delay_scale(mut self, scale: u32) -> Self {
+        self.delay_scale = scale.max(1);
         self
     }
 
@@ -123,7 +124,7 @@ impl SimulatorsBuilder {
                     api_key: self.api_key.clone(),
                     seed: self.seed,
                     retention: Default::default(),
-                    retry_time_scale: self.webhook_retry_scale,
+                    delay_scale: self.delay_scale,
                     intercept: None,
                     webhook_hosts: Vec::new(),
                 })
@@ -158,10 +159,10 @@ impl SimulatorsBuilder {
                     seed: self.seed,
                     transport: Arc::new(routes.clone()),
                     pay_url: urls.pay.clone(),
-                    retry_time_scale: if self.webhook_retry_scale == 60 {
+                    delay_scale: if self.delay_scale == 60 {
                         1
                     } else {
-                        self.webhook_retry_scale
+                        self.delay_scale
                     },
                 });
                 routes.mount("pos.sim", sims.pos_router());

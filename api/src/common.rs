@@ -213,6 +213,14 @@ pub struct Faults {
     pub timeout_rate: f64,
     /// How long a timed-out request hangs before the simulator gives up (504).
     pub timeout_ms: u64,
+    /// Probability that a write from the connector (the simulator's main API
+    /// key) is applied and its answer then lost, as a connection dropping
+    /// between the connector and the platform loses it: the write hangs for
+    /// `timeout_ms` and is answered 504 `timeout`, as with `timeout_rate`.
+    /// Reads, and writes by other callers (the harness's customers, clerks
+    /// and staff), are answered as usual, so a scenario can lose exactly
+    /// the connector's write answers and nothing else.
+    pub lost_write_answers: f64,
     /// A leaky-bucket rate limit per API key; none when absent.
     pub rate_limit: Option<RateLimit>,
     /// Faults on outgoing webhooks.

@@ -863,6 +863,9 @@ fn describe_faults(f: &Value) -> String {
                 }
                 "error_rate" => parts.push(format!("API errors ({})", pct(v))),
                 "timeout_rate" => parts.push(format!("API timeouts ({})", pct(v))),
+                "lost_write_answers" => {
+                    parts.push(format!("connector's write answers lost ({})", pct(v)))
+                }
                 "latency" => parts.push("slow API".to_owned()),
                 "rate_limit" => parts.push("tight rate limit".to_owned()),
                 "read_only" if v.as_bool() == Some(true) => {

@@ -169,7 +169,7 @@ impl World {
             seed,
             transport: Arc::new(net.clone()),
             pay_url: PAY_URL.into(),
-            retry_time_scale: 1,
+            delay_scale: 1,
         });
         sims.accept_actor_key(ACTOR_KEY);
         net.routes.mount("pos.sim", sims.pos_router());

@@ -21,7 +21,7 @@ async fn documents() -> Vec<(&'static str, Value, &'static [&'static str])> {
         seed: 1,
         transport: Arc::new(transport.clone()),
         pay_url: "http://pay.sim".into(),
-        retry_time_scale: 1,
+        delay_scale: 1,
     });
     transport.mount("pos.sim", sims.pos_router());
     transport.mount("shop.sim", sims.shop_router());

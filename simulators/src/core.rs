@@ -123,9 +123,11 @@ pub struct CoreConfig {
     pub seed: u64,
     /// How webhooks reach their receivers.
     pub webhook_transport: Arc<dyn Transport>,
-    /// Divides each platform's webhook retry delays: 1 in virtual time (the
-    /// real schedule costs nothing), 60 for `omnisim serve` (minutes → seconds).
-    pub retry_time_scale: u32,
+    /// Divides each platform's own delays, its webhook retries and the
+    /// gateway's bank-transfer settlement: 1 in virtual time (the real
+    /// schedule costs nothing), 60 for `omnisim serve` and certification
+    /// (minutes → seconds).
+    pub delay_scale: u32,
 }
 
 /// The platform-agnostic machinery of one simulator.
@@ -158,6 +160,9 @@ pub struct Core {
     retention: Mutex<Retention>,
     /// Webhook subscriptions and delivery.
     pub webhooks: Webhooks,
+    /// Divisor of the platform's own business delays (see
+    /// [`CoreConfig::delay_scale`]); webhooks keep their own copy.
+    delay_scale: u32,
 }
 
 impl std::fmt::Debug for Core {
@@ -197,7 +202,8 @@ impl Core {
             throttle: Mutex::new(Throttle::default()),
             idempotency: Mutex::new(IdempotencyStore::default()),
             retention: Mutex::new(Retention::default()),
-            webhooks: Webhooks::new(config.webhook_transport, retry, config.retry_time_scale),
+            webhooks: Webhooks::new(config.webhook_transport, retry, config.delay_scale),
+            delay_scale: config.delay_scale.max(1),
         }
     }
 
@@ -370,6 +376,7 @@ pub fn validate_faults(f: &Faults) -> SimResult<()> {
     let rates = [
         ("error_rate", f.error_rate),
         ("timeout_rate", f.timeout_rate),
+        ("lost_write_answers", f.lost_write_answers),
         ("webhooks.duplicate_rate", f.webhooks.duplicate_rate),
         ("webhooks.drop_rate", f.webhooks.drop_rate),
     ];
@@ -476,7 +483,7 @@ impl<S: Platform> Simulator<S> {
         let (result, events, deadline_moved) = {
             let mut inner = lock(&self.inner);
             let before = inner.state.next_deadline();
-            let mut fx = Effects::new(now);
+            let mut fx = Effects::new(now).with_delay_scale(self.core.delay_scale);
             inner.state.tick(&mut fx);
             // Due timers are the platform's own doing; the transition is
             // its caller's (the request's credential, if a request runs it).

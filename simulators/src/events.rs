@@ -34,6 +34,7 @@ pub struct Effects {
     now: DateTime<Utc>,
     events: Vec<EventDraft>,
     actor: Option<omnisim_api::Actor>,
+    delay_scale: u32,
 }
 
 impl Effects {
@@ -43,7 +44,22 @@ impl Effects {
             now,
             events: Vec::new(),
             actor: None,
+            delay_scale: 1,
         }
+    }
+
+    /// Effects of a platform whose own business delays run `scale` times
+    /// faster than their real length (`omnisim serve` and certification
+    /// compress a bank transfer's hour; virtual time keeps 1).
+    pub fn with_delay_scale(mut self, scale: u32) -> Self {
+        self.delay_scale = scale.max(1);
+        self
+    }
+
+    /// `delay`, a platform's own business delay (a bank transfer settling),
+    /// as long as it runs here.
+    pub fn delay(&self, delay: chrono::TimeDelta) -> chrono::TimeDelta {
+        delay / i32::try_from(self.delay_scale).unwrap_or(i32::MAX)
     }
 
     /// Effects of a transition made for `actor` (the request's credential):

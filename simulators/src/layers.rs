@@ -373,7 +373,9 @@ struct Plan {
     bucket: Option<BucketReading>,
 }
 
-fn plan(core: &Core, faults: &Faults, api_key: &str) -> Plan {
+/// `connector_write`: the request is a write with the connector's key (for
+/// `lost_write_answers`).
+fn plan(core: &Core, faults: &Faults, api_key: &str, connector_write: bool) -> Plan {
     let bucket = faults
         .rate_limit
         .as_ref()
@@ -404,9 +406,11 @@ fn plan(core: &Core, faults: &Faults, api_key: &str) -> Plan {
                 "injected fault: the service is unavailable; nothing was applied",
             ));
         }
-        let timeout =
-            (reject.is_none() && faults.timeout_rate > 0.0 && rng.random_bool(faults.timeout_rate))
-                .then(|| Duration::from_millis(faults.timeout_ms.max(1)));
+        let mut drawn = |rate: f64| rate > 0.0 && rng.random_bool(rate);
+        let lost = reject.is_none()
+            && (drawn(faults.timeout_rate)
+                || (connector_write && drawn(faults.lost_write_answers)));
+        let timeout = lost.then(|| Duration::from_millis(faults.timeout_ms.max(1)));
         Plan {
             latency,
             reject,
@@ -437,9 +441,14 @@ where
         return partitioned(&core, wire, &path).await;
     }
     let faults = core.faults();
+    let connector = !core.is_actor_key(caller);
+    let (writes, req) = if faults.read_only || (connector && faults.lost_write_answers > 0.0) {
+        is_write(req).await
+    } else {
+        (false, req)
+    };
     let req = if faults.read_only {
-        let (is_write, req) = is_write(req).await;
-        if is_write {
+        if writes {
             return wire.error_response(
                 &path,
                 SimError::new(
@@ -456,8 +465,7 @@ where
     };
     // The connector's requests are watched while a rate limit holds, and
     // after it, while a wait it named still runs.
-    let watched = !core.is_actor_key(caller)
-        && (faults.rate_limit.is_some() || lock(&core.throttle).watching());
+    let watched = connector && (faults.rate_limit.is_some() || lock(&core.throttle).watching());
     let (req, identity) = if watched {
         let (shown, identity, req) = match identify(req).await {
             Ok(identified) => identified,
@@ -468,7 +476,7 @@ where
     } else {
         (req, None)
     };
-    let plan = plan(&core, &faults, caller);
+    let plan = plan(&core, &faults, caller, connector && writes);
     if let (Some(identity), Some(secs)) = (identity, plan.bucket.and_then(|b| b.retry_after_secs)) {
         lock(&core.throttle).refused(identity, core.clock.now(), secs);
     }

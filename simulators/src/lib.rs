@@ -39,7 +39,7 @@
 //!     seed: 7,
 //!     transport: Arc::new(HttpTransport::default()),
 //!     pay_url: "http://127.0.0.1:7103".into(),
-//!     retry_time_scale: 60,
+//!     delay_scale: 60,
 //! });
 //! let _pos_router = sims.pos_router();
 //! # }

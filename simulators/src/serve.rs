@@ -2,8 +2,9 @@
 //!
 //! [`start`] binds all three listeners first (port 0 picks a free one), so the
 //! shop and the POS know the gateway's real URL, then serves each router with
-//! graceful shutdown. Webhooks go out over real HTTP, with retry delays
-//! compressed by [`ServeConfig::retry_time_scale`].
+//! graceful shutdown. Webhooks go out over real HTTP. The platforms' own
+//! delays (webhook retries, bank-transfer settlement) are compressed by
+//! [`ServeConfig::delay_scale`].
 //!
 //! With [`ServeConfig::intercept`] it also binds the intercepting HTTPS proxy
 //! ([`crate::intercept`]) and prints the environment an unchanged connector
@@ -46,8 +47,9 @@ pub struct ServeConfig {
     pub api_key: String,
     /// Seed for secrets and fault draws.
     pub seed: u64,
-    /// Divisor of webhook retry delays: 60 turns minutes into seconds.
-    pub retry_time_scale: u32,
+    /// Divisor of the platforms' own delays (webhook retries, bank-transfer
+    /// settlement): 60 turns minutes into seconds.
+    pub delay_scale: u32,
     /// What the simulators keep of events and idempotency keys.
     pub retention: Retention,
     /// The intercepting HTTPS proxy for the real platforms' hosts
@@ -239,7 +241,7 @@ pub async fn start(config: ServeConfig) -> std::io::Result<Running> {
         seed: config.seed,
         transport,
         pay_url: urls.pay.clone(),
-        retry_time_scale: config.retry_time_scale,
+        delay_scale: config.delay_scale,
     });
     sims.set_retention(config.retention);
     let (stop, stopped) = watch::channel(false);

@@ -27,8 +27,9 @@ pub struct SimulatorsConfig {
     pub transport: Arc<dyn Transport>,
     /// The pay simulator's base URL, as shop and pos call it.
     pub pay_url: String,
-    /// Divisor of webhook retry delays (1 in virtual time).
-    pub retry_time_scale: u32,
+    /// Divisor of the platforms' own delays: webhook retries and bank-transfer
+    /// settlement (1 in virtual time).
+    pub delay_scale: u32,
 }
 
 /// The POS, shop and payment simulators of one world.
@@ -52,7 +53,7 @@ impl Simulators {
             api_key: config.api_key.clone(),
             seed: config.seed ^ salt,
             webhook_transport: Arc::clone(&config.transport),
-            retry_time_scale: config.retry_time_scale,
+            delay_scale: config.delay_scale,
         };
         // The shop and the register reach the gateway with a key of their
         // own, as real platforms do: a partition of the gateway from the

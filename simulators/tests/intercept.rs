@@ -35,7 +35,7 @@ async fn start(tag: &str) -> Running {
         stripe_port: 0,
         api_key: KEY.into(),
         seed: 1,
-        retry_time_scale: 60,
+        delay_scale: 60,
         retention: Default::default(),
         intercept: Some(InterceptConfig {
             port: 0,

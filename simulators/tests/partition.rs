@@ -2,7 +2,8 @@
 //! are held and refused (503 `partitioned`) without being applied, requests
 //! with an actor key go through, webhook deliveries fail while cut and arrive
 //! after the heal on the normal retry schedule. Also the `read_only` fault,
-//! which serves reads and refuses every write, and the rate limit's record
+//! which serves reads and refuses every write, `lost_write_answers`, which
+//! loses the answers to the connector's writes only, and the rate limit's record
 //! of requests the connector sent again before their `Retry-After`.
 
 use std::sync::{Arc, Mutex};
@@ -41,7 +42,7 @@ fn world() -> (Simulators, Received) {
         seed: 5,
         transport: Arc::new(transport.clone()),
         pay_url: "http://pay.sim".into(),
-        retry_time_scale: 1,
+        delay_scale: 1,
     });
     sims.accept_actor_key(ACTOR);
     transport.mount("pay.sim", sims.pay_router());
@@ -280,6 +281,67 @@ async fn a_read_only_platform_serves_reads_and_refuses_writes() {
     )
     .await;
     assert_eq!((s, &r["price"]), (200, &json!("5.00")), "{r}");
+}
+
+/// The `lost_write_answers` fault: the connector's writes are applied and
+/// answered only with a 504 `timeout` after `timeout_ms`; its reads are
+/// answered, and so are an actor's writes. A rate above 1 is refused by name.
+#[tokio::test(start_paused = true)]
+async fn lost_write_answers_lose_the_connectors_writes_answers_only() {
+    let (sims, _) = world();
+    let pos = sims.pos_router();
+    let (s, r) = call(&pos, ACTOR, "POST", "/v1/items", item("MUG")).await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = call(
+        &pos,
+        ACTOR,
+        "POST",
+        "/_control/faults",
+        json!({"lost_write_answers": 1.5}),
+    )
+    .await;
+    assert_eq!(
+        (s, &r["error"]["field"]),
+        (422, &json!("lost_write_answers")),
+        "{r}"
+    );
+    let (s, _) = call(
+        &pos,
+        ACTOR,
+        "POST",
+        "/_control/faults",
+        json!({"lost_write_answers": 1.0, "timeout_ms": 3000}),
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    let sent = tokio::time::Instant::now();
+    let (s, r) = call(
+        &pos,
+        CONNECTOR,
+        "PATCH",
+        "/v1/items/MUG",
+        json!({"price": "5.00"}),
+    )
+    .await;
+    assert_eq!((s, &r["error"]["code"]), (504, &json!("timeout")), "{r}");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(3000),
+        "held for timeout_ms"
+    );
+    // It landed all the same, and the connector's read says so.
+    let (s, r) = call(&pos, CONNECTOR, "GET", "/v1/items/MUG", Value::Null).await;
+    assert_eq!((s, &r["price"]), (200, &json!("5.00")), "{r}");
+    // Everyone else's writes are answered.
+    let (s, r) = call(
+        &pos,
+        ACTOR,
+        "PATCH",
+        "/v1/items/MUG",
+        json!({"price": "6.00"}),
+    )
+    .await;
+    assert_eq!((s, &r["price"]), (200, &json!("6.00")), "{r}");
 }
 
 /// A duplicate comes at once or later, not both; the refusal names the field.

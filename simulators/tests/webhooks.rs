@@ -51,7 +51,7 @@ fn simulator<P: Platform>() -> Arc<Simulator<P>> {
         api_key: "k".into(),
         seed: 9,
         webhook_transport: Arc::new(HttpTransport::new(Duration::from_secs(5))),
-        retry_time_scale: FAST,
+        delay_scale: FAST,
     })
 }
 

@@ -367,7 +367,7 @@ async fn stack(retention: Retention, webhooks: bool) -> Result<Stack, String> {
         stripe_port: 0,
         api_key: KEY.to_owned(),
         seed: 1,
-        retry_time_scale: 60,
+        delay_scale: 60,
         retention,
         intercept: None,
         webhook_hosts: Vec::new(),
@@ -1083,7 +1083,7 @@ fn child_orders(n: u64, capped: bool) -> Result<Value, String> {
             seed: 1,
             transport: Arc::new(transport.clone()),
             pay_url: "http://pay.sim".to_owned(),
-            retry_time_scale: 60,
+            delay_scale: 60,
         });
         if capped {
             sims.set_retention(bench_retention());
@@ -1246,7 +1246,7 @@ pub fn intercept(ctx: &Ctx) -> Vec<Row> {
         stripe_port: 0,
         api_key: KEY.to_owned(),
         seed: 1,
-        retry_time_scale: 60,
+        delay_scale: 60,
         retention: Retention::default(),
         intercept: Some(omnisim_simulators::intercept::InterceptConfig {
             port: 0,

@@ -6,7 +6,8 @@
 //! transfers, and to `canceled` from any non-final state. Two things happen on
 //! timers ([`Platform::tick`]): an uncaptured authorization past its
 //! `capture_before` is canceled with reason `automatic`, and a bank transfer
-//! (or a refund of one) settles [`rules::BANK_SETTLEMENT_DELAY`] after it began.
+//! (or a refund of one) settles [`rules::BANK_SETTLEMENT_DELAY`] after it began
+//! (divided by the delay scale under `omnisim serve` and certification).
 //!
 //! Events carry the whole intent after each change. `payment_intent.created`
 //! shows it as first recorded (status `requires_payment_method`, nothing
@@ -648,7 +649,7 @@ impl PayState {
                 decline = Some(SimError::declined(code, message).with_payment_intent(id));
             }
             Outcome::Transfer { fails } => {
-                let at = now + rules::BANK_SETTLEMENT_DELAY;
+                let at = now + fx.delay(rules::BANK_SETTLEMENT_DELAY);
                 intent.status = IntentStatus::Processing;
                 settles_at = Some(at);
                 transfer_fails = fails;
@@ -1063,7 +1064,7 @@ impl PayState {
         let id = format!("re_{:06}", self.counters.refund);
         let status = if method_kind(&intent) == PaymentMethodKind::BankTransfer {
             self.timers.insert((
-                now + rules::BANK_SETTLEMENT_DELAY,
+                now + fx.delay(rules::BANK_SETTLEMENT_DELAY),
                 Timer::SettleRefund(id.clone()),
             ));
             RefundStatus::Pending
@@ -1491,6 +1492,8 @@ pub(crate) mod tests {
         pub s: PayState,
         pub now: DateTime<Utc>,
         pub events: Vec<(&'static str, serde_json::Value)>,
+        /// As `omnisim serve` compresses the gateway's own delays (1: real).
+        pub delay_scale: u32,
     }
 
     pub(crate) fn epoch() -> DateTime<Utc> {
@@ -1505,6 +1508,7 @@ pub(crate) mod tests {
                 s: PayState::default(),
                 now: epoch(),
                 events: Vec::new(),
+                delay_scale: 1,
             }
         }
 
@@ -1512,7 +1516,7 @@ pub(crate) mod tests {
             &mut self,
             f: impl FnOnce(&mut PayState, &mut Effects) -> SimResult<T>,
         ) -> SimResult<T> {
-            let mut fx = Effects::new(self.now);
+            let mut fx = Effects::new(self.now).with_delay_scale(self.delay_scale);
             self.s.tick(&mut fx);
             let mut drafts = fx.take();
             let result = f(&mut self.s, &mut fx);
@@ -2098,6 +2102,28 @@ pub(crate) mod tests {
         let e = b.capture(&online.id, None).unwrap_err();
         assert_eq!(e.code, "payment_intent_unexpected_state");
         assert_eq!(b.s.next_deadline(), None);
+    }
+
+    /// `omnisim serve` and certification divide the gateway's own delays by
+    /// their scale: at 60x a transfer and its refund settle in a minute.
+    #[test]
+    fn a_compressed_gateway_settles_a_transfer_and_its_refund_in_a_minute() {
+        let mut b = Bench::new();
+        b.delay_scale = 60;
+        let pi = b.pay(dec!(80), bank(None), Automatic).unwrap();
+        assert_eq!(b.s.next_deadline(), Some(epoch() + TimeDelta::minutes(1)));
+        b.advance(TimeDelta::seconds(59));
+        assert_eq!(b.intent(&pi.id).status, IntentStatus::Processing);
+        b.advance(TimeDelta::seconds(1));
+        assert_eq!(b.intent(&pi.id).status, IntentStatus::Succeeded);
+        let refund = b.refund(&pi.id, None).unwrap();
+        assert_eq!(refund.status, RefundStatus::Pending);
+        assert_eq!(b.s.next_deadline(), Some(epoch() + TimeDelta::minutes(2)));
+        b.advance(TimeDelta::minutes(1));
+        assert_eq!(
+            b.s.refund(&refund.id).unwrap().status,
+            RefundStatus::Succeeded
+        );
     }
 
     #[test]

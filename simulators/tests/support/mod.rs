@@ -39,7 +39,7 @@ impl World {
             seed: 42,
             transport: Arc::new(transport.clone()),
             pay_url: format!("http://{PAY_HOST}"),
-            retry_time_scale: 1,
+            delay_scale: 1,
         });
         transport.mount(PAY_HOST, sims.pay_router());
         World {
