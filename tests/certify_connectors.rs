@@ -379,8 +379,8 @@ fn the_example_connectors_are_written_without_the_reference_engines_prefix() {
 
 /// The delta and compare-and-set connectors on the whole default profile up
 /// to level 3. Measured by hand with a debug build at 60x on profile 1.1.0:
-/// each certified at level 3 in about 198 s. Profile 1.2.0 (31 scenarios,
-/// about an hour per connector) has not been run with them: they sync no
+/// each certified at level 3 in about 198 s. Profiles 1.2.0 and 1.3.0 (34
+/// scenarios, a little over an hour per connector) have not been run with them: they sync no
 /// customers, promotions or gift cards, so expect those scenarios to need
 /// claims. Run it with
 /// `cargo test --test certify_connectors -- --ignored`.
@@ -420,8 +420,9 @@ fn the_honest_connectors_are_certified_at_level_3_on_the_default_profile() {
 /// The reference engine on the whole default profile up to level 3, now
 /// that no checker reads its `reference` prefix. Measured by hand with a
 /// debug build at 60x: 15 scenarios (profile 1.1.0), certified at level 3
-/// in 190.5 s of wall time; profile 1.2.0 has 31, about an hour. Too slow for every CI run; CI certifies it on the smoke
-/// profile up to level 3 (tests/certify.rs). Run it with
+/// in 190.5 s of wall time; profile 1.3.0 has 34, a little over an hour.
+/// Too slow for every CI run; CI certifies it on the smoke profile up to
+/// level 3 (tests/certify.rs). Run it with
 /// `cargo test --test certify_connectors -- --ignored`.
 #[test]
 #[ignore = "about an hour: the full default profile up to level 3"]

@@ -166,6 +166,17 @@ pub struct RealWorld {
     state_dir: PathBuf,
     child: tokio::sync::Mutex<Option<Child>>,
     logs: ConnectorLogs,
+    settings: MerchantSettings,
+}
+
+/// The merchant's settings for one scenario, as a merchant enters them on a
+/// connector's settings page: the connector gets them in its environment.
+#[derive(Clone, Debug, Default)]
+pub struct MerchantSettings {
+    /// Which system owns each synced catalog field, as
+    /// `price=<owner>,tax_code=<owner>` (`shop`, `pos` or `both`):
+    /// `OMNISIM_CATALOG_MASTER`.
+    pub catalog_master: String,
 }
 
 impl RealWorld {
@@ -175,6 +186,7 @@ impl RealWorld {
         seed: u64,
         spec: ConnectorSpec,
         scenario_id: &str,
+        settings: MerchantSettings,
     ) -> Result<Self, StartError> {
         let clock = Clock::real();
         let history = History::new();
@@ -188,7 +200,7 @@ impl RealWorld {
             api_key: API_KEY.into(),
             seed,
             retention: Default::default(),
-            retry_time_scale: scale.max(1),
+            delay_scale: scale.max(1),
             intercept: (spec.via == crate::via::Via::Intercept).then(|| {
                 omnisim_simulators::intercept::InterceptConfig {
                     port: 0,
@@ -221,6 +233,7 @@ impl RealWorld {
             state_dir,
             child: tokio::sync::Mutex::new(None),
             logs: ConnectorLogs::default(),
+            settings,
         })
     }
 
@@ -255,6 +268,11 @@ impl RealWorld {
             ("OMNISIM_CONNECTOR_PORT", self.port.to_string()),
             ("OMNISIM_STATE_DIR", self.state_dir.display().to_string()),
             ("OMNISIM_TIME_SCALE", format!("{}", self.spec.time_scale)),
+            // The merchant's settings.
+            (
+                "OMNISIM_CATALOG_MASTER",
+                self.settings.catalog_master.clone(),
+            ),
             // The Stripe dialect, for connectors on the official Stripe clients.
             (
                 "OMNISIM_STRIPE_API_BASE",

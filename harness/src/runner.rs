@@ -198,7 +198,10 @@ pub fn run_real(
         }
     };
     runtime.block_on(async {
-        let world = crate::realtime::RealWorld::new(seed, spec, scenario_id)
+        let settings = crate::realtime::MerchantSettings {
+            catalog_master: strategy_of(loaded).catalog_master.to_string(),
+        };
+        let world = crate::realtime::RealWorld::new(seed, spec, scenario_id, settings)
             .await
             .map_err(|error| RealRunError {
                 error,

@@ -112,6 +112,8 @@ const DEFAULT: &[(u8, &str, &str)] = builtin![
     2 "online-order-returned-in-store-back-to-card",
     2 "count-while-staff-add-online",
     2 "two-stores-and-a-warehouse",
+    2 "pos-mastered-price",
+    2 "bank-transfer-fails",
     3 "duplicate-reordered-webhooks",
     3 "dropped-webhooks",
     3 "rate-limits-and-5xx",
@@ -124,6 +126,7 @@ const DEFAULT: &[(u8, &str, &str)] = builtin![
     3 "store-return-refund-timed-out",
     3 "crash-between-apply-and-commit",
     3 "sold-out-at-the-register-while-cut-off",
+    3 "price-write-answer-lost",
 ];
 
 /// The default profile's version (`certify/default/VERSION`).
