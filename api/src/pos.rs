@@ -235,6 +235,13 @@ pub struct GiftCardSaleRequest {
     pub currency: Option<String>,
 }
 
+/// `POST /v1/gift_cards/issue` on the register takes the shop's body and
+/// gives the shop's answer: a gift card issued at the register without a
+/// sale (a replacement card, a goodwill gesture, a card paid for elsewhere
+/// and activated at the counter). The register records it as
+/// `gift_card.issued`.
+pub use crate::shop::{IssueGiftCard, IssuedGiftCard};
+
 /// A gift card a sale sold.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SoldGiftCard {

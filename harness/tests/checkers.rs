@@ -738,6 +738,16 @@ fn ledger_reconciles_conserves_gift_card_money() {
         messages(&good, &[sold.clone(), issued("50.00")])[0]
             .contains("but the gateway issued it with 50.00")
     );
+    // So is a card a register issued without a sale, by the POS's record.
+    let at_the_register = event(
+        4,
+        "pos",
+        "ev_4",
+        "gift_card.issued",
+        0,
+        json!({"code": "GC-ANA", "amount": "50.00", "currency": "USD", "reason": "replacement card", "customer": null}),
+    );
+    assert_eq!(messages(&good, &[at_the_register]), Vec::<String>::new());
     // A shop event of another kind does not back a card.
     let mut other = issued("50.00");
     if let Entry::Event { event, .. } = &mut other {

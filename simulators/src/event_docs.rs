@@ -221,6 +221,11 @@ const POS: &[EventDoc] = &[
         "Promotion",
         "A promotion changed (its value, SKUs, start, end or status); `version` counts the changes.",
     ),
+    doc(
+        "gift_card.issued",
+        "IssuedGiftCard",
+        "The register issued a gift card without a sale (`POST /v1/gift_cards/issue`, or an `ACTIVATE` through the Square dialect): its code, amount and reason.",
+    ),
 ];
 
 /// Every event type `platform` (`pos`, `shop` or `pay`) emits.

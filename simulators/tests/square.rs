@@ -1519,3 +1519,321 @@ async fn square_gift_cards_are_the_gateways() {
     );
     assert!(newest.json["cursor"].is_string());
 }
+
+/// A connector that sells a card outside Square: `CreateGiftCard` gives a
+/// `PENDING` card (a generated GAN, or the caller's with `OTHER`) that only
+/// the dialect holds; `ACTIVATE` with `amount_money` and
+/// `buyer_payment_instrument_ids` issues it at the register, which records
+/// `gift_card.issued`, and from then on it is the gateway's, spendable at
+/// the register. What cannot be modelled is refused by name.
+#[tokio::test(start_paused = true)]
+async fn square_gift_cards_made_pending_and_activated_are_issued_at_the_register() {
+    let w = World::new();
+    let (pos, pay) = (w.pos(), w.pay());
+    let create = |key: &str, card: Value| json!({"idempotency_key": key, "location_id": "store-1", "gift_card": card});
+    // A generated GAN; a replay of the same key gives the same card.
+    let made = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards",
+        Some(create("k1", json!({"type": "DIGITAL"}))),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.json);
+    let card = made.json["gift_card"].clone();
+    let gan = card["gan"].as_str().unwrap().to_owned();
+    assert_eq!(gan.len(), 16, "{card}");
+    assert!(gan.starts_with("7783"), "{card}");
+    assert_eq!(
+        (
+            &card["state"],
+            &card["gan_source"],
+            &card["balance_money"]["amount"]
+        ),
+        (&json!("PENDING"), &json!("SQUARE"), &json!(0))
+    );
+    let again = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards",
+        Some(create("k1", json!({"type": "DIGITAL"}))),
+    )
+    .await;
+    assert_eq!(again.json["gift_card"], card);
+    // A custom GAN.
+    let mine = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards",
+        Some(create(
+            "k2",
+            json!({"type": "DIGITAL", "gan_source": "OTHER", "gan": "SHOPGC0001"}),
+        )),
+    )
+    .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.json);
+    assert_eq!(mine.json["gift_card"]["id"], "gftc:SHOPGC0001");
+    // Pending: not at the gateway, but read and listed through the dialect.
+    assert_eq!(
+        pay.get("/v1/gift_cards/SHOPGC0001").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let read = sq(&pos, "GET", "/v2/gift-cards/gftc:SHOPGC0001", None).await;
+    assert_eq!(read.json["gift_card"]["state"], "PENDING", "{}", read.json);
+    let listed = sq(&pos, "GET", "/v2/gift-cards?state=PENDING", None).await;
+    let gans: Vec<&str> = listed.json["gift_cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["gan"].as_str().unwrap())
+        .collect();
+    assert_eq!(gans, [gan.as_str(), "SHOPGC0001"]);
+    // Refusals, each naming its field.
+    for (body, field) in [
+        (create("k3", json!({"type": "PHYSICAL"})), "gift_card.type"),
+        (
+            create(
+                "k4",
+                json!({"type": "DIGITAL", "gan_source": "OTHER", "gan": "SHOPGC0001"}),
+            ),
+            "gift_card.gan",
+        ),
+        (
+            create(
+                "k5",
+                json!({"type": "DIGITAL", "gan_source": "OTHER", "gan": "short"}),
+            ),
+            "gift_card.gan",
+        ),
+        (
+            create("k6", json!({"type": "DIGITAL", "gan": "SHOPGC0002"})),
+            "gift_card.gan",
+        ),
+        (
+            create("k7", json!({"type": "DIGITAL", "state": "ACTIVE"})),
+            "gift_card.state",
+        ),
+        (
+            json!({"idempotency_key": "k8", "location_id": "nowhere", "gift_card": {"type": "DIGITAL"}}),
+            "location_id",
+        ),
+        (
+            json!({"location_id": "store-1", "gift_card": {"type": "DIGITAL"}}),
+            "idempotency_key",
+        ),
+    ] {
+        let r = sq(&pos, "POST", "/v2/gift-cards", Some(body)).await;
+        assert!(r.status.is_client_error(), "{field}: {}", r.json);
+        assert_eq!(r.json["errors"][0]["field"], field, "{}", r.json);
+    }
+
+    // Activated for 40.00, paid elsewhere.
+    let activate = |key: &str, details: Value| {
+        json!({"idempotency_key": key, "gift_card_activity": {
+            "type": "ACTIVATE", "location_id": "store-1", "gift_card_gan": "SHOPGC0001",
+            "activate_activity_details": details}})
+    };
+    let paid = json!({"amount_money": {"amount": 4000, "currency": "USD"},
+                      "buyer_payment_instrument_ids": ["shopify-order-1001"], "reference_id": "1001"});
+    let act = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards/activities",
+        Some(activate("a1", paid.clone())),
+    )
+    .await;
+    assert_eq!(act.status, StatusCode::OK, "{}", act.json);
+    let activity = &act.json["gift_card_activity"];
+    assert_eq!(
+        (
+            &activity["type"],
+            &activity["gift_card_id"],
+            &activity["gift_card_balance_money"]["amount"]
+        ),
+        (&json!("ACTIVATE"), &json!("gftc:SHOPGC0001"), &json!(4000))
+    );
+    assert_eq!(
+        activity["activate_activity_details"]["reference_id"],
+        "1001"
+    );
+    // The gateway has it; the register recorded where its money came from.
+    assert_eq!(
+        pay.get("/v1/gift_cards/SHOPGC0001").await.json["balance"],
+        "40.00"
+    );
+    let feed = pos.get("/v1/events?limit=1000").await.json;
+    let issued: Vec<&Value> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "gift_card.issued")
+        .collect();
+    assert_eq!(issued.len(), 1, "{feed}");
+    assert_eq!(
+        (&issued[0]["data"]["code"], &issued[0]["data"]["amount"]),
+        (&json!("SHOPGC0001"), &json!("40.00"))
+    );
+    let reason = issued[0]["data"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("shopify-order-1001") && reason.contains("reference 1001"),
+        "{reason}"
+    );
+    // Now ACTIVE, with the details it was activated with among its activities.
+    let read = sq(&pos, "GET", "/v2/gift-cards/gftc:SHOPGC0001", None).await;
+    assert_eq!(
+        (
+            &read.json["gift_card"]["state"],
+            &read.json["gift_card"]["gan_source"]
+        ),
+        (&json!("ACTIVE"), &json!("OTHER"))
+    );
+    let acts = sq(
+        &pos,
+        "GET",
+        "/v2/gift-cards/activities?gift_card_id=gftc:SHOPGC0001",
+        None,
+    )
+    .await;
+    assert_eq!(
+        acts.json["gift_card_activities"][0]["id"], activity["id"],
+        "{}",
+        acts.json
+    );
+    assert_eq!(
+        acts.json["gift_card_activities"][0]["activate_activity_details"],
+        activity["activate_activity_details"]
+    );
+    // Spent at the register like any card.
+    let spent = pos
+        .post(
+            "/v1/sales",
+            json!({"location": "store-1", "lines": [], "gift_cards": [{"code": "GC-GIFT", "amount": "15"}],
+                "tenders": [{"type": "gift_card", "amount": "15.00", "code": "SHOPGC0001"}]}),
+        )
+        .await;
+    assert_eq!(spent.status, StatusCode::OK, "{}", spent.json);
+    assert_eq!(
+        pay.get("/v1/gift_cards/SHOPGC0001").await.json["balance"],
+        "25.00"
+    );
+
+    // Refusals: an active card, another type, an order's line, no
+    // instruments, nothing above zero.
+    let refused = [
+        (
+            activate("a2", paid.clone()),
+            "gift_card_activity.gift_card_id",
+        ),
+        (
+            json!({"idempotency_key": "a3", "gift_card_activity": {"type": "LOAD", "location_id": "store-1",
+                "gift_card_gan": gan, "load_activity_details": {"amount_money": {"amount": 100, "currency": "USD"}}}}),
+            "gift_card_activity.type",
+        ),
+        (
+            json!({"idempotency_key": "a4", "gift_card_activity": {"type": "ACTIVATE", "location_id": "store-1",
+                "gift_card_gan": gan, "activate_activity_details": {"order_id": "ord", "line_item_uid": "l1"}}}),
+            "gift_card_activity.activate_activity_details.order_id",
+        ),
+        (
+            json!({"idempotency_key": "a5", "gift_card_activity": {"type": "ACTIVATE", "location_id": "store-1",
+                "gift_card_gan": gan, "activate_activity_details": {"amount_money": {"amount": 100, "currency": "USD"}}}}),
+            "gift_card_activity.activate_activity_details.buyer_payment_instrument_ids",
+        ),
+        (
+            json!({"idempotency_key": "a6", "gift_card_activity": {"type": "ACTIVATE", "location_id": "store-1",
+                "gift_card_gan": gan, "activate_activity_details": {"amount_money": {"amount": 0, "currency": "USD"},
+                "buyer_payment_instrument_ids": ["cash"]}}}),
+            "gift_card_activity.activate_activity_details.amount_money.amount",
+        ),
+        (
+            json!({"idempotency_key": "a7", "gift_card_activity": {"type": "ACTIVATE", "location_id": "store-1",
+                "gift_card_gan": gan, "activate_activity_details": {"amount_money": {"amount": 100, "currency": "USD"},
+                "buyer_payment_instrument_ids": ["cash"]}, "redeem_activity_details": {}}}),
+            "gift_card_activity.redeem_activity_details",
+        ),
+    ];
+    for (body, field) in refused {
+        let r = sq(&pos, "POST", "/v2/gift-cards/activities", Some(body)).await;
+        assert!(r.status.is_client_error(), "{field}: {}", r.json);
+        assert_eq!(r.json["errors"][0]["field"], field, "{}", r.json);
+    }
+    // The generated card is still pending, and no refusal issued anything.
+    assert_eq!(
+        pay.get(&format!("/v1/gift_cards/{gan}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let unknown = sq(&pos, "GET", "/v2/gift-cards/gftc:NOPE0000", None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+/// The register's own issue without a sale: nothing charged, the card at
+/// the gateway, `gift_card.issued` in the feed; a code already held is 409.
+#[tokio::test(start_paused = true)]
+async fn the_register_issues_a_gift_card_without_a_sale() {
+    let w = World::new();
+    let (pos, pay) = (w.pos(), w.pay());
+    let body = json!({"code": "GC-REPLACE", "amount": "20", "reason": "replaces a damaged card"});
+    let r = pos.post("/v1/gift_cards/issue", body.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        (&r.json["code"], &r.json["amount"], &r.json["currency"]),
+        (&json!("GC-REPLACE"), &json!("20.00"), &json!("USD"))
+    );
+    assert_eq!(
+        pay.get("/v1/gift_cards/GC-REPLACE").await.json["balance"],
+        "20.00"
+    );
+    let again = pos.post("/v1/gift_cards/issue", body).await;
+    assert_eq!(
+        (
+            again.status,
+            &again.json["error"]["code"],
+            &again.json["error"]["field"]
+        ),
+        (
+            StatusCode::CONFLICT,
+            &json!("resource_already_exists"),
+            &json!("code")
+        ),
+        "{}",
+        again.json
+    );
+    for (body, field) in [
+        (
+            json!({"code": "GC-X", "amount": "0", "reason": "r"}),
+            "amount",
+        ),
+        (
+            json!({"code": "GC X", "amount": "5", "reason": "r"}),
+            "code",
+        ),
+        (
+            json!({"code": "GC-X", "amount": "5", "reason": " "}),
+            "reason",
+        ),
+        (
+            json!({"code": "GC-X", "amount": "5", "reason": "r", "currency": "usd"}),
+            "currency",
+        ),
+    ] {
+        let r = pos.post("/v1/gift_cards/issue", body).await;
+        assert!(r.status.is_client_error(), "{field}: {}", r.json);
+        assert_eq!(r.json["error"]["field"], field, "{}", r.json);
+    }
+    let feed = pos.get("/v1/events?limit=1000").await.json;
+    let kinds: Vec<&str> = feed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "gift_card.issued").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        pay.get("/v1/gift_cards/GC-X").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

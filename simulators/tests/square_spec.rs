@@ -476,6 +476,37 @@ async fn samples() -> (Vec<(&'static str, &'static str, Value)>, Vec<Value>) {
         )
         .await,
     ));
+    // A card made through the dialect (PENDING), then activated.
+    let made = call(
+        &s,
+        "POST",
+        "/v2/gift-cards",
+        Some(json!({"idempotency_key": "gc", "location_id": "store-1",
+            "gift_card": {"type": "DIGITAL", "gan_source": "OTHER", "gan": "SPECGC0001"}})),
+    )
+    .await;
+    out.push(("post", "/v2/gift-cards", made));
+    out.push((
+        "get",
+        "/v2/gift-cards/{id}",
+        call(&s, "GET", "/v2/gift-cards/gftc:SPECGC0001", None).await,
+    ));
+    out.push((
+        "post",
+        "/v2/gift-cards/activities",
+        call(
+            &s,
+            "POST",
+            "/v2/gift-cards/activities",
+            Some(
+                json!({"idempotency_key": "gca", "gift_card_activity": {"type": "ACTIVATE",
+                "location_id": "store-1", "gift_card_gan": "SPECGC0001",
+                "activate_activity_details": {"amount_money": {"amount": 2500, "currency": "USD"},
+                    "buyer_payment_instrument_ids": ["pre-loaded"], "reference_id": "R-1"}}}),
+            ),
+        )
+        .await,
+    ));
     // A POS promotion as catalog pricing, and an order it prices.
     let promo = call(
         &s,

@@ -10,7 +10,9 @@ version) and their customer.created and customer.updated deliveries; PICKUP
 orders (units set aside, collected at the register, cancelled by an update);
 and the POS's promotions as catalog pricing rules (read, made, pricing a
 register sale, ended early, refused fields, deleted); and the gateway's gift
-cards through the Gift Cards API (by GAN, by id, listed, their activities).
+cards through the Gift Cards API (by GAN, by id, listed, their activities),
+and a card sold outside Square made PENDING and activated with an ACTIVATE
+activity, then spent at the register.
 
 The client builds its answers without validating them, so every raw answer is
 also parsed by the client's own typed models with validation on (pydantic
@@ -654,5 +656,39 @@ check("the redemption", (acts[1].redeem_activity_details.amount_money.amount, ac
       (5000 - want_left, "COMPLETED"))
 unknown = raises(lambda: client.gift_cards.get_from_gan(gan="GC-NONE"))
 check("an unknown GAN", (unknown.status_code, unknown.errors[0].code), (404, "NOT_FOUND"))
+
+# A card sold outside Square (a web shop's), registered with its own GAN and
+# activated with what paid for it: PENDING, then ACTIVE at the gateway.
+made = client.gift_cards.create(idempotency_key=str(uuid.uuid4()), location_id="store-1",
+                                gift_card={"type": "DIGITAL", "gan_source": "OTHER", "gan": "WEBGC00042"})
+typed(made)
+check("made pending", (made.gift_card.state, made.gift_card.gan, made.gift_card.balance_money.amount),
+      ("PENDING", "WEBGC00042", 0))
+generated = typed(client.gift_cards.create(idempotency_key=str(uuid.uuid4()), location_id="store-1",
+                                           gift_card={"type": "DIGITAL"})).gift_card
+check("a generated GAN", (len(generated.gan), generated.gan_source, generated.state), (16, "SQUARE", "PENDING"))
+act = client.gift_cards.activities.create(
+    idempotency_key=str(uuid.uuid4()),
+    gift_card_activity={"type": "ACTIVATE", "location_id": "store-1", "gift_card_id": made.gift_card.id,
+                        "activate_activity_details": {"amount_money": {"amount": 3500, "currency": "USD"},
+                                                      "buyer_payment_instrument_ids": ["web-order-42"],
+                                                      "reference_id": "web-42"}})
+typed(act)
+check("activated", (act.gift_card_activity.type, act.gift_card_activity.gift_card_balance_money.amount),
+      ("ACTIVATE", 3500))
+now = typed(client.gift_cards.get(id=made.gift_card.id)).gift_card
+check("active with its balance", (now.state, now.balance_money.amount), ("ACTIVE", 3500))
+native("POST", "/v1/sales", {"location": "store-1", "lines": [{"sku": "MUG-RED", "quantity": 1}],
+                             "tenders": [{"type": "gift_card", "amount": mug_total, "code": "WEBGC00042"}]})
+acts = list(client.gift_cards.activities.list(gift_card_id=made.gift_card.id, sort_order="ASC"))
+check("activated, then redeemed at the register", [a.type for a in acts], ["ACTIVATE", "REDEEM"])
+check("the activation's reference", acts[0].activate_activity_details.reference_id, "web-42")
+again = raises(lambda: client.gift_cards.activities.create(
+    idempotency_key=str(uuid.uuid4()),
+    gift_card_activity={"type": "ACTIVATE", "location_id": "store-1", "gift_card_gan": "WEBGC00042",
+                        "activate_activity_details": {"amount_money": {"amount": 100, "currency": "USD"},
+                                                      "buyer_payment_instrument_ids": ["cash"]}}))
+check("an active card is not activated again", (again.status_code, again.errors[0].field),
+      (400, "gift_card_activity.gift_card_id"))
 
 print(f"{checks} checks passed")

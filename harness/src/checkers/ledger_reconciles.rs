@@ -241,8 +241,9 @@ struct Load {
 
 /// Gift-card money is conserved: every card at the gateway was paid for
 /// (sold at a register, bought online, or store credit a return gave) or
-/// issued by the merchant (before the day began, or online, recorded by the
-/// shop as `gift_cards/issued`), for exactly what it was loaded with; each
+/// issued by the merchant (before the day began, online, recorded by the
+/// shop as `gift_cards/issued`, or at a register, recorded by the POS as
+/// `gift_card.issued`), for exactly what it was loaded with; each
 /// card's balance is what was loaded less what is spent (captured net of
 /// refunds back to it) and held; nothing is spent beyond what was loaded;
 /// and every card a sale sold or a return gave exists.
@@ -283,6 +284,20 @@ fn gift_cards(
                         amount,
                         what: format!("{amount} sold at {store} on store sale {id}"),
                         witness: Some(witness("sale.created")),
+                    });
+                }
+            }
+            // A card the register issued without a sale (a replacement, a
+            // goodwill gesture, a card activated through Square's API): the
+            // register recorded it with its reason; nothing paid for it.
+            "gift_card.issued" => {
+                if let Some(code) = e.data["code"].as_str() {
+                    let amount = dec(&e.data["amount"]);
+                    let reason = e.data["reason"].as_str().unwrap_or("?");
+                    loads.entry(code.to_owned()).or_default().push(Load {
+                        amount,
+                        what: format!("{amount} issued at the register without a sale ({reason})"),
+                        witness: Some(witness("gift_card.issued")),
                     });
                 }
             }

@@ -7,7 +7,7 @@
 //!   gift-card tenders (and refunds) through the payment gateway.
 
 mod ledger;
-mod routes;
+pub(crate) mod routes;
 pub mod state;
 
 pub use routes::router;

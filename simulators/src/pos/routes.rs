@@ -19,8 +19,8 @@ use omnisim_api::pay::{
 };
 use omnisim_api::pos::{
     BatchChangeInventory, CreateItem, CreatePickup, CreateReturn, CreateSale, InventoryCount,
-    InventoryCounts, Item, ItemList, Pickup, PosSettings, Return, Sale, SetTaxRate, TaxRate,
-    TaxRateList, UpdateItem, UpdatePickupLines,
+    InventoryCounts, IssueGiftCard, IssuedGiftCard, Item, ItemList, Pickup, PosSettings, Return,
+    Sale, SetTaxRate, TaxRate, TaxRateList, UpdateItem, UpdatePickupLines,
 };
 use omnisim_api::{ApiError, ErrorBody};
 use serde::Deserialize;
@@ -73,6 +73,7 @@ fn own_routes() -> OpenApiRouter<RouterState<Ctx>> {
         .routes(routes!(get_sale))
         .routes(routes!(create_return))
         .routes(routes!(get_return))
+        .routes(routes!(issue_gift_card))
         .routes(routes!(create_pickup))
         .routes(routes!(get_pickup))
         .routes(routes!(complete_pickup))
@@ -762,6 +763,70 @@ async fn refund_return(ctx: &Ctx, plan: ReturnPlan) -> SimResult<Return> {
     held.armed = false;
     ctx.sim
         .commit(|s, fx| s.finish_return(fx, &plan.id, references))
+}
+
+/// `POST /v1/gift_cards/issue`: a gift card the register issues without a
+/// sale (a replacement card, a goodwill gesture, a card paid for elsewhere
+/// and activated at the counter). Nothing is charged: the register issues
+/// the card at the gateway under `code`, for `amount`, then records
+/// `gift_card.issued` naming its `reason`. A code some card already holds is
+/// 409 `resource_already_exists` (field `code`).
+#[utoipa::path(post, path = "/v1/gift_cards/issue", tag = "gift_cards", request_body = IssueGiftCard,
+    responses((status = 200, body = IssuedGiftCard),
+        (status = 400, body = ErrorBody),
+        (status = 409, description = "`resource_already_exists` (`code`): a gift card already holds this code", body = ErrorBody),
+        (status = 422, description = "`parameter_invalid` (`code`, `amount`, `currency`, `reason`, `customer`)", body = ErrorBody),
+        (status = 503, description = "`payment_gateway_unavailable`", body = ErrorBody)))]
+async fn issue_gift_card(
+    State(ctx): State<Ctx>,
+    Json(req): Json<IssueGiftCard>,
+) -> SimResult<axum::Json<IssuedGiftCard>> {
+    issue_gift_card_at(&ctx.sim, &ctx.pay, req)
+        .await
+        .map(axum::Json)
+}
+
+/// Issues a gift card at the register without a sale, in the phases of
+/// `POST /v1/gift_cards/issue`: the register validates it, the gateway
+/// issues it, the register records `gift_card.issued`. Once asked of the
+/// gateway it runs to the end even if its caller stops waiting: a card
+/// issued without its record would be money from nowhere. The native route
+/// and the Square dialect's `ACTIVATE` activity both run it.
+pub(crate) async fn issue_gift_card_at(
+    sim: &Arc<Simulator<PosState>>,
+    pay: &PayClient,
+    req: IssueGiftCard,
+) -> SimResult<IssuedGiftCard> {
+    let (currency, key) = sim.commit(|s, fx| s.begin_gift_card_issue(fx, &req))?;
+    match until_answered(|| pay.gift_card(&req.code)).await {
+        Ok(_) => return Err(code_taken(&req.code)),
+        Err(e) if e.status() == Some(404) => {}
+        Err(e) => return Err(pay_error(e, "code")),
+    }
+    let (sim, pay) = (Arc::clone(sim), pay.clone());
+    to_the_end(async move {
+        let card = CreateGiftCard {
+            code: Some(req.code.clone()),
+            balance: req.amount,
+            currency: currency.clone(),
+        };
+        match until_answered(|| pay.create_gift_card(&card, Some(&key))).await {
+            Ok(_) => {}
+            Err(e) if e.status() == Some(409) => return Err(code_taken(&req.code)),
+            Err(e) => return Err(pay_error(e, "code")),
+        }
+        sim.commit(|s, fx| Ok(s.record_gift_card_issue(fx, &req, currency)))
+    })
+    .await
+}
+
+/// A gift-card code some card already holds: 409 naming `code`.
+fn code_taken(code: &str) -> SimError {
+    SimError::conflict(
+        "resource_already_exists",
+        format!("a gift card with code `{code}` already exists"),
+    )
+    .field("code")
 }
 
 /// `GET /v1/returns/{id}`.

@@ -23,9 +23,10 @@ use omnisim_api::pay::PaymentMethod;
 use omnisim_api::pos::{
     BatchChangeInventory, CreateItem, CreatePickup, CreateReturn, CreateSale, GiftCardSaleRequest,
     InventoryCause, InventoryCauseKind, InventoryChangeType, InventoryCount, InventoryCountUpdated,
-    InventoryCounts, InventoryState, Item, ItemList, Pickup, PickupStatus, PosSettings, RefundTo,
-    Return, ReturnLine, ReturnRefund, Sale, SaleLine, SaleLineRequest, SellPolicy, SetTaxRate,
-    SoldGiftCard, TaxRate, TaxRateList, Tender, TenderType, UpdateItem,
+    InventoryCounts, InventoryState, IssueGiftCard, IssuedGiftCard, Item, ItemList, Pickup,
+    PickupStatus, PosSettings, RefundTo, Return, ReturnLine, ReturnRefund, Sale, SaleLine,
+    SaleLineRequest, SellPolicy, SetTaxRate, SoldGiftCard, TaxRate, TaxRateList, Tender,
+    TenderType, UpdateItem,
 };
 use rust_decimal::Decimal;
 
@@ -1160,6 +1161,57 @@ impl PosState {
         Ok(warnings.into_values().collect())
     }
 
+    /// `POST /v1/gift_cards/issue`, phase 1: validates a card the register
+    /// issues without a sale; answers its currency and its gateway key.
+    pub fn begin_gift_card_issue(
+        &self,
+        fx: &Effects,
+        req: &IssueGiftCard,
+    ) -> SimResult<(String, String)> {
+        crate::pay::rules::gift_card_code("code", &req.code)?;
+        let currency = req.currency.clone().unwrap_or_else(|| "USD".to_owned());
+        check_currency("currency", &currency)?;
+        if req.amount <= Decimal::ZERO
+            || req.amount > amount_max()
+            || !fits_currency(req.amount, &currency)
+        {
+            return Err(SimError::bad_value(
+                "amount",
+                format!("{} is not a valid {currency} amount above 0", req.amount),
+            ));
+        }
+        check_text("reason", &req.reason)?;
+        if let Some(customer) = &req.customer {
+            check_text("customer", customer)?;
+        }
+        let key = format!(
+            "pos-gift-card-issue-{}-{}",
+            req.code,
+            fx.now().timestamp_millis()
+        );
+        Ok((currency, key))
+    }
+
+    /// `POST /v1/gift_cards/issue`, phase 2: the gateway issued the card;
+    /// the register records it (`gift_card.issued`), the card's only source.
+    pub fn record_gift_card_issue(
+        &mut self,
+        fx: &mut Effects,
+        req: &IssueGiftCard,
+        currency: String,
+    ) -> IssuedGiftCard {
+        let issued = IssuedGiftCard {
+            code: req.code.clone(),
+            amount: money(req.amount, &currency),
+            currency,
+            reason: req.reason.clone(),
+            customer: req.customer.clone(),
+            created_at: fx.now(),
+        };
+        fx.emit("gift_card.issued", &issued);
+        issued
+    }
+
     /// Phase 1 of `POST /v1/sales`: validates everything, applies the sell
     /// policy, reserves the id and holds the units. The plan lists the tenders
     /// the gateway must authorize; with none, call [`PosState::finish_sale`]
@@ -2095,6 +2147,7 @@ impl Platform for PosState {
         "customer.updated",
         "promotion.created",
         "promotion.updated",
+        "gift_card.issued",
     ];
 
     fn retry_policy() -> RetryPolicy {

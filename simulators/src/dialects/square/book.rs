@@ -270,6 +270,37 @@ pub struct Book {
     pub promotion_of_object: BTreeMap<String, String>,
     /// Webhook subscription extras, by subscription id.
     pub subscriptions: BTreeMap<String, SubscriptionExtras>,
+    /// Gift cards created through the dialect and not yet activated, by GAN:
+    /// Square's `PENDING` state. The gateway has no such card until an
+    /// `ACTIVATE` activity issues it at the register.
+    pub pending_gift_cards: IndexMap<String, PendingGiftCard>,
+    /// What each card activated through the dialect was created and
+    /// activated with, by GAN, shown again on its reads and activities.
+    pub activated_gift_cards: BTreeMap<String, ActivatedGiftCard>,
+    /// The last GAN the dialect generated for `gan_source` `SQUARE`.
+    pub last_gan: u64,
+}
+
+/// A gift card `CreateGiftCard` made, waiting for its `ACTIVATE` activity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PendingGiftCard {
+    /// `SQUARE` (the dialect generated the GAN) or `OTHER` (the caller's).
+    pub gan_source: String,
+    /// Where it was registered.
+    pub location_id: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A gift card made and activated through the dialect.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ActivatedGiftCard {
+    /// As it was created.
+    pub gan_source: String,
+    /// Where its `ACTIVATE` activity happened.
+    pub location_id: String,
+    /// That activity's `activate_activity_details`, as answered.
+    pub details: Value,
 }
 
 /// The alphabet of Square-style ids (upper-case base32).

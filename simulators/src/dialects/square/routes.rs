@@ -133,7 +133,7 @@ where
     keyed(&d.sim.core, &caller, key, print, Wire::Square, path, run).await
 }
 
-fn require_key(key: &Option<String>) -> SimResult<()> {
+pub(super) fn require_key(key: &Option<String>) -> SimResult<()> {
     match key {
         Some(_) => Ok(()),
         None => Err(missing("idempotency_key")),
@@ -274,7 +274,7 @@ pub(super) fn locations(s: &PosState) -> Vec<omnisim_api::common::Location> {
     s.locations().map(|l| l.list()).unwrap_or_default()
 }
 
-fn require_location(s: &PosState, field: &str, id: &str) -> SimResult<String> {
+pub(super) fn require_location(s: &PosState, field: &str, id: &str) -> SimResult<String> {
     let all = locations(s);
     if id == "main" {
         return all
@@ -3107,11 +3107,14 @@ pub fn routes(d: Arc<Dialect>) -> axum::Router {
             post(rotate_key),
         )
         .route("/v2/webhooks/event-types", get(event_types))
-        .route("/v2/gift-cards", get(super::gift_cards::list_cards))
+        .route(
+            "/v2/gift-cards",
+            get(super::gift_cards::list_cards).post(super::gift_cards::create_card),
+        )
         .route("/v2/gift-cards/from-gan", post(super::gift_cards::from_gan))
         .route(
             "/v2/gift-cards/activities",
-            get(super::gift_cards::list_activities),
+            get(super::gift_cards::list_activities).post(super::gift_cards::create_activity),
         )
         .route("/v2/gift-cards/{id}", get(super::gift_cards::get_card))
         .route("/v2/customers", post(super::customers::create_customer))
