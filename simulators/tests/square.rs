@@ -1762,6 +1762,39 @@ async fn square_gift_cards_made_pending_and_activated_are_issued_at_the_register
         pay.get(&format!("/v1/gift_cards/{gan}")).await.status,
         StatusCode::NOT_FOUND
     );
+    // Issued natively under the pending card's GAN meanwhile: the gateway's
+    // card is the truth, ACTIVE, listed once, and not activated again.
+    let native = pos
+        .post(
+            "/v1/gift_cards/issue",
+            json!({"code": gan, "amount": "5", "reason": "issued at the counter"}),
+        )
+        .await;
+    assert_eq!(native.status, StatusCode::OK, "{}", native.json);
+    let read = sq(&pos, "GET", &format!("/v2/gift-cards/gftc:{gan}"), None).await;
+    assert_eq!(read.json["gift_card"]["state"], "ACTIVE", "{}", read.json);
+    let listed = sq(&pos, "GET", "/v2/gift-cards", None).await;
+    let times = listed.json["gift_cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["gan"] == gan.as_str())
+        .count();
+    assert_eq!(times, 1, "{}", listed.json);
+    let late = sq(
+        &pos,
+        "POST",
+        "/v2/gift-cards/activities",
+        Some(json!({"idempotency_key": "a8", "gift_card_activity": {"type": "ACTIVATE",
+            "location_id": "store-1", "gift_card_gan": gan, "activate_activity_details": {
+            "amount_money": {"amount": 100, "currency": "USD"}, "buyer_payment_instrument_ids": ["cash"]}}})),
+    )
+    .await;
+    assert_eq!(
+        late.json["errors"][0]["field"], "gift_card_activity.gift_card_id",
+        "{}",
+        late.json
+    );
     let unknown = sq(&pos, "GET", "/v2/gift-cards/gftc:NOPE0000", None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }

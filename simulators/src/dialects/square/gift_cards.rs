@@ -33,7 +33,7 @@ use super::routes::{
 };
 use super::wire;
 use crate::dialects::gift_card_ledger::{self as ledger, MovementKind};
-use crate::error::{SimError, SimResult};
+use crate::error::{ErrorKind, SimError, SimResult};
 
 type Ctx = State<Arc<Dialect>>;
 
@@ -85,12 +85,14 @@ fn pending(d: &Dialect, gan: &str) -> Option<PendingGiftCard> {
         .read(|s| s.square().pending_gift_cards.get(gan).cloned())
 }
 
-/// The card `gan` names, as Square shows it: a pending one from the
-/// dialect, else the gateway's.
+/// The card `gan` names, as Square shows it: the gateway's, else a pending
+/// one of the dialect's. The gateway's card is the truth: a card it holds
+/// is `ACTIVE`, whatever the dialect still remembers of it.
 async fn card_json_of(d: &Dialect, gan: &str, shown: &str) -> SimResult<Value> {
-    match pending(d, gan) {
-        Some(p) => Ok(pending_json(gan, &p)),
-        None => Ok(card_json(&card_by_gan(d, gan, shown).await?, d)),
+    match card_by_gan(d, gan, shown).await {
+        Ok(c) => Ok(card_json(&c, d)),
+        Err(e) if e.code == "NOT_FOUND" => pending(d, gan).map(|p| pending_json(gan, &p)).ok_or(e),
+        Err(e) => Err(e),
     }
 }
 
@@ -163,6 +165,7 @@ pub async fn list_cards(State(d): Ctx, Query(q): Query<ListCardsQuery>) -> Respo
             s.square()
                 .pending_gift_cards
                 .iter()
+                .filter(|(g, _)| !cards.iter().any(|c| &c.code == *g))
                 .map(|(g, p)| (g.clone(), p.clone()))
                 .collect()
         });
@@ -638,14 +641,22 @@ pub async fn create_activity(State(d): Ctx, body: Bytes) -> Response {
             .clone()
             .filter(|ids| !ids.is_empty())
             .ok_or_else(|| missing(&dfield("buyer_payment_instrument_ids")))?;
+        // A card the gateway holds is ACTIVE, whatever the dialect remembers.
+        match d.pay.gift_card(&gan).await {
+            Ok(_) => {
+                return Err(bad(
+                    "INVALID_VALUE",
+                    format!("Gift card `{shown}` is ACTIVE: only a PENDING card is activated."),
+                    f("gift_card_id"),
+                ));
+            }
+            Err(omnisim_api::ApiError::Status { status: 404, .. }) => {}
+            Err(e) => return Err(gateway_error(e)),
+        }
         let Some(card) = pending(&d, &gan) else {
-            // Not pending: an active card, or none at all (404).
-            card_by_gan(&d, &gan, &shown).await?;
-            return Err(bad(
-                "INVALID_VALUE",
-                format!("Gift card `{shown}` is ACTIVE: only a PENDING card is activated."),
-                f("gift_card_id"),
-            ));
+            return Err(
+                not_found(format!("Gift card `{shown}` not found.")).field(f("gift_card_id"))
+            );
         };
         let reference = details
             .reference_id
@@ -662,9 +673,6 @@ pub async fn create_activity(State(d): Ctx, body: Bytes) -> Response {
             ),
             customer: None,
         };
-        let issued = crate::pos::routes::issue_gift_card_at(&d.sim, &d.pay, issue)
-            .await
-            .map_err(|e| on_activation(e, &f("gift_card_id")))?;
         let mut shown_details = json!({
             "amount_money": wire::money(amount, &currency),
             "buyer_payment_instrument_ids": instruments,
@@ -672,19 +680,36 @@ pub async fn create_activity(State(d): Ctx, body: Bytes) -> Response {
         if let Some(r) = &details.reference_id {
             shown_details["reference_id"] = r.clone().into();
         }
-        d.sim.commit(|s, _| {
-            let book = s.square_mut();
-            book.pending_gift_cards.shift_remove(&gan);
-            book.activated_gift_cards.insert(
-                gan.clone(),
-                ActivatedGiftCard {
-                    gan_source: card.gan_source.clone(),
-                    location_id: location.clone(),
-                    details: shown_details.clone(),
-                },
-            );
-            Ok(())
+        // Issued and recorded as activated together, even if the caller
+        // stops waiting between the two: never a card at the gateway that
+        // the dialect still calls PENDING.
+        let activated = ActivatedGiftCard {
+            gan_source: card.gan_source.clone(),
+            location_id: location.clone(),
+            details: shown_details.clone(),
+        };
+        let (dd, g, field) = (Arc::clone(&d), gan.clone(), f("gift_card_id"));
+        crate::layers::detached(async move {
+            crate::pos::routes::issue_gift_card_at(&dd.sim, &dd.pay, issue)
+                .await
+                .map_err(|e| on_activation(e, &field))?;
+            dd.sim.commit(|s, _| {
+                let book = s.square_mut();
+                book.pending_gift_cards.shift_remove(&g);
+                book.activated_gift_cards.insert(g, activated);
+                Ok(())
+            })
+        })
+        .await
+        .unwrap_or_else(|| {
+            Err(SimError::new(
+                ErrorKind::Unavailable,
+                "INTERNAL_SERVER_ERROR",
+                "the activation failed inside the simulator",
+            ))
         })?;
+        // As the card's activities show it: when the gateway issued it.
+        let issued = card_by_gan(&d, &gan, &shown).await?;
         Ok(json!({"gift_card_activity": {
             "id": format!("gcact:{gan}:activate"),
             "type": "ACTIVATE",
