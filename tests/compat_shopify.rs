@@ -19,6 +19,7 @@ fn shopify_api_runs_against_the_shopify_dialect() {
         ("OMNISIM_SHOPIFY_ACCESS_TOKEN", field("access_token")),
         ("OMNISIM_SHOPIFY_API_SECRET", field("api_secret")),
         ("OMNISIM_API_KEY", support::KEY.to_owned()),
+        ("OMNISIM_PAY_URL", urls["pay"].as_str().unwrap().to_owned()),
     ];
     let out = support::compat::run_script(&python, "shopify_suite.py", &env);
     assert!(out.contains("checks passed"), "{out}");

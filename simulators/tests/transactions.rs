@@ -181,3 +181,70 @@ async fn both_new_paths_are_in_the_openapi_documents() {
         );
     }
 }
+
+/// The same record through the Shopify dialect, as a connector on
+/// Shopify's REST API makes it: `POST orders/{id}/transactions.json` with
+/// `kind: "refund"` and the gateway's id in `authorization`.
+#[tokio::test(start_paused = true)]
+async fn a_gateway_refund_is_recorded_through_shopify_rest() {
+    let w = World::new();
+    let (id, pi) = captured(&w).await;
+    let re = ok(w
+        .pay()
+        .post(
+            "/v1/refunds",
+            json!({"payment_intent": pi, "amount": "5.00"}),
+        )
+        .await);
+    let n: u64 = id.trim_start_matches("ord_").parse().unwrap();
+    let path = format!("/admin/api/2026-01/orders/{n}/transactions.json");
+    let shopify = |body: Value| {
+        http::Request::builder()
+            .method("POST")
+            .uri(&path)
+            .header("x-shopify-access-token", format!("shpat_{}", support::KEY))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(serde_json::to_vec(&body).unwrap()))
+            .unwrap()
+    };
+    let shop = w.shop();
+    let r = shop
+        .request(shopify(
+            json!({"transaction": {"kind": "refund", "amount": "5.00",
+            "authorization": re["id"], "source": "external", "gateway": "omnisim"}}),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let t = &r.json["transaction"];
+    assert_eq!(
+        (&t["kind"], &t["amount"], &t["authorization"]),
+        (&json!("refund"), &json!("5.00"), &re["id"])
+    );
+    let order = ok(shop.get(&format!("/v1/orders/{id}")).await);
+    assert_eq!(order["total_refunded"], "5.00", "{order}");
+    // The same reference again, and one with no reference, are refused.
+    let again = shop
+        .request(shopify(
+            json!({"transaction": {"kind": "refund", "amount": "5.00", "authorization": re["id"]}}),
+        ))
+        .await;
+    assert!(again.status.is_client_error(), "{}", again.json);
+    let blind = shop
+        .request(shopify(
+            json!({"transaction": {"kind": "refund", "amount": "1.00"}}),
+        ))
+        .await;
+    assert_eq!(
+        blind.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        blind.json
+    );
+    assert!(
+        blind.json["errors"]["authorization"].is_array(),
+        "{}",
+        blind.json
+    );
+    let order = ok(shop.get(&format!("/v1/orders/{id}")).await);
+    assert_eq!(order["total_refunded"], "5.00", "{order}");
+}

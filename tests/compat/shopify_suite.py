@@ -26,6 +26,7 @@ the schema validation test reads them. Exits non-zero on the first mismatch.
 """
 
 import base64
+import decimal
 import hashlib
 import hmac
 import http.server
@@ -42,6 +43,7 @@ VERSION = os.environ.get("OMNISIM_SHOPIFY_API_VERSION", "2026-01")
 TOKEN = os.environ.get("OMNISIM_SHOPIFY_ACCESS_TOKEN", "shpat_test_key")
 SECRET = os.environ.get("OMNISIM_SHOPIFY_API_SECRET", "shpss_test_key")
 NATIVE_KEY = os.environ.get("OMNISIM_API_KEY", "test_key")
+PAY_URL = os.environ.get("OMNISIM_PAY_URL", "http://127.0.0.1:7103")
 
 # --- GraphQL documents (every one the suite sends) ------------------------------
 SHOP = "query { shop { name myshopifyDomain currencyCode } }"
@@ -208,10 +210,10 @@ def check(what, got, want):
         sys.exit(1)
 
 
-def native(method, path, body=None):
+def native(method, path, body=None, base=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(
-        SHOP_URL + path,
+        (base or SHOP_URL) + path,
         data=data,
         method=method,
         headers={"Authorization": f"Bearer {NATIVE_KEY}", "Content-Type": "application/json"},
@@ -404,6 +406,16 @@ check("REST no more", page.has_next_page(), False)
 check("REST open only", [o.id for o in shopify.Order.find(status="open")], [ids[2]])
 one = shopify.Order.find(ids[0])
 check("REST order", (one.financial_status, one.line_items[0].sku), ("partially_refunded", "SKU-1"))
+# A refund made in the gateway's dashboard, recorded on its order as a
+# transaction of kind refund with the gateway's id for it.
+native_order = native("GET", f"/v1/orders/ord_{one.id:06d}")
+dashboard = native("POST", "/v1/refunds", {"payment_intent": native_order["payment_intent"], "amount": "1.00"}, base=PAY_URL)
+t = shopify.Transaction.create({"order_id": one.id, "kind": "refund", "amount": "1.00",
+                                "authorization": dashboard["id"], "source": "external"})
+check("REST external refund", (t.errors.full_messages(), t.kind, t.authorization), ([], "refund", dashboard["id"]))
+check("REST external refund recorded",
+      decimal.Decimal(native("GET", f"/v1/orders/ord_{one.id:06d}")["total_refunded"])
+      - decimal.Decimal(native_order["total_refunded"]), decimal.Decimal("1.00"))
 hook = shopify.Webhook.create({"topic": "orders/create", "address": hook_url, "format": "json"})
 check("REST webhook", (hook.topic, hook.address), ("orders/create", hook_url))
 check("REST webhooks listed", [w.id for w in shopify.Webhook.find()], [hook.id])

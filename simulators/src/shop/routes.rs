@@ -813,7 +813,7 @@ pub(crate) async fn refund(
         (status = 404, description = "`unknown_order`", body = ErrorBody),
         (status = 409, description = "`order_cancelled`, `nothing_captured` or `transaction_exists` (`gateway_reference`)", body = ErrorBody),
         (status = 422, description = "`amount_too_large`, or a bad amount or reference", body = ErrorBody)))]
-async fn record_transaction(
+pub(crate) async fn record_transaction(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
     Json(req): Json<CreateOrderTransaction>,

@@ -8,7 +8,8 @@
 //! `inventory_items/{id}`, `inventory_levels` (GET), `inventory_levels/adjust|set|connect`,
 //! `orders` (`status`, `since_id`, `updated_at_min|max`, `created_at_min|max`,
 //! `financial_status`, `ids`, `limit`, `page_info`), `orders/{id}`,
-//! `orders/{id}/cancel`, `orders/{id}/transactions` (GET; POST `capture`),
+//! `orders/{id}/cancel`, `orders/{id}/transactions` (GET; POST `capture`, and
+//! `refund` recording a refund made at the gateway outside the shop),
 //! `orders/{id}/refunds/calculate`, `orders/{id}/refunds` (GET, POST),
 //! `orders/{id}/fulfillment_orders`, `fulfillments`, `webhooks` (list,
 //! create, one, delete), `customers` (list with `ids`, `since_id`,
@@ -693,15 +694,67 @@ async fn cancel(sh: &Shared, id: &str, body: &Bytes) -> Rest {
     }
 }
 
+/// `POST orders/{id}/transactions.json` with `kind: "refund"`: a refund
+/// made at the gateway outside the shop (its dashboard, another app),
+/// recorded on the order as Shopify records one, with the gateway's id for
+/// it in `authorization` (the native `POST /v1/orders/{id}/transactions`).
+/// No units move and the gateway is not called.
+async fn external_refund(sh: &Shared, key: &str, t: &Value) -> Rest {
+    let amount = match t.get("amount") {
+        Some(Value::String(s)) => s.parse::<Decimal>().ok(),
+        Some(Value::Number(n)) => n.to_string().parse::<Decimal>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| unprocessable("amount", "is required, as a decimal"))?;
+    let reference = t
+        .get("authorization")
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| {
+            unprocessable(
+                "authorization",
+                "is required: the gateway's id for the refund (re_…)",
+            )
+        })?;
+    let req = omnisim_api::shop::CreateOrderTransaction {
+        kind: omnisim_api::shop::TransactionKind::Refund,
+        amount,
+        gateway_reference: reference.to_owned(),
+        note: t.get("message").and_then(Value::as_str).map(str::to_owned),
+    };
+    crate::shop::routes::record_transaction(
+        State(graphql::shop_ctx(sh)),
+        Path(key.to_owned()),
+        Json(req),
+    )
+    .await
+    .map_err(|e| sim_error(&e))?;
+    let o = sh
+        .sim
+        .read(|s| s.get_order(key))
+        .map_err(|e| sim_error(&e))?;
+    let mut t = transactions(&o)
+        .into_iter()
+        .rfind(|t| t["kind"] == "refund")
+        .unwrap_or_default();
+    t["authorization"] = reference.into();
+    t["source"] = "external".into();
+    created(json!({"transaction": t}))
+}
+
 async fn capture(sh: &Shared, id: &str, body: &Bytes) -> Rest {
     let key = order_key(id)?;
     let b = body_json(body)?;
     let t = b.get("transaction").cloned().unwrap_or_default();
-    if t.get("kind").and_then(Value::as_str) != Some("capture") {
-        return Err(unprocessable(
-            "kind",
-            "omnisim creates capture transactions only",
-        ));
+    match t.get("kind").and_then(Value::as_str) {
+        Some("capture") => {}
+        Some("refund") => return external_refund(sh, &key, &t).await,
+        _ => {
+            return Err(unprocessable(
+                "kind",
+                "omnisim creates capture and refund transactions only",
+            ));
+        }
     }
     let amount = match t.get("amount") {
         None | Some(Value::Null) => None,
