@@ -1870,3 +1870,115 @@ async fn the_register_issues_a_gift_card_without_a_sale() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A PICKUP order comes down before collection, both ways: natively (the
+/// online order lost a unit, `POST /v1/pickups/{order_ref}/lines`) the
+/// Square order follows, and through Square (`PUT /v2/orders/{id}` with a
+/// line's new `quantity`) the native pickup is shortened and the units go
+/// back on the shelf. A line's tax and the order's total follow; a
+/// quantity above what the line holds, an unknown line, or a line change on
+/// an order without a PICKUP fulfillment is refused by name.
+#[tokio::test(start_paused = true)]
+async fn a_pickup_order_comes_down_before_collection_both_ways() {
+    let w = World::new();
+    let pos = w.pos();
+    let var = item(&pos, "MUG", 1250).await;
+    square_changes(&pos, "c", vec![count_change(&var, 10, "09:00")]).await;
+    let made = pickup_order(&pos, "o1", "gid://shopify/Order/1", &var, 4).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.json);
+    let id = made.json["order"]["id"].as_str().unwrap().to_owned();
+    let uid = made.json["order"]["line_items"][0]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(in_stock(&w, "MUG").await, 6);
+    let read = |pos: App, id: String| async move {
+        sq(&pos, "GET", &format!("/v2/orders/{id}"), None)
+            .await
+            .json["order"]
+            .clone()
+    };
+    // Natively: one unit dropped from the online order.
+    let r = pos
+        .post(
+            "/v1/pickups/ord_000001/lines",
+            json!({"lines": [{"sku": "MUG", "quantity": 3}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let order = read(pos.clone(), id.clone()).await;
+    assert_eq!(order["line_items"][0]["quantity"], "3", "{order}");
+    assert_eq!(order["total_money"]["amount"], 3750, "{order}");
+    assert_eq!(
+        order["version"],
+        made.json["order"]["version"].as_i64().unwrap() + 1
+    );
+    assert_eq!(in_stock(&w, "MUG").await, 7);
+    // Through Square: down to one.
+    let version = order["version"].clone();
+    let put = |key: &str, line: Value| json!({"idempotency_key": key, "order": {"version": version, "line_items": [line]}});
+    let r = sq(
+        &pos,
+        "PUT",
+        &format!("/v2/orders/{id}"),
+        Some(put("u1", json!({"uid": uid, "quantity": "1"}))),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        r.json["order"]["line_items"][0]["quantity"], "1",
+        "{}",
+        r.json
+    );
+    assert_eq!(r.json["order"]["total_money"]["amount"], 1250, "{}", r.json);
+    let pickup = pos.get("/v1/pickups/ord_000001").await;
+    assert_eq!(pickup.json["lines"][0]["quantity"], 1, "{}", pickup.json);
+    assert_eq!(in_stock(&w, "MUG").await, 9);
+    // Refusals, each naming its field; nothing moves.
+    let version = r.json["order"]["version"].clone();
+    let put = |key: &str, line: Value| json!({"idempotency_key": key, "order": {"version": version, "line_items": [line]}});
+    for (body, field) in [
+        (
+            put("u2", json!({"uid": uid, "quantity": "2"})),
+            "order.line_items[0].quantity",
+        ),
+        (
+            put("u3", json!({"uid": "nope", "quantity": "1"})),
+            "order.line_items[0].uid",
+        ),
+        (
+            put("u4", json!({"quantity": "1"})),
+            "order.line_items[0].uid",
+        ),
+    ] {
+        let r = sq(&pos, "PUT", &format!("/v2/orders/{id}"), Some(body)).await;
+        assert!(r.status.is_client_error(), "{field}: {}", r.json);
+        assert_eq!(r.json["errors"][0]["field"], field, "{}", r.json);
+    }
+    assert_eq!(in_stock(&w, "MUG").await, 9);
+    // An order without a PICKUP fulfillment keeps its lines.
+    let plain = sq(
+        &pos,
+        "POST",
+        "/v2/orders",
+        Some(
+            json!({"idempotency_key": "o2", "order": {"location_id": "store-1",
+            "line_items": [{"catalog_object_id": var, "quantity": "2"}]}}),
+        ),
+    )
+    .await;
+    assert_eq!(plain.status, StatusCode::OK, "{}", plain.json);
+    let plain_uid = plain.json["order"]["line_items"][0]["uid"].clone();
+    let r = sq(
+        &pos,
+        "PUT",
+        &format!("/v2/orders/{}", plain.json["order"]["id"].as_str().unwrap()),
+        Some(json!({"idempotency_key": "u5", "order": {"line_items": [{"uid": plain_uid, "quantity": "1"}]}})),
+    )
+    .await;
+    assert_eq!(
+        r.json["errors"][0]["field"], "order.line_items",
+        "{}",
+        r.json
+    );
+}

@@ -341,6 +341,63 @@ impl Book {
         Some(o)
     }
 
+    /// Follows a POS pickup shortened before collection onto the order whose
+    /// fulfillment made it: each SKU named comes down to the units the
+    /// pickup now lists for it (`lines`: SKU and units), later lines first,
+    /// as the pickup shrinks them; a line left with none is dropped. A line's
+    /// discount and tax follow it pro rata, and the order's totals its
+    /// lines (a PICKUP order was priced where it was sold). Answers the
+    /// order for its `order.updated` event; `None` when no order of the
+    /// dialect made that pickup, or nothing changed.
+    pub fn follow_pickup_lines(
+        &mut self,
+        order_ref: &str,
+        lines: &[(String, i64)],
+        now: DateTime<Utc>,
+    ) -> Option<&Order> {
+        let id = self.order_of_pickup.get(order_ref)?.clone();
+        let o = self.orders.get_mut(&id)?;
+        let currency = o.currency.clone();
+        let mut changed = false;
+        for (sku, want) in lines {
+            let have: i64 = o
+                .lines
+                .iter()
+                .filter(|l| &l.sku == sku)
+                .map(|l| l.quantity)
+                .sum();
+            let mut cut = have - want;
+            for l in o.lines.iter_mut().rev().filter(|l| &l.sku == sku) {
+                if cut <= 0 {
+                    break;
+                }
+                let take = cut.min(l.quantity);
+                let left = l.quantity - take;
+                let share = |v: Decimal| {
+                    omnisim_api::common::round_money(
+                        v * Decimal::from(left) / Decimal::from(l.quantity),
+                        &currency,
+                    )
+                };
+                l.discount = share(l.discount);
+                l.tax = share(l.tax);
+                l.total = l.price * Decimal::from(left) - l.discount + l.tax;
+                l.quantity = left;
+                cut -= take;
+                changed = true;
+            }
+        }
+        if !changed {
+            return None;
+        }
+        o.lines.retain(|l| l.quantity > 0);
+        o.tax = o.lines.iter().map(|l| l.tax).sum();
+        o.total = o.lines.iter().map(|l| l.total).sum();
+        o.version += 1;
+        o.updated_at = now;
+        Some(o)
+    }
+
     /// A fresh id: `prefix` then upper-case base32 of a counter, 24
     /// characters in all (Square's catalog ids are 24 such characters).
     pub fn fresh_id(&mut self, prefix: &str) -> String {

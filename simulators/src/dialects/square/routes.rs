@@ -24,6 +24,7 @@ use omnisim_api::pay::{
 use omnisim_api::pos::{
     BatchChangeInventory, CreateItem, CreatePickup, CreateSale, InventoryChange,
     InventoryChangeType, InventoryState, SaleLineRequest, TenderRequest, TenderType, UpdateItem,
+    UpdatePickupLines,
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -1570,6 +1571,79 @@ fn check_fulfillment(fs: &[FulfillmentIn], creating: bool) -> SimResult<Option<&
 
 /// A POS pickup error in the order's terms: the pickup is keyed by the
 /// order's `reference_id`.
+/// The units per SKU a PICKUP order's patched `line_items` leave (each
+/// names an existing line's `uid` and its new `quantity`), for the native
+/// pickup: only SKUs that change, and never more than the order holds.
+fn shortened_lines(
+    order: &super::book::Order,
+    patch: &[LineIn],
+) -> SimResult<Vec<SaleLineRequest>> {
+    let mut quantity: Vec<(String, String, i64)> = order
+        .lines
+        .iter()
+        .map(|l| (l.uid.clone(), l.sku.clone(), l.quantity))
+        .collect();
+    for (i, p) in patch.iter().enumerate() {
+        let f = |name: &str| format!("order.line_items[{i}].{name}");
+        let uid = p.uid.as_deref().ok_or_else(|| missing(&f("uid")))?;
+        let Some(line) = quantity.iter_mut().find(|(u, _, _)| u == uid) else {
+            return Err(bad(
+                "INVALID_VALUE",
+                format!("the order has no line `{uid}`; omnisim adds no lines to an order"),
+                f("uid"),
+            ));
+        };
+        if let Some(c) = &p.catalog_object_id
+            && order
+                .lines
+                .iter()
+                .any(|l| l.uid == uid && l.variation_id != *c)
+        {
+            return Err(bad(
+                "INVALID_VALUE",
+                "a line's catalog_object_id cannot change",
+                f("catalog_object_id"),
+            ));
+        }
+        let want = parse_quantity(&f("quantity"), p.quantity.as_deref())?;
+        if want < 0 || want > line.2 {
+            return Err(bad(
+                "INVALID_VALUE",
+                format!(
+                    "a PICKUP order's line comes down before collection, from {} to 0 or more, not {want}",
+                    line.2
+                ),
+                f("quantity"),
+            ));
+        }
+        line.2 = want;
+    }
+    let mut per_sku: Vec<SaleLineRequest> = Vec::new();
+    for (_, sku, q) in quantity {
+        match per_sku.iter_mut().find(|x| x.sku == sku) {
+            Some(x) => x.quantity += q,
+            None => per_sku.push(SaleLineRequest { sku, quantity: q }),
+        }
+    }
+    let before = |sku: &str| -> i64 {
+        order
+            .lines
+            .iter()
+            .filter(|l| l.sku == sku)
+            .map(|l| l.quantity)
+            .sum()
+    };
+    per_sku.retain(|x| x.quantity != before(&x.sku));
+    if per_sku.is_empty() {
+        return Err(bad(
+            "INVALID_VALUE",
+            "the line_items given change no quantity",
+            "order.line_items",
+        ));
+    }
+    Ok(per_sku)
+}
+
 fn pickup_error(e: SimError) -> SimError {
     match e.code {
         "pickup_exists" => bad(
@@ -1985,13 +2059,20 @@ async fn update_order(State(d): Ctx, Path(id): Path<String>, body: Bytes) -> Res
                     "order.state",
                 ));
             }
-            if !patch.line_items.is_empty() {
+            // A PICKUP order's lines may come down before collection (the
+            // native pickup is shortened, and the order follows it); no
+            // other line change is modelled.
+            let shortened = if patch.line_items.is_empty() {
+                None
+            } else if order.fulfillment.is_some() {
+                Some(shortened_lines(&order, &patch.line_items)?)
+            } else {
                 return Err(bad(
                     "BAD_REQUEST",
-                    "omnisim does not change the line items of an order; create another",
+                    "omnisim changes the line items of a PICKUP order only (fewer units before collection); create another order",
                     "order.line_items",
                 ));
-            }
+            };
             // A PICKUP fulfillment's state: COMPLETED and CANCELED hand
             // over or release the POS pickup behind it (the order follows);
             // the others are the caller's bookkeeping.
@@ -2045,6 +2126,22 @@ async fn update_order(State(d): Ctx, Path(id): Path<String>, body: Bytes) -> Res
                 ));
             }
             let mut order = order;
+            if let (Some(lines), Some(have)) = (shortened, &order.fulfillment) {
+                let order_ref = have.order_ref.clone();
+                s.update_pickup_lines(fx, &order_ref, UpdatePickupLines { lines })
+                    .map_err(|e| {
+                        let e = pickup_error(e);
+                        if e.field.as_deref().is_some_and(|f| f.starts_with("lines")) {
+                            e.field("order.line_items")
+                        } else {
+                            e
+                        }
+                    })?;
+                // The pickup moved the order's lines (its `order.updated` is out).
+                if let Some(moved) = s.square().orders.get(&id) {
+                    order = moved.clone();
+                }
+            }
             if let (Some(action), Some(have)) = (close, &order.fulfillment) {
                 let order_ref = have.order_ref.clone();
                 if action == "COMPLETED" {

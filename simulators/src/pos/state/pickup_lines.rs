@@ -114,6 +114,15 @@ impl PosState {
         let location = pickup.location.clone();
         self.pickups.insert(order_ref.to_owned(), book);
         fx.emit("pickup.updated", &pickup);
+        // A Square order whose PICKUP fulfillment made this pickup follows it.
+        let per_sku: Vec<(String, i64)> = req
+            .lines
+            .iter()
+            .map(|l| (l.sku.clone(), l.quantity))
+            .collect();
+        if let Some(order) = self.square.follow_pickup_lines(order_ref, &per_sku, now) {
+            fx.emit("order.updated", order);
+        }
         for (sku, back) in released {
             self.move_stock(
                 fx,
