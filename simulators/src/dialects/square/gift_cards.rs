@@ -390,20 +390,28 @@ async fn gan_is_free(d: &Dialect, gan: &str, field: &str) -> SimResult<()> {
     }
 }
 
+/// The body of a Square write that requires an `idempotency_key`, and
+/// that key.
+fn keyed<T: serde::de::DeserializeOwned>(
+    body: &Bytes,
+    key_of: impl Fn(&T) -> &Option<String>,
+) -> SimResult<(T, Option<String>)> {
+    let req: T = parse(body)?;
+    require_key(key_of(&req))?;
+    let key = key_of(&req).clone();
+    Ok((req, key))
+}
+
 /// `POST /v2/gift-cards` (CreateGiftCard): a `DIGITAL` card, `PENDING` until
 /// an `ACTIVATE` activity. Without `gan_source` (or with `SQUARE`) the
 /// dialect generates a 16-digit GAN; with `OTHER` the caller's `gan` (8 to
 /// 20 letters and digits) is used. `PHYSICAL` cards are refused: they are
 /// registered from stock ordered from Square, which omnisim has none of.
 pub async fn create_card(State(d): Ctx, body: Bytes) -> Response {
-    let req: CreateCardReq = match parse(&body) {
-        Ok(r) => r,
+    let (req, key) = match keyed::<CreateCardReq>(&body, |r| &r.idempotency_key) {
+        Ok(parsed) => parsed,
         Err(e) => return answer(Err(e)),
     };
-    if let Err(e) = require_key(&req.idempotency_key) {
-        return answer(Err(e));
-    }
-    let key = req.idempotency_key.clone();
     let run = async {
         let location = req
             .location_id
@@ -544,14 +552,10 @@ struct CreateActivityReq {
 /// would move money the ledger has no source for, or need a `GIFT_CARD`
 /// line item the dialect's orders do not carry.
 pub async fn create_activity(State(d): Ctx, body: Bytes) -> Response {
-    let req: CreateActivityReq = match parse(&body) {
-        Ok(r) => r,
+    let (req, key) = match keyed::<CreateActivityReq>(&body, |r| &r.idempotency_key) {
+        Ok(parsed) => parsed,
         Err(e) => return answer(Err(e)),
     };
-    if let Err(e) = require_key(&req.idempotency_key) {
-        return answer(Err(e));
-    }
-    let key = req.idempotency_key.clone();
     let run = async {
         let a = req
             .gift_card_activity
